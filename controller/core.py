@@ -1,0 +1,73 @@
+"""The core service: owns the database and the plug-in, and runs every write as one transaction.
+
+Resource logic lives in one manager per resource (controller/networks.py, subnets.py, ports.py),
+all with the same interface, so the REST layer can serve any of them the same way.
+"""
+import dataclasses
+import logging
+
+from controller.db import Database
+from controller.plugin import load_plugin
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class CoreConfig:
+    """Settings of the logical model (see ``controller.config`` for where they come from)."""
+
+    vni_min: int = 1000
+    vni_max: int = 16777215
+    #: Default MTU of a new network: 1450 leaves room for VXLAN over a 1500-byte underlay.
+    default_mtu: int = 1450
+    max_mtu: int = 9000
+    base_mac: str = "fa:16:3e"
+
+
+class Core:
+    """Entry point of the logical model: ``core.networks``, ``core.subnets``, ``core.ports``."""
+
+    def __init__(self, db, plugin, config=None):
+        from controller.networks import NetworkManager
+        from controller.ports import PortManager
+        from controller.subnets import SubnetManager
+
+        self.db = db
+        self.plugin = plugin
+        self.config = config or CoreConfig()
+        self.networks = NetworkManager(self)
+        self.subnets = SubnetManager(self)
+        self.ports = PortManager(self)
+        self.managers = {m.collection: m for m in (self.networks, self.subnets, self.ports)}
+
+    @classmethod
+    def from_url(cls, db_url, plugin="noop", config=None):
+        plugin_obj = load_plugin(plugin) if isinstance(plugin, str) else plugin
+        core = cls(Database(db_url), plugin_obj, config)
+        plugin_obj.start(core)
+        return core
+
+    def write(self, work):
+        """Run ``work(session) -> (result, [Change, ...])`` as one transaction.
+
+        The plug-in may veto each change before commit (the transaction then rolls back and
+        nothing is stored); after commit it is told about each change, in order.
+        """
+        def transaction(session):
+            result, changes = work(session)
+            session.flush()
+            for change in changes:
+                self.plugin.check(change)
+            return result, changes
+
+        result, changes = self.db.run_write(transaction)
+        for change in changes:
+            try:
+                self.plugin.notify(change)
+            except Exception:  # the change is committed; the back-end must converge on its own
+                LOG.exception("plug-in %s failed on %s", self.plugin.name, change.hook)
+        return result
+
+    def close(self):
+        self.plugin.stop()
+        self.db.dispose()

@@ -1,0 +1,79 @@
+"""Database engine and transactions.
+
+Every API write runs inside ``Database.write()``: one transaction that commits whole or not at all.
+Writes in one process are serialised by a lock (cheap, and it keeps SQLite free of "database is
+locked" errors); writers in other processes are kept honest by the unique constraints, and a write
+that loses such a race is retried from the start by ``run_write``.
+"""
+import contextlib
+import logging
+import threading
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from controller import errors
+from controller.models import Base
+
+LOG = logging.getLogger(__name__)
+WRITE_RETRIES = 10
+
+
+def _tune_sqlite(dbapi_conn, _record):
+    cur = dbapi_conn.cursor()
+    # WAL lets readers run while a writer commits; NORMAL sync is still crash-safe in WAL mode.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+class Database:
+    """Owns the engine; hands out read sessions and all-or-nothing write transactions."""
+
+    def __init__(self, url):
+        self.url = url
+        kwargs = {}
+        if url.startswith("sqlite"):
+            # Green threads look like threads to sqlite3; access is serialised by us.
+            kwargs["connect_args"] = {"check_same_thread": False}
+            if url in ("sqlite://", "sqlite:///:memory:"):
+                kwargs["poolclass"] = StaticPool
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _tune_sqlite)
+        Base.metadata.create_all(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def read(self):
+        with self.sessions() as session:
+            yield session
+
+    def run_write(self, work):
+        """Run ``work(session)`` in one transaction and return its result.
+
+        A unique-constraint violation means another writer took the value we chose; the whole
+        transaction is rolled back and run again, so its checks see the winner and either pick
+        another value or report a clear conflict.
+        """
+        for attempt in range(WRITE_RETRIES):
+            try:
+                with self._write_lock, self.sessions() as session, session.begin():
+                    return work(session)
+            except IntegrityError as exc:
+                LOG.info("write lost a race (attempt %d), retrying: %s", attempt + 1, exc.orig)
+            except OperationalError as exc:
+                if "locked" not in str(exc.orig):
+                    raise
+                LOG.info("database busy (attempt %d), retrying", attempt + 1)
+        raise errors.RetryExhausted()
+
+    def dispose(self):
+        self.engine.dispose()

@@ -1,0 +1,117 @@
+"""Domain errors. Each carries the HTTP status it maps to, so every API shape reports the same
+failure with the same code; the REST layer only chooses the body format."""
+
+
+class QnetError(Exception):
+    """Base of every error the API reports to a client (anything else is a 500)."""
+
+    status = 500
+    message = "An unknown error occurred."
+
+    def __init__(self, message=None, detail="", **kwargs):
+        self.kwargs = kwargs
+        text = message or self.message
+        super().__init__(text.format(**kwargs) if kwargs else text)
+        self.detail = detail
+
+    @property
+    def type(self):
+        return type(self).__name__
+
+
+class BadRequest(QnetError):
+    status = 400
+    message = "Bad request."
+
+
+class InvalidInput(BadRequest):
+    message = "Invalid input for operation: {error}"
+
+
+class MalformedRequestBody(BadRequest):
+    message = "Malformed request body: {reason}"
+
+
+class NotAuthenticated(QnetError):
+    status = 401
+    message = "Authentication required: send a valid X-Auth-Token."
+
+
+class PolicyNotAuthorized(QnetError):
+    status = 403
+    message = "Rule {action} is not allowed: admin only."
+
+
+class NotFound(QnetError):
+    status = 404
+    message = "Resource could not be found."
+
+
+class NetworkNotFound(NotFound):
+    message = "Network {id} could not be found."
+
+
+class SubnetNotFound(NotFound):
+    message = "Subnet {id} could not be found."
+
+
+class PortNotFound(NotFound):
+    message = "Port {id} could not be found."
+
+
+class AttachmentNotFound(NotFound):
+    message = "Port {id} has no attachment."
+
+
+class Conflict(QnetError):
+    status = 409
+    message = "Conflict."
+
+
+class NetworkInUse(Conflict):
+    message = ("Unable to complete operation on network {id}. "
+               "There are one or more ports still in use on the network.")
+
+
+class SubnetInUse(Conflict):
+    message = ("Unable to complete operation on subnet {id}: "
+               "one or more ports have an IP allocation from this subnet.")
+
+
+class PortInUse(Conflict):
+    message = ("Unable to complete operation on port {id}: "
+               "interface {attachment} is plugged into it.")
+
+
+class AlreadyAttached(Conflict):
+    message = ("Unable to plug interface {attachment} into port {id}: "
+               "it is already plugged into another port.")
+
+
+class IpAddressInUse(Conflict):
+    message = "Unable to complete operation for network {net_id}. The IP address {ip} is in use."
+
+
+class MacAddressInUse(Conflict):
+    message = ("Unable to complete operation for network {net_id}. "
+               "The mac address {mac} is in use.")
+
+
+class IpAddressGenerationFailure(Conflict):
+    message = "No more IP addresses available on network {net_id}."
+
+
+class SegmentationIdInUse(Conflict):
+    message = "Segmentation id {vni} is in use by another network."
+
+
+class NoSegmentationIdAvailable(Conflict):
+    message = "No segmentation id is free in the configured range {low}:{high}."
+
+
+class SubnetOverlap(BadRequest):
+    message = "Invalid input for operation: CIDR {cidr} overlaps with subnet {other} of this network."
+
+
+class RetryExhausted(Conflict):
+    message = "The request conflicted with concurrent changes; retry it."

@@ -1,0 +1,127 @@
+"""Database tables of the logical model (SQLAlchemy 2.x).
+
+Uniqueness that the API promises is enforced by the database itself (unique constraints), so it
+holds across processes and on PostgreSQL as well as SQLite: the core checks first to give a clear
+error, and the constraint catches the races that slip between check and commit.
+"""
+import datetime
+
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0, tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Timestamped:
+    """Columns every API resource carries (Neutron's standard attributes)."""
+
+    description: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Project(Base):
+    """A tenant. Resources name their project by id; tokens belong to one."""
+
+    __tablename__ = "projects"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Token(Base):
+    """An API token. Only its SHA-256 digest is stored: a stolen database reveals no token."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Network(Timestamped, Base):
+    __tablename__ = "networks"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="", index=True)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    mtu: Mapped[int] = mapped_column(Integer)
+    # The VXLAN network identifier that isolates this network on the wire.
+    segmentation_id: Mapped[int] = mapped_column(Integer, unique=True)
+
+    subnets: Mapped[list["Subnet"]] = relationship(
+        back_populates="network", cascade="all, delete-orphan", order_by="Subnet.created_at")
+
+
+class Subnet(Timestamped, Base):
+    __tablename__ = "subnets"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"),
+                                            index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    ip_version: Mapped[int] = mapped_column(Integer)
+    cidr: Mapped[str] = mapped_column(String(64))
+    gateway_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    enable_dhcp: Mapped[bool] = mapped_column(Boolean, default=True)
+    ipv6_ra_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    ipv6_address_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Lists of small records that are never queried by SQL: kept as JSON.
+    allocation_pools: Mapped[list] = mapped_column(JSON, default=list)
+    dns_nameservers: Mapped[list] = mapped_column(JSON, default=list)
+    host_routes: Mapped[list] = mapped_column(JSON, default=list)
+
+    network: Mapped[Network] = relationship(back_populates="subnets")
+
+
+class Port(Timestamped, Base):
+    __tablename__ = "ports"
+    __table_args__ = (UniqueConstraint("network_id", "mac_address", name="uniq_ports_mac"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"),
+                                            index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    mac_address: Mapped[str] = mapped_column(String(17))
+    device_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    device_owner: Mapped[str] = mapped_column(String(255), default="")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+    # The interface (a VM's vNIC, ...) plugged into this port; one port per interface.
+    attachment: Mapped[str | None] = mapped_column(String(255), unique=True, nullable=True)
+    # Where the attachment was found: filled in by the back-end, or set by an admin.
+    binding_host: Mapped[str] = mapped_column(String(255), default="")
+    binding_datapath: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    binding_ofport: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    binding_profile: Mapped[dict] = mapped_column(JSON, default=dict)
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    allowed_address_pairs: Mapped[list] = mapped_column(JSON, default=list)
+
+    fixed_ips: Mapped[list["IPAllocation"]] = relationship(
+        back_populates="port", cascade="all, delete-orphan", order_by="IPAllocation.id")
+
+
+class IPAllocation(Base):
+    """One address held by one port. The unique constraint is the last word on duplicates."""
+
+    __tablename__ = "ipallocations"
+    __table_args__ = (UniqueConstraint("subnet_id", "ip_address", name="uniq_ip_per_subnet"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"), index=True)
+    subnet_id: Mapped[str] = mapped_column(ForeignKey("subnets.id", ondelete="CASCADE"))
+    network_id: Mapped[str] = mapped_column(String(36), index=True)
+    ip_address: Mapped[str] = mapped_column(String(64))
+
+    port: Mapped[Port] = relationship(back_populates="fixed_ips")

@@ -1,0 +1,152 @@
+"""Networks: an isolated L2 segment owned by one project, carried on the wire by its VNI."""
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from controller import errors
+from controller.models import Network, Port
+from controller.resource import ResourceManager, isoformat, new_id, touch
+
+NETWORK_TYPE = "vxlan"
+
+
+class NetworkManager(ResourceManager):
+    resource = "network"
+    collection = "networks"
+    model = Network
+    not_found = errors.NetworkNotFound
+    columns = {"tenant_id": "project_id", "provider:segmentation_id": "segmentation_id"}
+    load_options = (selectinload(Network.subnets),)
+
+    def visible(self, ctx):
+        """Own networks, plus every shared network (anyone may put ports on those)."""
+        if ctx.is_admin:
+            return super().visible(ctx)
+        return or_(Network.project_id == ctx.project_id, Network.shared.is_(True))
+
+    def filter_clause(self, attr, values):
+        if attr == "provider:network_type":
+            return Network.id.isnot(None) if NETWORK_TYPE in values else Network.id.is_(None)
+        if attr == "subnets":
+            from controller.models import Subnet
+            return Network.id.in_(select(Subnet.network_id).where(Subnet.id.in_(values)))
+        return super().filter_clause(attr, values)
+
+    def to_dict(self, net):
+        return {
+            "id": net.id,
+            "name": net.name,
+            "description": net.description,
+            "project_id": net.project_id,
+            "tenant_id": net.project_id,
+            "admin_state_up": net.admin_state_up,
+            "shared": net.shared,
+            "status": net.status,
+            "mtu": net.mtu,
+            "subnets": [s.id for s in net.subnets],
+            "provider:network_type": NETWORK_TYPE,
+            "provider:physical_network": None,
+            "provider:segmentation_id": net.segmentation_id,
+            "created_at": isoformat(net.created_at),
+            "updated_at": isoformat(net.updated_at),
+            "revision_number": net.revision_number,
+        }
+
+    # -- VNI allocation ----------------------------------------------------------------------
+    def allocate_vni(self, session):
+        """The next free VNI: one past the highest in use, else the lowest gap in the range.
+
+        The common case is one indexed MAX query; the gap scan runs only when the top of the
+        range has been reached. The unique constraint settles races between processes.
+        """
+        low, high = self.core.config.vni_min, self.core.config.vni_max
+        in_range = (Network.segmentation_id >= low) & (Network.segmentation_id <= high)
+        top = session.scalar(select(func.max(Network.segmentation_id)).where(in_range))
+        if top is None:
+            return low
+        if top < high:
+            return top + 1
+        expected = low
+        for vni in session.scalars(select(Network.segmentation_id).where(in_range)
+                                   .order_by(Network.segmentation_id)):
+            if vni != expected:
+                return expected
+            expected += 1
+        raise errors.NoSegmentationIdAvailable(low=low, high=high)
+
+    def check_vni(self, session, vni, network_id=None):
+        """Admins may pick any valid VNI, also outside the range tenants are given from."""
+        if not 1 <= vni <= 16777215:
+            raise errors.InvalidInput(error=f"segmentation id {vni} is outside 1..16777215")
+        taken = session.scalar(select(Network.id).where(Network.segmentation_id == vni))
+        if taken is not None and taken != network_id:
+            raise errors.SegmentationIdInUse(vni=vni)
+
+    def check_mtu(self, mtu):
+        if not 68 <= mtu <= self.core.config.max_mtu:
+            raise errors.InvalidInput(
+                error=f"mtu {mtu} is outside 68..{self.core.config.max_mtu}")
+
+    # -- writes --------------------------------------------------------------------------------
+    def create(self, ctx, attrs):
+        project = self.owner_of_new(ctx, attrs)
+        mtu = attrs.get("mtu", self.core.config.default_mtu)
+        self.check_mtu(mtu)
+
+        def work(session):
+            vni = attrs.get("provider:segmentation_id")
+            if vni is None:
+                vni = self.allocate_vni(session)
+            else:
+                self.check_vni(session, vni)
+            net = Network(id=attrs.get("id") or new_id(), project_id=project,
+                          name=attrs.get("name", ""), description=attrs.get("description", ""),
+                          admin_state_up=attrs.get("admin_state_up", True),
+                          shared=attrs.get("shared", False), mtu=mtu, segmentation_id=vni,
+                          subnets=[])
+            session.add(net)
+            session.flush()
+            new = self.to_dict(net)
+            return new, [self.change(ctx, "created", None, new)]
+
+        return self.core.write(work)
+
+    def update(self, ctx, id_, attrs):
+        if "mtu" in attrs:
+            self.check_mtu(attrs["mtu"])
+
+        def work(session):
+            net = self.find(session, ctx, id_)
+            self.check_owner(ctx, net, "update")
+            old = self.to_dict(net)
+            if attrs.get("shared") is False and net.shared:
+                foreign = session.scalar(select(Port.id).where(
+                    Port.network_id == net.id, Port.project_id != net.project_id).limit(1))
+                if foreign:
+                    raise errors.Conflict(
+                        f"Unable to reconfigure sharing settings for network {net.id}: "
+                        "other projects have ports on it.")
+            if "provider:segmentation_id" in attrs:
+                self.check_vni(session, attrs["provider:segmentation_id"], net.id)
+                net.segmentation_id = attrs["provider:segmentation_id"]
+            for key in ("name", "description", "admin_state_up", "shared", "mtu"):
+                if key in attrs:
+                    setattr(net, key, attrs[key])
+            touch(net)
+            new = self.to_dict(net)
+            return new, [self.change(ctx, "updated", old, new)]
+
+        return self.core.write(work)
+
+    def delete(self, ctx, id_):
+        def work(session):
+            net = self.find(session, ctx, id_)
+            self.check_owner(ctx, net, "delete")
+            if session.scalar(select(Port.id).where(Port.network_id == net.id).limit(1)):
+                raise errors.NetworkInUse(id=net.id)
+            old = self.to_dict(net)
+            changes = [self.core.subnets.change(ctx, "deleted", self.core.subnets.to_dict(s),
+                                                None) for s in net.subnets]
+            session.delete(net)
+            return None, changes + [self.change(ctx, "deleted", old, None)]
+
+        self.core.write(work)

@@ -1,0 +1,78 @@
+"""The plug-in contract: how the core tells a back-end about every change.
+
+The API and the logical model never depend on one back-end technology: the core commits a change,
+then hands the selected plug-in a ``Change`` that says who made it and what the resource looked like
+before and after. Back-ends are found by name through the ``qnet.plugins`` entry-point group.
+
+A plug-in implements only the hooks it cares about, named ``<resource>_<action>``:
+``network_created``, ``network_updated``, ``network_deleted``, the same for ``subnet`` and
+``port``, and ``interface_plugged`` / ``interface_unplugged`` for attachments. ``check(change)``
+runs *before* the commit and may raise a ``QnetError`` to veto the change (nothing is stored).
+"""
+import dataclasses
+import logging
+from importlib import metadata
+
+from controller.context import Context
+
+LOG = logging.getLogger(__name__)
+ENTRY_POINT_GROUP = "qnet.plugins"
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """One committed change. ``old`` is None on create, ``new`` is None on delete.
+
+    ``old``/``new`` are plain dicts (the resource as the API shows it to an admin), detached
+    from any database session, so a plug-in may keep them.
+    """
+
+    resource: str
+    action: str
+    context: Context
+    old: dict | None
+    new: dict | None
+
+    @property
+    def hook(self):
+        return f"{self.resource}_{self.action}"
+
+    @property
+    def current(self):
+        return self.new if self.new is not None else self.old
+
+
+class Plugin:
+    """Base class of back-ends. Every hook is optional."""
+
+    name = "base"
+    #: os-ken application modules the service loads for this back-end.
+    osken_apps = ()
+
+    def start(self, core):
+        """Called once the core is ready; keep ``core`` to report status back."""
+        self.core = core
+
+    def stop(self):
+        """Called on shutdown."""
+
+    def check(self, change):
+        """Veto point inside the transaction: raise a QnetError to refuse ``change``."""
+
+    def notify(self, change):
+        """Called after commit; dispatches to the ``<resource>_<action>`` hook if defined."""
+        hook = getattr(self, change.hook, None)
+        if hook is not None:
+            hook(change)
+
+
+def available_plugins():
+    return sorted(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def load_plugin(name, **options):
+    """Instantiate the plug-in registered under ``name``."""
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            return ep.load()(**options)
+    raise LookupError(f"no qnet plug-in named {name!r}; installed: {', '.join(available_plugins())}")

@@ -1,0 +1,136 @@
+"""What every resource manager shares: visibility rules, lookup, and list queries.
+
+Lists are filtered, sorted and paginated in SQL. Pagination is by keyset (the marker row's sort
+values), so page N costs the same as page 1, and a limit+1 fetch tells whether there is a next page.
+"""
+import datetime
+import uuid
+
+from sqlalchemy import and_, false, or_, select, true
+
+from controller import errors
+from controller.plugin import Change
+
+
+def isoformat(value):
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def new_id():
+    return str(uuid.uuid4())
+
+
+def touch(row):
+    """Mark ``row`` as changed by an update (Neutron's revision_number/updated_at)."""
+    row.revision_number = (row.revision_number or 0) + 1
+    row.updated_at = datetime.datetime.now(datetime.timezone.utc).replace(
+        microsecond=0, tzinfo=None)
+
+
+class ResourceManager:
+    """Generic get/list for one model class; subclasses add create/update/delete."""
+
+    resource = None          # 'network'
+    collection = None        # 'networks'
+    model = None             # SQLAlchemy class
+    not_found = errors.NotFound
+    #: API attribute -> model column name, for filtering and sorting.
+    columns = {}
+    #: Loader options for to_dict (e.g. selectinload of child rows).
+    load_options = ()
+
+    def __init__(self, core):
+        self.core = core
+
+    # -- visibility ------------------------------------------------------------------------
+    def visible(self, ctx):
+        """SQL condition for the rows ``ctx`` may see (admin: all; others: their own)."""
+        if ctx.is_admin:
+            return true()
+        return self.model.project_id == ctx.project_id
+
+    def owner_of_new(self, ctx, attrs):
+        """The project a new resource belongs to: the caller's, or any one an admin names."""
+        project = attrs.get("project_id") or attrs.get("tenant_id")
+        if attrs.get("project_id") and attrs.get("tenant_id") and \
+                attrs["project_id"] != attrs["tenant_id"]:
+            raise errors.InvalidInput(error="project_id and tenant_id differ")
+        if project is None:
+            if ctx.project_id is None:
+                raise errors.InvalidInput(error="project_id is required")
+            return ctx.project_id
+        if project != ctx.project_id and not ctx.is_admin:
+            raise errors.PolicyNotAuthorized(action=f"create_{self.resource}:project_id")
+        return project
+
+    def check_owner(self, ctx, row, action):
+        """Visible is not writable: a shared network is visible to all but owned by one."""
+        if not ctx.is_admin and row.project_id != ctx.project_id:
+            raise errors.PolicyNotAuthorized(action=f"{action}_{self.resource}")
+
+    # -- lookup ----------------------------------------------------------------------------
+    def find(self, session, ctx, id_, for_update=False):
+        """The row with ``id_`` if ``ctx`` may see it; otherwise not-found (never 403)."""
+        query = select(self.model).where(self.model.id == id_, self.visible(ctx))
+        if self.load_options:
+            query = query.options(*self.load_options)
+        row = session.scalars(query).first()
+        if row is None:
+            raise self.not_found(id=id_)
+        return row
+
+    def get(self, ctx, id_):
+        with self.core.db.read() as session:
+            return self.to_dict(self.find(session, ctx, id_))
+
+    def to_dict(self, row):
+        raise NotImplementedError
+
+    # -- list ------------------------------------------------------------------------------
+    def filter_clause(self, attr, values):
+        """SQL condition for ``attr`` in ``values``; subclasses handle non-column attributes."""
+        column = getattr(self.model, self.columns.get(attr, attr))
+        return column.in_(values)
+
+    def list(self, ctx, filters=None, sorts=(), limit=None, marker=None, page_reverse=False):
+        """Return (rows as dicts, more_rows_exist)."""
+        query = select(self.model).where(self.visible(ctx))
+        for attr, values in (filters or {}).items():
+            query = query.where(self.filter_clause(attr, values) if values else false())
+        keys = [(getattr(self.model, self.columns.get(a, a)), d) for a, d in sorts]
+        if not any(col.key == "id" for col, _ in keys):
+            keys.append((self.model.id, "asc"))
+        if page_reverse:
+            keys = [(col, "desc" if d == "asc" else "asc") for col, d in keys]
+        with self.core.db.read() as session:
+            if marker is not None:
+                mrow = session.get(self.model, marker)
+                if mrow is None:
+                    raise errors.BadRequest(f"Marker {marker} could not be found.")
+                query = query.where(_after(keys, mrow))
+            query = query.order_by(*[c.asc() if d == "asc" else c.desc() for c, d in keys])
+            if limit is not None:
+                query = query.limit(limit + 1)
+            if self.load_options:
+                query = query.options(*self.load_options)
+            rows = list(session.scalars(query))
+            more = limit is not None and len(rows) > limit
+            rows = rows[:limit] if limit is not None else rows
+            if page_reverse:
+                rows.reverse()
+            return [self.to_dict(r) for r in rows], more
+
+    # -- changes ---------------------------------------------------------------------------
+    def change(self, ctx, action, old, new, resource=None):
+        return Change(resource or self.resource, action, ctx, old, new)
+
+
+def _after(keys, marker_row):
+    """Keyset condition: rows strictly after ``marker_row`` in the order given by ``keys``."""
+    clauses = []
+    for i, (col, direction) in enumerate(keys):
+        value = getattr(marker_row, col.key)
+        equal_before = [c == getattr(marker_row, c.key) for c, _ in keys[:i]]
+        beyond = col > value if direction == "asc" else col < value
+        clauses.append(and_(*equal_before, beyond))
+    return or_(*clauses)

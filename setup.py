@@ -1,0 +1,39 @@
+"""qnet: network connectivity as a service (Quantum/Neutron-style API, os-ken OpenFlow back-end)."""
+from setuptools import setup
+
+setup(
+    name="qnet",
+    version="0.1.0",
+    description="Network connectivity service: tenant REST API, logical model, "
+                "os-ken OpenFlow controller for Open vSwitch",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=["controller", "controller.plugins", "apps", "topology", "rest",
+              "tunnel", "simulations"],
+    install_requires=[
+        # The OpenFlow controller framework; 4.2.2 is the version whose quirks
+        # DESIGN.md records (no osken-manager, native hub by default).
+        "os-ken==4.2.2",
+        "eventlet>=0.33",
+        "webob>=1.8",
+        "sqlalchemy>=2.0,<2.2",
+        "netaddr>=0.8",
+        "networkx>=3.0",
+    ],
+    extras_require={
+        "postgresql": ["psycopg2-binary>=2.9"],
+        "test": ["pytest>=7", "openstacksdk>=4.0", "requests>=2.28",
+                 "psycopg2-binary>=2.9"],
+    },
+    entry_points={
+        "console_scripts": [
+            "qnet=controller.cli:main",
+            "qnet-manage=controller.manage:main",
+        ],
+        # Back-ends are found by name: `qnet serve --plugin NAME`.
+        "qnet.plugins": [
+            "noop=controller.plugins.noop:NoopPlugin",
+        ],
+    },
+)
