@@ -16,11 +16,13 @@ class QnetError(Exception):
 
     @property
     def type(self):
-        return type(self).__name__
+        """The error's name in API bodies: the class's own ``type_name`` or the class name."""
+        return type(self).__dict__.get("type_name") or type(self).__name__
 
 
 class BadRequest(QnetError):
     status = 400
+    type_name = "HTTPBadRequest"
     message = "Bad request."
 
 

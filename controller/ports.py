@@ -220,10 +220,12 @@ class PortManager(ResourceManager):
             raise errors.Conflict("Port security must be enabled to have allowed address pairs "
                                   f"on port {port.id}.")
 
-    def update(self, ctx, id_, attrs):
+    def update(self, ctx, id_, attrs, only_if_free=False):
         def work(session):
             port = self.find(session, ctx, id_)
             self.check_owner(ctx, port, "update")
+            if only_if_free and port.attachment not in (None, attrs.get("attachment")):
+                raise errors.PortInUse(id=port.id, attachment=port.attachment)
             old = self.to_dict(port)
             if "mac_address" in attrs:
                 port.mac_address = self._choose_mac(session, port.network_id,
@@ -270,10 +272,16 @@ class PortManager(ResourceManager):
 
         return self.core.write(work)
 
-    def delete(self, ctx, id_):
+    def plug(self, ctx, id_, interface_id):
+        """Plug an interface into a port that is free (or already holds it): Quantum's rule."""
+        return self.update(ctx, id_, {"attachment": interface_id}, only_if_free=True)
+
+    def delete(self, ctx, id_, only_if_unplugged=False):
         def work(session):
             port = self.find(session, ctx, id_)
             self.check_owner(ctx, port, "delete")
+            if only_if_unplugged and port.attachment is not None:
+                raise errors.PortInUse(id=port.id, attachment=port.attachment)
             old = self.to_dict(port)
             session.delete(port)
             return None, (self._attachment_changes(ctx, old, None)

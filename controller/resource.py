@@ -105,8 +105,8 @@ class ResourceManager:
         with self.core.db.read() as session:
             if marker is not None:
                 mrow = session.get(self.model, marker)
-                if mrow is None:
-                    raise errors.BadRequest(f"Marker {marker} could not be found.")
+                if mrow is None:  # as Neutron: a vanished marker ends the listing
+                    return [], False
                 query = query.where(_after(keys, mrow))
             query = query.order_by(*[c.asc() if d == "asc" else c.desc() for c, d in keys])
             if limit is not None:

@@ -1,0 +1,88 @@
+"""Service settings: defaults, overridden by an INI file (``[qnet]`` section), overridden by flags.
+
+Example file (every key optional)::
+
+    [qnet]
+    db_url = postgresql://qnet:secret@127.0.0.1/qnet
+    api_listen = 127.0.0.1:9696
+    ofp_listen = 0.0.0.0:6653
+    plugin = noop
+    auth = token
+"""
+import argparse
+import configparser
+import dataclasses
+
+from controller.core import CoreConfig
+
+
+@dataclasses.dataclass
+class ServiceConfig:
+    db_url: str = "sqlite:///qnet.sqlite"
+    api_listen: str = "127.0.0.1:9696"
+    ofp_listen: str = "0.0.0.0:6653"
+    plugin: str = "noop"
+    auth: str = "token"
+    noauth_project: str = "demo"
+    vni_range: str = "1000:16777215"
+    default_mtu: int = 1450
+    max_page_size: int = 0
+    log_level: str = "INFO"
+
+    HELP = {
+        "db_url": "SQLAlchemy URL of the database (SQLite file by default; "
+                  "postgresql://user:pw@host/db works too)",
+        "api_listen": "HOST:PORT the REST API listens on",
+        "ofp_listen": "HOST:PORT the OpenFlow controller listens on",
+        "plugin": "back-end plug-in name (entry point in group qnet.plugins)",
+        "auth": "'token' (X-Auth-Token, see qnet-manage token create) or 'noauth' "
+                "(trust X-Project-Id / X-Roles headers; development only)",
+        "noauth_project": "project of noauth requests that name none",
+        "vni_range": "MIN:MAX of the VXLAN ids given to new networks",
+        "default_mtu": "MTU of new networks (1450 leaves room for VXLAN)",
+        "max_page_size": "largest page a list returns (0: no limit)",
+        "log_level": "DEBUG, INFO, WARNING or ERROR",
+    }
+
+    def core_config(self):
+        low, _, high = self.vni_range.partition(":")
+        return CoreConfig(vni_min=int(low), vni_max=int(high), default_mtu=self.default_mtu)
+
+    @staticmethod
+    def split(listen):
+        host, _, port = listen.rpartition(":")
+        return host or "0.0.0.0", int(port)
+
+
+def add_arguments(parser):
+    parser.add_argument("--config", metavar="FILE", help="INI file with a [qnet] section")
+    for field in dataclasses.fields(ServiceConfig):
+        parser.add_argument("--" + field.name.replace("_", "-"), dest=field.name,
+                            type=field.type if field.type is int else str, default=None,
+                            help=f"{ServiceConfig.HELP[field.name]} (default: {field.default})")
+
+
+def from_args(args):
+    """Defaults < file < flags."""
+    values = {}
+    if getattr(args, "config", None):
+        parser = configparser.ConfigParser()
+        if not parser.read(args.config):
+            raise SystemExit(f"cannot read config file {args.config}")
+        section = parser["qnet"] if parser.has_section("qnet") else parser.defaults()
+        names = {f.name: f for f in dataclasses.fields(ServiceConfig)}
+        for key, value in section.items():
+            key = key.replace("-", "_")
+            if key not in names:
+                raise SystemExit(f"{args.config}: unknown setting {key!r}")
+            values[key] = int(value) if names[key].type is int else value
+    for field in dataclasses.fields(ServiceConfig):
+        if getattr(args, field.name, None) is not None:
+            values[field.name] = getattr(args, field.name)
+    return ServiceConfig(**values)
+
+
+def parser_with_config(description):
+    parser = argparse.ArgumentParser(description=description)
+    add_arguments(parser)
+    return parser

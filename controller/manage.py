@@ -1,0 +1,81 @@
+"""``qnet-manage``: operator tasks done directly on the database (projects and API tokens).
+
+Whoever can write the database is the operator, so this needs no token: it is how the first
+admin token comes to be.
+"""
+import argparse
+import sys
+
+from sqlalchemy import select
+
+from controller import config
+from controller.db import Database
+from controller.models import Project, Token
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="qnet-manage", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", metavar="FILE", help="INI file with a [qnet] section")
+    parser.add_argument("--db-url", dest="db_url", default=None,
+                        help="SQLAlchemy database URL (default: as qnet serve)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    proj = sub.add_parser("project", help="projects (tenants)").add_subparsers(
+        dest="action", required=True)
+    p_create = proj.add_parser("create", help="create a project")
+    p_create.add_argument("project_id")
+    p_create.add_argument("--name", default="")
+    proj.add_parser("list", help="list projects")
+    tok = sub.add_parser("token", help="API tokens").add_subparsers(dest="action", required=True)
+    t_create = tok.add_parser("create", help="create a token (printed once, stored hashed)")
+    t_create.add_argument("--project", required=True, help="project the token acts for "
+                          "(created if missing)")
+    t_create.add_argument("--admin", action="store_true", help="the token may act as admin")
+    t_create.add_argument("--description", default="")
+    tok.add_parser("list", help="list tokens (not their secrets)")
+    t_revoke = tok.add_parser("revoke", help="revoke a token by its number")
+    t_revoke.add_argument("token_id", type=int)
+    args = parser.parse_args(argv)
+    settings = config.from_args(argparse.Namespace(config=args.config, db_url=args.db_url))
+    db = Database(settings.db_url)
+    try:
+        return run(db, args)
+    finally:
+        db.dispose()
+
+
+def run(db, args):
+    from rest.auth import create_token
+    if args.command == "project" and args.action == "create":
+        def work(session):
+            if session.get(Project, args.project_id) is None:
+                session.add(Project(id=args.project_id, name=args.name or args.project_id))
+        db.run_write(work)
+        print(args.project_id)
+    elif args.command == "project":
+        with db.read() as session:
+            for p in session.scalars(select(Project).order_by(Project.id)):
+                print(f"{p.id}\t{p.name}\t{p.created_at:%Y-%m-%d %H:%M}")
+    elif args.action == "create":
+        print(create_token(db, args.project, args.admin, args.description))
+    elif args.action == "list":
+        with db.read() as session:
+            for t in session.scalars(select(Token).order_by(Token.id)):
+                role = "admin" if t.is_admin else "member"
+                print(f"{t.id}\t{t.project_id}\t{role}\t{t.created_at:%Y-%m-%d %H:%M}\t"
+                      f"{t.description}")
+    else:
+        def work(session):
+            token = session.get(Token, args.token_id)
+            if token is None:
+                return False
+            session.delete(token)
+            return True
+        if not db.run_write(work):
+            print(f"no token {args.token_id}", file=sys.stderr)
+            return 1
+        print(f"revoked token {args.token_id}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""``qnet serve``: one process, one event loop, running the os-ken controller and the REST API.
+
+The REST handlers and the OpenFlow apps share the logical model in memory, with no RPC between
+them. Everything that depends on the concurrency model is in this module: the hub is os-ken's
+(eventlet, chosen in ``prepare_hub``), and only ``os_ken.lib.hub`` primitives start work, so a move
+to native threads is a setting plus a WSGI server swap.
+"""
+import logging
+import os
+import signal
+import sys
+import warnings
+
+LOG = logging.getLogger("qnet")
+
+
+def prepare_hub():
+    """Must run before anything imports os_ken, SQLAlchemy or socket users."""
+    os.environ.setdefault("OSKEN_HUB_TYPE", "eventlet")
+    # eventlet 0.41 warns against new use on import; the choice is deliberate (DESIGN.md §4).
+    warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
+    import eventlet
+    eventlet.monkey_patch()
+
+
+def setup_logging(level):
+    logging.basicConfig(stream=sys.stdout, level=getattr(logging, level.upper()),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level.upper() != "DEBUG":  # os-ken's WSGI wrapper logs each request at INFO
+        logging.getLogger("os_ken.lib.hub").setLevel(logging.WARNING)
+
+
+def serve(config):
+    prepare_hub()
+    setup_logging(config.log_level)
+    from os_ken import cfg
+    from os_ken.base.app_manager import AppManager
+    from os_ken.lib import hub
+
+    from controller.core import Core
+    from rest.app import build_app
+
+    core = Core.from_url(config.db_url, config.plugin, config.core_config())
+    app = build_app(core, auth=config.auth, noauth_project=config.noauth_project,
+                    max_limit=config.max_page_size or None)
+    ofp_host, ofp_port = config.split(config.ofp_listen)
+    api_host, api_port = config.split(config.api_listen)
+    cfg.CONF(args=["--ofp-listen-host", ofp_host, "--ofp-tcp-listen-port", str(ofp_port)],
+             project="os_ken")
+    manager = AppManager.get_instance()
+    manager.load_apps(list(core.plugin.osken_apps) or ["os_ken.controller.ofp_handler"])
+    threads = manager.instantiate_apps(**manager.create_contexts())
+    api = hub.WSGIServer((api_host, api_port), app)
+    threads.append(hub.spawn(api.serve_forever))
+    LOG.info("qnet serving the REST API on http://%s:%d (auth=%s) and OpenFlow on %s:%d; "
+             "plug-in %s; database %s", api_host, api_port, config.auth, ofp_host, ofp_port,
+             core.plugin.name, _safe_url(config.db_url))
+    if config.auth == "token":
+        LOG.info("get a token with: qnet-manage --db-url '%s' token create --project demo "
+                 "[--admin]", config.db_url)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        hub.joinall(threads)
+    except KeyboardInterrupt:
+        LOG.info("stopping")
+    finally:
+        manager.close()
+        core.close()
+
+
+def _safe_url(url):
+    """The database URL without its password, for logs."""
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)

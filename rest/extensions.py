@@ -1,0 +1,164 @@
+"""The extension framework: extensions add attributes to existing resources and new resources.
+
+An extension is a class with an ``alias``; ``attributes()`` returns ``{collection: {name: Attr}}``
+merged into the core resources, ``resources()`` returns new ``ResourceSpec``s, and
+``managers(core)`` returns the core-side managers that serve those (``{collection: manager}``).
+Enabled extensions are listed at ``/v2.0/extensions`` and ``/v1.0/extensions``.
+"""
+import copy
+
+from controller.ip_availability import IpAvailabilityManager
+from rest import types as t
+from rest.attributes import CORE_RESOURCES, Attr, ResourceSpec
+
+UPDATED = "2026-11-25T00:00:00-00:00"
+
+
+class Extension:
+    alias = ""
+    name = ""
+    description = ""
+    updated = UPDATED
+
+    def attributes(self):
+        return {}
+
+    def resources(self):
+        return []
+
+    def managers(self, core):
+        return {}
+
+    def describe(self):
+        return {"alias": self.alias, "name": self.name, "description": self.description,
+                "updated": self.updated, "links": []}
+
+
+class PortSecurity(Extension):
+    alias = "port-security"
+    name = "Port Security"
+    description = ("port_security_enabled on ports: when true (the default) a port may only "
+                   "send from its own MAC and IPs, plus its allowed address pairs.")
+
+    def attributes(self):
+        return {"ports": {"port_security_enabled": Attr(t.Boolean(), post=True, put=True,
+                                                        sort=True)}}
+
+
+class AllowedAddressPairs(Extension):
+    alias = "allowed-address-pairs"
+    name = "Allowed Address Pairs"
+    description = ("Extra (IP or CIDR, MAC) pairs a port may send from, e.g. a VRRP "
+                   "virtual IP; the MAC defaults to the port's own.")
+
+    def attributes(self):
+        pair = t.Record({"ip_address": t.IpOrCidr(), "mac_address": t.MacAddress()},
+                        ("ip_address",))
+        return {"ports": {"allowed_address_pairs": Attr(t.ListOf(pair, 10), post=True,
+                                                        put=True, filter=False)}}
+
+
+class Provider(Extension):
+    alias = "provider"
+    name = "Provider Network"
+    description = "How a network is carried on the wire: VXLAN and its VNI (admin only)."
+
+    def attributes(self):
+        return {"networks": {
+            "provider:network_type": Attr(t.Enum("vxlan"), post=True, admin_set=True,
+                                          admin_read=True),
+            "provider:physical_network": Attr(t.String(64), nullable=True, admin_read=True,
+                                              filter=False),
+            "provider:segmentation_id": Attr(t.Integer(1, 16777215), post=True, put=True,
+                                             admin_set=True, admin_read=True, sort=True),
+        }}
+
+
+class Attachment(Extension):
+    alias = "attachment"
+    name = "Interface attachment"
+    description = ("attachment on ports: the id of the interface (a VM's vNIC, ...) plugged "
+                   "into the port, e.g. nova.example.com/<tenant>/server/<id>/eth0. An "
+                   "interface is plugged into at most one port at a time.")
+
+    def attributes(self):
+        return {"ports": {"attachment": Attr(t.String(255), post=True, put=True,
+                                             nullable=True, sort=False)}}
+
+
+class PortBinding(Extension):
+    alias = "binding"
+    name = "Port Binding"
+    description = ("Where a port's interface is bound (host, switch and OpenFlow port); "
+                   "admins may pin it with binding:host_id / binding:profile.")
+
+    def attributes(self):
+        return {"ports": {
+            "binding:host_id": Attr(t.String(255), post=True, put=True, admin_set=True,
+                                    admin_read=True, sort=True),
+            "binding:profile": Attr(t.FreeDict(), post=True, put=True, admin_set=True,
+                                    admin_read=True, filter=False),
+            "binding:vif_type": Attr(t.String(), admin_read=True, filter=False),
+            "binding:vif_details": Attr(t.FreeDict(), admin_read=True, filter=False),
+            "binding:vnic_type": Attr(t.String(), admin_read=True, filter=False),
+        }}
+
+
+class NetworkIpAvailability(Extension):
+    alias = "network-ip-availability"
+    name = "Network IP Availability"
+    description = "Total and used addresses per network and subnet (admin only, read-only)."
+
+    def resources(self):
+        subnet_usage = t.ListOf(t.Record({
+            "subnet_id": t.Uuid(), "subnet_name": t.String(), "cidr": t.Cidr(),
+            "ip_version": t.Enum(4, 6), "total_ips": t.Integer(0), "used_ips": t.Integer(0)}))
+        return [ResourceSpec(
+            "network_ip_availability", "network_ip_availabilities", {
+                "network_id": Attr(t.Uuid(), sort=True),
+                "network_name": Attr(t.String(), sort=True),
+                "project_id": Attr(t.String(64), sort=True),
+                "tenant_id": Attr(t.String(64), sort=True),
+                "total_ips": Attr(t.Integer(0), filter=False),
+                "used_ips": Attr(t.Integer(0), filter=False),
+                "subnet_ip_availability": Attr(subnet_usage, filter=False),
+            }, path="network-ip-availabilities", read_only=True, admin_only=True,
+            doc=self.description)]
+
+    def managers(self, core):
+        return {"network_ip_availabilities": IpAvailabilityManager(core)}
+
+
+DEFAULT_EXTENSIONS = (PortSecurity, AllowedAddressPairs, Provider, Attachment, PortBinding,
+                      NetworkIpAvailability)
+
+
+class Registry:
+    """The resources the API serves: the core ones plus whatever the extensions add."""
+
+    def __init__(self, extensions=None):
+        self.extensions = [cls() for cls in (extensions or DEFAULT_EXTENSIONS)]
+        self.resources = {}
+        for spec in CORE_RESOURCES:
+            spec = copy.copy(spec)
+            spec.attributes = dict(spec.attributes)
+            self.resources[spec.collection] = spec
+        for ext in self.extensions:
+            for collection, attrs in ext.attributes().items():
+                self.resources[collection].attributes.update(attrs)
+            for spec in ext.resources():
+                self.resources[spec.collection] = spec
+
+    def bind(self, core):
+        """Give the core the managers the extensions' new resources need."""
+        for ext in self.extensions:
+            core.managers.update(ext.managers(core))
+
+    def describe(self):
+        return [ext.describe() for ext in self.extensions]
+
+    def by_path(self, path):
+        for spec in self.resources.values():
+            if spec.url == path:
+                return spec
+        return None

@@ -1,0 +1,208 @@
+"""Value types of API attributes: each converts client input (JSON or a query string) to the
+canonical Python value, or raises InvalidInput with a message that names the attribute, and
+describes itself as a JSON schema for the OpenAPI document."""
+import uuid
+
+import netaddr
+
+from controller import errors
+
+TRUE_WORDS = {"true", "1", "yes", "on"}
+FALSE_WORDS = {"false", "0", "no", "off"}
+
+
+def _bad(name, value, what):
+    return errors.InvalidInput(error=f"'{value}' is not {what} (attribute '{name}')")
+
+
+class Type:
+    schema = {}
+
+    def convert(self, name, value):
+        raise NotImplementedError
+
+    def parse_query(self, name, text):
+        """Convert a query-string value (always text) for filtering."""
+        return self.convert(name, text)
+
+
+class String(Type):
+    def __init__(self, max_len=255):
+        self.max_len = max_len
+        self.schema = {"type": "string", "maxLength": max_len}
+
+    def convert(self, name, value):
+        if not isinstance(value, str):
+            raise _bad(name, value, "a string")
+        if len(value) > self.max_len:
+            raise errors.InvalidInput(
+                error=f"'{name}' exceeds the maximum length of {self.max_len}")
+        return value
+
+
+class Uuid(Type):
+    schema = {"type": "string", "format": "uuid"}
+
+    def convert(self, name, value):
+        if isinstance(value, str):
+            try:
+                return str(uuid.UUID(value))
+            except ValueError:
+                pass
+        raise _bad(name, value, "a valid UUID")
+
+
+class Boolean(Type):
+    schema = {"type": "boolean"}
+
+    def convert(self, name, value):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in TRUE_WORDS | FALSE_WORDS:
+            return value.lower() in TRUE_WORDS
+        raise _bad(name, value, "a boolean")
+
+
+class Integer(Type):
+    def __init__(self, minimum=None, maximum=None):
+        self.minimum, self.maximum = minimum, maximum
+        self.schema = {"type": "integer"}
+        if minimum is not None:
+            self.schema["minimum"] = minimum
+        if maximum is not None:
+            self.schema["maximum"] = maximum
+
+    def convert(self, name, value):
+        if isinstance(value, bool):
+            raise _bad(name, value, "an integer")
+        if isinstance(value, str):
+            try:
+                value = int(value)
+            except ValueError:
+                raise _bad(name, value, "an integer")
+        if not isinstance(value, int):
+            raise _bad(name, value, "an integer")
+        if (self.minimum is not None and value < self.minimum) or \
+                (self.maximum is not None and value > self.maximum):
+            raise errors.InvalidInput(
+                error=f"'{name}' = {value} is outside {self.minimum}..{self.maximum}")
+        return value
+
+
+class Enum(Type):
+    def __init__(self, *values):
+        self.values = values
+        self.schema = {"enum": list(values)}
+
+    def convert(self, name, value):
+        if value not in self.values:
+            raise _bad(name, value, "one of " + ", ".join(map(str, self.values)))
+        return value
+
+    def parse_query(self, name, text):
+        for value in self.values:
+            if str(value) == text:
+                return value
+        raise _bad(name, text, "one of " + ", ".join(map(str, self.values)))
+
+
+class IpAddress(Type):
+    schema = {"type": "string", "format": "ip-address"}
+
+    def convert(self, name, value):
+        try:
+            if not isinstance(value, str):
+                raise TypeError
+            return str(netaddr.IPAddress(value))
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            raise _bad(name, value, "a valid IP address")
+
+
+class Cidr(Type):
+    schema = {"type": "string", "format": "cidr"}
+
+    def convert(self, name, value):
+        if not isinstance(value, str) or "/" not in value:
+            raise _bad(name, value, "a valid CIDR")
+        try:
+            return str(netaddr.IPNetwork(value))
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            raise _bad(name, value, "a valid CIDR")
+
+
+class IpOrCidr(Type):
+    schema = {"type": "string"}
+
+    def convert(self, name, value):
+        try:
+            if not isinstance(value, str):
+                raise TypeError
+            netaddr.IPNetwork(value)
+            return value
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            raise _bad(name, value, "a valid IP address or CIDR")
+
+
+class MacAddress(Type):
+    schema = {"type": "string", "pattern": "^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$"}
+
+    def convert(self, name, value):
+        try:
+            if not isinstance(value, str):
+                raise TypeError
+            return str(netaddr.EUI(value, dialect=netaddr.mac_unix_expanded))
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            raise _bad(name, value, "a valid MAC address")
+
+
+class ListOf(Type):
+    def __init__(self, item, max_items=1000):
+        self.item, self.max_items = item, max_items
+        self.schema = {"type": "array", "items": item.schema, "maxItems": max_items}
+
+    def convert(self, name, value):
+        if not isinstance(value, list):
+            raise _bad(name, value, "a list")
+        if len(value) > self.max_items:
+            raise errors.InvalidInput(error=f"'{name}' has more than {self.max_items} items")
+        return [self.item.convert(name, v) for v in value]
+
+
+class Record(Type):
+    """A JSON object with known keys (``required`` must be present; no others allowed)."""
+
+    def __init__(self, fields, required=()):
+        self.fields, self.required = fields, set(required)
+        self.schema = {"type": "object", "additionalProperties": False,
+                       "properties": {k: t.schema for k, t in fields.items()}}
+        if required:
+            self.schema["required"] = sorted(required)
+
+    def convert(self, name, value):
+        if not isinstance(value, dict):
+            raise _bad(name, value, "an object")
+        unknown = set(value) - set(self.fields)
+        if unknown:
+            raise errors.InvalidInput(
+                error=f"unknown key(s) {', '.join(sorted(unknown))} in '{name}'")
+        missing = self.required - set(value)
+        if missing:
+            raise errors.InvalidInput(
+                error=f"'{name}' entries need {', '.join(sorted(missing))}")
+        return {k: self.fields[k].convert(f"{name}.{k}", v) for k, v in value.items()}
+
+    def parse_query(self, name, text):
+        return text  # structured filters (fixed_ips=ip_address=X) are parsed by the core
+
+
+class FreeDict(Type):
+    """An opaque JSON object (e.g. binding:profile), size-limited."""
+
+    schema = {"type": "object"}
+
+    def convert(self, name, value):
+        if not isinstance(value, dict):
+            raise _bad(name, value, "an object")
+        if len(str(value)) > 4096:
+            raise errors.InvalidInput(error=f"'{name}' is larger than 4096 characters")
+        return value

@@ -1,0 +1,190 @@
+"""The Neutron v2.0 API shape: /v2.0/<collection>[/<id>], served generically for every resource
+the registry knows, so an extension's new resource gets the same filters, fields, sorting and
+pagination as the core ones."""
+import urllib.parse
+
+from controller import errors
+from rest.wsgi import json_body, json_response
+
+LIST_PARAMS = {"fields", "limit", "marker", "page_reverse", "sort_key", "sort_dir"}
+
+
+def render_error(exc):
+    return json_response({"NeutronError": {"type": exc.type, "message": str(exc),
+                                            "detail": exc.detail}}, exc.status)
+
+
+class V2Api:
+    def __init__(self, core, registry, max_limit=None):
+        self.core = core
+        self.registry = registry
+        self.max_limit = max_limit
+        self._visible = {}
+
+    def register(self, router):
+        router.add("GET", "/v2.0", self.index, render_error)
+        router.add("GET", "/v2.0/extensions", self.list_extensions, render_error)
+        router.add("GET", "/v2.0/extensions/{alias}", self.show_extension, render_error)
+        for spec in self.registry.resources.values():
+            base = "/v2.0/" + spec.url
+            bind = (lambda f, s: lambda req, ctx, **kw: f(req, ctx, s, **kw))
+            router.add("GET", base, bind(self.list, spec), render_error)
+            router.add("GET", base + "/{id}", bind(self.show, spec), render_error)
+            if not spec.read_only:
+                router.add("POST", base, bind(self.create, spec), render_error)
+                router.add("PUT", base + "/{id}", bind(self.update, spec), render_error)
+                router.add("DELETE", base + "/{id}", bind(self.delete, spec), render_error)
+
+    # -- discovery ------------------------------------------------------------------------------
+    def index(self, req, ctx):
+        return json_response({"resources": [
+            {"name": s.resource, "collection": s.collection,
+             "links": [{"rel": "self", "href": f"{req.host_url}/v2.0/{s.url}"}]}
+            for s in self.registry.resources.values()]})
+
+    def list_extensions(self, req, ctx):
+        return json_response({"extensions": self.registry.describe()})
+
+    def show_extension(self, req, ctx, alias):
+        for ext in self.registry.describe():
+            if ext["alias"] == alias:
+                return json_response({"extension": ext})
+        raise errors.NotFound(f"Extension {alias} could not be found.")
+
+    # -- helpers --------------------------------------------------------------------------------
+    def manager(self, spec, ctx):
+        if spec.admin_only and not ctx.is_admin:
+            raise errors.PolicyNotAuthorized(action=f"get_{spec.resource}")
+        return self.core.managers[spec.collection]
+
+    def visible_keys(self, spec, ctx):
+        key = (spec.collection, ctx.is_admin)
+        if key not in self._visible:
+            self._visible[key] = [name for name, attr in spec.attributes.items()
+                                  if ctx.is_admin or not attr.admin_read]
+        return self._visible[key]
+
+    def shape(self, item, keys):
+        return {k: item[k] for k in keys if k in item}
+
+    def parse_input(self, req, ctx, spec, action):
+        """Validate a create/update body against the attribute map; return clean attrs."""
+        body = json_body(req)
+        if action == "create" and spec.collection in body:
+            raise errors.BadRequest("Bulk creation is not supported: send one "
+                                    f"{{\"{spec.resource}\": {{...}}}} per request.")
+        if set(body) != {spec.resource} or not isinstance(body[spec.resource], dict):
+            raise errors.BadRequest(
+                f"The body must be a JSON object {{\"{spec.resource}\": {{...}}}}.")
+        data = body[spec.resource]
+        unknown = sorted(k for k in data if k not in spec.attributes)
+        if unknown:
+            raise errors.BadRequest("Unrecognized attribute(s) '" + ", ".join(unknown) + "'")
+        verb = "POST" if action == "create" else "PUT"
+        clean = {}
+        for name, value in data.items():
+            attr = spec.attributes[name]
+            if not (attr.post if action == "create" else attr.put):
+                raise errors.BadRequest(f"Attribute '{name}' not allowed in {verb}")
+            if attr.admin_set and not ctx.is_admin:
+                raise errors.PolicyNotAuthorized(action=f"{action}_{spec.resource}:{name}")
+            if value is None:
+                if not attr.nullable:
+                    raise errors.InvalidInput(error=f"'{name}' may not be null")
+                clean[name] = None
+            else:
+                clean[name] = attr.type.convert(name, value)
+        if action == "create":
+            missing = sorted(n for n, a in spec.attributes.items() if a.required and n not in clean)
+            if missing:
+                raise errors.BadRequest("Missing attribute(s): " + ", ".join(missing))
+        return clean
+
+    def parse_query(self, req, ctx, spec):
+        params = req.GET.dict_of_lists()
+        keys = self.visible_keys(spec, ctx)
+        filters = {}
+        for name, values in params.items():
+            if name in LIST_PARAMS:
+                continue
+            attr = spec.attributes.get(name)
+            if attr is None or name not in keys:
+                raise errors.BadRequest(f"{name} is not a valid filter for {spec.collection}")
+            if not attr.filter:
+                raise errors.BadRequest(f"Filtering on {name} is not supported")
+            filters[name] = [None if (v == "" and attr.nullable)
+                             else attr.type.parse_query(name, v) for v in values]
+        sort_keys, sort_dirs = params.get("sort_key", []), params.get("sort_dir", [])
+        if sort_dirs and len(sort_dirs) != len(sort_keys):
+            raise errors.BadRequest("The number of sort_key and sort_dir must be the same")
+        sorts = []
+        for i, name in enumerate(sort_keys):
+            attr = spec.attributes.get(name)
+            if attr is None or not attr.sort or name not in keys:
+                raise errors.BadRequest(f"{name} is not a valid sort_key for {spec.collection}")
+            direction = sort_dirs[i] if sort_dirs else "asc"
+            if direction not in ("asc", "desc"):
+                raise errors.BadRequest(f"sort_dir must be asc or desc, not {direction}")
+            sorts.append((name, direction))
+        limit = None
+        if params.get("limit"):
+            text = params["limit"][-1]
+            if not text.isdigit():
+                raise errors.BadRequest(f"limit must be a non-negative integer, not '{text}'")
+            limit = int(text) or None
+            if self.max_limit and (limit is None or limit > self.max_limit):
+                limit = self.max_limit
+        marker = params.get("marker", [None])[-1]
+        reverse = params.get("page_reverse", ["false"])[-1].lower() in ("true", "1")
+        fields = [f for f in params.get("fields", []) if f in keys]
+        return filters, sorts, limit, marker, reverse, fields
+
+    def links(self, req, spec, items, more, limit, marker, reverse):
+        """Neutron-style <collection>_links: next/previous hrefs that carry every other param."""
+        if limit is None or not items:
+            return None
+        base = {k: v for k, v in req.GET.items() if k not in ("marker", "page_reverse")}
+        url = f"{req.host_url}/v2.0/{spec.url}?"
+        out = []
+        has_next, has_prev = (marker is not None, more) if reverse else (more, marker is not None)
+        if has_next:
+            q = list(base.items()) + [("marker", items[-1]["id"])]
+            out.append({"rel": "next", "href": url + urllib.parse.urlencode(q)})
+        if has_prev:
+            q = list(base.items()) + [("marker", items[0]["id"]), ("page_reverse", "True")]
+            out.append({"rel": "previous", "href": url + urllib.parse.urlencode(q)})
+        return out
+
+    # -- handlers -------------------------------------------------------------------------------
+    def list(self, req, ctx, spec):
+        manager = self.manager(spec, ctx)
+        filters, sorts, limit, marker, reverse, fields = self.parse_query(req, ctx, spec)
+        items, more = manager.list(ctx, filters, sorts, limit, marker, reverse)
+        keys = fields or self.visible_keys(spec, ctx)
+        body = {spec.collection: [self.shape(i, keys) for i in items]}
+        links = self.links(req, spec, items, more, limit, marker, reverse)
+        if links is not None:
+            body[spec.collection + "_links"] = links
+        return json_response(body)
+
+    def show(self, req, ctx, spec, id):
+        manager = self.manager(spec, ctx)
+        fields = [f for f in req.GET.getall("fields") if f in self.visible_keys(spec, ctx)]
+        item = manager.get(ctx, id)
+        return json_response({spec.resource: self.shape(item, fields or
+                                                        self.visible_keys(spec, ctx))})
+
+    def create(self, req, ctx, spec):
+        attrs = self.parse_input(req, ctx, spec, "create")
+        item = self.manager(spec, ctx).create(ctx, attrs)
+        return json_response({spec.resource: self.shape(item, self.visible_keys(spec, ctx))},
+                             201)
+
+    def update(self, req, ctx, spec, id):
+        attrs = self.parse_input(req, ctx, spec, "update")
+        item = self.manager(spec, ctx).update(ctx, id, attrs)
+        return json_response({spec.resource: self.shape(item, self.visible_keys(spec, ctx))})
+
+    def delete(self, req, ctx, spec, id):
+        self.manager(spec, ctx).delete(ctx, id)
+        return json_response(None, 204)

@@ -1,0 +1,92 @@
+"""Small WSGI plumbing over webob: a regex router, JSON bodies in and out, error rendering.
+
+Each API shape (v1.0, v2.0) registers routes with its own error renderer, so a failure deep in the
+core comes back in the format the client of that shape expects.
+"""
+import json
+import logging
+import re
+
+import webob
+
+from controller import errors
+
+LOG = logging.getLogger(__name__)
+
+
+def json_response(body, status=200):
+    resp = webob.Response(status=status, content_type="application/json", charset="utf-8")
+    if body is not None:
+        resp.body = json.dumps(body, separators=(",", ":")).encode()
+    return resp
+
+
+def json_body(req):
+    """The request's JSON object, or MalformedRequestBody."""
+    if not req.body:
+        raise errors.MalformedRequestBody(reason="the body is empty")
+    try:
+        body = json.loads(req.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.MalformedRequestBody(reason=f"not valid JSON ({exc})")
+    if not isinstance(body, dict):
+        raise errors.MalformedRequestBody(reason="the body must be a JSON object")
+    return body
+
+
+class Route:
+    def __init__(self, method, pattern, handler, render_error, public=False):
+        self.method = method
+        self.regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "/?$")
+        self.handler = handler
+        self.render_error = render_error
+        self.public = public
+
+
+class Router:
+    """Dispatches (method, path) to a handler ``handler(req, ctx, **path_params)``."""
+
+    def __init__(self, authenticate, render_error):
+        self.routes = []
+        self.authenticate = authenticate
+        self.render_error = render_error
+
+    def add(self, method, pattern, handler, render_error=None, public=False):
+        self.routes.append(Route(method, pattern, handler, render_error or self.render_error,
+                                 public))
+
+    def __call__(self, environ, start_response):
+        req = webob.Request(environ)
+        if req.path_info.endswith(".json"):  # old Quantum clients name the format in the URL
+            req.path_info = req.path_info[:-len(".json")]
+        route, params, render = None, {}, self.render_error
+        try:
+            allowed = []
+            for candidate in self.routes:
+                match = candidate.regex.match(req.path_info)
+                if match:
+                    render = candidate.render_error
+                    if candidate.method == req.method:
+                        route, params = candidate, match.groupdict()
+                        break
+                    allowed.append(candidate.method)
+            if route is None:
+                if allowed:
+                    resp = render(MethodNotAllowed(method=req.method, allowed=", ".join(allowed)))
+                    resp.allow = allowed
+                else:
+                    resp = render(errors.NotFound(f"The resource {req.path_info} does not exist."))
+            else:
+                ctx = None if route.public else self.authenticate(req)
+                resp = route.handler(req, ctx, **params)
+        except errors.QnetError as exc:
+            resp = render(exc)
+        except Exception:
+            LOG.exception("%s %s failed", req.method, req.path_info)
+            resp = render(errors.QnetError("Request failed: internal server error."))
+        return resp(environ, start_response)
+
+
+class MethodNotAllowed(errors.QnetError):
+    status = 405
+    message = "Method {method} is not allowed here; allowed: {allowed}."

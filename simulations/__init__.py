@@ -1,0 +1,1 @@
+"""Labs and benchmarks: Mininet labs, load generators, scale simulations."""

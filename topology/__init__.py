@@ -1,0 +1,1 @@
+"""Fabric topology discovery and path computation (networkx)."""

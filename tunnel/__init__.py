@@ -1,0 +1,1 @@
+"""VXLAN overlay: tunnel endpoints and the tunnel mesh between switches."""
