@@ -7,7 +7,9 @@ that loses such a race is retried from the start by ``run_write``.
 """
 import contextlib
 import logging
+import random
 import threading
+import time
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -22,6 +24,9 @@ WRITE_RETRIES = 10
 
 
 def _tune_sqlite(dbapi_conn, _record):
+    # Let SQLAlchemy's "begin" event issue BEGIN itself: pysqlite would defer it to the first
+    # write, so a read-then-write (check an IP is free, then take it) would not be atomic.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     # WAL lets readers run while a writer commits; NORMAL sync is still crash-safe in WAL mode.
     cur.execute("PRAGMA journal_mode=WAL")
@@ -45,10 +50,19 @@ class Database:
         else:
             kwargs["pool_pre_ping"] = True
         self.engine = create_engine(url, **kwargs)
+        self.write_engine = self.engine
         if url.startswith("sqlite"):
-            event.listen(self.engine, "connect", _tune_sqlite)
-        Base.metadata.create_all(self.engine)
+            memory = kwargs.get("poolclass") is StaticPool
+            # Writers take SQLite's write lock up front (BEGIN IMMEDIATE): writers in other
+            # processes wait their turn (busy_timeout) instead of failing half-way.
+            self.write_engine = self.engine if memory else create_engine(url, **kwargs)
+            for engine, begin in ((self.engine, "BEGIN"), (self.write_engine, "BEGIN IMMEDIATE")):
+                event.listen(engine, "connect", _tune_sqlite)
+                event.listen(engine, "begin",
+                             lambda conn, sql=begin: conn.exec_driver_sql(sql))
+        Base.metadata.create_all(self.write_engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
         self._write_lock = threading.Lock()
 
     @contextlib.contextmanager
@@ -65,10 +79,11 @@ class Database:
         """
         for attempt in range(WRITE_RETRIES):
             try:
-                with self._write_lock, self.sessions() as session, session.begin():
+                with self._write_lock, self.write_sessions() as session, session.begin():
                     return work(session)
             except IntegrityError as exc:
                 LOG.info("write lost a race (attempt %d), retrying: %s", attempt + 1, exc.orig)
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
             except OperationalError as exc:
                 if "locked" not in str(exc.orig):
                     raise
@@ -77,3 +92,4 @@ class Database:
 
     def dispose(self):
         self.engine.dispose()
+        self.write_engine.dispose()

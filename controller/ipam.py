@@ -22,7 +22,7 @@ def parse_cidr(cidr, ip_version=None):
         raise errors.InvalidInput(error=f"'{cidr}' is not a valid CIDR")
     if "/" not in str(cidr):
         raise errors.InvalidInput(error=f"'{cidr}' is not a valid CIDR: prefix length missing")
-    if net.cidr != net:
+    if net.ip != net.network:
         raise errors.InvalidInput(
             error=f"'{cidr}' is not a valid CIDR: host bits set (did you mean {net.cidr}?)")
     if ip_version is not None and net.version != ip_version:

@@ -1,4 +1,6 @@
 """Ports: a place on a network where an interface plugs in, with its MAC and fixed IPs."""
+import random
+
 import netaddr
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -83,9 +85,9 @@ class PortManager(ResourceManager):
         candidates = ipam.random_candidates(sub.allocation_pools)
         used = set(session.scalars(select(IPAllocation.ip_address).where(
             IPAllocation.subnet_id == sub.id, IPAllocation.ip_address.in_(candidates))))
-        for ip in candidates:
-            if ip not in used:
-                return ip
+        free = [ip for ip in candidates if ip not in used]
+        if free:
+            return random.choice(free)  # not the lowest: concurrent writers rarely collide
         used = session.scalars(select(IPAllocation.ip_address).where(
             IPAllocation.subnet_id == sub.id)).all()
         return ipam.first_free(sub.allocation_pools, used)
