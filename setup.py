@@ -22,9 +22,9 @@ setup(
         "networkx>=3.0",
     ],
     extras_require={
-        "postgresql": ["psycopg2-binary>=2.9"],
+        "postgresql": ["psycopg[binary]>=3.1"],
         "test": ["pytest>=7", "openstacksdk>=4.0", "requests>=2.28",
-                 "psycopg2-binary>=2.9"],
+                 "psycopg[binary]>=3.1"],
     },
     entry_points={
         "console_scripts": [
