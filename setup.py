@@ -10,7 +10,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=["controller", "controller.plugins", "apps", "topology", "rest",
-              "tunnel", "simulations"],
+              "tunnel", "simulations", "simulations.lab"],
     install_requires=[
         # The OpenFlow controller framework; 4.2.2 is the version whose quirks
         # DESIGN.md records (no osken-manager, native hub by default).

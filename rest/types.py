@@ -167,6 +167,10 @@ class ListOf(Type):
             raise errors.InvalidInput(error=f"'{name}' has more than {self.max_items} items")
         return [self.item.convert(name, v) for v in value]
 
+    def parse_query(self, name, text):
+        """A filter on a list attribute matches one element: ``subnets=<id>``."""
+        return self.item.parse_query(name, text)
+
 
 class Record(Type):
     """A JSON object with known keys (``required`` must be present; no others allowed)."""

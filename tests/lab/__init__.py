@@ -1,0 +1,1 @@
+"""Tier-3 lab infrastructure tests (need root)."""

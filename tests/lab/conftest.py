@@ -1,0 +1,8 @@
+"""Make ``simulations.lab`` importable when pytest is run from anywhere."""
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
