@@ -6,7 +6,8 @@ Example file (every key optional)::
     db_url = postgresql://qnet:secret@127.0.0.1/qnet
     api_listen = 127.0.0.1:9696
     ofp_listen = 0.0.0.0:6653
-    plugin = noop
+    ovsdb_listen = 0.0.0.0:6640
+    plugin = openflow
     auth = token
 """
 import argparse
@@ -21,6 +22,7 @@ class ServiceConfig:
     db_url: str = "sqlite:///qnet.sqlite"
     api_listen: str = "127.0.0.1:9696"
     ofp_listen: str = "0.0.0.0:6653"
+    ovsdb_listen: str = "0.0.0.0:6640"
     plugin: str = "noop"
     auth: str = "token"
     noauth_project: str = "demo"
@@ -34,6 +36,8 @@ class ServiceConfig:
                   "postgresql://user:pw@host/db works too)",
         "api_listen": "HOST:PORT the REST API listens on",
         "ofp_listen": "HOST:PORT the OpenFlow controller listens on",
+        "ovsdb_listen": "HOST:PORT switches' ovsdb-servers connect to as manager "
+                        "(openflow plug-in)",
         "plugin": "back-end plug-in name (entry point in group qnet.plugins)",
         "auth": "'token' (X-Auth-Token, see qnet-manage token create) or 'noauth' "
                 "(trust X-Project-Id / X-Roles headers; development only)",

@@ -56,6 +56,13 @@ class Plugin:
     def stop(self):
         """Called on shutdown."""
 
+    def osken_args(self, config):
+        """Extra os-ken configuration arguments (e.g. where to listen for OVSDB)."""
+        return []
+
+    def bind_apps(self, apps):
+        """Called with the instantiated os-ken apps (name -> app) once the hub runs them."""
+
     def check(self, change):
         """Veto point inside the transaction: raise a QnetError to refuse ``change``."""
 

@@ -274,6 +274,22 @@ class PortManager(ResourceManager):
 
         return self.core.write(work)
 
+    def report_status(self, id_, status, host="", datapath=None, ofport=None):
+        """For back-ends: where a port is bound and whether it carries traffic.
+
+        This is the back-end's answer to a change, not a tenant's change, so the plug-in is not
+        told about it. Returns False when the port no longer exists.
+        """
+        def work(session):
+            port = session.get(Port, id_)
+            if port is None:
+                return False
+            port.status, port.binding_datapath, port.binding_ofport = status, datapath, ofport
+            if host:
+                port.binding_host = host
+            return True
+        return self.core.db.run_write(work)
+
     def plug(self, ctx, id_, interface_id):
         """Plug an interface into a port that is free (or already holds it): Quantum's rule."""
         return self.update(ctx, id_, {"attachment": interface_id}, only_if_free=True)

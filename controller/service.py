@@ -45,11 +45,13 @@ def serve(config):
                     max_limit=config.max_page_size or None)
     ofp_host, ofp_port = config.split(config.ofp_listen)
     api_host, api_port = config.split(config.api_listen)
-    cfg.CONF(args=["--ofp-listen-host", ofp_host, "--ofp-tcp-listen-port", str(ofp_port)],
-             project="os_ken")
     manager = AppManager.get_instance()
+    # Loading imports the apps, which registers their options: parse the configuration after.
     manager.load_apps(list(core.plugin.osken_apps) or ["os_ken.controller.ofp_handler"])
+    cfg.CONF(args=["--ofp-listen-host", ofp_host, "--ofp-tcp-listen-port", str(ofp_port),
+                   *core.plugin.osken_args(config)], project="os_ken")
     threads = manager.instantiate_apps(**manager.create_contexts())
+    core.plugin.bind_apps(manager.applications)
     api = hub.WSGIServer((api_host, api_port), app)
     threads.append(hub.spawn(api.serve_forever))
     LOG.info("qnet serving the REST API on http://%s:%d (auth=%s) and OpenFlow on %s:%d; "

@@ -1,0 +1,67 @@
+"""The OpenFlow pipeline of an integration bridge, declared once (OVN-style numbered stages).
+
+| table | name            | does                                                                      |
+|------:|-----------------|---------------------------------------------------------------------------|
+|     0 | classify        | VM port -> metadata := VNI, to port_security; tunnel port -> tunnel_in; else drop |
+|     2 | tunnel_in       | tun_id of a hosted network -> metadata := VNI + FROM_TUNNEL, to l2_lookup; else drop |
+|     5 | port_security   | a port sends only from its MAC and IPs (plus allowed address pairs); else drop |
+|    10 | arp_responder   | ARP requests for IPs the model knows are answered here, never broadcast  |
+|    15 | dhcp            | DHCP client packets go to the controller, which answers from IPAM        |
+|    20 | l2_lookup       | known MAC -> local port, or tun_id := VNI and out the tunnel to its host; broadcast -> flood group; else drop |
+
+Isolation comes from metadata, never VLANs: every lookup after ``classify`` matches the network's
+VNI in the metadata, so frames of one network can never match another network's flows.
+"""
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    number: int
+    name: str
+    #: tables a flow in this one may continue to (goto_table)
+    next: tuple = ()
+    #: what a packet that matches no flow gets: "drop" or the name of the next table
+    miss: str = "drop"
+
+
+PIPELINE = (
+    Table(0, "classify", next=("tunnel_in", "port_security")),
+    Table(2, "tunnel_in", next=("l2_lookup",)),
+    Table(5, "port_security", next=("arp_responder",)),
+    Table(10, "arp_responder", next=("dhcp",), miss="dhcp"),
+    Table(15, "dhcp", next=("l2_lookup",), miss="l2_lookup"),
+    Table(20, "l2_lookup"),
+)
+TABLES = {t.name: t for t in PIPELINE}
+
+# metadata layout: the network's VNI in the low 24 bits; bit 32 set when the frame came in
+# through a tunnel (it must then only be delivered locally: split horizon).
+VNI_MASK = 0xFFFFFF
+FROM_TUNNEL = 1 << 32
+METADATA_MASK = VNI_MASK | FROM_TUNNEL
+
+# Every flow qnet installs carries this prefix in the top byte of its cookie; the rest is a
+# hash of the flow's content, so "which flows are mine and are they current" is a cookie lookup.
+COOKIE_PREFIX = 0x71 << 56
+COOKIE_PREFIX_MASK = 0xFF << 56
+
+
+class PipelineError(ValueError):
+    """A flow that does not fit the declared pipeline (a bug in the compiler, never input)."""
+
+
+def check_flow(flow):
+    """Raise PipelineError unless ``flow`` uses a declared table and declared transitions."""
+    table = TABLES.get(flow.table)
+    if table is None:
+        raise PipelineError(f"unknown table {flow.table!r} in {flow}")
+    for instruction in flow.instructions:
+        if instruction[0] == "goto" and instruction[1] not in table.next:
+            raise PipelineError(f"{flow.table} may not continue to {instruction[1]}: {flow}")
+    return flow
+
+
+def table_misses():
+    """The miss behaviour of every table, as (table, next table or None for drop)."""
+    return [(t.name, None if t.miss == "drop" else t.miss) for t in PIPELINE]
