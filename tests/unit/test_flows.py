@@ -1,0 +1,162 @@
+"""Flow compilation for small models: the exact flows, the pipeline contract, and the diff."""
+from types import SimpleNamespace
+
+import pytest
+from os_ken.ofproto import ofproto_v1_3 as ofp
+from os_ken.ofproto import ofproto_v1_3_parser as parser
+
+from apps import flows, ofmsg
+from apps import pipeline as pl
+from apps.model import place
+from tests.unit.overlay_fixtures import chassis, iface, model, network, port, two_hypervisors
+
+DP = SimpleNamespace(id=1, ofproto=ofp, ofproto_parser=parser)
+
+
+def by_table(state):
+    out = {}
+    for f in state.flows.values():
+        out.setdefault(f.table, []).append(f)
+    return out
+
+
+def test_two_hypervisors_exact_flows_on_hv1():
+    m, chs = two_hypervisors()
+    placement = place(m, chs)
+    assert placement.bound == {"p1": ("hv1", 1), "p2": ("hv2", 1)}
+    assert placement.tunnels == {"hv1": {"hv2": 5}, "hv2": {"hv1": 7}}
+    t = by_table(flows.compile_chassis("hv1", m, placement))
+    meta = (1001, pl.METADATA_MASK)
+    assert {(f.match, f.instructions) for f in t["classify"]} == {
+        ((("in_port", 1),), (("metadata", 1001, pl.METADATA_MASK), ("goto", "port_security"))),
+        ((("in_port", 5),), (("goto", "tunnel_in"),)),
+    }
+    assert [(f.match, f.instructions) for f in t["tunnel_in"]] == [
+        ((("tunnel_id", 1001),),
+         (("metadata", 1001 | pl.FROM_TUNNEL, pl.METADATA_MASK), ("goto", "l2_lookup")))]
+    l2 = {(f.priority, f.match): f.instructions for f in t["l2_lookup"]}
+    assert l2 == {
+        (100, (("eth_dst", "fa:16:3e:00:00:01"), ("metadata", (1001, pl.VNI_MASK)))):
+            (("apply", (("output", 1),)),),
+        (100, (("eth_dst", "fa:16:3e:00:00:02"), ("metadata", meta))):
+            (("apply", (("set", "tunnel_id", 1001), ("output", 5))),),
+        (50, (("eth_dst", flows.BROADCAST_MASK), ("metadata", meta))):
+            (("apply", (("group", 2002),)),),
+        (50, (("eth_dst", flows.BROADCAST_MASK),
+              ("metadata", (1001 | pl.FROM_TUNNEL, pl.METADATA_MASK)))):
+            (("apply", (("group", 2003),)),),
+    }
+    # ARP answered for both ports' addresses; DHCP to the controller; misses continue
+    assert sorted(dict(f.match)["arp_tpa"] for f in t["arp_responder"] if f.priority) == \
+        ["10.0.0.11", "10.0.0.12"]
+    assert [f.instructions for f in t["dhcp"] if f.priority] == [(("apply", (("output",
+                                                                            "controller"),)),)]
+    assert {(f.table, f.instructions) for f in t["arp_responder"] + t["dhcp"]
+            if not f.priority} == {("arp_responder", (("goto", "dhcp"),)),
+                                   ("dhcp", (("goto", "l2_lookup"),))}
+    groups = flows.compile_chassis("hv1", m, placement).groups
+    assert groups[2002].buckets == ((("output", 1),), (("set", "tunnel_id", 1001), ("output", 5)))
+    assert groups[2003].buckets == ((("output", 1),),)
+
+
+def test_port_security_flows_allow_only_own_addresses():
+    m, chs = two_hypervisors()
+    t = by_table(flows.compile_chassis("hv1", m, place(m, chs)))
+    allowed = {tuple((k, v) for k, v in f.match if k not in ("in_port",))
+               for f in t["port_security"]}
+    mac = "fa:16:3e:00:00:01"
+    assert (("eth_src", mac), ("eth_type", 0x0800), ("ipv4_src", "10.0.0.11")) in allowed
+    assert (("arp_sha", mac), ("arp_spa", "10.0.0.11"), ("eth_src", mac),
+            ("eth_type", 0x0806)) in allowed
+    assert all(dict(m_).get("eth_src") == mac for m_ in allowed)
+    assert not any(dict(m_).get("ipv4_src") not in (None, "10.0.0.11", "0.0.0.0")
+                   for m_ in allowed)
+
+
+def test_no_port_security_and_address_pairs():
+    m = model([network("net", 7)], [
+        port("open", "net", "fa:16:3e:00:00:0a", "10.0.0.10", "a", security=False),
+        port("vip", "net", "fa:16:3e:00:00:0b", "10.0.0.11", "b",
+             pairs=[("fa:16:3e:00:00:0b", "10.0.0.100")])])
+    ch = chassis("hv", "172.16.1.1", iface("ta", 1, "a"), iface("tb", 2, "b"))
+    ps = by_table(flows.compile_chassis("hv", m, place(m, [ch])))["port_security"]
+    assert [(f.priority, f.match) for f in ps if dict(f.match)["in_port"] == 1] == \
+        [(50, (("in_port", 1),))]
+    assert any(dict(f.match).get("ipv4_src") == "10.0.0.100" for f in ps)
+
+
+def test_isolation_unrelated_networks_and_unbound_ports_compile_nothing():
+    m = model([network("a", 1), network("b", 2)],
+              [port("pa", "a", "fa:16:3e:00:00:01", "10.0.0.2", "va"),
+               port("pb", "b", "fa:16:3e:00:00:02", "10.0.0.2", "vb"),
+               port("down", "a", "fa:16:3e:00:00:03", "10.0.0.3", "vd", admin_up=False)])
+    ch = chassis("hv", "172.16.1.1", iface("t1", 1, "va"), iface("t3", 3, "vd"))
+    state = flows.compile_chassis("hv", m, place(m, [ch]))
+    vnis = {dict(f.match)["metadata"][0] & pl.VNI_MASK for f in state.flows.values()
+            if "metadata" in dict(f.match)}
+    assert vnis == {1}  # network b is not hosted here: none of its flows
+    assert not any(dict(f.match).get("in_port") == 3 for f in state.flows.values())
+
+
+def test_every_flow_respects_the_pipeline():
+    m, chs = two_hypervisors()
+    for f in flows.compile_chassis("hv1", m, place(m, chs)).flows.values():
+        pl.check_flow(f)
+    with pytest.raises(pl.PipelineError):
+        flows.flow("l2_lookup", 1, {}, flows.goto("classify"))
+    with pytest.raises(pl.PipelineError):
+        flows.flow("nonsense", 1, {})
+
+
+def test_cookies_are_stable_and_content_addressed():
+    m, chs = two_hypervisors()
+    a = flows.compile_chassis("hv1", m, place(m, chs))
+    b = flows.compile_chassis("hv1", m, place(m, chs))
+    assert set(a.flows) == set(b.flows)
+    assert all(c & pl.COOKIE_PREFIX_MASK == pl.COOKIE_PREFIX for c in a.flows)
+    m2, chs2 = two_hypervisors()
+    chs2[0].interfaces["tap1"].ofport = 9  # the VM moved to another OpenFlow port
+    c = flows.compile_chassis("hv1", m2, place(m2, chs2))
+    assert set(a.flows) != set(c.flows)
+
+
+def test_diff_sends_only_the_difference_then_nothing():
+    m, chs = two_hypervisors()
+    state = flows.compile_chassis("hv1", m, place(m, chs))
+    first = ofmsg.diff(DP, ofmsg.Installed(), state)
+    assert sum(isinstance(x, parser.OFPFlowMod) for x in first) == len(state.flows)
+    assert sum(isinstance(x, parser.OFPGroupMod) for x in first) == 2
+    assert isinstance(first[-1], parser.OFPBarrierRequest)
+    kinds = [type(x).__name__ for x in first]
+    assert kinds.index("OFPGroupMod") < kinds.index("OFPFlowMod")  # groups before their users
+    assert ofmsg.diff(DP, ofmsg.Installed.from_state(state), state) == []
+    # a third port appears: only its flows are added, nothing is deleted
+    m3, chs3 = two_hypervisors([port("p3", "net", "fa:16:3e:00:00:03", "10.0.0.13", "vm3")])
+    chs3[0].interfaces["tap3"] = iface("tap3", 3, "vm3")
+    new = flows.compile_chassis("hv1", m3, place(m3, chs3))
+    msgs = ofmsg.diff(DP, ofmsg.Installed.from_state(state), new)
+    mods = [x for x in msgs if isinstance(x, parser.OFPFlowMod)]
+    assert mods and all(x.command == ofp.OFPFC_ADD for x in mods)
+    assert len(mods) == len(set(new.flows) - set(state.flows))
+    assert sum(isinstance(x, parser.OFPGroupMod) and x.command == ofp.OFPGC_MODIFY
+               for x in msgs) == 2  # flood groups gain port 3
+
+
+def test_diff_deletes_stale_flows_by_exact_cookie():
+    m, chs = two_hypervisors()
+    state = flows.compile_chassis("hv1", m, place(m, chs))
+    m.remove("port", {"id": "p2"})
+    smaller = flows.compile_chassis("hv1", m, place(m, chs))
+    msgs = ofmsg.diff(DP, ofmsg.Installed.from_state(state), smaller)
+    deletes = [x for x in msgs if isinstance(x, parser.OFPFlowMod)]
+    assert deletes and all(x.command == ofp.OFPFC_DELETE_STRICT and
+                           x.cookie_mask == ofmsg.ALL_ONES for x in deletes)
+    assert {x.cookie for x in deletes} == set(state.flows) - set(smaller.flows)
+
+
+def test_messages_serialize():
+    m, chs = two_hypervisors()
+    for msg in ofmsg.diff(DP, ofmsg.Installed(), flows.compile_chassis("hv1", m, place(m, chs))):
+        msg.datapath = DP
+        msg.serialize()
+        assert msg.buf
