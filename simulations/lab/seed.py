@@ -1,0 +1,167 @@
+"""The seed's demo as a lab scenario: tenants, networks and servers through the REST API, VMs
+in the hypervisor lab, addresses by DHCP, and the reachability matrix.
+
+    create-network dmz-net web-net db-net
+    create-server fw  nics=dmz-net,web-net
+    create-server web nics=web-net,db-net
+    create-server db  nics=db-net
+
+Only servers that share a network can talk. A second tenant runs the same servers on networks
+with the *same CIDRs*, isolated from the first.
+"""
+import dataclasses
+import os
+import re
+
+from .nodes import VM, _ethtool_tx_off, wait_for
+
+NETWORKS = {"dmz-net": "10.0.1.0/24", "web-net": "10.0.2.0/24", "db-net": "10.0.3.0/24"}
+SERVERS = {"fw": ("dmz-net", "web-net"), "web": ("web-net", "db-net"), "db": ("db-net",)}
+UDHCPC_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "udhcpc.script")
+
+
+@dataclasses.dataclass
+class Nic:
+    network: str
+    port: dict
+    intf: str                 # VM-side interface name
+    hv_intf: str              # hypervisor-side interface name
+    ip: str | None = None     # as configured by DHCP
+
+    @property
+    def fixed_ip(self):
+        return self.port["fixed_ips"][0]["ip_address"]
+
+
+@dataclasses.dataclass
+class Server:
+    name: str
+    tenant: str
+    vm: object
+    hypervisor: object
+    nics: list
+
+    def nic(self, network):
+        return next((n for n in self.nics if n.network == network), None)
+
+
+def interface_id(tenant, server, index):
+    """The attachment id, in the seed's form: <service>/<tenant>/server/<id>/eth<N>."""
+    return f"nova.example.com/{tenant}/server/{server}/eth{index}"
+
+
+def create_networks(api, networks=NETWORKS):
+    """One network with one subnet per name; returns name -> network dict."""
+    out = {}
+    for name, cidr in networks.items():
+        net = api.create("network", name=name)
+        api.create("subnet", network_id=net["id"], cidr=cidr, ip_version=4, name=name + "-v4")
+        out[name] = net
+    return out
+
+
+def add_server(lab, api, tenant, name, networks, nics, hypervisor, host_number):
+    """Create the server's ports, start its VM on ``hypervisor`` and plug every NIC.
+
+    Addresses are requested explicitly (``.host_number``) so that two tenants with the same
+    CIDRs never hold the same address: a reply from the wrong tenant could then not be
+    mistaken for a right one.
+    """
+    vm_name = f"{tenant[:2]}{name}"[:10]
+    vm = lab.net.addHost(vm_name, cls=VM, ip=None)
+    server = Server(name, tenant, vm, hypervisor, [])
+    for i, net_name in enumerate(nics):
+        net = networks[net_name]
+        prefix = NETWORKS[net_name].rsplit(".", 1)[0]
+        port = api.create("port", network_id=net["id"], name=f"{name}-eth{i}",
+                          fixed_ips=[{"ip_address": f"{prefix}.{host_number}"}],
+                          device_id=name, device_owner="compute:lab")
+        vm_if, hv_if = f"{vm_name}-eth{i}", f"t{vm_name}{i}"[:15]
+        lab.net.addLink(vm, hypervisor, intfName1=vm_if, intfName2=hv_if,
+                        addr1=port["mac_address"])
+        vm.cmd(f"ip link set dev {vm_if} address {port['mac_address']} mtu 1450 up")
+        _ethtool_tx_off(vm, vm_if)
+        hypervisor.plug_vm(hv_if, interface_id(tenant, name, i), mac=port["mac_address"])
+        api.update("port", port["id"], attachment=interface_id(tenant, name, i))
+        server.nics.append(Nic(net_name, port, vm_if, hv_if))
+    return server
+
+
+def dhcp(server, timeout=20):
+    """Run busybox udhcpc on every NIC; record the address it got."""
+    for nic in server.nics:
+        out = server.vm.cmd(f"busybox udhcpc -i {nic.intf} -n -q -f -t {timeout} -T 1 "
+                            f"-s {UDHCPC_SCRIPT} 2>&1")
+        got = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", server.vm.cmd(f"ip -4 addr show {nic.intf}"))
+        nic.ip = got.group(1) if got else None
+        if nic.ip is None:
+            raise RuntimeError(f"{server.name}: DHCP on {nic.intf} failed: {out.strip()}")
+    return server
+
+
+def wait_active(api, server, timeout=30):
+    for nic in server.nics:
+        wait_for(lambda: api.show("port", nic.port["id"])["status"] == "ACTIVE",
+                 timeout=timeout, what=f"{server.name} {nic.intf} ACTIVE")
+
+
+def ping(src, dst_ip, count=1, wait=1):
+    out = src.vm.cmd(f"ping -c {count} -W {wait} -i 0.2 {dst_ip}")
+    return re.search(r" 0% packet loss", out) is not None or \
+        re.search(r"[1-9]\d* received", out) is not None
+
+
+def can_reach(src, dst):
+    """Whether ``src`` reaches ``dst`` on some network: pings to every address of ``dst``.
+
+    For a network ``src`` is not on, ``src`` is given a route and a static neighbour entry
+    towards ``dst``'s MAC through its first NIC, so the frame really leaves and it is the
+    data plane -- not a missing route -- that must stop it.
+    """
+    reached = False
+    for nic in dst.nics:
+        if src.nic(nic.network) is None:
+            out = src.nics[0]
+            src.vm.cmd(f"ip route replace {nic.ip}/32 dev {out.intf}; "
+                       f"ip neigh replace {nic.ip} lladdr {nic.port['mac_address']} "
+                       f"dev {out.intf} nud permanent")
+        reached |= ping(src, nic.ip)
+    return reached
+
+
+def reachability(servers):
+    """{(src, dst): reachable} for every ordered pair of servers."""
+    return {(a.tenant + "/" + a.name, b.tenant + "/" + b.name): can_reach(a, b)
+            for a in servers for b in servers if a is not b}
+
+
+def expected(servers):
+    return {(a.tenant + "/" + a.name, b.tenant + "/" + b.name):
+            a.tenant == b.tenant and bool({n.network for n in a.nics} & {n.network for n in b.nics})
+            for a in servers for b in servers if a is not b}
+
+
+def format_matrix(matrix, servers):
+    names = [s.tenant + "/" + s.name for s in servers]
+    width = max(map(len, names)) + 2
+    lines = ["".ljust(width) + "".join(n.ljust(width) for n in names)]
+    for a in names:
+        lines.append(a.ljust(width) + "".join(
+            ("-" if a == b else "yes" if matrix[(a, b)] else "no").ljust(width) for b in names))
+    return "\n".join(lines)
+
+
+def build(lab, apis, hypervisors):
+    """The seed scenario for each tenant in ``apis`` ({tenant: Api}); servers spread over the
+    hypervisors round-robin, each tenant's servers on different hypervisors."""
+    servers = []
+    for t, (tenant, api) in enumerate(apis.items()):
+        networks = create_networks(api)
+        for i, (name, nics) in enumerate(SERVERS.items()):
+            hv = hypervisors[(i + t) % len(hypervisors)]
+            servers.append(add_server(lab, api, tenant, name, networks, nics, hv,
+                                      host_number=10 + 10 * t + i))
+    for server in servers:
+        wait_active(apis[server.tenant], server)
+        dhcp(server)
+    return servers
