@@ -112,12 +112,13 @@ def free_port():
 class Server:
     """A ``qnet serve`` subprocess on free loopback ports; stopped by pid."""
 
-    def __init__(self, tmp_path, auth="noauth", db_url=None, extra=()):
-        self.api_port, self.ofp_port = free_port(), free_port()
+    def __init__(self, tmp_path, auth="noauth", db_url=None, extra=(), api_port=None,
+                 ofp_port=None):
+        self.api_port, self.ofp_port = api_port or free_port(), ofp_port or free_port()
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.db_url = db_url or f"sqlite:///{tmp_path}/serve.sqlite"
         self.log_path = tmp_path / "serve.log"
-        self.log = open(self.log_path, "w")
+        self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             [QNET, "serve", "--db-url", self.db_url, "--auth", auth,
              "--api-listen", f"127.0.0.1:{self.api_port}",
