@@ -56,7 +56,8 @@ class Database:
             # Writers take SQLite's write lock up front (BEGIN IMMEDIATE): writers in other
             # processes wait their turn (busy_timeout) instead of failing half-way.
             self.write_engine = self.engine if memory else create_engine(url, **kwargs)
-            for engine, begin in ((self.engine, "BEGIN"), (self.write_engine, "BEGIN IMMEDIATE")):
+            engines = {self.engine: "BEGIN", self.write_engine: "BEGIN IMMEDIATE"}
+            for engine, begin in engines.items():  # one engine when in memory
                 event.listen(engine, "connect", _tune_sqlite)
                 event.listen(engine, "begin",
                              lambda conn, sql=begin: conn.exec_driver_sql(sql))

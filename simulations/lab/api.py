@@ -17,11 +17,15 @@ class Api:
     """``Api(url, project='a')`` (noauth) or ``Api(url, token='qnet-...')``."""
 
     def __init__(self, url, project=None, token=None, admin=False):
+        """With a token, ``project`` names the project an admin token creates things for;
+        without one (noauth mode), it is sent as X-Project-Id."""
         self.url = url.rstrip("/")
         self.session = requests.Session()
+        self.owner = None
         if token:
             self.session.headers["X-Auth-Token"] = token
-        if project:
+            self.owner = project
+        elif project:
             self.session.headers["X-Project-Id"] = project
         if admin:
             self.session.headers["X-Roles"] = "admin"
@@ -33,6 +37,8 @@ class Api:
         return resp.json() if resp.content else None
 
     def create(self, resource, **attrs):
+        if self.owner:
+            attrs.setdefault("project_id", self.owner)
         return self.call("POST", f"/v2.0/{resource}s", {resource: attrs})[resource]
 
     def update(self, resource, id_, **attrs):
@@ -45,5 +51,7 @@ class Api:
         self.call("DELETE", f"/v2.0/{resource}s/{id_}")
 
     def list(self, resource, **filters):
+        if self.owner:
+            filters.setdefault("project_id", self.owner)
         query = "&".join(f"{k}={v}" for k, v in filters.items())
         return self.call("GET", f"/v2.0/{resource}s?{query}")[resource + "s"]

@@ -60,31 +60,43 @@ def create_networks(api, networks=NETWORKS):
     return out
 
 
-def add_server(lab, api, tenant, name, networks, nics, hypervisor, host_number):
-    """Create the server's ports, start its VM on ``hypervisor`` and plug every NIC.
+def create_ports(api, tenant, name, networks, nics, host_number):
+    """The server's ports, one per NIC, with the attachment of the interface to plug.
 
     Addresses are requested explicitly (``.host_number``) so that two tenants with the same
     CIDRs never hold the same address: a reply from the wrong tenant could then not be
     mistaken for a right one.
     """
+    ports = []
+    for i, net_name in enumerate(nics):
+        prefix = NETWORKS[net_name].rsplit(".", 1)[0]
+        ports.append((net_name, api.create(
+            "port", network_id=networks[net_name]["id"], name=f"{name}-eth{i}",
+            fixed_ips=[{"ip_address": f"{prefix}.{host_number}"}], device_id=name,
+            device_owner="compute:lab", attachment=interface_id(tenant, name, i))))
+    return ports
+
+
+def start_vm(lab, tenant, name, ports, hypervisor):
+    """Start the server's VM on ``hypervisor`` and plug every NIC (iface-id = attachment),
+    with the port's MAC on the VM's interface, as Nova does."""
     vm_name = f"{tenant[:2]}{name}"[:10]
     vm = lab.net.addHost(vm_name, cls=VM, ip=None)
     server = Server(name, tenant, vm, hypervisor, [])
-    for i, net_name in enumerate(nics):
-        net = networks[net_name]
-        prefix = NETWORKS[net_name].rsplit(".", 1)[0]
-        port = api.create("port", network_id=net["id"], name=f"{name}-eth{i}",
-                          fixed_ips=[{"ip_address": f"{prefix}.{host_number}"}],
-                          device_id=name, device_owner="compute:lab")
+    for i, (net_name, port) in enumerate(ports):
         vm_if, hv_if = f"{vm_name}-eth{i}", f"t{vm_name}{i}"[:15]
         lab.net.addLink(vm, hypervisor, intfName1=vm_if, intfName2=hv_if,
                         addr1=port["mac_address"])
         vm.cmd(f"ip link set dev {vm_if} address {port['mac_address']} mtu 1450 up")
         _ethtool_tx_off(vm, vm_if)
-        hypervisor.plug_vm(hv_if, interface_id(tenant, name, i), mac=port["mac_address"])
-        api.update("port", port["id"], attachment=interface_id(tenant, name, i))
+        hypervisor.plug_vm(hv_if, port["attachment"], mac=port["mac_address"])
         server.nics.append(Nic(net_name, port, vm_if, hv_if))
     return server
+
+
+def add_server(lab, api, tenant, name, networks, nics, hypervisor, host_number):
+    ports = create_ports(api, tenant, name, networks, nics, host_number)
+    return start_vm(lab, tenant, name, ports, hypervisor)
 
 
 def dhcp(server, timeout=20):

@@ -292,3 +292,9 @@ def test_list_sort_filter_and_keyset_pages(core, alice):
                                     marker=page2[0]["id"], page_reverse=True)
     assert [n["id"] for n in back] == [n["id"] for n in page1[1:]] and more
     assert len(core.networks.list(alice, {"name": ["a", "c"]})[0]) == 3
+
+
+def test_in_memory_database_works(alice):
+    core = Core.from_url("sqlite://", "noop")
+    n, _ = net_with_subnet(core, alice)
+    assert core.ports.create(alice, {"network_id": n["id"]})["fixed_ips"]
