@@ -12,7 +12,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "serve":
         from controller.service import serve as run
-        run(config.from_args(args))
+        try:
+            settings = config.from_args(args)
+            run(settings)
+        except (ValueError, LookupError, OSError) as exc:
+            parser.exit(2, f"qnet serve: error: {exc}\n")
+        except Exception as exc:
+            from sqlalchemy.exc import SQLAlchemyError
+            if not isinstance(exc, SQLAlchemyError):
+                raise
+            parser.exit(2, f"qnet serve: database error: {getattr(exc, 'orig', exc)}\n")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ def prepare_hub():
 
 
 def setup_logging(level):
+    if level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError(f"log level must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
     logging.basicConfig(stream=sys.stdout, level=getattr(logging, level.upper()),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if level.upper() != "DEBUG":  # os-ken's WSGI wrapper logs each request at INFO
@@ -50,23 +52,30 @@ def serve(config):
     manager.load_apps(list(core.plugin.osken_apps) or ["os_ken.controller.ofp_handler"])
     cfg.CONF(args=["--ofp-listen-host", ofp_host, "--ofp-tcp-listen-port", str(ofp_port),
                    *core.plugin.osken_args(config)], project="os_ken")
+    stopping = []
+    # Signals only set a flag: raised into whatever greenthread runs (e.g. eventlet's accept
+    # loop, which swallows KeyboardInterrupt) they could be lost and leave a half-dead process.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: stopping.append(signum))
     threads = manager.instantiate_apps(**manager.create_contexts())
     core.plugin.bind_apps(manager.applications)
     api = hub.WSGIServer((api_host, api_port), app)
-    threads.append(hub.spawn(api.serve_forever))
+    api_thread = hub.spawn(api.serve_forever)
     LOG.info("qnet serving the REST API on http://%s:%d (auth=%s) and OpenFlow on %s:%d; "
              "plug-in %s; database %s", api_host, api_port, config.auth, ofp_host, ofp_port,
              core.plugin.name, _safe_url(config.db_url))
     if config.auth == "token":
         LOG.info("get a token with: qnet-manage --db-url '%s' token create --project demo "
-                 "[--admin]", config.db_url)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+                 "[--admin]", _safe_url(config.db_url))
     try:
-        hub.joinall(threads)
-    except KeyboardInterrupt:
-        LOG.info("stopping")
+        while not stopping:
+            hub.sleep(0.2)
+        LOG.info("stopping (signal %d)", stopping[0])
     finally:
+        hub.kill(api_thread)
         manager.close()
+        for thread in threads:
+            hub.kill(thread)
         core.close()
 
 

@@ -18,7 +18,8 @@ def versions(req, ctx):
 def build_app(core, auth="token", noauth_project="demo", extensions=None, max_limit=None):
     registry = Registry(extensions)
     registry.bind(core)
-    router = Router(Authenticator(core.db, auth, noauth_project), v2.render_error)
+    router = Router(Authenticator(core.db, auth, noauth_project), v2.render_error,
+                    {"/v1.0/": v1.render_error})
     router.add("GET", "/", versions, public=True)
     document = openapi.build(registry)
     router.add("GET", "/openapi", lambda req, ctx: json_response(document), public=True)

@@ -20,6 +20,7 @@ class Attr:
     admin_read: bool = False    # only admins see it
     filter: bool = True         # usable as a list filter
     sort: bool = False          # usable as sort_key (non-null columns only: keyset paging)
+    default: object = None      # the value when not given (an admin_set attr may state it)
     doc: str = ""
 
 
@@ -63,7 +64,7 @@ def standard_attributes():
 NETWORK = {
     **standard_attributes(),
     "admin_state_up": Attr(t.Boolean(), post=True, put=True, sort=True),
-    "shared": Attr(t.Boolean(), post=True, put=True, admin_set=True, sort=True,
+    "shared": Attr(t.Boolean(), post=True, put=True, admin_set=True, sort=True, default=False,
                    doc="Visible to, and usable by, every project."),
     "status": Attr(t.String(16), sort=True),
     "mtu": Attr(t.Integer(68, 9000), post=True, put=True, sort=True,

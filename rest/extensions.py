@@ -95,9 +95,9 @@ class PortBinding(Extension):
     def attributes(self):
         return {"ports": {
             "binding:host_id": Attr(t.String(255), post=True, put=True, admin_set=True,
-                                    admin_read=True, sort=True),
+                                    admin_read=True, sort=True, default=""),
             "binding:profile": Attr(t.FreeDict(), post=True, put=True, admin_set=True,
-                                    admin_read=True, filter=False),
+                                    admin_read=True, filter=False, default={}),
             "binding:vif_type": Attr(t.String(), admin_read=True, filter=False),
             "binding:vif_details": Attr(t.FreeDict(), admin_read=True, filter=False),
             "binding:vnic_type": Attr(t.String(), admin_read=True, filter=False),

@@ -86,7 +86,9 @@ class V2Api:
             attr = spec.attributes[name]
             if not (attr.post if action == "create" else attr.put):
                 raise errors.BadRequest(f"Attribute '{name}' not allowed in {verb}")
-            if attr.admin_set and not ctx.is_admin:
+            if attr.admin_set and not ctx.is_admin and not (
+                    action == "create" and value == attr.default):
+                # as Neutron: on create, stating the default (shared=false) is no privilege
                 raise errors.PolicyNotAuthorized(action=f"{action}_{spec.resource}:{name}")
             if value is None:
                 if not attr.nullable:
@@ -134,6 +136,8 @@ class V2Api:
             limit = int(text) or None
             if self.max_limit and (limit is None or limit > self.max_limit):
                 limit = self.max_limit
+        elif self.max_limit:  # as Neutron's pagination_max_limit: caps unbounded lists too
+            limit = self.max_limit
         marker = params.get("marker", [None])[-1]
         reverse = params.get("page_reverse", ["false"])[-1].lower() in ("true", "1")
         fields = [f for f in params.get("fields", []) if f in keys]

@@ -46,10 +46,12 @@ class Route:
 class Router:
     """Dispatches (method, path) to a handler ``handler(req, ctx, **path_params)``."""
 
-    def __init__(self, authenticate, render_error):
+    def __init__(self, authenticate, render_error, prefix_renderers=None):
         self.routes = []
         self.authenticate = authenticate
         self.render_error = render_error
+        #: error format for URLs that match no route, by path prefix (e.g. "/v1.0/")
+        self.prefix_renderers = dict(prefix_renderers or {})
 
     def add(self, method, pattern, handler, render_error=None, public=False):
         self.routes.append(Route(method, pattern, handler, render_error or self.render_error,
@@ -59,7 +61,9 @@ class Router:
         req = webob.Request(environ)
         if req.path_info.endswith(".json"):  # old Quantum clients name the format in the URL
             req.path_info = req.path_info[:-len(".json")]
-        route, params, render = None, {}, self.render_error
+        render = next((r for prefix, r in self.prefix_renderers.items()
+                       if req.path_info.startswith(prefix)), self.render_error)
+        route, params = None, {}
         try:
             allowed = []
             for candidate in self.routes:

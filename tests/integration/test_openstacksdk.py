@@ -1,0 +1,213 @@
+"""A real client against a real ``qnet serve``: openstacksdk's network proxy, over HTTP.
+
+The sdk discovers the API version with ``GET /`` (no token needed), then talks /v2.0. With
+``auth_type='none'`` the server runs in noauth mode (project ``demo``); with ``admin_token`` it
+sends the token as X-Auth-Token.
+"""
+import logging
+import re
+
+import openstack
+import pytest
+import requests
+from openstack import exceptions
+
+# The sdk warns about its own future API changes (PendingDeprecationWarning subclasses).
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+              pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")]
+
+
+def connect(url, token=None):
+    if token is None:
+        auth = {"auth_type": "none", "auth": {"endpoint": url}}
+    else:
+        auth = {"auth_type": "admin_token", "auth": {"endpoint": url, "token": token}}
+    return openstack.connect(load_yaml_config=False, load_envvars=False,
+                             network_endpoint_override=url, **auth)
+
+
+@pytest.fixture
+def conn(server):
+    c = connect(server.url)
+    yield c
+    c.close()
+
+
+def test_discovery_document(server):
+    # What the sdk reads first; the v2.0 link must point back at this server.
+    resp = requests.get(server.url, timeout=10)
+    assert resp.status_code == 200
+    body = resp.json()
+    current = [v for v in body["versions"] if v["status"] == "CURRENT"]
+    assert [v["id"] for v in current] == ["v2.0"]
+    assert current[0]["links"][0]["href"] == server.url + "/v2.0/"
+
+
+def test_network_subnet_port_lifecycle(conn):
+    net = conn.network.create_network(name="sdk-net")
+    assert net.name == "sdk-net" and net.project_id == "demo"
+    assert net.mtu == 1450 and net.is_admin_state_up is True and net.is_shared is False
+    sub = conn.network.create_subnet(network_id=net.id, cidr="10.9.0.0/24", ip_version=4,
+                                     name="sdk-sub")
+    assert sub.cidr == "10.9.0.0/24" and sub.gateway_ip == "10.9.0.1"
+    assert sub.allocation_pools == [{"start": "10.9.0.2", "end": "10.9.0.254"}]
+    port = conn.network.create_port(network_id=net.id, name="sdk-port")
+    assert port.network_id == net.id and port.mac_address.startswith("fa:16:3e:")
+    [fixed] = port.fixed_ips
+    assert fixed["subnet_id"] == sub.id and fixed["ip_address"].startswith("10.9.0.")
+
+    assert conn.network.get_network(net.id).subnet_ids == [sub.id]
+    assert conn.network.get_port(port.id).fixed_ips == port.fixed_ips
+
+    revision = net.revision_number
+    updated = conn.network.update_network(net.id, name="sdk-renamed")
+    assert updated.name == "sdk-renamed"
+    assert conn.network.get_network(net.id).name == "sdk-renamed"
+    assert conn.network.get_network(net.id).revision_number == revision + 1
+    conn.network.update_port(port, name="p2", is_admin_state_up=False)
+    fetched = conn.network.get_port(port.id)
+    assert fetched.name == "p2" and fetched.is_admin_state_up is False
+
+    # A subnet with addresses in use, or a network with ports, cannot go first.
+    with pytest.raises(exceptions.ConflictException):
+        conn.network.delete_subnet(sub)
+    with pytest.raises(exceptions.ConflictException):
+        conn.network.delete_network(net)
+
+    conn.network.delete_port(port)
+    with pytest.raises(exceptions.NotFoundException):
+        conn.network.get_port(port.id)
+    conn.network.delete_subnet(sub)
+    with pytest.raises(exceptions.NotFoundException):
+        conn.network.get_subnet(sub.id)
+    conn.network.delete_network(net)
+    with pytest.raises(exceptions.NotFoundException):
+        conn.network.get_network(net.id)
+    assert list(conn.network.networks()) == []
+    assert list(conn.network.subnets()) == []
+    assert list(conn.network.ports()) == []
+
+
+def test_list_filters(conn):
+    a = conn.network.create_network(name="alpha")
+    b = conn.network.create_network(name="beta")
+    assert [n.id for n in conn.network.networks(name="alpha")] == [a.id]
+    assert [n.id for n in conn.network.networks(name="nope")] == []
+    assert sorted(n.id for n in conn.network.networks()) == sorted([a.id, b.id])
+    assert conn.network.find_network("beta", ignore_missing=False).id == b.id
+    with pytest.raises(exceptions.NotFoundException):
+        conn.network.find_network("gamma", ignore_missing=False)
+
+    pa = conn.network.create_port(network_id=a.id)
+    pb = conn.network.create_port(network_id=b.id, device_id="vm-1")
+    assert [p.id for p in conn.network.ports(network_id=a.id)] == [pa.id]
+    assert [p.id for p in conn.network.ports(network_id=b.id)] == [pb.id]
+    assert [p.id for p in conn.network.ports(device_id="vm-1")] == [pb.id]
+
+
+def test_pagination_returns_every_item_once(conn, caplog):
+    net = conn.network.create_network(name="paged")
+    other = conn.network.create_network(name="other")
+    conn.network.create_port(network_id=other.id)
+    ids = {conn.network.create_port(network_id=net.id).id for _ in range(7)}
+    caplog.set_level(logging.DEBUG, logger="keystoneauth")
+    got = [p.id for p in conn.network.ports(limit=2, network_id=net.id)]
+    assert len(got) == len(ids) and set(got) == ids
+    # The sdk really paged: one request per page of 2 (4 pages for 7 ports), not one big list.
+    pages = [r.getMessage() for r in caplog.records
+             if re.search(r"REQ: .* GET .*/v2\.0/ports\?", r.getMessage())]
+    assert len(pages) >= 4, pages
+    # Pages come in the server's order with no overlap, so a second listing agrees.
+    assert [p.id for p in conn.network.ports(limit=3, network_id=net.id)] == got
+
+
+def test_missing_network_is_not_found(conn):
+    missing = "00000000-0000-0000-0000-000000000000"
+    with pytest.raises(exceptions.NotFoundException) as info:
+        conn.network.get_network(missing)
+    assert info.value.status_code == 404
+    assert f"Network {missing} could not be found." in str(info.value)
+    assert issubclass(exceptions.ResourceNotFound, exceptions.NotFoundException) or \
+        exceptions.ResourceNotFound is exceptions.NotFoundException
+
+
+def test_taken_ip_is_conflict_with_the_servers_message(conn):
+    net = conn.network.create_network(name="n")
+    sub = conn.network.create_subnet(network_id=net.id, cidr="10.8.0.0/24", ip_version=4)
+    first = conn.network.create_port(network_id=net.id,
+                                     fixed_ips=[{"subnet_id": sub.id, "ip_address": "10.8.0.10"}])
+    assert first.fixed_ips == [{"subnet_id": sub.id, "ip_address": "10.8.0.10"}]
+    with pytest.raises(exceptions.ConflictException) as info:
+        conn.network.create_port(network_id=net.id, fixed_ips=[{"ip_address": "10.8.0.10"}])
+    assert info.value.status_code == 409
+    message = f"Unable to complete operation for network {net.id}. The IP address 10.8.0.10 is in use."
+    assert info.value.details == message
+    assert message in str(info.value)
+    assert [p.id for p in conn.network.ports(network_id=net.id)] == [first.id]
+
+
+def test_bad_input_is_bad_request(conn):
+    net = conn.network.create_network(name="n")
+    with pytest.raises(exceptions.BadRequestException) as info:
+        conn.network.create_subnet(network_id=net.id, cidr="10.0.0.0/33", ip_version=4)
+    assert "10.0.0.0/33" in info.value.details
+
+
+# -- token auth ------------------------------------------------------------------------------------
+def test_token_auth_basic_flow(token_server):
+    token = token_server.manage("token", "create", "--project", "demo")
+    conn = connect(token_server.url, token)
+    try:
+        net = conn.network.create_network(name="tok-net")
+        assert net.project_id == "demo"
+        sub = conn.network.create_subnet(network_id=net.id, cidr="192.168.5.0/24", ip_version=4)
+        port = conn.network.create_port(network_id=net.id)
+        assert port.fixed_ips[0]["subnet_id"] == sub.id
+        assert [n.name for n in conn.network.networks(name="tok-net")] == ["tok-net"]
+        conn.network.update_network(net, name="tok-renamed")
+        assert conn.network.get_network(net.id).name == "tok-renamed"
+        conn.network.delete_port(port)
+        conn.network.delete_subnet(sub)
+        conn.network.delete_network(net)
+        assert list(conn.network.networks()) == []
+    finally:
+        conn.close()
+
+    bad = connect(token_server.url, "qnet-not-a-token")
+    try:
+        with pytest.raises(exceptions.HttpException) as info:
+            list(bad.network.networks())
+        assert info.value.status_code == 401
+        assert "The token is not valid." in str(info.value)
+    finally:
+        bad.close()
+
+
+def test_token_auth_tenant_isolation(token_server):
+    a = connect(token_server.url, token_server.manage("token", "create", "--project", "pa"))
+    b = connect(token_server.url, token_server.manage("token", "create", "--project", "pb"))
+    admin = connect(token_server.url,
+                    token_server.manage("token", "create", "--project", "ops", "--admin"))
+    try:
+        net_a = a.network.create_network(name="a-net")
+        net_b = b.network.create_network(name="b-net")
+        assert [n.id for n in a.network.networks()] == [net_a.id]
+        assert [n.id for n in b.network.networks()] == [net_b.id]
+        with pytest.raises(exceptions.NotFoundException):
+            b.network.get_network(net_a.id)
+        with pytest.raises(exceptions.NotFoundException):
+            b.network.find_network("a-net", ignore_missing=False)
+        with pytest.raises(exceptions.NotFoundException):
+            b.network.create_port(network_id=net_a.id)
+        with pytest.raises(exceptions.NotFoundException):
+            b.network.delete_network(net_a.id, ignore_missing=False)
+        with pytest.raises(exceptions.ForbiddenException):
+            b.network.create_network(name="sneaky", project_id="pa")
+        assert sorted(n.id for n in admin.network.networks()) == sorted([net_a.id, net_b.id])
+        assert [n.id for n in admin.network.networks(project_id="pa")] == [net_a.id]
+        made = admin.network.create_network(name="for-b", project_id="pb")
+        assert sorted(n.id for n in b.network.networks()) == sorted([net_b.id, made.id])
+        assert a.network.get_network(net_a.id).name == "a-net"
+    finally:
+        for c in (a, b, admin):
+            c.close()
