@@ -30,10 +30,12 @@ setup(
         "console_scripts": [
             "qnet=controller.cli:main",
             "qnet-manage=controller.manage:main",
+            "qnet-lab=simulations.lab.cli:main",
         ],
         # Back-ends are found by name: `qnet serve --plugin NAME`.
         "qnet.plugins": [
             "noop=controller.plugins.noop:NoopPlugin",
+            "openflow=apps.openflow:OpenFlowPlugin",
         ],
     },
 )

@@ -4,12 +4,22 @@ A full mesh between all N switches costs N*(N-1) tunnel ports whatever the tenan
 only where two switches host ports of the same network cost nothing for switches that never
 talk, and the set follows the ports as they move.
 """
+import hashlib
 import ipaddress
 
 
 def tunnel_port_name(remote_ip):
-    """A stable interface name (<= 15 chars) for the tunnel towards ``remote_ip``."""
-    return "qvx" + ipaddress.ip_address(remote_ip).packed.hex()[-12:]
+    """Stable tunnel port name for a peer: "qvx" + the IPv4 address in hex ("qvxac100101").
+
+    Linux/OVS interface names are limited to 15 characters, so the address must be encoded
+    compactly; deriving the name from the peer (not from a counter) makes it the same on
+    every run and every controller, so a restarted controller finds its ports again. IPv6
+    peers get "qvx6" + 11 hex digits of a hash (collisions are astronomically unlikely).
+    """
+    ip = ipaddress.ip_address(remote_ip)
+    if ip.version == 4:
+        return "qvx%08x" % int(ip)
+    return "qvx6" + hashlib.sha256(ip.packed).hexdigest()[:11]
 
 
 def chassis_networks(model, bound):

@@ -27,6 +27,10 @@ from mininet.node import Host, Node
 OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
 TMP_PREFIX = 'qnet-lab-'
 RELAY_SOCKET = 'qnet-ofp.sock'
+MANAGER_SOCKET = 'qnet-ovsdb.sock'
+# ovsdb-server reads its active/passive remotes from the Manager table only if told so
+# (ovs-ctl starts it with this remote; the lab's start_ovs does not).
+MANAGER_REMOTE = 'db:Open_vSwitch,Open_vSwitch,manager_options'
 VM_MTU = 1450           # 1500 underlay - 50 bytes of VXLAN/UDP/IP/Ethernet
 TUNNEL_IP_KEY = 'qnet-tunnel-ip'
 
@@ -189,6 +193,7 @@ class Hypervisor(LabNode):
         self.rundir = None
         self.pids = {}            # daemon name -> pid, filled as each one starts
         self.relay = None         # subprocess.Popen of the socat OpenFlow relay
+        self.manager_relay = None  # subprocess.Popen of the socat OVSDB-manager relay
         super().__init__(name, **params)
 
     # --- paths and control helpers (all run from the root namespace over unix sockets)
@@ -201,6 +206,10 @@ class Hypervisor(LabNode):
     @property
     def relay_socket(self):
         return os.path.join(self.rundir, RELAY_SOCKET)
+
+    @property
+    def manager_socket(self):
+        return os.path.join(self.rundir, MANAGER_SOCKET)
 
     def vsctl(self, *args, **kw):
         return run(['ovs-vsctl', '--timeout=20', '--db=unix:' + self.ovsdb_socket]
@@ -278,6 +287,7 @@ class Hypervisor(LabNode):
     def stop_ovs(self):
         """Kill the relay and both daemons by pid, then remove the run dir. Idempotent."""
         self.del_controller(ovsdb=False)
+        self.del_manager(ovsdb=False)
         for name in ('ovs-vswitchd', 'ovsdb-server'):
             pid = self.pids.pop(name, None)
             if pid:
@@ -319,6 +329,50 @@ class Hypervisor(LabNode):
             kill_pid(self.relay.pid, 'socat', group=True)
             self.relay.wait()
             self.relay = None
+
+    # --- OVSDB manager relay
+
+    def set_manager(self, target='127.0.0.1:6640', max_backoff_ms=1000):
+        """Make this hypervisor's ovsdb-server connect out to an OVSDB manager (os-ken's
+        OVSDB app) listening in the root namespace, as ``ovs-vsctl set-manager`` would.
+
+        Same trick as ``set_controller``: a socat relay in the root namespace from a unix
+        socket in the run dir to TCP ``target`` ('host:port' or 'tcp:host:port'), and
+        ``set-manager unix:<socket>``. ovsdb-server (unlike ovs-vswitchd for controllers)
+        accepts an active ``unix:`` remote anywhere, but it only reads the Manager table
+        once it has the ``db:...manager_options`` remote, which ``start_ovs`` does not
+        give it; that remote is added here at run time (ovsdb-server/add-remote).
+        The Open_vSwitch row must already carry external_ids:system-id (setup_bridges
+        sets it): the manager identifies, and os-ken names, the connection by it.
+        """
+        self.del_manager()
+        host, port = target.split(':')[-2:]
+        self.manager_relay = subprocess.Popen(
+            ['socat', 'UNIX-LISTEN:%s,fork,unlink-early' % self.manager_socket,
+             'TCP:%s:%s' % (host, port)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)   # own process group: kill it with its forked children
+        wait_for(lambda: (os.path.exists(self.manager_socket)
+                          or self.manager_relay.poll() is not None),
+                 timeout=5, what='socat manager relay socket')
+        if self.manager_relay.poll() is not None:
+            raise LabError('%s: socat manager relay exited with %s'
+                           % (self.name, self.manager_relay.returncode))
+        ctl = os.path.join(self.rundir, 'ovsdb-server.ctl')
+        if MANAGER_REMOTE not in run(['ovs-appctl', '-t', ctl,
+                                      'ovsdb-server/list-remotes']).split():
+            run(['ovs-appctl', '-t', ctl, 'ovsdb-server/add-remote', MANAGER_REMOTE])
+        target = 'unix:' + self.manager_socket
+        self.vsctl('set-manager', target,
+                   '--', 'set', 'Manager', target, 'max_backoff=%d' % max_backoff_ms)
+
+    def del_manager(self, ovsdb=True):
+        if ovsdb and self.pids.get('ovsdb-server'):
+            self.vsctl('del-manager', check=False)
+        if self.manager_relay is not None:
+            kill_pid(self.manager_relay.pid, 'socat', group=True)
+            self.manager_relay.wait()
+            self.manager_relay = None
 
     # --- VM ports and tunnels
 
