@@ -23,7 +23,7 @@ class ServiceConfig:
     api_listen: str = "127.0.0.1:9696"
     ofp_listen: str = "0.0.0.0:6653"
     ovsdb_listen: str = "0.0.0.0:6640"
-    plugin: str = "noop"
+    plugin: str = "openflow"
     auth: str = "token"
     noauth_project: str = "demo"
     vni_range: str = "1000:16777215"

@@ -120,7 +120,7 @@ class Server:
         self.log_path = tmp_path / "serve.log"
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
-            [QNET, "serve", "--db-url", self.db_url, "--auth", auth,
+            [QNET, "serve", "--db-url", self.db_url, "--auth", auth, "--plugin", "noop",
              "--api-listen", f"127.0.0.1:{self.api_port}",
              "--ofp-listen", f"127.0.0.1:{self.ofp_port}", "--log-level", "WARNING", *extra],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)

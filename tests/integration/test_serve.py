@@ -39,6 +39,12 @@ def wait_for_port(proc, port, log_path, timeout=30):
     raise AssertionError("qnet serve did not start: " + log_path.read_text())
 
 
+def private_ovsdb(args):
+    """The default openflow plug-in listens for OVSDB on 0.0.0.0:6640; tests use their own
+    loopback port so they never collide with a running service."""
+    return [] if "--ovsdb-listen" in args else ["--ovsdb-listen", f"127.0.0.1:{free_port()}"]
+
+
 @pytest.fixture
 def launch(tmp_path):
     """``launch(*args)`` -> a running ``qnet serve`` Popen (stopped by pid afterwards)."""
@@ -47,8 +53,8 @@ def launch(tmp_path):
     def start(*args):
         log_path = tmp_path / f"serve-{len(procs)}.log"
         log = open(log_path, "w")
-        proc = subprocess.Popen([QNET, "serve", *args], stdout=log, stderr=subprocess.STDOUT,
-                                cwd=ROOT)
+        proc = subprocess.Popen([QNET, "serve", *args, *private_ovsdb(args)], stdout=log,
+                                stderr=subprocess.STDOUT, cwd=ROOT)
         proc.log_path = log_path
         procs.append((proc, log))
         return proc
@@ -67,8 +73,8 @@ def launch(tmp_path):
 
 def run_serve(*args, timeout=60):
     """Run ``qnet serve`` expecting it to exit by itself; return (code, combined output)."""
-    out = subprocess.run([QNET, "serve", *args], capture_output=True, text=True, timeout=timeout,
-                         cwd=ROOT)
+    out = subprocess.run([QNET, "serve", *args, *private_ovsdb(args)], capture_output=True,
+                         text=True, timeout=timeout, cwd=ROOT)
     return out.returncode, out.stdout + out.stderr
 
 
@@ -298,7 +304,7 @@ def test_database_password_never_reaches_the_log(tmp_path):
             [sys.executable, str(script), f"sqlite:///{tmp_path}/probe.sqlite", "serve",
              "--db-url", "postgresql://qnet:s3cret-pw@127.0.0.1/qnet", "--auth", "token",
              "--api-listen", f"127.0.0.1:{api_port}", "--ofp-listen", f"127.0.0.1:{free_port()}",
-             "--log-level", "INFO"], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+             "--ovsdb-listen", f"127.0.0.1:{free_port()}", "--log-level", "INFO"], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         try:
             wait_for_port(proc, api_port, log_path)
         finally:
