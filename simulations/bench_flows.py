@@ -15,7 +15,7 @@ from apps.model import LogicalModel, place
 from controller.context import Context
 from controller.core import Core
 from controller.plugins.noop import NoopPlugin
-from tunnel.mesh import tunnel_port_name, wanted_tunnels
+from tunnel.mesh import wanted_tunnels
 
 SEED = {"fw": ("dmz-net", "web-net"), "web": ("web-net", "db-net"), "db": ("db-net",)}
 
@@ -25,7 +25,7 @@ def iface(name, ofport, iface_id=None, type_="", remote_ip=None):
                            remote_ip=remote_ip)
 
 
-def build_chassis(core, ctx_of, plugs, hypervisors):
+def build_chassis(core, plugs, hypervisors):
     """plugs: [(hypervisor index, attachment)]; returns chassis objects with tunnels wired."""
     chassis = [SimpleNamespace(system_id=f"hv{i + 1}", tunnel_ip=f"172.16.0.{i + 1}",
                                datapath_id=i + 1, connected=True, interfaces={})
@@ -64,7 +64,7 @@ def seed_scenario():
                 att = f"{tenant}/{server}/eth{j}"
                 core.ports.create(ctx, {"network_id": nets[net]["id"], "attachment": att})
                 plugs.append(((i + t) % 3, att))
-    return measure(*build_chassis(core, None, plugs, 3))
+    return measure(*build_chassis(core, plugs, 3))
 
 
 def wide_scenario(hypervisors=3, ports=50, networks=10):
@@ -81,7 +81,7 @@ def wide_scenario(hypervisors=3, ports=50, networks=10):
             att = f"hv{h}/vm{p}"
             core.ports.create(ctx, {"network_id": nets[p % networks]["id"], "attachment": att})
             plugs.append((h, att))
-    return measure(*build_chassis(core, None, plugs, hypervisors))
+    return measure(*build_chassis(core, plugs, hypervisors))
 
 
 def main():

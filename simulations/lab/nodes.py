@@ -97,6 +97,28 @@ def netns_inode(pid):
     return os.stat('/proc/%d/ns/net' % pid).st_ino
 
 
+def start_relay(owner, socket_path, target):
+    """A socat relay in the root namespace from a unix socket (inside a hypervisor's run dir)
+    to TCP ``target`` ('host:port' or 'tcp:host:port'): how daemons in a namespace without a
+    route to the root namespace reach the controller. Returns the Popen (stop_relay ends it)."""
+    host, port = target.split(':')[-2:]
+    relay = subprocess.Popen(
+        ['socat', 'UNIX-LISTEN:%s,fork,unlink-early' % socket_path, 'TCP:%s:%s' % (host, port)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)   # own process group: kill it with its forked children
+    wait_for(lambda: os.path.exists(socket_path) or relay.poll() is not None,
+             timeout=5, what='socat relay socket %s' % socket_path)
+    if relay.poll() is not None:
+        raise LabError('%s: socat relay to %s exited with %s' % (owner, target, relay.returncode))
+    return relay
+
+
+def stop_relay(relay):
+    if relay is not None:
+        kill_pid(relay.pid, 'socat', group=True)
+        relay.wait()
+
+
 def _ethtool_tx_off(node, intf):
     # Without this, TCP through the userspace datapath sends bad checksums (ping still
     # works, which hides the problem): the kernel leaves checksums to an offload that
@@ -309,26 +331,15 @@ class Hypervisor(LabNode):
         namespace, bridges the two. ``target`` is 'host:port' or 'tcp:host:port'.
         """
         self.del_controller()
-        host, port = target.split(':')[-2:]
-        self.relay = subprocess.Popen(
-            ['socat', 'UNIX-LISTEN:%s,fork,unlink-early' % self.relay_socket,
-             'TCP:%s:%s' % (host, port)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)   # own process group: kill it with its forked children
-        wait_for(lambda: os.path.exists(self.relay_socket) or self.relay.poll() is not None,
-                 timeout=5, what='socat relay socket')
-        if self.relay.poll() is not None:
-            raise LabError('%s: socat relay exited with %s' % (self.name, self.relay.returncode))
+        self.relay = start_relay(self.name, self.relay_socket, target)
         self.vsctl('set-controller', 'br-int', 'unix:' + self.relay_socket,
                    '--', 'set', 'Controller', 'br-int', 'max_backoff=%d' % max_backoff_ms)
 
     def del_controller(self, ovsdb=True):
         if ovsdb and self.pids.get('ovsdb-server'):
             self.vsctl('del-controller', 'br-int', check=False)
-        if self.relay is not None:
-            kill_pid(self.relay.pid, 'socat', group=True)
-            self.relay.wait()
-            self.relay = None
+        stop_relay(self.relay)
+        self.relay = None
 
     # --- OVSDB manager relay
 
@@ -346,18 +357,7 @@ class Hypervisor(LabNode):
         sets it): the manager identifies, and os-ken names, the connection by it.
         """
         self.del_manager()
-        host, port = target.split(':')[-2:]
-        self.manager_relay = subprocess.Popen(
-            ['socat', 'UNIX-LISTEN:%s,fork,unlink-early' % self.manager_socket,
-             'TCP:%s:%s' % (host, port)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)   # own process group: kill it with its forked children
-        wait_for(lambda: (os.path.exists(self.manager_socket)
-                          or self.manager_relay.poll() is not None),
-                 timeout=5, what='socat manager relay socket')
-        if self.manager_relay.poll() is not None:
-            raise LabError('%s: socat manager relay exited with %s'
-                           % (self.name, self.manager_relay.returncode))
+        self.manager_relay = start_relay(self.name, self.manager_socket, target)
         ctl = os.path.join(self.rundir, 'ovsdb-server.ctl')
         if MANAGER_REMOTE not in run(['ovs-appctl', '-t', ctl,
                                       'ovsdb-server/list-remotes']).split():
@@ -369,10 +369,8 @@ class Hypervisor(LabNode):
     def del_manager(self, ovsdb=True):
         if ovsdb and self.pids.get('ovsdb-server'):
             self.vsctl('del-manager', check=False)
-        if self.manager_relay is not None:
-            kill_pid(self.manager_relay.pid, 'socat', group=True)
-            self.manager_relay.wait()
-            self.manager_relay = None
+        stop_relay(self.manager_relay)
+        self.manager_relay = None
 
     # --- VM ports and tunnels
 

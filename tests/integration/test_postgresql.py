@@ -1,12 +1,10 @@
 """``--db-url postgresql://...`` works: the model, IPAM races between processes, and the API run
 on a private PostgreSQL server this test starts (and stops) itself, on a loopback port."""
 import glob
-import json
 import os
 import pathlib
 import shutil
 import subprocess
-import sys
 import tempfile
 
 import pytest
@@ -16,7 +14,7 @@ from controller import errors
 from controller.context import Context
 from controller.core import Core
 from tests.conftest import Server, free_port
-from tests.unit.test_concurrency import SLASH_28_USABLE, WORKER, small_subnet
+from tests.unit.test_concurrency import SLASH_28_USABLE, race_in_processes, small_subnet
 
 BINDIRS = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 
@@ -78,20 +76,7 @@ def test_model_on_postgresql(pg_url):
 
 def test_processes_race_on_postgresql(pg_url):
     _reset(pg_url)
-    core = Core.from_url(pg_url, "noop")
-    net = small_subnet(core, Context("alice"))
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, pg_url, net, "8"], cwd=root,
-                              stdout=subprocess.PIPE, text=True) for _ in range(4)]
-    results = []
-    for p in procs:
-        out, _ = p.communicate(timeout=120)
-        assert p.returncode == 0
-        results += json.loads(out)
-    ips = [r for r in results if r != 409]
-    assert len(ips) == SLASH_28_USABLE and len(set(ips)) == SLASH_28_USABLE
-    assert results.count(409) == 32 - SLASH_28_USABLE
-    core.close()
+    race_in_processes(pg_url).close()
 
 
 def test_serve_with_postgresql_url(pg_url, tmp_path):

@@ -58,14 +58,14 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def test_processes_race_for_a_small_subnet(tmp_path):
-    """Four processes, each with its own core on one SQLite file (no shared lock in memory)."""
-    url = f"sqlite:///{tmp_path}/shared.sqlite"
+def race_in_processes(url, processes=4, creates=8):
+    """``processes`` processes, each with its own core on ``url``, create ``creates`` ports
+    each on one /28: exactly 13 get an address, all different; the rest get 409."""
     core = Core.from_url(url, "noop")
     net = small_subnet(core, Context("alice"))
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, url, net, "8"], cwd=root,
-                              stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, url, net, str(creates)], cwd=root,
+                              stdout=subprocess.PIPE, text=True) for _ in range(processes)]
     results = []
     for p in procs:
         out, _ = p.communicate(timeout=120)
@@ -73,7 +73,13 @@ def test_processes_race_for_a_small_subnet(tmp_path):
         results += json.loads(out)
     ips = [r for r in results if r != 409]
     assert len(ips) == SLASH_28_USABLE and len(set(ips)) == SLASH_28_USABLE
-    assert results.count(409) == 32 - SLASH_28_USABLE
+    assert results.count(409) == processes * creates - SLASH_28_USABLE
+    return core
+
+
+def test_processes_race_for_a_small_subnet(tmp_path):
+    """Four processes on one SQLite file: no lock in memory is shared between them."""
+    core = race_in_processes(f"sqlite:///{tmp_path}/shared.sqlite")
     with core.db.read() as session:
         from controller.models import IPAllocation
         from sqlalchemy import func, select

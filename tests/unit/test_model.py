@@ -2,7 +2,6 @@
 import pytest
 
 from controller import errors
-from controller.context import Context
 from controller.core import Core, CoreConfig
 from controller.plugin import Plugin
 from tests.conftest import snapshot
