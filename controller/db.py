@@ -11,10 +11,11 @@ import random
 import threading
 import time
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.schema import CreateIndex
 
 from controller import errors
 from controller.models import Base
@@ -34,6 +35,22 @@ def _tune_sqlite(dbapi_conn, _record):
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
+
+
+def _add_missing_indexes(engine):
+    """Create the model's indexes that an existing database lacks.
+
+    ``create_all`` only makes missing tables, so an index added to the model later (such as
+    ix_ports_network_id_id) would never reach a database created before it. IF NOT EXISTS keeps
+    two processes starting at once from tripping over each other.
+    """
+    with engine.begin() as conn:
+        inspector = inspect(conn)
+        for table in Base.metadata.sorted_tables:
+            present = {ix["name"] for ix in inspector.get_indexes(table.name)}
+            for index in table.indexes:
+                if index.name not in present:
+                    conn.execute(CreateIndex(index, if_not_exists=True))
 
 
 class Database:
@@ -62,6 +79,7 @@ class Database:
                 event.listen(engine, "begin",
                              lambda conn, sql=begin: conn.exec_driver_sql(sql))
         Base.metadata.create_all(self.write_engine)
+        _add_missing_indexes(self.write_engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
         self._write_lock = threading.Lock()

@@ -6,7 +6,7 @@ error, and the constraint catches the races that slip between check and commit.
 """
 import datetime
 
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String,
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -88,11 +88,16 @@ class Subnet(Timestamped, Base):
 
 class Port(Timestamped, Base):
     __tablename__ = "ports"
-    __table_args__ = (UniqueConstraint("network_id", "mac_address", name="uniq_ports_mac"),)
+    __table_args__ = (
+        UniqueConstraint("network_id", "mac_address", name="uniq_ports_mac"),
+        # A network's ports in id order: lists filter on network_id and page by id (keyset), so
+        # this index serves each page as a range scan with no sort. It also serves every
+        # network_id lookup, so network_id needs no index of its own.
+        Index("ix_ports_network_id_id", "network_id", "id"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(64), index=True)
-    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"),
-                                            index=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255), default="")
     mac_address: Mapped[str] = mapped_column(String(17))
     device_id: Mapped[str] = mapped_column(String(255), default="", index=True)

@@ -23,10 +23,11 @@ def json_response(body, status=200):
 
 def json_body(req):
     """The request's JSON object, or MalformedRequestBody."""
-    if not req.body:
+    raw = req.body  # webob copies the body on every access: read it once
+    if not raw:
         raise errors.MalformedRequestBody(reason="the body is empty")
     try:
-        body = json.loads(req.body)
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.MalformedRequestBody(reason=f"not valid JSON ({exc})")
     if not isinstance(body, dict):
@@ -59,27 +60,29 @@ class Router:
 
     def __call__(self, environ, start_response):
         req = webob.Request(environ)
-        if req.path_info.endswith(".json"):  # old Quantum clients name the format in the URL
-            req.path_info = req.path_info[:-len(".json")]
+        # webob decodes path_info from the environ on every access: take it once per request.
+        path, method = req.path_info, req.method
+        if path.endswith(".json"):  # old Quantum clients name the format in the URL
+            path = req.path_info = path[:-len(".json")]
         render = next((r for prefix, r in self.prefix_renderers.items()
-                       if req.path_info.startswith(prefix)), self.render_error)
+                       if path.startswith(prefix)), self.render_error)
         route, params = None, {}
         try:
             allowed = []
             for candidate in self.routes:
-                match = candidate.regex.match(req.path_info)
+                match = candidate.regex.match(path)
                 if match:
                     render = candidate.render_error
-                    if candidate.method == req.method:
+                    if candidate.method == method:
                         route, params = candidate, match.groupdict()
                         break
                     allowed.append(candidate.method)
             if route is None:
                 if allowed:
-                    resp = render(MethodNotAllowed(method=req.method, allowed=", ".join(allowed)))
+                    resp = render(MethodNotAllowed(method=method, allowed=", ".join(allowed)))
                     resp.allow = allowed
                 else:
-                    resp = render(errors.NotFound(f"The resource {req.path_info} does not exist."))
+                    resp = render(errors.NotFound(f"The resource {path} does not exist."))
             else:
                 ctx = None if route.public else self.authenticate(req)
                 resp = route.handler(req, ctx, **params)

@@ -1,7 +1,10 @@
 """The logical model through the core: allocation, conflicts, tenancy, transactions, plug-in."""
 import pytest
 
-from controller import errors
+from sqlalchemy import func, select
+
+from controller import errors, ipam
+from controller.models import IPAllocation
 from controller.core import Core, CoreConfig
 from controller.plugin import Plugin
 from tests.conftest import snapshot
@@ -164,6 +167,21 @@ def test_macs_unique_per_network(core, alice):
         == mac
     macs = {core.ports.create(alice, {"network_id": n1["id"]})["mac_address"] for _ in range(20)}
     assert len(macs) == 20 and all(m.startswith("fa:16:3e:") for m in macs)
+
+
+def test_generated_mac_that_clashes_is_drawn_again(core, alice, monkeypatch):
+    # Generated MACs are not looked up before the INSERT: the unique constraint catches a clash
+    # and the whole create runs again with a new draw, leaving no trace of the first attempt.
+    n, s = net_with_subnet(core, alice)
+    taken = core.ports.create(alice, {"network_id": n["id"]})
+    draws = iter([taken["mac_address"], "fa:16:3e:aa:bb:cc"])
+    monkeypatch.setattr(ipam, "random_mac", lambda prefix, rng=None: next(draws))
+    port = core.ports.create(alice, {"network_id": n["id"]})
+    assert port["mac_address"] == "fa:16:3e:aa:bb:cc"
+    ports = core.ports.list(alice, {"network_id": [n["id"]]})[0]
+    assert sorted(p["id"] for p in ports) == sorted([taken["id"], port["id"]])
+    with core.db.read() as session:  # the lost attempt's address went back with it
+        assert session.scalar(select(func.count()).select_from(IPAllocation)) == 2
 
 
 def test_interface_plugs_into_one_port_only(core, alice, bob):
