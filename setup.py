@@ -10,7 +10,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=["controller", "controller.plugins", "apps", "topology", "rest",
-              "tunnel", "simulations", "simulations.lab"],
+              "tunnel", "simulations", "simulations.lab", "qnetclient"],
     install_requires=[
         # The OpenFlow controller framework; 4.2.2 is the version whose quirks
         # DESIGN.md records (no osken-manager, native hub by default).
@@ -20,10 +20,12 @@ setup(
         "sqlalchemy>=2.0,<2.2",
         "netaddr>=0.8",
         "networkx>=3.0",
+        # The API client (qnetclient) and the `qnet` CLI on top of it.
+        "requests>=2.28",
     ],
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1"],
-        "test": ["pytest>=7", "openstacksdk>=4.0", "requests>=2.28",
+        "test": ["pytest>=7", "openstacksdk>=4.0",
                  "psycopg[binary]>=3.1"],
     },
     entry_points={

@@ -1,0 +1,423 @@
+"""qnet: networks, subnets and ports of the qnet service, for tenants and operators.
+
+    qnet network create dmz-net web-net db-net
+    qnet subnet create --network web-net 10.0.2.0/24
+    qnet port create --network web-net web-eth0
+    qnet port attach web-eth0 nova.example.com/demo/server/web/eth0
+    qnet network list -f json
+
+Names are accepted wherever ids are (an ambiguous name is an error that lists the ids). Errors
+print the server's message and exit with status 1; usage errors exit with 2.
+"""
+import argparse
+import json
+import sys
+
+from qnetclient import errors
+from qnetclient.client import Client
+from qnetclient.output import FORMATS, render_item, render_list
+from qnetclient.settings import Settings
+
+EPILOG = """connection (flag > environment > file):
+  QNET_URL (default http://127.0.0.1:9696), QNET_TOKEN, QNET_PROJECT (noauth servers: the
+  project to act as; admin tokens: the project to create in), QNET_ADMIN=1 (noauth: admin),
+  QNET_CONFIG (default ~/.config/qnet/client.ini, [qnet] section with url/token/project)"""
+
+LIST_COLUMNS = {
+    "network": ("id", "name", "status", "subnets"),
+    "subnet": ("id", "name", "network_id", "cidr", "gateway_ip"),
+    "port": ("id", "name", "network_id", "mac_address", "fixed_ips", "status", "attachment"),
+}
+
+
+# -- argument types -------------------------------------------------------------------------------
+def key_values(text):
+    """``a=1,b=2`` -> {"a": "1", "b": "2"}."""
+    out = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"expected KEY=VALUE[,KEY=VALUE], not '{text}'")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def pool(text):
+    start, sep, end = text.partition("-")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected START-END, not '{text}'")
+    return {"start": start.strip(), "end": end.strip()}
+
+
+def filter_arg(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not '{text}'")
+    return key, value
+
+
+# -- command helpers -------------------------------------------------------------------------------
+def set_if_given(attrs, args, **names):
+    """attrs[api_name] = args.<dest> for every dest the user gave."""
+    for api_name, dest in names.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            attrs[api_name] = value
+    return attrs
+
+
+def filters(client, args):
+    """The list filters a command was given: --name, --filter K=V, --network, --device-id."""
+    out = dict(args.filter or ())
+    set_if_given(out, args, name="name", device_id="device_id")
+    if getattr(args, "network", None):
+        out["network_id"] = client.networks.find(args.network)["id"]
+    return out
+
+
+# -- the verbs every collection shares (ARG is a name or an id) -----------------------------------
+def lister(collection):
+    return lambda client, args: getattr(client, collection).list(**filters(client, args))
+
+
+def shower(collection):
+    return lambda client, args: getattr(client, collection).find(args.ref)
+
+
+def updater(collection, attrs):
+    def update(client, args):
+        resource = getattr(client, collection)
+        return resource.update(resource.find(args.ref)["id"], **attrs(client, args))
+    return update
+
+
+def deleter(collection):
+    def delete(client, args):
+        resource = getattr(client, collection)
+        for ref in args.refs:
+            resource.delete(resource.find(ref)["id"])
+    return delete
+
+
+def fixed_ips(client, specs):
+    """--fixed-ip 10.0.2.5 | ip_address=10.0.2.5 | subnet=web-v4[,ip_address=...]."""
+    out = []
+    for spec in specs:
+        entry = {"ip_address": spec} if "=" not in spec else key_values(spec)
+        subnet = entry.pop("subnet", None) or entry.pop("subnet_id", None)
+        if subnet:
+            entry["subnet_id"] = client.subnets.find(subnet)["id"]
+        unknown = set(entry) - {"ip_address", "subnet_id"}
+        if unknown:
+            raise errors.BadRequest(f"--fixed-ip: unknown key(s) {', '.join(sorted(unknown))}")
+        out.append(entry)
+    return out
+
+
+def address_pairs(specs):
+    """--allowed-address IP[/LEN][,MAC]."""
+    pairs = []
+    for spec in specs:
+        ip, _, mac = spec.partition(",")
+        pairs.append({"ip_address": ip, **({"mac_address": mac} if mac else {})})
+    return pairs
+
+
+# -- networks --------------------------------------------------------------------------------------
+def network_attrs(client, args):
+    return set_if_given({}, args, name="new_name", description="description", mtu="mtu",
+                        shared="shared", admin_state_up="admin_state_up")
+
+
+def network_create(client, args):
+    attrs = network_attrs(client, args)
+    return [client.networks.create(name=name, **attrs) for name in args.names]
+
+
+# -- subnets ---------------------------------------------------------------------------------------
+def subnet_attrs(client, args):
+    attrs = set_if_given({}, args, name="new_name", description="description",
+                         enable_dhcp="enable_dhcp", dns_nameservers="dns",
+                         allocation_pools="pools")
+    if args.gateway is not None:
+        attrs["gateway_ip"] = None if args.gateway.lower() == "none" else args.gateway
+    return attrs
+
+
+def subnet_create(client, args):
+    network = client.networks.find(args.network)
+    attrs = set_if_given(subnet_attrs(client, args), args, ip_version="ip_version")
+    return client.subnets.create(network_id=network["id"], cidr=args.cidr, **attrs)
+
+
+# -- ports -----------------------------------------------------------------------------------------
+def port_attrs(client, args):
+    attrs = set_if_given({}, args, name="new_name", description="description",
+                         mac_address="mac", device_id="device_id",
+                         device_owner="device_owner", admin_state_up="admin_state_up",
+                         port_security_enabled="port_security")
+    if args.fixed_ips:
+        attrs["fixed_ips"] = fixed_ips(client, args.fixed_ips)
+    if args.allowed_addresses is not None:
+        attrs["allowed_address_pairs"] = address_pairs(args.allowed_addresses)
+    return attrs
+
+
+def port_create(client, args):
+    network = client.networks.find(args.network)
+    attrs = set_if_given(port_attrs(client, args), args, attachment="attach")
+    return client.ports.create(network_id=network["id"], **attrs)
+
+
+def port_attach(client, args):
+    return client.ports.attach(client.ports.find(args.ref)["id"], args.interface_id)
+
+
+def port_detach(client, args):
+    return client.ports.detach(client.ports.find(args.ref)["id"])
+
+
+# -- topology --------------------------------------------------------------------------------------
+def topology(client, args):
+    return client.topology()
+
+
+def print_topology(body, args):
+    """Each list of records as its own table (switches, links, ...); anything else as k: v."""
+    if args.format == "json" or not isinstance(body, dict):
+        print(json.dumps(body, indent=2))
+        return
+    for key, value in body.items():
+        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            columns = list(dict.fromkeys(k for v in value for k in v))
+            print(f"{key} ({len(value)})")
+            if value:
+                print(render_list(value, args.format, columns))
+            print()
+        else:
+            print(f"{key}: {json.dumps(value)}")
+
+
+# -- parser ----------------------------------------------------------------------------------------
+def connection_options(parser, default):
+    """Connection and output options; on the top-level parser and on every command, so they
+    may come before or after the command (``default=SUPPRESS`` keeps either from erasing
+    the other)."""
+    g = parser.add_argument_group("connection and output")
+    g.add_argument("--url", default=default, help="qnet API (env QNET_URL)")
+    g.add_argument("--token", default=default, help="API token (env QNET_TOKEN)")
+    g.add_argument("--project", default=default,
+                   help="noauth: the project to act as; admin token: the project to "
+                        "create in and list from (env QNET_PROJECT)")
+    g.add_argument("--admin", action="store_const", const=True, default=default,
+                   help="noauth servers: act as admin (env QNET_ADMIN=1)")
+    g.add_argument("--config", default=default, metavar="FILE",
+                   help="client INI file (env QNET_CONFIG)")
+    g.add_argument("-f", "--format", choices=FORMATS, default=default,
+                   help="output format (default: table)")
+    g.add_argument("-c", "--column", dest="columns", action="append", default=default,
+                   metavar="COLUMN", help="show only this column (repeatable)")
+
+
+class Commands:
+    """Builds the subcommand tree; each leaf knows its handler and how to print its result."""
+
+    def __init__(self, sub):
+        self.sub = sub
+
+    def leaf(self, group, name, handler, help, output="item", description=None):
+        p = group.add_parser(name, help=help, description=description or help,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        connection_options(p, argparse.SUPPRESS)
+        p.set_defaults(handler=handler, output=output)
+        return p
+
+    def group(self, name, help):
+        p = self.sub.add_parser(name, help=help, description=help)
+        return p.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def standard(self, group, collection, label, helps, attrs, options):
+        """list, show, update and delete: the same for every collection. ``helps``: the
+        show/update/delete help texts; ``options(parser)`` adds the settable attributes.
+        Returns the list parser, for collection-specific filters."""
+        show, update, delete = helps
+        lst = self.leaf(group, "list", lister(collection), f"list the {collection} you can see",
+                        output="list", description=f"List the {collection} you can see, all "
+                        "pages (filters narrow the list; -f json gives whole objects).")
+        lst.add_argument("--name", help=f"only {collection} with this name")
+        lst.add_argument("--filter", action="append", type=filter_arg, metavar="KEY=VALUE",
+                         help="any API filter, e.g. --filter shared=true (repeatable)")
+        p = self.leaf(group, "show", shower(collection), show)
+        p.add_argument("ref", metavar=label, help="name or id")
+        p = self.leaf(group, "update", updater(collection, attrs), update)
+        p.add_argument("ref", metavar=label, help="name or id")
+        options(p, create=False)
+        p = self.leaf(group, "delete", deleter(collection), delete, output=None)
+        p.add_argument("refs", nargs="+", metavar=label, help="name or id")
+        return lst
+
+
+def enable_options(p, what):
+    state = p.add_mutually_exclusive_group()
+    state.add_argument("--enable", dest="admin_state_up", action="store_const", const=True,
+                       help=f"administratively up: the {what} carries traffic")
+    state.add_argument("--disable", dest="admin_state_up", action="store_const", const=False,
+                       help=f"administratively down: the {what} carries no traffic")
+
+
+def add_network_commands(c):
+    g = c.group("network", "isolated L2 networks")
+    p = c.leaf(g, "create", network_create, "create one network per name",
+               output="items", description="Create one network per name, e.g. the seed's "
+               "`qnet network create dmz-net web-net db-net`.")
+    p.add_argument("names", nargs="+", metavar="NAME", help="one network per name")
+    network_options(p, create=True)
+    c.standard(g, "networks", "NETWORK", (
+        "show one network (its VNI too, for admins)",
+        "change a network's name, MTU, sharing, state",
+        "delete networks (they must have no ports)"), network_attrs, network_options)
+
+
+def network_options(p, create):
+    if not create:
+        p.add_argument("--name", dest="new_name", help="new name")
+    p.add_argument("--description", help="free text")
+    p.add_argument("--mtu", type=int, help="default 1450 (room for VXLAN)")
+    share = p.add_mutually_exclusive_group()
+    share.add_argument("--shared", dest="shared", action="store_const", const=True,
+                       help="usable by every project (admin only)")
+    share.add_argument("--no-shared", dest="shared", action="store_const", const=False,
+                       help="only the owner's project may use it (default)")
+    enable_options(p, "network")
+
+
+def add_subnet_commands(c):
+    g = c.group("subnet", "address ranges of networks (IPAM)")
+    p = c.leaf(g, "create", subnet_create, "add an IPv4 or IPv6 range to a network")
+    p.add_argument("cidr", metavar="CIDR", help="e.g. 10.0.2.0/24 or 2001:db8::/64")
+    p.add_argument("--network", required=True, help="name or id")
+    p.add_argument("--ip-version", type=int, choices=(4, 6), help="default: from the CIDR")
+    subnet_options(p, create=True)
+    lst = c.standard(g, "subnets", "SUBNET", (
+        "show one subnet with its pools and gateway",
+        "change a subnet's name, gateway, DHCP, DNS, pools",
+        "delete subnets (no port may hold an address)"), subnet_attrs, subnet_options)
+    lst.add_argument("--network", help="only the subnets of this network (name or id)")
+
+
+def subnet_options(p, create):
+    p.add_argument("--name", dest="new_name", help="name" if create else "new name")
+    p.add_argument("--description", help="free text")
+    p.add_argument("--gateway", metavar="IP|none",
+                   help="gateway address (default: the first host), or none")
+    dhcp = p.add_mutually_exclusive_group()
+    dhcp.add_argument("--dhcp", dest="enable_dhcp", action="store_const", const=True,
+                      help="the controller answers DHCP (default)")
+    dhcp.add_argument("--no-dhcp", dest="enable_dhcp", action="store_const", const=False,
+                      help="addresses are configured by other means")
+    p.add_argument("--dns", action="append", metavar="IP", help="DNS server (repeatable)")
+    p.add_argument("--pool", dest="pools", action="append", type=pool, metavar="START-END",
+                   help="allocation pool, e.g. 10.0.2.100-10.0.2.199 (repeatable)")
+
+
+def add_port_commands(c):
+    g = c.group("port", "places on networks where interfaces plug in")
+    p = c.leaf(g, "create", port_create, "create a port on a network")
+    p.add_argument("new_name", nargs="?", metavar="NAME", help="the port's name (optional)")
+    p.add_argument("--network", required=True, help="name or id")
+    p.add_argument("--attach", metavar="INTERFACE_ID",
+                   help="plug this interface in at once (iface-id on the hypervisor)")
+    port_options(p, create=True)
+    lst = c.standard(g, "ports", "PORT", (
+        "show one port: addresses, attachment, status",
+        "change a port's addresses, security, state, ...",
+        "delete ports"), port_attrs, port_options)
+    lst.add_argument("--network", help="only ports on this network (name or id)")
+    lst.add_argument("--device-id", help="only ports of this device (e.g. a server)")
+    p = c.leaf(g, "attach", port_attach, "plug an interface into a port",
+               description="Plug an interface into a port. The hypervisor names the same "
+               "id in the interface's external_ids:iface-id; the port goes ACTIVE once "
+               "bound. An interface is plugged into at most one port (409 otherwise).")
+    p.add_argument("ref", metavar="PORT", help="name or id")
+    p.add_argument("interface_id", metavar="INTERFACE_ID",
+                   help="e.g. nova.example.com/demo/server/web/eth0")
+    p = c.leaf(g, "detach", port_detach, "unplug the interface from a port")
+    p.add_argument("ref", metavar="PORT", help="name or id")
+
+
+def port_options(p, create):
+    if not create:
+        p.add_argument("--name", dest="new_name", help="new name")
+    p.add_argument("--description", help="free text")
+    p.add_argument("--fixed-ip", dest="fixed_ips", action="append",
+                   metavar="IP|subnet=SUBNET[,ip_address=IP]",
+                   help="address or subnet to take one from (repeatable)")
+    p.add_argument("--mac", help="MAC address (default: allocated)")
+    p.add_argument("--device-id", help="what uses the port, e.g. a server id")
+    p.add_argument("--device-owner", help="e.g. compute:nova")
+    sec = p.add_mutually_exclusive_group()
+    sec.add_argument("--port-security", dest="port_security", action="store_const", const=True,
+                     help="send only from the port's MAC and IPs (default)")
+    sec.add_argument("--no-port-security", dest="port_security", action="store_const",
+                     const=False, help="let the port send from any address")
+    p.add_argument("--allowed-address", dest="allowed_addresses", action="append",
+                   metavar="IP[/LEN][,MAC]",
+                   help="extra address the port may send from, e.g. a VRRP address "
+                        "(repeatable; replaces the list on update)")
+    enable_options(p, "port")
+
+
+def build_parser(prog="qnet", extra=None):
+    """``extra``: {name: help} of commands another program handles (``qnet serve``),
+    listed so that ``qnet --help`` shows them."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    connection_options(parser, None)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    c = Commands(sub)
+    add_network_commands(c)
+    add_subnet_commands(c)
+    add_port_commands(c)
+    c.leaf(sub, "topology", topology, "the fabric's switches and links (admins)",
+           output="topology")
+    for name, help in (extra or {}).items():
+        sub.add_parser(name, help=help, add_help=False)
+    return parser
+
+
+def emit(result, args):
+    fmt = args.format or "table"
+    kind = LIST_COLUMNS.get(args.command)
+    if args.output == "list":
+        print(render_list(result, fmt, LIST_COLUMNS[args.command], args.columns))
+    elif args.output == "items" and len(result) > 1:
+        print(render_list(result, fmt, LIST_COLUMNS[args.command], args.columns))
+    elif args.output == "items":
+        print(render_item(result[0], fmt, args.columns))
+    elif args.output == "item" and kind:
+        print(render_item(result, fmt, args.columns))
+    elif args.output == "topology":
+        print_topology(result, args)
+
+
+def main(argv=None, prog="qnet", extra=None):
+    parser = build_parser(prog, extra)
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.error(f"'{args.command}' is not a client command")
+    try:
+        settings = Settings.load(url=args.url, token=args.token, project=args.project,
+                                 admin=args.admin, config=args.config)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        emit(args.handler(Client(settings=settings), args), args)
+    except errors.ClientError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

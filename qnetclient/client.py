@@ -1,0 +1,149 @@
+"""``Client``: one object per server and identity, one ``Resource`` per collection.
+
+Every collection offers the same verbs (list/iter/get/find/create/update/delete), so the CLI and
+the labs drive networks, subnets and ports -- and the extensions' resources -- the same way.
+"""
+import re
+import urllib.parse
+
+import requests
+
+from qnetclient import errors
+from qnetclient.settings import DEFAULT_URL, Settings
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+
+def _query_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""                       # the API's spelling of "is null" in filters
+    return value
+
+
+class Resource:
+    """One v2.0 collection, e.g. ``Resource(client, "network", "networks")``."""
+
+    def __init__(self, client, resource, collection, path=None):
+        self.client = client
+        self.resource, self.collection = resource, collection
+        self.path = "/v2.0/" + (path or collection)
+
+    def iter(self, page_size=None, **filters):
+        """Yield every matching item, following the server's ``next`` links page by page
+        (also when the server caps pages by itself)."""
+        params = {k: ([_query_value(x) for x in v] if isinstance(v, (list, tuple))
+                      else _query_value(v)) for k, v in filters.items()}
+        if self.client.owner and "project_id" not in params:
+            params["project_id"] = self.client.owner
+        if page_size:
+            params["limit"] = page_size
+        path = self.path
+        while path:
+            body = self.client.request("GET", path, params=params)
+            yield from body[self.collection]
+            nxt = [link["href"] for link in body.get(self.collection + "_links", [])
+                   if link.get("rel") == "next"]
+            if not nxt:
+                break
+            # keep our base URL (the server may sit behind a proxy): take path and query
+            href = urllib.parse.urlsplit(nxt[0])
+            path, params = href.path + "?" + href.query, None
+
+    def list(self, **filters):
+        return list(self.iter(**filters))
+
+    def get(self, id_):
+        return self.client.request("GET", f"{self.path}/{id_}")[self.resource]
+
+    def find(self, name_or_id):
+        """The item with this id, else the only one with this name; ``NotFound`` if none,
+        ``Ambiguous`` if several share the name."""
+        if UUID.match(name_or_id):
+            try:
+                return self.get(name_or_id)
+            except errors.NotFound:
+                pass
+        matches = self.list(name=name_or_id)
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise errors.NotFound(f"No {self.resource} with name or id '{name_or_id}'.",
+                                  status=404)
+        raise errors.Ambiguous(
+            f"{len(matches)} {self.collection} are named '{name_or_id}' "
+            f"({', '.join(m['id'] for m in matches)}): use an id.")
+
+    def create(self, **attrs):
+        if self.client.owner:
+            attrs.setdefault("project_id", self.client.owner)
+        return self.client.request("POST", self.path, {self.resource: attrs})[self.resource]
+
+    def update(self, id_, **attrs):
+        return self.client.request("PUT", f"{self.path}/{id_}",
+                                   {self.resource: attrs})[self.resource]
+
+    def delete(self, id_):
+        self.client.request("DELETE", f"{self.path}/{id_}")
+
+
+class Ports(Resource):
+    def attach(self, id_, interface_id):
+        """Plug ``interface_id`` (e.g. nova.example.com/<tenant>/server/<id>/eth0) in."""
+        return self.update(id_, attachment=interface_id)
+
+    def detach(self, id_):
+        return self.update(id_, attachment=None)
+
+
+class Client:
+    """``Client(url, token=T)``; on a noauth server ``Client(url, project="demo")``.
+
+    With a token, ``project`` names the project an admin token creates in and lists from.
+    """
+
+    def __init__(self, url=None, token=None, project=None, admin=False, timeout=30.0,
+                 settings=None):
+        s = settings or Settings(url=url or DEFAULT_URL, token=token, project=project,
+                                 admin=admin, timeout=timeout)
+        self.url, self.timeout = s.url.rstrip("/"), s.timeout
+        self.session = requests.Session()
+        self.owner = None
+        if s.token:
+            self.session.headers["X-Auth-Token"] = s.token
+            self.owner = s.project
+        elif s.project:
+            self.session.headers["X-Project-Id"] = s.project
+        if s.admin:
+            self.session.headers["X-Roles"] = "admin"
+        self.networks = Resource(self, "network", "networks")
+        self.subnets = Resource(self, "subnet", "subnets")
+        self.ports = Ports(self, "port", "ports")
+
+    def request(self, method, path, body=None, params=None):
+        """JSON in, JSON out; an error status raises the matching ``ClientError``."""
+        try:
+            resp = self.session.request(method, self.url + path, json=body, params=params,
+                                        timeout=self.timeout)
+        except requests.RequestException as exc:
+            why = re.search(r"\[Errno -?\d+\] [^'\")]+", str(exc))
+            raise errors.ConnectionFailed(f"cannot reach qnet at {self.url}: "
+                                          f"{why.group(0) if why else type(exc).__name__}"
+                                          ) from None
+        try:
+            data = resp.json() if resp.content else None
+        except ValueError:
+            data = None
+        if resp.status_code >= 400:
+            raise errors.from_response(resp.status_code, data,
+                                       resp.text.strip()[:200] or resp.reason)
+        return data
+
+    def topology(self):
+        """The fabric as the controller sees it (admins only)."""
+        try:
+            return self.request("GET", "/v2.0/qnet/topology")
+        except errors.NotFound as exc:
+            raise errors.NotFound(f"{self.url} serves no topology (GET /v2.0/qnet/topology; "
+                                  f"fabric mode): {exc.message}", status=404) from None
