@@ -54,6 +54,8 @@ class Settings:
             if required:
                 raise ValueError(f"cannot read config file {path}")
             return {}
+        if not parser.sections():
+            return {}                   # an empty file (e.g. /dev/null) sets nothing
         if not parser.has_section("qnet"):
             raise ValueError(f"{path}: no [qnet] section")
         known = {f.name for f in dataclasses.fields(Settings)}

@@ -233,16 +233,16 @@ def traced_serve(argv):
 # -- the lab state ---------------------------------------------------------------------------------
 def setup_state(lab, url, with_seed=True):
     from simulations.lab import seed
-    from simulations.lab.api import Api
+    from qnetclient import Client
     from simulations.lab.nodes import wait_for
     hv1, hv2 = lab.hypervisors[0], lab.hypervisors[1]
     servers = []
     if with_seed:
-        apis = {t: Api(url, project=t) for t in ("tenant-a", "tenant-b")}
-        servers = seed.build(lab, apis, lab.hypervisors)
-    api = Api(url, project=BENCH_PROJECT)
-    net = api.create("network", name="bench-net")
-    api.create("subnet", network_id=net["id"], cidr=BENCH_CIDR, ip_version=4, name="bench-v4")
+        clients = {t: Client(url, project=t) for t in ("tenant-a", "tenant-b")}
+        servers = seed.build(lab, clients, lab.hypervisors)
+    api = Client(url, project=BENCH_PROJECT)
+    net = api.networks.create(name="bench-net")
+    api.subnets.create(network_id=net["id"], cidr=BENCH_CIDR, ip_version=4, name="bench-v4")
     ports, vms = {}, {}
     for name, ip, hv, attach in (("bvm1", BVM1_IP, hv1, True), ("bvm2", BVM2_IP, hv2, True),
                                  ("bprobe", PROBE_IP, hv1, False)):
@@ -251,7 +251,7 @@ def setup_state(lab, url, with_seed=True):
                      fixed_ips=[{"ip_address": ip}])
         if attach:
             attrs["attachment"] = iface
-        ports[name] = api.create("port", **attrs)
+        ports[name] = api.ports.create(**attrs)
         vms[name] = lab.add_vm(name, hv, f"{ip}/24", mac=ports[name]["mac_address"],
                                iface_id=iface)
     for a, b in (("bvm1", "bvm2"), ("bprobe", "bvm2")):
@@ -259,11 +259,11 @@ def setup_state(lab, url, with_seed=True):
             vms[x].cmd(f"ip neigh replace {ports[y]['fixed_ips'][0]['ip_address']} lladdr "
                        f"{ports[y]['mac_address']} dev {x}-eth0 nud permanent")
     for name in ("bvm1", "bvm2"):
-        wait_for(lambda: api.show("port", ports[name]["id"])["status"] == "ACTIVE",
+        wait_for(lambda: api.ports.get(ports[name]["id"])["status"] == "ACTIVE",
                  timeout=30, what=f"{name} ACTIVE")
     wait_for(lambda: ping_ok(vms["bvm1"], BVM2_IP), timeout=20, what="bvm1 -> bvm2 ping")
-    admin = Api(url, project=BENCH_PROJECT, admin=True)   # provider:* is admin-only
-    return {"api": api, "net": admin.show("network", net["id"]), "ports": ports, "vms": vms,
+    admin = Client(url, project=BENCH_PROJECT, admin=True)   # provider:* is admin-only
+    return {"api": api, "net": admin.networks.get(net["id"]), "ports": ports, "vms": vms,
             "servers": servers}
 
 
@@ -339,7 +339,7 @@ def measure_convergence(state, samples, warmup_s=0.3):
                 invalid += 1            # traffic before the attach: the detach did not hold
                 continue
             t0 = time.time()
-            api.update("port", port["id"], attachment=PROBE_IFACE)
+            api.ports.attach(port["id"], PROBE_IFACE)
             api_ms.append((time.time() - t0) * 1e3)
             first = pinger.poll(5.0)
             if first is None:
@@ -350,14 +350,14 @@ def measure_convergence(state, samples, warmup_s=0.3):
         finally:
             pinger.stop()
         try:
-            wait_for(lambda: api.show("port", port["id"])["status"] == "ACTIVE", timeout=10,
+            wait_for(lambda: api.ports.get(port["id"])["status"] == "ACTIVE", timeout=10,
                      interval=0.01, what="probe ACTIVE")
         except LabError:
             misses += 1
         t1 = time.time()
-        api.update("port", port["id"], attachment=None)
+        api.ports.detach(port["id"])
         try:
-            wait_for(lambda: api.show("port", port["id"])["status"] == "DOWN", timeout=10,
+            wait_for(lambda: api.ports.get(port["id"])["status"] == "DOWN", timeout=10,
                      interval=0.005, what="probe DOWN")
             down_ms.append((time.time() - t1) * 1e3)
         except LabError:

@@ -17,6 +17,7 @@ from .nodes import VM, _ethtool_tx_off, wait_for
 
 NETWORKS = {"dmz-net": "10.0.1.0/24", "web-net": "10.0.2.0/24", "db-net": "10.0.3.0/24"}
 SERVERS = {"fw": ("dmz-net", "web-net"), "web": ("web-net", "db-net"), "db": ("db-net",)}
+DEVICE_OWNER = "compute:lab"
 UDHCPC_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "udhcpc.script")
 
 
@@ -50,37 +51,46 @@ def interface_id(tenant, server, index):
     return f"nova.example.com/{tenant}/server/{server}/eth{index}"
 
 
-def create_networks(api, networks=NETWORKS):
+def create_networks(client, networks=NETWORKS):
     """One network with one subnet per name; returns name -> network dict."""
     out = {}
     for name, cidr in networks.items():
-        net = api.create("network", name=name)
-        api.create("subnet", network_id=net["id"], cidr=cidr, ip_version=4, name=name + "-v4")
+        net = client.networks.create(name=name)
+        client.subnets.create(network_id=net["id"], cidr=cidr, ip_version=4, name=name + "-v4")
         out[name] = net
     return out
 
 
-def create_ports(api, tenant, name, networks, nics, host_number):
-    """The server's ports, one per NIC, with the attachment of the interface to plug.
+def create_ports(client, name, nics, addresses=None):
+    """The server's ports, one per NIC (networks by name or id), each attached to the
+    interface the VM will plug in; [(network name, port)]. All or nothing: on failure the
+    ports already made are deleted.
 
-    Addresses are requested explicitly (``.host_number``) so that two tenants with the same
-    CIDRs never hold the same address: a reply from the wrong tenant could then not be
-    mistaken for a right one.
+    The attachment names the port's own project (known once the port exists), as Nova does.
+    ``addresses``: one fixed IP per NIC, or None for addresses from the pools.
     """
     ports = []
-    for i, net_name in enumerate(nics):
-        prefix = NETWORKS[net_name].rsplit(".", 1)[0]
-        ports.append((net_name, api.create(
-            "port", network_id=networks[net_name]["id"], name=f"{name}-eth{i}",
-            fixed_ips=[{"ip_address": f"{prefix}.{host_number}"}], device_id=name,
-            device_owner="compute:lab", attachment=interface_id(tenant, name, i))))
+    try:
+        for i, ref in enumerate(nics):
+            net = client.networks.find(ref)
+            attrs = {"fixed_ips": [{"ip_address": addresses[i]}]} if addresses else {}
+            port = client.ports.create(network_id=net["id"], name=f"{name}-eth{i}",
+                                       device_id=name, device_owner=DEVICE_OWNER, **attrs)
+            ports.append((net["name"], port))
+            ports[-1] = (net["name"], client.ports.attach(
+                port["id"], interface_id(port["project_id"], name, i)))
+    except Exception:
+        for _, port in ports:
+            client.ports.delete(port["id"])
+        raise
     return ports
 
 
-def start_vm(lab, tenant, name, ports, hypervisor):
-    """Start the server's VM on ``hypervisor`` and plug every NIC (iface-id = attachment),
-    with the port's MAC on the VM's interface, as Nova does."""
-    vm_name = f"{tenant[:2]}{name}"[:10]
+def start_vm(lab, tenant, name, ports, hypervisor, host):
+    """Start the server's VM (Mininet host ``host``: unique, at most 10 characters) on
+    ``hypervisor`` and plug every NIC (iface-id = attachment), with the port's MAC on the VM's
+    interface, as Nova does."""
+    vm_name = host
     vm = lab.net.addHost(vm_name, cls=VM, ip=None)
     server = Server(name, tenant, vm, hypervisor, [])
     for i, (net_name, port) in enumerate(ports):
@@ -92,11 +102,6 @@ def start_vm(lab, tenant, name, ports, hypervisor):
         hypervisor.plug_vm(hv_if, port["attachment"], mac=port["mac_address"])
         server.nics.append(Nic(net_name, port, vm_if, hv_if))
     return server
-
-
-def add_server(lab, api, tenant, name, networks, nics, hypervisor, host_number):
-    ports = create_ports(api, tenant, name, networks, nics, host_number)
-    return start_vm(lab, tenant, name, ports, hypervisor)
 
 
 def dhcp(server, timeout=20):
@@ -111,9 +116,9 @@ def dhcp(server, timeout=20):
     return server
 
 
-def wait_active(api, server, timeout=30):
+def wait_active(client, server, timeout=30):
     for nic in server.nics:
-        wait_for(lambda: api.show("port", nic.port["id"])["status"] == "ACTIVE",
+        wait_for(lambda: client.ports.get(nic.port["id"])["status"] == "ACTIVE",
                  timeout=timeout, what=f"{server.name} {nic.intf} ACTIVE")
 
 
@@ -163,17 +168,24 @@ def format_matrix(matrix, servers):
     return "\n".join(lines)
 
 
-def build(lab, apis, hypervisors):
-    """The seed scenario for each tenant in ``apis`` ({tenant: Api}); servers spread over the
-    hypervisors round-robin, each tenant's servers on different hypervisors."""
+def build(lab, clients, hypervisors):
+    """The seed scenario for each tenant in ``clients`` ({tenant: qnetclient.Client}); servers
+    spread over the hypervisors round-robin, each tenant's servers on different hypervisors.
+
+    Addresses are requested explicitly (``.host_number``) so that two tenants with the same
+    CIDRs never hold the same address: a reply from the wrong tenant could then not be
+    mistaken for a right one.
+    """
     servers = []
-    for t, (tenant, api) in enumerate(apis.items()):
-        networks = create_networks(api)
+    for t, (tenant, client) in enumerate(clients.items()):
+        create_networks(client)
         for i, (name, nics) in enumerate(SERVERS.items()):
             hv = hypervisors[(i + t) % len(hypervisors)]
-            servers.append(add_server(lab, api, tenant, name, networks, nics, hv,
-                                      host_number=10 + 10 * t + i))
+            host = 10 + 10 * t + i
+            ports = create_ports(client, name, nics, [
+                NETWORKS[n].rsplit(".", 1)[0] + f".{host}" for n in nics])
+            servers.append(start_vm(lab, tenant, name, ports, hv, f"{name}{host}"[:10]))
     for server in servers:
-        wait_active(apis[server.tenant], server)
+        wait_active(clients[server.tenant], server)
         dhcp(server)
     return servers

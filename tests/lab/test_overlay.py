@@ -1,15 +1,19 @@
 """The overlay data plane end to end: a real ``qnet serve`` (openflow plug-in) programs three
-namespaced hypervisors over a routed underlay; the seed's servers for two tenants with the same
-CIDRs get their addresses by DHCP, and only servers that share a network can talk."""
+namespaced hypervisors over a routed underlay. The seed's demo is typed as the seed's commands
+(``qnet network create ...``, ``qnet-lab server create ...``) for two tenants with the same
+CIDRs; the servers get their addresses by DHCP, and only servers that share a network can talk."""
+import json
 import os
 import re
 import subprocess
+import sys
 import time
 
 import pytest
 
+from qnetclient import Client
 from simulations.lab import check
-from simulations.lab.api import Api
+from simulations.lab.control import LabControl
 from simulations.lab.nodes import wait_for
 from simulations.lab import seed
 from tests.conftest import Server, free_port
@@ -18,6 +22,10 @@ pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="!!! LAB TESTS SKIPPED: not root (namespaces, OVS daemons) !!!")
 
 TENANTS = ("tenant-a", "tenant-b")
+BIN = os.path.dirname(sys.executable)
+# Same CIDRs for both tenants, disjoint pools: a reply from the wrong tenant can never be
+# mistaken for the right one.
+POOLS = {"tenant-a": (10, 99), "tenant-b": (100, 199)}
 
 
 class Controller:
@@ -47,25 +55,72 @@ class Controller:
         return f"http://127.0.0.1:{self.api_port}"
 
 
+class Shell:
+    """Types commands as a tenant would: ``qnet ...`` and ``qnet-lab ...`` with QNET_* env."""
+
+    def __init__(self, url, control):
+        self.env = {**os.environ, "QNET_URL": url, "QNET_LAB_CONTROL": control,
+                    "QNET_CONFIG": os.devnull}
+
+    def __call__(self, tenant, line, expect=0):
+        program, *args = line.split()
+        out = subprocess.run([os.path.join(BIN, program), *args], capture_output=True,
+                             text=True, timeout=120, env={**self.env, "QNET_PROJECT": tenant})
+        assert out.returncode == expect, f"{line}: {out.stderr}"
+        return out.stdout
+
+
+def type_seed_demo(sh, tenant):
+    """The seed's workflow, command by command (the second tenant uses the seed's spelling)."""
+    low, high = POOLS[tenant]
+    sh(tenant, "qnet network create dmz-net web-net db-net")
+    for net, cidr in seed.NETWORKS.items():
+        prefix = cidr.rsplit(".", 1)[0]
+        sh(tenant, f"qnet subnet create --network {net} {cidr} --pool {prefix}.{low}-{prefix}.{high}")
+    printed = []
+    for name, nics in seed.SERVERS.items():
+        if tenant == "tenant-a":
+            printed.append(sh(tenant, f"qnet-lab server create {name} --nics {','.join(nics)}"))
+        else:
+            printed.append(sh(tenant, f"qnet-lab create-server {name} image={name}-img "
+                                      f"nics={','.join(nics)}"))
+    return printed
+
+
 @pytest.fixture(scope="module")
 def overlay(tmp_path_factory):
     from simulations.lab.topo import start_lab
     tmp = tmp_path_factory.mktemp("overlay")
     ctl = Controller(tmp).start()
     try:
-        with start_lab(hypervisors=3, subnets=2) as lab:
+        with start_lab(hypervisors=3, subnets=2) as lab, \
+                LabControl(lab, str(tmp / "control.sock")) as control:
             for hv in lab.hypervisors:
                 hv.set_controller(f"127.0.0.1:{ctl.ofp_port}")
                 hv.set_manager(f"127.0.0.1:{ctl.ovsdb_port}")
-            apis = {t: Api(ctl.url, project=t) for t in TENANTS}
-            servers = seed.build(lab, apis, lab.hypervisors)
-            yield lab, ctl, apis, {(s.tenant, s.name): s for s in servers}
+            sh = Shell(ctl.url, control.path)
+            printed = {t: type_seed_demo(sh, t) for t in TENANTS}
+            clients = {t: Client(ctl.url, project=t) for t in TENANTS}
+            yield lab, ctl, clients, dict(control.servers), sh, printed
     finally:
         ctl.stop()
 
 
+def test_server_create_prints_the_addresses_dhcp_gave(overlay):
+    _, _, _, servers, _, printed = overlay
+    for tenant in TENANTS:
+        for name, line in zip(seed.SERVERS, printed[tenant]):
+            server = servers[(tenant, name)]
+            assert line.strip() == f"{tenant}/{name} on {server.hypervisor.name}: " + ", ".join(
+                f"{n.network}={n.ip}" for n in server.nics)
+            low, high = POOLS[tenant]
+            assert all(low <= int(n.ip.rsplit(".", 1)[1]) <= high for n in server.nics)
+    # each tenant's servers were spread over the hypervisors
+    assert len({servers[("tenant-a", n)].hypervisor.name for n in seed.SERVERS}) == 3
+
+
 def test_dhcp_gives_every_nic_its_port_address(overlay):
-    _, _, _, servers = overlay
+    servers = overlay[3]
     for server in servers.values():
         for nic in server.nics:
             assert nic.ip == nic.fixed_ip, (server.name, nic.intf)
@@ -74,7 +129,7 @@ def test_dhcp_gives_every_nic_its_port_address(overlay):
 
 
 def test_seed_reachability_matrix(overlay):
-    _, _, _, servers = overlay
+    servers = overlay[3]
     ordered = list(servers.values())
     matrix = seed.reachability(ordered)
     print("\n" + seed.format_matrix(matrix, ordered))
@@ -82,7 +137,7 @@ def test_seed_reachability_matrix(overlay):
 
 
 def test_tcp_passes_only_between_servers_that_share_a_network(overlay):
-    _, _, _, servers = overlay
+    servers = overlay[3]
     fw, web, db = (servers[("tenant-a", n)] for n in ("fw", "web", "db"))
     assert check.tcp_transfer(fw.vm, web.vm, web.nic("web-net").ip, nbytes=1 << 20)
     assert check.tcp_transfer(web.vm, db.vm, db.nic("db-net").ip, nbytes=1 << 20)
@@ -93,7 +148,7 @@ def test_tcp_passes_only_between_servers_that_share_a_network(overlay):
 
 
 def test_spoofed_source_ip_and_mac_are_dropped(overlay):
-    _, _, apis, servers = overlay
+    _, _, clients, servers, _, _ = overlay
     fw, web = servers[("tenant-a", "fw")], servers[("tenant-a", "web")]
     nic, peer = fw.nic("web-net"), web.nic("web-net")
     spoof_ip = "10.0.2.99"
@@ -105,11 +160,11 @@ def test_spoofed_source_ip_and_mac_are_dropped(overlay):
         out = fw.vm.cmd(f"ping -c 3 -i 0.2 -W 1 -I {spoof_ip} {peer.ip}")
         assert " 0 received" in out
         # control: the same packets pass once port security is off on fw's port
-        apis["tenant-a"].update("port", nic.port["id"], port_security_enabled=False)
+        clients["tenant-a"].ports.update(nic.port["id"], port_security_enabled=False)
         wait_for(lambda: " 0% packet loss" in fw.vm.cmd(
             f"ping -c 1 -W 1 -I {spoof_ip} {peer.ip}"), timeout=10, what="unprotected ping")
     finally:
-        apis["tenant-a"].update("port", nic.port["id"], port_security_enabled=True)
+        clients["tenant-a"].ports.update(nic.port["id"], port_security_enabled=True)
         fw.vm.cmd(f"ip addr del {spoof_ip}/32 dev {nic.intf}")
     # a forged source MAC is dropped too
     real = nic.port["mac_address"]
@@ -121,44 +176,65 @@ def test_spoofed_source_ip_and_mac_are_dropped(overlay):
     wait_for(lambda: seed.ping(fw, peer.ip), timeout=10, what="ping after unspoofing")
 
 
-def test_detach_stops_traffic_and_reattach_resumes(overlay):
-    _, _, apis, servers = overlay
+def test_port_detach_stops_traffic_and_attach_resumes(overlay):
+    _, _, clients, servers, sh, _ = overlay
     web, db = servers[("tenant-a", "web")], servers[("tenant-a", "db")]
     nic = db.nic("db-net")
-    api = apis["tenant-a"]
-    target = web.nic("db-net")
-    assert seed.ping(db, target.ip)
-    api.update("port", nic.port["id"], attachment=None)
-    wait_for(lambda: api.show("port", nic.port["id"])["status"] == "DOWN", timeout=10,
+    client = clients["tenant-a"]
+    target = web.nic("db-net").ip
+    assert seed.ping(db, target)
+    sh("tenant-a", "qnet port detach db-eth0")
+    wait_for(lambda: client.ports.get(nic.port["id"])["status"] == "DOWN", timeout=10,
              what="port DOWN after detach")
-    assert not seed.ping(db, target.ip, count=2)
-    api.update("port", nic.port["id"], attachment=seed.interface_id("tenant-a", "db", 0))
-    wait_for(lambda: api.show("port", nic.port["id"])["status"] == "ACTIVE", timeout=10,
+    assert not seed.ping(db, target, count=2)
+    sh("tenant-a", f"qnet port attach db-eth0 {nic.port['attachment']}")
+    wait_for(lambda: client.ports.get(nic.port["id"])["status"] == "ACTIVE", timeout=10,
              what="port ACTIVE after re-attach")
-    wait_for(lambda: seed.ping(db, target.ip), timeout=10, what="ping after re-attach")
+    wait_for(lambda: seed.ping(db, target), timeout=10, what="ping after re-attach")
+
+
+def test_server_list_exec_and_delete(overlay):
+    lab, _, _, servers, sh, _ = overlay
+    web = servers[("tenant-a", "web")]
+    sh("tenant-a", "qnet-lab server create tmp --nics web-net --hypervisor hv3")
+    listed = {(s["tenant"], s["name"]): s
+              for s in json.loads(sh("tenant-a", "qnet-lab server list -f json"))}
+    tmp = listed[("tenant-a", "tmp")]
+    assert tmp["hypervisor"] == "hv3" and len(listed) == 7
+    assert sh("tenant-a", f"qnet-lab exec tmp ping -c 1 -W 2 {web.nic('web-net').ip}")
+    # the other tenant's web server holds an address tmp cannot reach
+    other = servers[("tenant-b", "web")].nic("web-net").ip
+    sh("tenant-a", f"qnet-lab exec tmp ping -c 1 -W 1 {other}", expect=1)
+    err = subprocess.run([os.path.join(BIN, "qnet-lab"), "exec", "fw", "true"], env={
+        **sh.env, "QNET_PROJECT": "tenant-a"}, capture_output=True, text=True).stderr
+    assert "several servers are named fw" in err and "tenant-a/fw" in err
+
+    assert sh("tenant-a", "qnet-lab server delete tmp").strip() == "deleted tenant-a/tmp"
+    assert json.loads(sh("tenant-a", "qnet port list --device-id tmp -f json")) == []
+    assert not [h.name for h in lab.net.hosts if h.name.startswith("tmp")]
+    assert len(json.loads(sh("tenant-a", "qnet-lab server list -f json"))) == 6
 
 
 def test_controller_restart_loses_no_packets(overlay):
-    lab, ctl, apis, servers = overlay
+    lab, ctl, clients, servers, _, _ = overlay
     fw, web = servers[("tenant-a", "fw")], servers[("tenant-a", "web")]
     assert fw.hypervisor is not web.hypervisor
     target = web.nic("web-net").ip
-    api = apis["tenant-a"]
-    web_net = {"web-net": api.list("network", name="web-net")[0]}
-    ports = seed.create_ports(api, "tenant-a", "late", web_net, ("web-net",), host_number=40)
+    client = clients["tenant-a"]
+    ports = seed.create_ports(client, "late", ["web-net"])
     pinger = fw.vm.popen(["ping", "-i", "0.1", "-c", "80", target], stdout=subprocess.PIPE,
                          universal_newlines=True)
     time.sleep(1)
     ctl.stop()
     # While the controller is away, a server whose port exists is plugged in on a hypervisor:
     # the restarted controller must bind and program it without disturbing the others.
-    late = seed.start_vm(lab, "tenant-a", "late", ports, lab.hypervisors[2])
+    late = seed.start_vm(lab, "tenant-a", "late", ports, lab.hypervisors[2], "late")
     time.sleep(1)
     ctl.start()
     out, _ = pinger.communicate(timeout=60)
     sent, got = map(int, re.search(r"(\d+) packets transmitted, (\d+) received", out).groups())
     print(f"\nping at 10/s across the controller restart: {sent} sent, {got} received")
     assert sent == 80 and got == 80
-    seed.wait_active(api, late)
+    seed.wait_active(client, late)
     seed.dhcp(late)
     wait_for(lambda: seed.ping(late, target), timeout=10, what="new server reaches web")
