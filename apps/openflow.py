@@ -90,6 +90,13 @@ class QnetController(app_manager.OSKenApp):
         self.threads.append(hub.spawn(self._worker))
         return thread
 
+    def stop(self):
+        # The worker sleeps on ``wake``: without this it never sees the app stop and
+        # AppManager.close() would wait for it forever (``qnet serve`` hanging on SIGTERM).
+        self.is_active = False
+        self.kick()
+        super().stop()
+
     def attach(self, plugin):
         self.plugin = plugin
         self.kick()
@@ -147,6 +154,8 @@ class QnetController(app_manager.OSKenApp):
         while True:
             self.wake.wait()
             self.wake.clear()
+            if not self.is_active:
+                return
             try:
                 self.reconcile()
             except Exception:
