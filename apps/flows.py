@@ -157,11 +157,25 @@ def deliver_to_local_port(port, ofport, vni):
                 apply(("output", ofport)))
 
 
-def forward_to_remote_port(port, vni, tunnel_ofport):
-    """From a local port to a port on another switch; tunnelled frames never go back out."""
+def forward_to_remote_port(port, vni, host_tag):
+    """From a local port to a port on another switch (tunnelled frames never go back out):
+    tun_id := VNI, and the destination switch's tag into a register; tunnel_out picks the port.
+
+    Why a register rather than ``output:<tunnel port>`` here: the tunnel port's number differs
+    from switch to switch, the tag does not. So this flow is identical on every switch hosting
+    the network -- computed and encoded once per port, not once per switch -- and a tunnel
+    port that is re-created changes one tunnel_out flow, not one flow per remote MAC. The
+    price is one more table lookup, which OVS's megaflow cache folds away.
+    """
     return flow("l2_lookup", PRIO_NORMAL,
                 {"metadata": (vni, pl.METADATA_MASK), "eth_dst": port.mac},
-                apply(("set", "tunnel_id", vni), ("output", tunnel_ofport)))
+                apply(("set", "tunnel_id", vni), ("set", pl.TUNNEL_DEST_REG, host_tag)),
+                goto("tunnel_out"))
+
+
+def output_to_tunnel(host_tag, tunnel_ofport):
+    return flow("tunnel_out", PRIO_NORMAL, {pl.TUNNEL_DEST_REG: host_tag},
+                apply(("output", tunnel_ofport)))
 
 
 def flood_groups(vni, local_ofports, tunnel_ofports):
@@ -198,9 +212,11 @@ class Piece:
 
 
 def chassis_piece(tunnel_ofports):
-    """Table misses and the classification of tunnel ports: one per switch."""
+    """Table misses, and for each tunnel port (``{peer's tag: ofport}``) its classification
+    and the way out to the peer: one per switch."""
     return Piece(tuple(table_miss_flows()) +
-                 tuple(classify_tunnel_port(p) for p in sorted(tunnel_ofports)))
+                 tuple(classify_tunnel_port(p) for p in sorted(tunnel_ofports.values())) +
+                 tuple(output_to_tunnel(t, p) for t, p in sorted(tunnel_ofports.items())))
 
 
 def network_piece(net):
@@ -227,9 +243,9 @@ def local_port_piece(port, ofport, vni):
                   deliver_to_local_port(port, ofport, vni)))
 
 
-def remote_port_piece(port, vni, tunnel_ofport):
-    """A port bound on another switch that hosts the same network: the way to it."""
-    return Piece((forward_to_remote_port(port, vni, tunnel_ofport),))
+def remote_port_piece(port, vni, host_tag):
+    """A port bound on another switch: the way to it, the same on every switch but its own."""
+    return Piece((forward_to_remote_port(port, vni, host_tag),))
 
 
 def chassis_pieces(chassis_id, model, placement):
@@ -237,7 +253,8 @@ def chassis_pieces(chassis_id, model, placement):
     ("chassis",), ("network", net id), ("flood", net id), ("arp", port id),
     ("local", port id), ("remote", port id)."""
     tunnels = placement.tunnels.get(chassis_id, {})
-    pieces = {("chassis",): chassis_piece(tunnels.values())}
+    tags = placement.tags
+    pieces = {("chassis",): chassis_piece({tags[c]: p for c, p in tunnels.items()})}
     for net_id in sorted(placement.networks_on(chassis_id, model)):
         net = model.networks[net_id]
         vni = net.vni
@@ -252,9 +269,11 @@ def chassis_pieces(chassis_id, model, placement):
             if host == chassis_id:
                 local.append(ofport)
                 pieces[("local", port.id)] = local_port_piece(port, ofport, vni)
-            elif host in tunnels:
-                remote_chassis.add(host)
-                pieces[("remote", port.id)] = remote_port_piece(port, vni, tunnels[host])
+            else:
+                if host in tags:
+                    pieces[("remote", port.id)] = remote_port_piece(port, vni, tags[host])
+                if host in tunnels:
+                    remote_chassis.add(host)
         pieces[("network", net_id)] = network_piece(net)
         pieces[("flood", net_id)] = flood_piece(vni, local,
                                                 [tunnels[c] for c in remote_chassis])

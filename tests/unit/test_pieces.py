@@ -40,3 +40,11 @@ def test_a_port_admin_down_leaves_its_addresses_answered_but_no_path():
     hv1 = pieces(m, chs, "hv1")
     assert ("arp", "p2") in hv1 and ("remote", "p2") not in hv1
     assert [g.buckets for g in hv1[("flood", "net")].groups] == [((("output", 1),),)] * 2
+
+
+def test_a_recreated_tunnel_port_changes_only_the_switch_piece_and_flooding():
+    m, chs = two_hypervisors()
+    before = pieces(m, chs, "hv1")
+    chs[0].interfaces["qvx1"].ofport = 6
+    after = pieces(m, chs, "hv1")
+    assert {k for k in before if before[k] != after[k]} == {("chassis",), ("flood", "net")}
