@@ -76,6 +76,15 @@ class Switch:
         self.installed = None
 
 
+def tunnel_request(have, wanted, keep):
+    """The tunnel ports to ask a chassis for, or None if it has them already. While the view
+    is partial after a restart (``keep``), tunnels to hypervisors not back yet stay: removing
+    one would cut traffic still flowing over it (and its re-creation changes its ofport)."""
+    if keep:
+        wanted = {**have, **wanted}
+    return None if wanted == have else wanted
+
+
 class QnetController(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
     _CONTEXTS = {"chassis_monitor": ChassisMonitor}
@@ -199,9 +208,9 @@ class QnetController(app_manager.OSKenApp):
         model = self.plugin.model
         chassis = self.connected_chassis()
         self.placement = place(model, chassis)
-        self._request_tunnels(model, chassis)
-        synced = set()
         settling = self._still_settling(chassis)
+        self._request_tunnels(model, chassis, keep=settling)
+        synced = set()
         for ch in chassis:
             switch = self.switches.get(ch.datapath_id)
             if switch is None:
@@ -221,16 +230,19 @@ class QnetController(app_manager.OSKenApp):
             synced.add(ch.system_id)
         self._report_status(model, {c.system_id: c for c in chassis}, synced)
 
-    def _request_tunnels(self, model, chassis):
+    def _request_tunnels(self, model, chassis, keep=False):
         """Ask OVSDB for the tunnel ports the placement needs, where they differ from what
         the chassis reports (so a hypervisor whose database was reset gets them back)."""
         tunnel_ips = {c.system_id: c.tunnel_ip for c in chassis if c.tunnel_ip}
         wanted = wanted_tunnels(model, self.placement.bound, tunnel_ips)
         for ch in chassis:
+            if ch.system_id not in wanted:
+                continue
             have = {name: iface.remote_ip for name, iface in ch.tunnels.items()}
-            if ch.system_id in wanted and have != wanted[ch.system_id]:
+            want = tunnel_request(have, wanted[ch.system_id], keep)
+            if want is not None:
                 try:
-                    self.monitor.ensure_tunnels(ch.system_id, wanted[ch.system_id])
+                    self.monitor.ensure_tunnels(ch.system_id, want)
                 except ChassisError as exc:
                     LOG.warning("tunnels of %s not set up yet: %s", ch.system_id, exc)
 
