@@ -78,12 +78,13 @@ def type_seed_demo(sh, tenant):
         prefix = cidr.rsplit(".", 1)[0]
         sh(tenant, f"qnet subnet create --network {net} {cidr} --pool {prefix}.{low}-{prefix}.{high}")
     printed = []
-    for name, nics in seed.SERVERS.items():
-        if tenant == "tenant-a":
+    for i, (name, nics) in enumerate(seed.SERVERS.items()):
+        if tenant == "tenant-a":       # placed on the least loaded hypervisor: hv1, hv2, hv3
             printed.append(sh(tenant, f"qnet-lab server create {name} --nics {','.join(nics)}"))
-        else:
+        else:                          # placed by hand, shifted by one: hv2, hv3, hv1
+            hv = f"hv{(i + 1) % 3 + 1}"
             printed.append(sh(tenant, f"qnet-lab create-server {name} image={name}-img "
-                                      f"nics={','.join(nics)}"))
+                                      f"nics={','.join(nics)} hypervisor={hv}"))
     return printed
 
 
