@@ -6,7 +6,6 @@ Flows are immutable values; a flow's cookie is a hash of its content (see pipeli
 compilations that agree produce identical cookies and a diff is a set difference.
 """
 import dataclasses
-import functools
 import hashlib
 
 import netaddr
@@ -19,18 +18,20 @@ UDP = 17
 PRIO_HIGH, PRIO_NORMAL, PRIO_LOW, PRIO_MISS = 200, 100, 50, 0
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Flow:
     table: str
     priority: int
     match: tuple          # ((field, value or (value, mask)), ...) sorted by field
     instructions: tuple   # ("goto", table) | ("metadata", value, mask) | ("apply", actions)
+    # A hash of the content, computed once: slots and no lazily filled __dict__ keep a flow at
+    # a few hundred bytes, which matters with millions of them (simulations/bench_scale.py).
+    cookie: int = dataclasses.field(init=False, compare=False, repr=False)
 
-    @functools.cached_property
-    def cookie(self):
+    def __post_init__(self):
         digest = hashlib.blake2b(repr((self.table, self.priority, self.match,
                                        self.instructions)).encode(), digest_size=7).digest()
-        return pl.COOKIE_PREFIX | int.from_bytes(digest, "big")
+        object.__setattr__(self, "cookie", pl.COOKIE_PREFIX | int.from_bytes(digest, "big"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,7 +3,20 @@
 ``diff`` is pure: given what a switch holds and what it should hold, it returns the messages that
 take it there -- groups before the flows that use them, deletions of flows before the groups they
 used, a barrier last. Nothing is ever wiped: flows that are already right are not touched.
+``messages`` encodes a ``Delta`` (what diff computes, or what apps/incremental.py computes without
+looking at the whole switch) the same way.
+
+Encoding is the costly part of a flow-mod in Python (DESIGN.md section 7), so it is done as
+little as possible: match fields are normalised once per distinct (field, value) instead of by
+``OFPMatch(**kwargs)`` for every flow, and the ADD message of a flow is kept for a while and sent
+as it is to the next switch that needs the same flow (flows that name no local port -- ARP
+answers, the way to a remote port -- are identical on every switch hosting the network).
 """
+import collections
+import dataclasses
+import functools
+import operator
+
 from apps import pipeline as pl
 
 INSTRUCTION_ORDER = {"meter": 0, "apply": 1, "metadata": 2, "goto": 3}
@@ -50,12 +63,55 @@ def encode_instructions(dp, instructions):
     return out
 
 
-def add_flow(dp, flow):
+@functools.lru_cache(maxsize=1 << 16)
+def _match_field(ofp, name, value):
+    """(OXM order, normalised (name, value)) of one match field, exactly as
+    ``OFPMatch(**{name: value})`` computes them; memoised, since fields recur flow after flow."""
+    name, value = ofp.oxm_normalize_user(name, value)
+    num, v, mask = ofp.oxm_from_user(name, value)
+    return (num[0] if isinstance(num, tuple) else num), ofp.oxm_to_user(num, v, mask)
+
+
+def encode_match(dp, match):
+    """OFPMatch for a Flow's match tuple; the same object ``OFPMatch(**dict(match))`` builds."""
+    fields = sorted((_match_field(dp.ofproto, k, v) for k, v in match),
+                    key=operator.itemgetter(0))
+    return dp.ofproto_parser.OFPMatch(_ordered_fields=[f for _, f in fields])
+
+
+class _RecentAdds:
+    """The last few thousand ADD messages by flow, so a flow sent to many switches is encoded
+    once. A message depends only on the flow (and the OpenFlow version): os-ken serialises it
+    afresh for each switch, and the xid it got first is harmless on other connections."""
+
+    def __init__(self, size):
+        self.size = size
+        self.msgs = collections.OrderedDict()
+
+    def get(self, dp, flow):
+        msg = self.msgs.get(flow)
+        if msg is not None and msg.datapath.ofproto is dp.ofproto:
+            self.msgs.move_to_end(flow)
+            return msg
+        msg = self.msgs[flow] = _encode_add(dp, flow)
+        if len(self.msgs) > self.size:
+            self.msgs.popitem(last=False)
+        return msg
+
+
+def _encode_add(dp, flow):
     parser, ofp = dp.ofproto_parser, dp.ofproto
     return parser.OFPFlowMod(dp, cookie=flow.cookie, table_id=pl.TABLES[flow.table].number,
                              command=ofp.OFPFC_ADD, priority=flow.priority,
-                             match=parser.OFPMatch(**dict(flow.match)),
+                             match=encode_match(dp, flow.match),
                              instructions=encode_instructions(dp, flow.instructions))
+
+
+_RECENT_ADDS = _RecentAdds(1 << 15)
+
+
+def add_flow(dp, flow):
+    return _RECENT_ADDS.get(dp, flow)
 
 
 def delete_flow(dp, table_id, priority, match, cookie):
@@ -98,25 +154,52 @@ class Installed:
                     for c, f in state.flows.items()}, dict(state.groups))
 
 
-def diff(dp, installed, desired):
-    """Messages that take ``installed`` to ``desired`` (a flows.SwitchState), plus a barrier."""
-    ofp, parser = dp.ofproto, dp.ofproto_parser
-    msgs = []
+@dataclasses.dataclass
+class Delta:
+    """What to change on one switch, in the order it must be sent."""
+
+    groups: list = dataclasses.field(default_factory=list)   # (Group, already there?)
+    adds: list = dataclasses.field(default_factory=list)     # Flow
+    deletes: list = dataclasses.field(default_factory=list)  # (table_id, priority, match, cookie)
+    group_deletes: list = dataclasses.field(default_factory=list)   # group ids
+
+    def __len__(self):
+        return len(self.groups) + len(self.adds) + len(self.deletes) + len(self.group_deletes)
+
+
+def changes(installed, desired):
+    """The Delta that takes ``installed`` (an Installed) to ``desired`` (a flows.SwitchState)."""
+    delta = Delta()
     for gid, group in sorted(desired.groups.items()):
         if gid not in installed.groups:
-            msgs.append(group_mod(dp, group, ofp.OFPGC_ADD))
+            delta.groups.append((group, False))
         elif installed.groups[gid] != group:
-            msgs.append(group_mod(dp, group, ofp.OFPGC_MODIFY))
-    for cookie, flow in desired.flows.items():
-        if cookie not in installed.flows:
-            msgs.append(add_flow(dp, flow))
-    for cookie, (table_id, priority, match) in installed.flows.items():
-        if cookie not in desired.flows:
-            if isinstance(match, tuple):
-                match = parser.OFPMatch(**dict(match))
-            msgs.append(delete_flow(dp, table_id, priority, match, cookie))
-    for gid in sorted(set(installed.groups) - set(desired.groups)):
-        msgs.append(delete_group(dp, gid))
+            delta.groups.append((group, True))
+    delta.adds = [flow for cookie, flow in desired.flows.items() if cookie not in installed.flows]
+    delta.deletes = [(table_id, priority, match, cookie)
+                     for cookie, (table_id, priority, match) in installed.flows.items()
+                     if cookie not in desired.flows]
+    delta.group_deletes = sorted(set(installed.groups) - set(desired.groups))
+    return delta
+
+
+def messages(dp, delta):
+    """The messages that carry out ``delta``: groups before the flows that use them, deletions
+    of flows before the groups they used, a barrier last (nothing at all for an empty delta)."""
+    ofp, parser = dp.ofproto, dp.ofproto_parser
+    msgs = [group_mod(dp, group, ofp.OFPGC_MODIFY if there else ofp.OFPGC_ADD)
+            for group, there in delta.groups]
+    msgs += [add_flow(dp, flow) for flow in delta.adds]
+    for table_id, priority, match, cookie in delta.deletes:
+        if isinstance(match, tuple):
+            match = encode_match(dp, match)
+        msgs.append(delete_flow(dp, table_id, priority, match, cookie))
+    msgs += [delete_group(dp, gid) for gid in delta.group_deletes]
     if msgs:
         msgs.append(parser.OFPBarrierRequest(dp))
     return msgs
+
+
+def diff(dp, installed, desired):
+    """Messages that take ``installed`` to ``desired`` (a flows.SwitchState), plus a barrier."""
+    return messages(dp, changes(installed, desired))
