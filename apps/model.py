@@ -52,6 +52,8 @@ class LogicalModel:
         self.networks = {}
         self._ports_by_net = {}
         self.by_attachment = {}
+        #: chassis that had ACTIVE ports when the model was loaded from the database
+        self.hosts_at_load = set()
 
     @classmethod
     def load(cls, core, ctx):
@@ -62,6 +64,8 @@ class LogicalModel:
             model.put("subnet", sub)
         for port in core.ports.list(ctx)[0]:
             model.put("port", port)
+            if port["status"] == "ACTIVE" and port["binding:host_id"]:
+                model.hosts_at_load.add(port["binding:host_id"])
         return model
 
     def apply(self, change):

@@ -149,9 +149,15 @@ class Installed:
         self.groups = dict(groups or {})
 
     @classmethod
-    def from_state(cls, state):
-        return cls({c: (pl.TABLES[f.table].number, f.priority, f.match)
-                    for c, f in state.flows.items()}, dict(state.groups))
+    def from_state(cls, state, kept=None):
+        """What a switch holds after ``diff`` took it to ``state``; with ``kept`` (the
+        Installed before an unpruned diff), its flows and groups that were left in place."""
+        flows = dict(kept.flows) if kept else {}
+        groups = dict(kept.groups) if kept else {}
+        flows.update((c, (pl.TABLES[f.table].number, f.priority, f.match))
+                     for c, f in state.flows.items())
+        groups.update(state.groups)
+        return cls(flows, groups)
 
 
 @dataclasses.dataclass
@@ -167,8 +173,9 @@ class Delta:
         return len(self.groups) + len(self.adds) + len(self.deletes) + len(self.group_deletes)
 
 
-def changes(installed, desired):
-    """The Delta that takes ``installed`` (an Installed) to ``desired`` (a flows.SwitchState)."""
+def changes(installed, desired, prune=True):
+    """The Delta that takes ``installed`` (an Installed) to ``desired`` (a flows.SwitchState).
+    With ``prune=False`` nothing is deleted: flows and groups not desired stay in place."""
     delta = Delta()
     for gid, group in sorted(desired.groups.items()):
         if gid not in installed.groups:
@@ -176,10 +183,11 @@ def changes(installed, desired):
         elif installed.groups[gid] != group:
             delta.groups.append((group, True))
     delta.adds = [flow for cookie, flow in desired.flows.items() if cookie not in installed.flows]
-    delta.deletes = [(table_id, priority, match, cookie)
-                     for cookie, (table_id, priority, match) in installed.flows.items()
-                     if cookie not in desired.flows]
-    delta.group_deletes = sorted(set(installed.groups) - set(desired.groups))
+    if prune:
+        delta.deletes = [(table_id, priority, match, cookie)
+                         for cookie, (table_id, priority, match) in installed.flows.items()
+                         if cookie not in desired.flows]
+        delta.group_deletes = sorted(set(installed.groups) - set(desired.groups))
     return delta
 
 
@@ -200,6 +208,7 @@ def messages(dp, delta):
     return msgs
 
 
-def diff(dp, installed, desired):
-    """Messages that take ``installed`` to ``desired`` (a flows.SwitchState), plus a barrier."""
-    return messages(dp, changes(installed, desired))
+def diff(dp, installed, desired, prune=True):
+    """Messages that take ``installed`` to ``desired`` (a flows.SwitchState), plus a barrier.
+    With ``prune=False`` nothing is deleted: flows and groups not desired stay in place."""
+    return messages(dp, changes(installed, desired, prune))

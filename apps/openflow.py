@@ -14,6 +14,7 @@ switch that is already right: traffic keeps flowing (switches run with fail_mode
 failed pass also starts the desired state over from the model.
 """
 import logging
+import time
 
 import netaddr
 from os_ken.app.ofctl import api as ofctl
@@ -24,7 +25,7 @@ from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
-from apps import dhcp, flows, ofmsg
+from apps import dhcp, ofmsg
 from apps import pipeline as pl
 from apps.chassis import ChassisError, ChassisMonitor, EventChassisChanged
 from apps.incremental import DesiredState
@@ -47,6 +48,10 @@ class OpenFlowPlugin(Plugin):
     def __init__(self):
         self.model = LogicalModel()
         self.app = None
+        self.resync_grace = 0
+
+    def configure(self, config):
+        self.resync_grace = config.resync_grace
 
     def start(self, core):
         super().start(core)
@@ -68,11 +73,13 @@ class OpenFlowPlugin(Plugin):
 
 class Switch:
     """One connected integration bridge; ``synced``: it holds its desired state, so deltas
-    suffice (False: read it back and resync on the next pass)."""
+    suffice (False: read it back and resync on the next pass); ``unpruned``: resynced while
+    settling after a restart, so it may still hold stale flows (resync again once settled)."""
 
     def __init__(self, dp):
         self.dp = dp
         self.synced = False
+        self.unpruned = False
 
 
 class QnetController(app_manager.OSKenApp):
@@ -91,15 +98,45 @@ class QnetController(app_manager.OSKenApp):
         self.wake = hub.Event()
         self.passes = 0               # reconcile passes run (for tests and benchmarks)
         self.sent = 0                 # flow-mods and group-mods sent (for tests and benchmarks)
+        self.settling = None          # while the view is partial: (deadline, chassis awaited)
 
     def start(self):
         thread = super().start()
         self.threads.append(hub.spawn(self._worker))
         return thread
 
+    def stop(self):
+        # The worker sleeps on ``wake``: without this it never sees the app stop and
+        # AppManager.close() would wait for it forever (``qnet serve`` hanging on SIGTERM).
+        self.is_active = False
+        self.kick()
+        super().stop()
+
     def attach(self, plugin):
         self.plugin = plugin
+        if plugin.resync_grace > 0 and plugin.model.hosts_at_load:
+            self.settling = (time.monotonic() + plugin.resync_grace,
+                             frozenset(plugin.model.hosts_at_load))
+            hub.spawn_after(plugin.resync_grace, self.kick)
         self.kick()
+
+    def _still_settling(self, chassis):
+        """After a restart, hypervisors reconnect one by one (OVSDB backs off for seconds).
+        Until every chassis that had active ports is back, a switch's desired state misses
+        the ports bound elsewhere: pruning then would cut working traffic. So, like
+        Neutron's OVS agent, stale flows are only removed once the view is complete, or the
+        grace period (``resync_grace``) has run out."""
+        if self.settling is None:
+            return False
+        deadline, awaited = self.settling
+        ready = {c.system_id for c in chassis if c.datapath_id in self.switches}
+        if awaited <= ready or time.monotonic() >= deadline:
+            missing = sorted(awaited - ready)
+            LOG.info("resync complete%s: removing stale flows",
+                     f" without {', '.join(missing)} (grace ran out)" if missing else "")
+            self.settling = None
+            return False
+        return True
 
     def kick(self):
         self.wake.set()
@@ -166,6 +203,8 @@ class QnetController(app_manager.OSKenApp):
         while True:
             self.wake.wait()
             self.wake.clear()
+            if not self.is_active:
+                return
             try:
                 self.reconcile()
             except Exception:
@@ -200,13 +239,15 @@ class QnetController(app_manager.OSKenApp):
         """Send each switch its delta, or a full resync if it is not known to be in sync.
         Returns the chassis ids whose switch now holds its desired state."""
         synced = set()
+        settling = self._still_settling(chassis.values())
         for ch in chassis.values():
             switch = self.switches.get(ch.datapath_id)
             if switch is None:
                 continue
-            if not switch.synced:
+            if not switch.synced or (switch.unpruned and not settling):
                 msgs = ofmsg.diff(switch.dp, self._read_installed(switch.dp),
-                                  self.desired.state(ch.system_id))
+                                  self.desired.state(ch.system_id), prune=not settling)
+                switch.unpruned = settling
             elif ch.system_id in deltas:
                 msgs = ofmsg.messages(switch.dp, deltas[ch.system_id])
             else:

@@ -159,6 +159,27 @@ def test_diff_deletes_stale_flows_by_exact_cookie():
     assert {x.cookie for x in deletes} == set(state.flows) - set(smaller.flows)
 
 
+def test_unpruned_diff_keeps_stale_flows_and_remembers_them():
+    """While a restarted controller's view is partial (hv2 not back yet), hv1 keeps its
+    flows towards hv2's port; once pruning resumes they go, exactly those."""
+    m, chs = two_hypervisors()
+    full = flows.compile_chassis("hv1", m, place(m, chs))
+    partial = flows.compile_chassis("hv1", m, place(m, chs[:1]))   # hv2 unknown
+    stale = set(full.flows) - set(partial.flows)
+    assert stale                                      # the route to p2 on hv2, at least
+    held = ofmsg.Installed.from_state(full)
+    msgs = ofmsg.diff(DP, held, partial, prune=False)
+    assert not any(isinstance(x, parser.OFPFlowMod) and x.command != ofp.OFPFC_ADD
+                   for x in msgs)
+    assert not any(isinstance(x, parser.OFPGroupMod) and x.command == ofp.OFPGC_DELETE
+                   for x in msgs)
+    after = ofmsg.Installed.from_state(partial, kept=held)
+    assert set(after.flows) == set(full.flows)
+    deletes = [x for x in ofmsg.diff(DP, after, partial) if isinstance(x, parser.OFPFlowMod)]
+    assert {x.cookie for x in deletes} == stale
+    assert all(x.command == ofp.OFPFC_DELETE_STRICT for x in deletes)
+
+
 def test_messages_serialize():
     m, chs = two_hypervisors()
     for msg in ofmsg.diff(DP, ofmsg.Installed(), flows.compile_chassis("hv1", m, place(m, chs))):
