@@ -166,6 +166,7 @@ class QnetController(app_manager.OSKenApp):
         if switch is not None and switch.dp is ev.datapath:
             LOG.info("switch %016x disconnected", ev.datapath.id)
             del self.switches[ev.datapath.id]
+            self.kick()       # its ports are reported DOWN
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     def _switch_error(self, ev):

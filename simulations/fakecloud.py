@@ -13,12 +13,14 @@ whose request/reply (barriers, flow and group stats) is answered synchronously b
 switch, and whose worker loop is ``FakeCloud.settle()`` instead of a hub thread; switch errors
 are delivered to its real error handler.
 """
+import dataclasses
 import itertools
 from types import SimpleNamespace
 
 from os_ken.controller import ofp_event
 
 from apps.chassis import EventChassisChanged, build_chassis, plan_tunnels
+from apps.incremental import Counters
 from apps.openflow import QnetController
 from simulations.fakeof import FakeDatapath, FakeSwitch
 
@@ -123,6 +125,7 @@ class FakeCloud:
         self.plugin = plugin
         self.hypervisors = {}
         self.reported = set()     # hypervisors whose rows changed since their last report
+        self.lost = set()         # hypervisors whose OVSDB connection is down
         self.monitor = FakeMonitor(self)
         self.controller = CloudController(chassis_monitor=self.monitor)
         plugin.bind_apps({"controller": self.controller})
@@ -156,22 +159,40 @@ class FakeCloud:
 
     def publish(self):
         """Hypervisors whose rows changed report, as the ChassisMonitor would emit them."""
-        reported, self.reported = self.reported, set()
+        reported, self.reported = self.reported - self.lost, self.reported & self.lost
         for system_id in sorted(reported):
             chassis = self.hypervisors[system_id].report()
             if self.monitor.chassis.get(system_id) != chassis:
                 self.monitor.chassis[system_id] = chassis
                 self.controller._chassis_changed(EventChassisChanged(chassis))
 
+    def lose_chassis(self, system_id):
+        """The hypervisor's OVSDB connection drops: the monitor keeps its last report, marked
+        disconnected, and hears nothing more until ``regain_chassis``."""
+        self.lost.add(system_id)
+        chassis = self.monitor.chassis.get(system_id)
+        if chassis is not None:
+            self.monitor.chassis[system_id] = dataclasses.replace(chassis, connected=False)
+            self.controller._chassis_changed(EventChassisChanged(self.monitor.chassis[system_id]))
+
+    def regain_chassis(self, system_id):
+        self.lost.discard(system_id)
+        self.reported.add(system_id)
+
     def settle(self, max_passes=10):
-        """Deliver reports and run controller passes until nothing is left to do."""
+        """Deliver reports and run controller passes until nothing is left to do. Returns the
+        work done: the passes' counters summed, and ``sent``, the flow- and group-mods."""
+        work, sent = Counters(), self.controller.sent
         for _ in range(max_passes):
             self.publish()
             if not self.controller.wake.is_set():
-                return
+                return dataclasses.replace(work), self.controller.sent - sent
             self.controller.wake.clear()
             self.controller.reconcile()
             self.controller.passes += 1
+            for field in dataclasses.fields(Counters):
+                setattr(work, field.name, getattr(work, field.name) +
+                        getattr(self.controller.desired.counters, field.name))
         raise RuntimeError("the cloud did not settle")
 
     def flows_of(self, system_id):
