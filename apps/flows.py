@@ -6,6 +6,7 @@ Flows are immutable values; a flow's cookie is a hash of its content (see pipeli
 compilations that agree produce identical cookies and a diff is a set difference.
 """
 import dataclasses
+import functools
 import hashlib
 
 import netaddr
@@ -69,6 +70,12 @@ def flood_group_ids(vni):
     return vni << 1, (vni << 1) | 1
 
 
+def _is_v6(address):
+    """IPv6 or IPv4 (the model holds validated addresses and CIDRs: a colon says which)."""
+    return ":" in address
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def _masked(cidr):
     net = netaddr.IPNetwork(cidr)
     return str(net.ip) if net.size == 1 else (str(net.network), str(net.netmask))
@@ -102,11 +109,11 @@ def install_port_security(port, ofport):
                                              goto("arp_responder"))))
     mac = port.mac
     sources = [(mac, ip) for ip in port.ipv4 + port.ipv6] + list(port.pairs)
-    v4 = [(m, a) for m, a in sources if netaddr.IPNetwork(a).version == 4]
-    v6 = [(m, a) for m, a in sources if netaddr.IPNetwork(a).version == 6]
-    if not port.ipv4 and not [p for p in port.pairs if netaddr.IPNetwork(p[1]).version == 4]:
+    v4 = [(m, a) for m, a in sources if not _is_v6(a)]
+    v6 = [(m, a) for m, a in sources if _is_v6(a)]
+    if not port.ipv4 and not [p for p in port.pairs if not _is_v6(p[1])]:
         v4 = [(mac, "0.0.0.0/0")]
-    if not port.ipv6 and not [p for p in port.pairs if netaddr.IPNetwork(p[1]).version == 6]:
+    if not port.ipv6 and not [p for p in port.pairs if _is_v6(p[1])]:
         v6 = [(mac, "::/0")]
     for src_mac, addr in v4:
         allow(eth_src=src_mac, eth_type=ETH_IPV4, ipv4_src=_masked(addr))

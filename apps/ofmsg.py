@@ -16,6 +16,9 @@ import collections
 import dataclasses
 import functools
 import operator
+import re
+
+from os_ken.lib import type_desc
 
 from apps import pipeline as pl
 
@@ -63,10 +66,31 @@ def encode_instructions(dp, instructions):
     return out
 
 
-@functools.lru_cache(maxsize=1 << 16)
+# Values os-ken would give back unchanged: lower-case MACs, dotted-quad IPv4 addresses.
+_CANONICAL = {type_desc.MacAddr: re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z"),
+              type_desc.IPv4Addr: re.compile(r"{0}(\.{0}){{3}}\Z".format(
+                  r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"))}
+
+
+@functools.lru_cache(maxsize=None)
+def _field_info(ofp, name):
+    return ofp.oxm_from_user_header(name), _CANONICAL.get(
+        next((f.type for f in ofp.oxm_types if f.name == name), None))
+
+
 def _match_field(ofp, name, value):
     """(OXM order, normalised (name, value)) of one match field, exactly as
-    ``OFPMatch(**{name: value})`` computes them; memoised, since fields recur flow after flow."""
+    ``OFPMatch(**{name: value})`` computes them. A port's MAC or address is already in the
+    form os-ken would normalise it to (checked by pattern); anything else takes os-ken's own
+    path, memoised, since fields recur flow after flow."""
+    num, canonical = _field_info(ofp, name)
+    if canonical is not None and isinstance(value, str) and canonical.match(value):
+        return num, (name, value)
+    return _normalised_field(ofp, name, value)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _normalised_field(ofp, name, value):
     name, value = ofp.oxm_normalize_user(name, value)
     num, v, mask = ofp.oxm_from_user(name, value)
     return (num[0] if isinstance(num, tuple) else num), ofp.oxm_to_user(num, v, mask)

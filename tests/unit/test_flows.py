@@ -202,6 +202,12 @@ def test_fast_match_encoding_is_byte_for_byte_what_ofpmatch_builds():
         ofmsg.encode_match(DP, f.match).serialize(fast, 0)
         parser.OFPMatch(**dict(f.match)).serialize(slow, 0)
         assert fast == slow, f
+    for odd in [(("eth_src", "FA:16:3E:00:00:01"),), (("arp_tpa", "10.0.0.1"), ("eth_type", 2054)),
+                (("eth_type", 2048), ("ipv4_src", ("10.0.0.7", "255.255.255.0")))]:
+        fast, slow = bytearray(), bytearray()
+        ofmsg.encode_match(DP, odd).serialize(fast, 0)
+        parser.OFPMatch(**dict(odd)).serialize(slow, 0)
+        assert fast == slow, odd
 
 
 def test_a_flow_sent_to_many_switches_is_encoded_once():
