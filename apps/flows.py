@@ -53,8 +53,29 @@ class SwitchState:
         return cls({f.cookie: f for f in flows}, {g.group_id: g for g in groups})
 
 
+class _Shared:
+    """One copy of each equal value (a match field, a set of instructions): a port's MAC is in
+    all its port-security flows, ``eth_type=0x0800`` or ``goto port_security`` in thousands of
+    flows. Bounded: when full it starts over (values stay correct, only sharing is lost)."""
+
+    def __init__(self, size):
+        self.size, self.values = size, {}
+
+    def __call__(self, value):
+        got = self.values.get(value)
+        if got is None:
+            if len(self.values) >= self.size:
+                self.values.clear()
+            got = self.values[value] = value
+        return got
+
+
+_shared = _Shared(1 << 20)
+
+
 def flow(table, priority, match, *instructions):
-    return pl.check_flow(Flow(table, priority, tuple(sorted(match.items())), instructions))
+    return pl.check_flow(Flow(table, priority, tuple(_shared(kv) for kv in sorted(match.items())),
+                              _shared(instructions)))
 
 
 def goto(table):

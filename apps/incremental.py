@@ -176,6 +176,7 @@ class DesiredState:
         self.bound_on = {}        # chassis id -> {port id: ofport}
         self.attached = {}        # iface-id -> port id, for the ports folded in
         self.shared = {}          # piece key -> (inputs, Piece)
+        self.keys = {}            # port id -> its piece keys
         self.tunnels_dirty = set()   # chassis whose wanted tunnel ports may have changed
         self.ports_changed = set()   # ports whose binding or view the last update changed
         self.counters = Counters()
@@ -217,11 +218,11 @@ class DesiredState:
         for n in touched_nets:
             moved = before[n] ^ after[n]                 # switches starting/stopping to host n
             for c in (before[n] | after[n]) if n in networks else moved:
-                refresh.setdefault(c, set()).update(self._network_keys(n))
+                refresh.setdefault(c, set()).update(self._network_keys(n, c))
             if moved:
                 self.tunnels_dirty |= before[n] | after[n]
         for p in ports:
-            keys = {("arp", p), ("local", p), ("remote", p)}
+            keys = set(self._port_keys(p))
             for view in {old_views[p], self.ports.get(p)} - {None}:
                 n = view.network_id
                 for c in before[n] | after[n]:
@@ -247,8 +248,8 @@ class DesiredState:
             del self.switches[c]
         for p in ports:
             if p not in self.ports:
-                for kind in ("arp", "local", "remote"):
-                    self.shared.pop((kind, p), None)
+                for key in self.keys.pop(p, ()):
+                    self.shared.pop(key, None)
         return deltas
 
     def state(self, chassis_id):
@@ -386,10 +387,23 @@ class DesiredState:
         return {n for n in {self.ports[p].network_id for p in self.bound_on.get(chassis_id, ())}
                 if self._hosting(chassis_id, n)}
 
-    def _network_keys(self, net_id):
-        keys = {("network", net_id), ("flood", net_id)}
+    def _network_keys(self, net_id, chassis_id):
+        """Keys of the pieces of a network a switch may hold: per port, its ARP answers and
+        either its local or its remote piece (a port whose binding changed is refreshed
+        with all three keys by its own change)."""
+        keys = [("network", net_id), ("flood", net_id)]
         for p in self.net_ports.get(net_id, ()):
-            keys.update((("arp", p), ("local", p), ("remote", p)))
+            arp, local, remote = self._port_keys(p)
+            keys.append(arp)
+            keys.append(local if self.bound.get(p, (None,))[0] == chassis_id else remote)
+        return keys
+
+    def _port_keys(self, port_id):
+        """("arp", id), ("local", id), ("remote", id): made once, held by many switches."""
+        keys = self.keys.get(port_id)
+        if keys is None:
+            keys = self.keys[port_id] = (("arp", port_id), ("local", port_id),
+                                         ("remote", port_id))
         return keys
 
     def _shared(self, key, inputs, build):

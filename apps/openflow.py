@@ -13,6 +13,7 @@ difference from its whole desired state is sent, so a restarted controller chang
 switch that is already right: traffic keeps flowing (switches run with fail_mode=secure). A
 failed pass also starts the desired state over from the model.
 """
+import gc
 import logging
 import time
 
@@ -34,6 +35,8 @@ from controller.context import Context
 from controller.plugin import Plugin
 
 LOG = logging.getLogger(__name__)
+#: A pass with this many flow/group changes freezes what survived it (see ``reconcile``).
+FREEZE_AFTER_CHANGES = 10000
 #: Source MAC of the controller's DHCP replies (locally administered, outside fa:16:3e).
 DHCP_SERVER_MAC = "02:71:6e:65:74:01"
 
@@ -224,6 +227,22 @@ class QnetController(app_manager.OSKenApp):
         return [c for c in self.monitor.chassis.values() if getattr(c, "connected", True)]
 
     def reconcile(self):
+        """One pass, with Python's cyclic garbage collector paused: a cold start allocates
+        millions of objects, and every full collection would walk all of them again (a
+        third of the pass). After a pass that changed much, what survived is frozen
+        (``gc.freeze``), so later collections -- during a port change -- skip it: with
+        millions of long-lived flows a full collection takes seconds."""
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._reconcile()
+        finally:
+            if enabled:
+                gc.enable()
+            if self.desired.counters.changes >= FREEZE_AFTER_CHANGES:
+                gc.freeze()
+
+    def _reconcile(self):
         if self.plugin is None:
             return
         model = self.plugin.model
@@ -232,15 +251,19 @@ class QnetController(app_manager.OSKenApp):
         networks, self.dirty_networks = self.dirty_networks, set()
         changed_chassis, self.dirty_chassis = self.dirty_chassis, set()
         deltas = self.desired.update(model, chassis.values(), ports, networks, changed_chassis)
-        self._request_tunnels(chassis)
-        synced = self._program(chassis, deltas)
+        was_settling = self.settling is not None
+        settling = self._still_settling(chassis.values())
+        if was_settling and not settling:      # tunnels kept while settling may go now
+            self.desired.tunnels_dirty |= set(chassis)
+        self._request_tunnels(chassis, settling)
+        synced = self._program(chassis, deltas, settling)
         self._report_status(model, chassis, synced)
 
-    def _program(self, chassis, deltas):
-        """Send each switch its delta, or a full resync if it is not known to be in sync.
-        Returns the chassis ids whose switch now holds its desired state."""
+    def _program(self, chassis, deltas, settling):
+        """Send each switch its delta, or a full resync if it is not known to be in sync
+        (unpruned while ``settling``). Returns the chassis ids whose switch now holds its
+        desired state."""
         synced = set()
-        settling = self._still_settling(chassis.values())
         for ch in chassis.values():
             switch = self.switches.get(ch.datapath_id)
             if switch is None:
@@ -267,16 +290,20 @@ class QnetController(app_manager.OSKenApp):
         """Send a request and wait for its reply (a list of replies if ``multi``)."""
         return ofctl.send_msg(self, msg, reply_cls=reply_cls, reply_multi=multi)
 
-    def _request_tunnels(self, chassis):
+    def _request_tunnels(self, chassis, settling):
         """Ask OVSDB for the tunnel ports now needed where they differ from what the chassis
-        reports (so a hypervisor whose database was reset gets them back)."""
+        reports (so a hypervisor whose database was reset gets them back). While settling
+        after a restart, tunnels to peers not back yet are kept, not removed."""
         dirty, self.desired.tunnels_dirty = self.desired.tunnels_dirty, set()
         for system_id in sorted(dirty):
             ch = chassis.get(system_id)
             if ch is None or not ch.tunnel_ip:
                 continue
+            have = {name: iface.remote_ip for name, iface in ch.tunnels.items()}
             wanted = self.desired.wanted_tunnels(system_id)
-            if {name: iface.remote_ip for name, iface in ch.tunnels.items()} != wanted:
+            if settling:
+                wanted = {**have, **wanted}
+            if have != wanted:
                 try:
                     self.monitor.ensure_tunnels(system_id, wanted)
                 except ChassisError as exc:

@@ -9,12 +9,15 @@ controller finds it (every VM interface plugged, tunnel ports in place, empty fl
 - cold start: the first pass, until every switch holds its full desired state;
 - one port add (a new port of network 0, its VM plugged on a switch hosting it), one port delete,
   one port move (a VM re-plugged on another switch of its network): median of ``--repeat``;
-- flows and groups per switch (max, mean), peak RSS of the process.
+- flows and groups per switch (max, mean), peak RSS of the process;
+- and in another process the same cold start against switches that keep nothing
+  (fakecloud.NullSwitch): the peak RSS of the controller alone.
 
 Times are CPU seconds of the process, split into the controller's (everything the real
 controller code does: incremental update, encoding, sending, status reports) and the simulated
 switches' (fakeof applying the messages); the table shows the controller's and the total.
-Peak RSS includes the simulated switches and their millions of flows. ``--plot FILE`` writes
+The simulated switches take os-ken message objects; real ones cost os-ken a ``serialize()``
+per message on top (~45 us, DESIGN.md section 7). ``--plot FILE`` writes
 a PNG when matplotlib is installed (``pip install -e .[plot]``).
 """
 import argparse
@@ -45,15 +48,18 @@ def timed(cloud, step):
     return total - (TimedSwitch.seconds - switch), total, sent, work.switches_touched
 
 
-def run_case(n, p, repeat):
+def run_case(n, p, repeat, null=False):
     scenario = Scenario(n, p)
     plugin = OpenFlowPlugin()
     t = time.perf_counter()
-    cloud = scenario.build(plugin)
+    cloud = scenario.build(plugin, null_switches=null)
     cloud.publish()                  # the chassis reports, as the OVSDB monitor delivers them
     build = time.perf_counter() - t
     gc.collect()
     cold_ctl, cold_total, cold_sent, _ = timed(cloud, lambda: None)
+    if null:
+        return {"cold_ctl_s": cold_ctl, "cold_flow_mods": cold_sent,
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     counts = [hv.dp.switch.flow_count() for hv in cloud.hypervisors.values()]
     groups = [len(hv.dp.switch.groups) for hv in cloud.hypervisors.values()]
     out = {"switches": n, "ports": p, "networks": scenario.k, "span": scenario.span,
@@ -93,8 +99,8 @@ def run_case(n, p, repeat):
 def table(rows):
     head = ("| switches | ports | cold start: controller / total CPU s | flow-mods | "
             "port add: ctl ms, flow-mods, switches | delete | move | flows/switch max, mean | "
-            "peak RSS MiB |")
-    lines = [head, "|" + "---:|" * 9]
+            "controller peak RSS MiB | with the fake switches |")
+    lines = [head, "|" + "---:|" * 10]
     for r in rows:
         lines.append(
             f"| {r['switches']:,} | {r['ports']:,} | {r['cold_ctl_s']:.1f} / "
@@ -103,7 +109,7 @@ def table(rows):
             f"{r['delete_ctl_ms']:.1f}, {r['delete_flow_mods']:.0f}, "
             f"{r['delete_switches']:.0f} | {r['move_ctl_ms']:.1f}, {r['move_flow_mods']:.0f}, "
             f"{r['move_switches']:.0f} | {r['flows_max']:,}, {r['flows_mean']:,.0f} | "
-            f"{r['peak_rss_mib']:,.0f} |")
+            f"{r['controller_rss_mib']:,.0f} | {r['peak_rss_mib']:,.0f} |")
     return "\n".join(lines)
 
 
@@ -133,6 +139,14 @@ def plot(rows, path):
     print(f"plot written to {path}")
 
 
+def case(n, p, repeat, *flags):
+    """run_case in a fresh process (so peak RSS is this size's own)."""
+    out = subprocess.run([sys.executable, "-m", "simulations.bench_scale", "--case", f"{n}x{p}",
+                          "--repeat", str(repeat), *flags],
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", help="comma-separated NxP (default: the 3x3 grid up to "
@@ -140,20 +154,20 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=5, help="port add/delete/move repetitions")
     ap.add_argument("--plot", metavar="PNG", help="write a plot of the figures")
     ap.add_argument("--case", help=argparse.SUPPRESS)          # one size, in this process
+    ap.add_argument("--null", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.case:
         n, p = map(int, args.case.split("x"))
-        print(json.dumps(run_case(n, p, args.repeat)))
+        print(json.dumps(run_case(n, p, args.repeat, args.null)))
         return
     sizes = [tuple(map(int, s.split("x"))) for s in args.sizes.split(",")] \
         if args.sizes else SIZES
     rows = []
     for n, p in sizes:
-        out = subprocess.run([sys.executable, "-m", "simulations.bench_scale", "--case",
-                              f"{n}x{p}", "--repeat", str(args.repeat)],
-                             check=True, stdout=subprocess.PIPE, text=True).stdout
-        rows.append(json.loads(out.strip().splitlines()[-1]))
-        print(json.dumps(rows[-1]), file=sys.stderr)
+        row = case(n, p, args.repeat)
+        row["controller_rss_mib"] = case(n, p, 0, "--null")["peak_rss_mib"]
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr)
     print(table(rows))
     if args.plot:
         plot(rows, args.plot)

@@ -19,6 +19,7 @@ import time
 from types import SimpleNamespace
 
 from os_ken.controller import ofp_event
+from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from apps.chassis import EventChassisChanged, build_chassis, plan_tunnels
 from apps.incremental import Counters
@@ -55,12 +56,25 @@ class TimedSwitch(FakeSwitch):
             TimedSwitch.seconds += time.perf_counter() - start
 
 
+class NullSwitch(TimedSwitch):
+    """Takes flow-mods and group-mods and keeps nothing: a cloud of these measures the
+    controller's own memory, without millions of simulated flow entries beside it."""
+
+    __slots__ = ()
+
+    def apply(self, msg):
+        if isinstance(msg, (parser.OFPFlowMod, parser.OFPGroupMod)):
+            self.msg_count += 1
+            return []
+        return super().apply(msg)
+
+
 class FakeHypervisor:
     """One hypervisor: a fake integration bridge and the OVSDB rows that describe it."""
 
-    def __init__(self, system_id, tunnel_ip, dpid, record=False):
+    def __init__(self, system_id, tunnel_ip, dpid, record=False, null=False):
         self.system_id, self.tunnel_ip, self.dpid = system_id, tunnel_ip, dpid
-        self.dp = FakeDatapath(TimedSwitch(dpid), record=record)
+        self.dp = FakeDatapath((NullSwitch if null else TimedSwitch)(dpid), record=record)
         self.ports = {}            # name -> Interface row (each on its own Port)
         self.tunnel_names = set()  # names of the qnet tunnel ports
         self._ofports = itertools.count(1)
@@ -137,8 +151,9 @@ class FakeCloud:
     ``plugin`` is an apps.openflow.OpenFlowPlugin (its ``core`` may be the real one, for API
     driven tests, or anything with ``ports.report_status``)."""
 
-    def __init__(self, plugin):
+    def __init__(self, plugin, null_switches=False):
         self.plugin = plugin
+        self.null_switches = null_switches
         self.hypervisors = {}
         self.reported = set()     # hypervisors whose rows changed since their last report
         self.lost = set()         # hypervisors whose OVSDB connection is down
@@ -147,7 +162,8 @@ class FakeCloud:
         plugin.bind_apps({"controller": self.controller})
 
     def add_hypervisor(self, system_id, tunnel_ip, dpid, connect=True):
-        hv = self.hypervisors[system_id] = FakeHypervisor(system_id, tunnel_ip, dpid)
+        hv = self.hypervisors[system_id] = FakeHypervisor(system_id, tunnel_ip, dpid,
+                                                          null=self.null_switches)
         self.reported.add(system_id)
         if connect:
             self.connect(system_id)
@@ -283,13 +299,13 @@ class Scenario:
     def tunnel_ip(s):
         return f"172.{16 + (s >> 16)}.{s >> 8 & 255}.{s & 255 or 254}"
 
-    def build(self, plugin=None):
+    def build(self, plugin=None, null_switches=False):
         from apps.openflow import OpenFlowPlugin
         from tunnel.mesh import tunnel_port_name
         plugin = plugin or OpenFlowPlugin()
         if getattr(plugin, "core", None) is None:
             plugin.core = StatusBoard()
-        cloud = FakeCloud(plugin)
+        cloud = FakeCloud(plugin, null_switches)
         for s in range(self.n):
             cloud.add_hypervisor(self.system_id(s), self.tunnel_ip(s), s + 1)
         peers = {s: set() for s in range(self.n)}
