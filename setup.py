@@ -23,6 +23,8 @@ setup(
     ],
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1"],
+        # only for the PNG of simulations/bench_scale.py --plot
+        "plot": ["matplotlib>=3.5"],
         "test": ["pytest>=7", "hypothesis>=6.0", "openstacksdk>=4.0", "requests>=2.28",
                  "psycopg[binary]>=3.1"],
     },

@@ -14,8 +14,9 @@ controller finds it (every VM interface plugged, tunnel ports in place, empty fl
   (fakecloud.NullSwitch): the peak RSS of the controller alone.
 
 Times are CPU seconds of the process, split into the controller's (everything the real
-controller code does: incremental update, encoding, sending, status reports) and the simulated
-switches' (fakeof applying the messages); the table shows the controller's and the total.
+controller code does: chassis reports, incremental update, encoding, sending, status reports)
+and the simulation's (fakeof applying the messages, the fake OVSDB rows); the table shows the
+controller's and the total.
 The simulated switches take os-ken message objects; real ones cost os-ken a ``serialize()``
 per message on top (~45 us, DESIGN.md section 7). ``--plot FILE`` writes
 a PNG when matplotlib is installed (``pip install -e .[plot]``).
@@ -32,7 +33,7 @@ import time
 from apps.openflow import OpenFlowPlugin
 from controller.context import Context
 from controller.plugin import Change
-from simulations.fakecloud import Scenario, TimedSwitch, port_dict
+from simulations.fakecloud import Scenario, Simulated, port_dict
 
 SIZES = [(n, p) for n in (10, 100, 1000) for p in (1000, 10000, 100000)]
 ADMIN = Context.admin()
@@ -41,11 +42,11 @@ ADMIN = Context.admin()
 def timed(cloud, step):
     """Run ``step()`` then settle; (controller CPU s, total CPU s, flow-mods, switches
     touched)."""
-    cpu, switch = time.process_time(), TimedSwitch.seconds
+    cpu, simulated = time.process_time(), Simulated.seconds
     step()
     work, sent = cloud.settle()
     total = time.process_time() - cpu
-    return total - (TimedSwitch.seconds - switch), total, sent, work.switches_touched
+    return total - (Simulated.seconds - simulated), total, sent, work.switches_touched
 
 
 def run_case(n, p, repeat, null=False):
