@@ -197,38 +197,48 @@ class DesiredState:
         candidates = set(live) if dirty_chassis is None else set(dirty_chassis) & set(live)
         candidates |= set(self.views) - set(live)
         tunnels_changed, new_chassis = self._fold_chassis(model, live, candidates, ports)
-        old_views = {p: self.ports.get(p) for p in ports}
-        touched_nets = set(networks)
-        for p in ports:
-            for view in (old_views[p], model.ports.get(p)):
-                if view is not None:
-                    touched_nets.add(view.network_id)
-        before = {n: self._hosts(n) for n in touched_nets}
-        for n in networks:
-            self._fold_network(model, n)
-        for p in ports:
-            self._fold_port(model, p)
-        after = {n: self._hosts(n) for n in touched_nets}
-
+        nets, port_nets = self._fold_model(model, ports, networks)
         refresh = {}                                     # chassis id -> set of piece keys
         for c in new_chassis | tunnels_changed:
             keys = refresh.setdefault(c, set())
             keys.add(("chassis",))
             keys.update(("flood", n) for n in self._hosted_by(c))
-        for n in touched_nets:
-            moved = before[n] ^ after[n]                 # switches starting/stopping to host n
-            for c in (before[n] | after[n]) if n in networks else moved:
+        for n, (before, after) in nets.items():
+            moved = before ^ after                       # switches starting/stopping to host n
+            for c in (before | after) if n in networks else moved:
                 refresh.setdefault(c, set()).update(self._network_keys(n, c))
             if moved:
-                self.tunnels_dirty |= before[n] | after[n]
-        for p in ports:
+                self.tunnels_dirty |= before | after
+        for p, its_nets in port_nets.items():
             keys = set(self._port_keys(p))
-            for view in {old_views[p], self.ports.get(p)} - {None}:
-                n = view.network_id
-                for c in before[n] | after[n]:
+            for n in its_nets:
+                for c in nets[n][0] | nets[n][1]:
                     refresh.setdefault(c, set()).update(keys | {("flood", n)})
         self.ports_changed = ports
+        deltas = self._refresh(refresh, live)
+        for c in set(self.switches) - set(live):
+            del self.switches[c]
+        for p in ports:
+            if p not in self.ports:
+                for key in self.keys.pop(p, ()):
+                    self.shared.pop(key, None)
+        return deltas
 
+    def _fold_model(self, model, ports, networks):
+        """Take in changed ports and networks. Returns {network id: (hosts before, hosts
+        after)} for the networks they touch, and {port id: its networks before and after}."""
+        port_nets = {p: {v.network_id for v in (self.ports.get(p), model.ports.get(p))
+                         if v is not None} for p in ports}
+        touched = set(networks).union(*port_nets.values())
+        before = {n: self._hosts(n) for n in touched}
+        for n in networks:
+            self._fold_network(model, n)
+        for p in ports:
+            self._fold_port(model, p)
+        return {n: (before[n], self._hosts(n)) for n in touched}, port_nets
+
+    def _refresh(self, refresh, live):
+        """Re-evaluate the given pieces of each switch; the deltas of those that changed."""
         deltas = {}
         for c, keys in refresh.items():
             if c not in live:
@@ -244,12 +254,6 @@ class DesiredState:
                 deltas[c] = delta
                 self.counters.switches_touched += 1
                 self.counters.changes += len(delta)
-        for c in set(self.switches) - set(live):
-            del self.switches[c]
-        for p in ports:
-            if p not in self.ports:
-                for key in self.keys.pop(p, ()):
-                    self.shared.pop(key, None)
         return deltas
 
     def state(self, chassis_id):
