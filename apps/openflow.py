@@ -276,13 +276,13 @@ class QnetController(app_manager.OSKenApp):
                 msgs = ofmsg.messages(switch.dp, deltas[ch.system_id])
             else:
                 msgs = ()
+            switch.synced = True      # before sending: an error reply while we wait undoes it
             if msgs:
                 for msg in msgs[:-1]:
                     switch.dp.send_msg(msg)
                 self._request(switch.dp, msgs[-1], switch.dp.ofproto_parser.OFPBarrierReply)
                 self.sent += len(msgs) - 1
                 LOG.debug("switch %016x: %d messages", switch.dp.id, len(msgs))
-            switch.synced = True
             synced.add(ch.system_id)
         return synced
 

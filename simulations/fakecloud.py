@@ -31,13 +31,14 @@ class CloudController(QnetController):
     """The real controller; requests are answered at once by in-process switches."""
 
     def _request(self, dp, msg, reply_cls, multi=False):
-        dp.replies.clear()
+        """Send ``msg``; the switch has answered it (and everything sent before) at once.
+        Error replies go to the controller's error handler, as os-ken would deliver them."""
         dp.send_msg(msg)
-        replies = [r for r in dp.replies if isinstance(r, reply_cls)]
-        for r in dp.replies:
-            if type(r).__name__ == "OFPErrorMsg":
+        replies, dp.replies = dp.replies, []
+        for r in replies:
+            if isinstance(r, parser.OFPErrorMsg):
                 self._switch_error(ofp_event.EventOFPErrorMsg(r))
-        dp.replies.clear()
+        replies = [r for r in replies if isinstance(r, reply_cls)]
         return replies if multi else (replies[-1] if replies else None)
 
 

@@ -189,3 +189,21 @@ def test_one_port_change_costs_the_same_in_a_cloud_ten_times_larger(change):
     work, sent, touched, hosts = large
     assert touched == hosts and len(hosts) == 10        # 2 of the 12 switches hear nothing
     assert work["switches_touched"] == 10 and sent > 0
+
+
+def test_a_switch_that_rejects_a_delta_is_read_back_and_repaired():
+    world = World()
+    for op in (("network", 0, 0), ("port", 0, 0), ("port", 0, 0), ("plug", 0, 0),
+               ("plug", 1, 1)):
+        world.do(*op)
+    check(world)
+    dp = world.cloud.hypervisors["hv0"].dp
+    # behind the controller's back the switch loses its groups (and the flows that use them)
+    dp.switch.apply(ofmsg.delete_group(dp, dp.ofproto.OFPG_ALL))
+    assert not dp.switch.groups
+    world.do("port", 0, 0)
+    world.do("plug", 2, 0)          # a third port on hv0: its flood groups are modified...
+    sw = dp.switch
+    assert {e.code_name for e in sw.errors} == {"OFPGMFC_UNKNOWN_GROUP"}   # ...and refused
+    sw.errors.clear()
+    check(world)                    # then read back and resynced: complete again
