@@ -216,23 +216,26 @@ def changes(installed, desired, prune=True):
 
 
 def messages(dp, delta):
-    """The messages that carry out ``delta``: groups before the flows that use them, deletions
-    of flows before the groups they used, a barrier last (nothing at all for an empty delta)."""
-    ofp, parser = dp.ofproto, dp.ofproto_parser
-    msgs = [group_mod(dp, group, ofp.OFPGC_MODIFY if there else ofp.OFPGC_ADD)
-            for group, there in delta.groups]
-    msgs += [add_flow(dp, flow) for flow in delta.adds]
+    """The messages that carry out ``delta``, one at a time (a cold start sends hundreds of
+    thousands to a switch: they are built as they are sent, never all held at once): groups
+    before the flows that use them, deletions of flows before the groups they used. The
+    caller ends with a barrier."""
+    ofp = dp.ofproto
+    for group, there in delta.groups:
+        yield group_mod(dp, group, ofp.OFPGC_MODIFY if there else ofp.OFPGC_ADD)
+    for flow in delta.adds:
+        yield add_flow(dp, flow)
     for table_id, priority, match, cookie in delta.deletes:
         if isinstance(match, tuple):
             match = encode_match(dp, match)
-        msgs.append(delete_flow(dp, table_id, priority, match, cookie))
-    msgs += [delete_group(dp, gid) for gid in delta.group_deletes]
-    if msgs:
-        msgs.append(parser.OFPBarrierRequest(dp))
-    return msgs
+        yield delete_flow(dp, table_id, priority, match, cookie)
+    for gid in delta.group_deletes:
+        yield delete_group(dp, gid)
 
 
 def diff(dp, installed, desired, prune=True):
-    """Messages that take ``installed`` to ``desired`` (a flows.SwitchState), plus a barrier.
-    With ``prune=False`` nothing is deleted: flows and groups not desired stay in place."""
-    return messages(dp, changes(installed, desired, prune))
+    """Messages that take ``installed`` to ``desired`` (a flows.SwitchState), plus a barrier
+    (nothing at all when they agree). With ``prune=False`` nothing is deleted: flows and
+    groups not desired stay in place."""
+    msgs = list(messages(dp, changes(installed, desired, prune)))
+    return msgs + [dp.ofproto_parser.OFPBarrierRequest(dp)] if msgs else msgs

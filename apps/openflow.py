@@ -269,20 +269,20 @@ class QnetController(app_manager.OSKenApp):
             if switch is None:
                 continue
             if not switch.synced or (switch.unpruned and not settling):
-                msgs = ofmsg.diff(switch.dp, self._read_installed(switch.dp),
-                                  self.desired.state(ch.system_id), prune=not settling)
+                delta = ofmsg.changes(self._read_installed(switch.dp),
+                                      self.desired.state(ch.system_id), prune=not settling)
                 switch.unpruned = settling
-            elif ch.system_id in deltas:
-                msgs = ofmsg.messages(switch.dp, deltas[ch.system_id])
             else:
-                msgs = ()
+                delta = deltas.get(ch.system_id)
             switch.synced = True      # before sending: an error reply while we wait undoes it
-            if msgs:
-                for msg in msgs[:-1]:
+            if delta:
+                for msg in ofmsg.messages(switch.dp, delta):
                     switch.dp.send_msg(msg)
-                self._request(switch.dp, msgs[-1], switch.dp.ofproto_parser.OFPBarrierReply)
-                self.sent += len(msgs) - 1
-                LOG.debug("switch %016x: %d messages", switch.dp.id, len(msgs))
+                parser = switch.dp.ofproto_parser
+                self._request(switch.dp, parser.OFPBarrierRequest(switch.dp),
+                              parser.OFPBarrierReply)
+                self.sent += len(delta)
+                LOG.debug("switch %016x: %d changes", switch.dp.id, len(delta))
             synced.add(ch.system_id)
         return synced
 

@@ -199,7 +199,7 @@ def traced_serve(argv):
 
     def messages(dp, delta):
         t = time.perf_counter()
-        msgs = orig_messages(dp, delta)
+        msgs = list(orig_messages(dp, delta))
         emit("diff", dpid=dp.id, ms="%.3f" % ((time.perf_counter() - t) * 1e3), msgs=len(msgs))
         return msgs
     ofmsg.messages = messages
