@@ -97,10 +97,23 @@ def _normalised_field(ofp, name, value):
 
 
 def encode_match(dp, match):
-    """OFPMatch for a Flow's match tuple; the same object ``OFPMatch(**dict(match))`` builds."""
+    """OFPMatch for a Flow's match tuple; the same object ``OFPMatch(**dict(match))`` builds.
+
+    os-ken gives every OFPMatch private, empty objects for its old, pre-OXM API (``_flow``:
+    some forty attributes, ``_wc``), about a kilobyte per match. qnet never uses that API, so
+    its matches share one empty pair: they are only read (to see that the old API was not
+    used), never written."""
+    parser = dp.ofproto_parser
     fields = sorted((_match_field(dp.ofproto, k, v) for k, v in match),
                     key=operator.itemgetter(0))
-    return dp.ofproto_parser.OFPMatch(_ordered_fields=[f for _, f in fields])
+    out = parser.OFPMatch(_ordered_fields=[f for _, f in fields])
+    out._flow, out._wc = _unused_old_api(parser)
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _unused_old_api(parser):
+    return parser.OFPMatch()._flow, parser.OFPMatch()._wc
 
 
 class _RecentAdds:
