@@ -209,12 +209,16 @@ class QnetController(app_manager.OSKenApp):
             self.wake.clear()
             if not self.is_active:
                 return
-            try:
-                self.reconcile()
-            except Exception:
-                LOG.exception("reconcile pass failed; full resync on the next change")
-                self.start_over()
-            self.passes += 1
+            self.run_pass()
+
+    def run_pass(self):
+        """One pass of the worker; after one that fails, the next is a full resync."""
+        try:
+            self.reconcile()
+        except Exception:
+            LOG.exception("reconcile pass failed; full resync on the next change")
+            self.start_over()
+        self.passes += 1
 
     def start_over(self):
         """Forget the desired state and what switches hold: the next pass recomputes everything

@@ -233,8 +233,7 @@ class FakeCloud:
             if not self.controller.wake.is_set():
                 return dataclasses.replace(work), self.controller.sent - sent
             self.controller.wake.clear()
-            self.controller.reconcile()
-            self.controller.passes += 1
+            self.controller.run_pass()
             for field in dataclasses.fields(Counters):
                 setattr(work, field.name, getattr(work, field.name) +
                         getattr(self.controller.desired.counters, field.name))

@@ -17,6 +17,7 @@ from controller.context import Context
 from controller.core import Core
 from controller.plugin import Change
 from simulations.fakecloud import FakeCloud, Scenario, port_dict
+from simulations.fakeof import FakeDatapath
 
 HYPERVISORS = 3
 ADMIN = Context.admin()
@@ -207,3 +208,27 @@ def test_a_switch_that_rejects_a_delta_is_read_back_and_repaired():
     assert {e.code_name for e in sw.errors} == {"OFPGMFC_UNKNOWN_GROUP"}   # ...and refused
     sw.errors.clear()
     check(world)                    # then read back and resynced: complete again
+
+
+def test_after_a_failed_pass_every_switch_is_resynced_and_nothing_is_wiped(monkeypatch):
+    world = World()
+    for op in (("network", 0, 0), ("port", 0, 0), ("port", 0, 0), ("plug", 0, 0),
+               ("plug", 1, 1)):
+        world.do(*op)
+    hv0, hv1 = (world.cloud.hypervisors[h].dp for h in ("hv0", "hv1"))
+    entries = {id(e) for e in hv1.switch.iter_flows()}
+    real_send, broken = FakeDatapath.send_msg, {hv0}
+
+    def send_msg(dp, msg, close_socket=False):
+        if dp in broken:            # the connection to hv0 fails in the middle of a pass
+            broken.clear()
+            raise ConnectionError("lost")
+        return real_send(dp, msg, close_socket)
+    monkeypatch.setattr(FakeDatapath, "send_msg", send_msg)
+    world.do("port", 0, 0)
+    passes = world.cloud.controller.passes
+    world.do("plug", 2, 0)          # a pass fails half-way; the next one is a full resync
+    assert not broken and world.cloud.controller.passes > passes
+    world.do("port", 0, 0)
+    check(world)
+    assert entries <= {id(e) for e in hv1.switch.iter_flows()}   # hv1's flows never re-added
