@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from apps.model import LogicalModel
-from apps.openflow import QnetController, tunnel_request
+from apps.openflow import QnetController
 from controller.context import Context
 
 
@@ -59,17 +59,3 @@ def test_the_model_remembers_where_ports_were_active(core, alice):
     core.ports.report_status(up["id"], "ACTIVE", "hv1", "0000000000000001", 3)
     core.ports.report_status(down["id"], "DOWN", "", None, None)
     assert LogicalModel.load(core, Context.admin()).hosts_at_load == {"hv1"}
-
-
-def test_tunnels_are_only_added_while_settling():
-    have = {"vx-hv2": "172.16.2.1", "vx-hv3": "172.16.1.2"}
-    # hv2 not back yet: its tunnel stays while settling, goes once the view is complete
-    assert tunnel_request(have, {"vx-hv3": "172.16.1.2"}, keep=True) is None
-    assert tunnel_request(have, {"vx-hv3": "172.16.1.2"}, keep=False) == {
-        "vx-hv3": "172.16.1.2"}
-    # a new tunnel is added either way; a moved peer is updated either way
-    assert tunnel_request(have, {"vx-hv4": "172.16.2.2"}, keep=True) == {
-        **have, "vx-hv4": "172.16.2.2"}
-    assert tunnel_request(have, {"vx-hv2": "172.16.2.9"}, keep=True) == {
-        "vx-hv2": "172.16.2.9", "vx-hv3": "172.16.1.2"}
-    assert tunnel_request(have, dict(have), keep=False) is None
