@@ -229,12 +229,15 @@ class Commands:
         p = group.add_parser(name, help=help, description=description or help,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
         connection_options(p, argparse.SUPPRESS)
-        p.set_defaults(handler=handler, output=output)
+        p.set_defaults(handler=handler, output=output, kind=getattr(group, "kind", None))
         return p
 
-    def group(self, name, help):
-        p = self.sub.add_parser(name, help=help, description=help)
-        return p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    def group(self, name, help, kind=None, parent=None):
+        """A command with actions; ``kind`` (a LIST_COLUMNS key) says how its tables look."""
+        p = (parent or self.sub).add_parser(name, help=help, description=help)
+        group = p.add_subparsers(dest=f"{name}_action", required=True, metavar="ACTION")
+        group.kind = kind or name
+        return group
 
     def standard(self, group, collection, label, helps, attrs, options):
         """list, show, update and delete: the same for every collection. ``helps``: the
@@ -388,14 +391,11 @@ def build_parser(prog="qnet", extra=None):
 
 def emit(result, args):
     fmt = args.format or "table"
-    kind = LIST_COLUMNS.get(args.command)
-    if args.output == "list":
-        print(render_list(result, fmt, LIST_COLUMNS[args.command], args.columns))
-    elif args.output == "items" and len(result) > 1:
-        print(render_list(result, fmt, LIST_COLUMNS[args.command], args.columns))
+    if args.output == "list" or (args.output == "items" and len(result) > 1):
+        print(render_list(result, fmt, LIST_COLUMNS[args.kind], args.columns))
     elif args.output == "items":
         print(render_item(result[0], fmt, args.columns))
-    elif args.output == "item" and kind:
+    elif args.output == "item":
         print(render_item(result, fmt, args.columns))
     elif args.output == "topology":
         print_topology(result, args)
