@@ -23,7 +23,7 @@ import threading
 
 from qnetclient import Client, ClientError, Settings
 from qnetclient.cli import connection_options
-from qnetclient.output import render_item, render_list
+from qnetclient.output import render_list
 
 from . import control, seed
 from .nodes import LabError
