@@ -61,6 +61,9 @@ def run_case(n, p, repeat, null=False):
     if null:
         return {"cold_ctl_s": cold_ctl, "cold_flow_mods": cold_sent,
                 "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    for system_id in cloud.hypervisors:       # the switches hold exactly the desired state
+        if set(cloud.flows_of(system_id)) != set(cloud.controller.desired.state(system_id).flows):
+            raise SystemExit(f"{system_id} does not hold its desired state")
     counts = [hv.dp.switch.flow_count() for hv in cloud.hypervisors.values()]
     groups = [len(hv.dp.switch.groups) for hv in cloud.hypervisors.values()]
     out = {"switches": n, "ports": p, "networks": scenario.k, "span": scenario.span,

@@ -14,6 +14,7 @@ switch, and whose worker loop is ``FakeCloud.settle()`` instead of a hub thread;
 are delivered to its real error handler.
 """
 import dataclasses
+import ipaddress
 import itertools
 import time
 from types import SimpleNamespace
@@ -309,7 +310,8 @@ class Scenario:
 
     @staticmethod
     def tunnel_ip(s):
-        return f"172.{16 + (s >> 16)}.{s >> 8 & 255}.{s & 255 or 254}"
+        """172.16.0.1, 172.16.0.2, ...: one distinct address per switch."""
+        return str(ipaddress.IPv4Address("172.16.0.0") + s + 1)
 
     def build(self, plugin=None, null_switches=False):
         from apps.openflow import OpenFlowPlugin
