@@ -126,16 +126,18 @@ def plot(rows, path):
         print(f"matplotlib is not installed: no plot ({path})", file=sys.stderr)
         return
     fig, axes = pyplot.subplots(1, 3, figsize=(15, 4.5))
-    panels = (("cold_ctl_s", "cold start, controller CPU (s)"),
-              ("add_ctl_ms", "one port add, controller CPU (ms)"),
-              ("flows_max", "flows on the fullest switch"))
-    for ax, (key, title) in zip(axes, panels):
+    panels = (("ports", "cold_ctl_s", "ports in the cloud", "cold start, controller CPU (s)"),
+              ("ports", "add_ctl_ms", "ports in the cloud", "one port add, controller CPU (ms)"),
+              ("per_switch", "flows_max", "ports per switch (P/N)",
+               "flows per switch: one line whatever N"))
+    for ax, (xkey, ykey, xlabel, title) in zip(axes, panels):
         for n in sorted({r["switches"] for r in rows}):
-            mine = sorted((r["ports"], r[key]) for r in rows if r["switches"] == n)
+            mine = sorted((r["ports"] / (r["switches"] if xkey == "per_switch" else 1), r[ykey])
+                          for r in rows if r["switches"] == n)
             ax.plot([x for x, _ in mine], [y for _, y in mine], marker="o", label=f"{n} switches")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("ports in the cloud")
+        ax.set_xlabel(xlabel)
         ax.set_title(title)
         ax.legend()
     fig.tight_layout()
