@@ -10,8 +10,8 @@ report with an ofport, as ovs-vswitchd would give them.
 
 What is replaced, and only that: the transport. ``CloudController`` is the real QnetController
 whose request/reply (barriers, flow and group stats) is answered synchronously by the fake
-switch, and whose worker loop is ``FakeCloud.settle()`` instead of a hub thread; switch errors
-are delivered to its real error handler.
+switch, and whose worker loop is ``FakeCloud.settle()`` (running the worker's own ``run_pass``)
+instead of a hub thread; switch errors are delivered to its real error handler.
 """
 import dataclasses
 import ipaddress
@@ -232,7 +232,7 @@ class FakeCloud:
         for _ in range(max_passes):
             self.publish()
             if not self.controller.wake.is_set():
-                return dataclasses.replace(work), self.controller.sent - sent
+                return work, self.controller.sent - sent
             self.controller.wake.clear()
             self.controller.run_pass()
             for field in dataclasses.fields(Counters):
