@@ -2,7 +2,7 @@
 
 With the qos extension a port carries ``bandwidth_limits``, ``{"egress": {"max_kbps": N,
 "max_burst_kbps": B}, "ingress": {...}}`` (either direction optional; ``{}`` or null: none), set
-with ``PUT .../ports/{port}`` and shown with the port. v1.0 has no policies: the core keeps the
+with ``PUT .../ports/{port}`` and shown with the port when it has any. v1.0 has no policies: the core keeps the
 limits in a policy private to the port.
 
 Bodies follow Quantum v1.0 (create returns 200 with the new id; updates and deletes return 204; a
@@ -222,8 +222,9 @@ class V1Api:
         ctx = self.tenant_context(ctx, tenant)
         item = self.port(ctx, net, port)
         view = self.port_view(item, detail)
-        if self.registry.enabled("qos"):
-            view["bandwidth_limits"] = self.core.qos.port_limits(ctx, item)
+        limits = self.core.qos.port_limits(ctx, item) if self.registry.enabled("qos") else {}
+        if limits:  # a port without limits looks as it always did in v1.0
+            view["bandwidth_limits"] = limits
         return json_response({"port": view})
 
     def update_port(self, req, ctx, tenant, net, port):

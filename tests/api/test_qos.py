@@ -276,7 +276,7 @@ def v1_port(api, tenant="alice"):
 
 def test_v1_bandwidth_limits_as_port_attributes(api, core):
     url, port_id = v1_port(api)
-    assert api.get(url)[1]["port"]["bandwidth_limits"] == {}
+    assert "bandwidth_limits" not in api.get(url)[1]["port"]
     limits = {"egress": {"max_kbps": 10000}, "ingress": {"max_kbps": 2000,
                                                           "max_burst_kbps": 600}}
     status, _ = api.put(url, {"port": {"bandwidth_limits": limits, "state": "DOWN"}})
@@ -298,7 +298,7 @@ def test_v1_bandwidth_limits_as_port_attributes(api, core):
     assert qos_changes(core)[-1] == ("qos_policy_updated", policy["id"])
     # none: the private policy goes away
     assert api.put(url, {"port": {"bandwidth_limits": {}}})[0] == 204
-    assert api.get(url)[1]["port"]["bandwidth_limits"] == {}
+    assert "bandwidth_limits" not in api.get(url)[1]["port"]
     assert api.get(f"{POLICIES}/{policy['id']}")[0] == 404
     assert qos_changes(core)[-1] == ("qos_policy_deleted", policy["id"])
 
