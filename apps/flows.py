@@ -11,6 +11,7 @@ import hashlib
 
 import netaddr
 
+from apps import meters as qos
 from apps import pipeline as pl
 
 BROADCAST_MASK = ("01:00:00:00:00:00", "01:00:00:00:00:00")
@@ -45,10 +46,12 @@ class Group:
 class SwitchState:
     flows: dict           # cookie -> Flow
     groups: dict          # group id -> Group
+    meters: dict = dataclasses.field(default_factory=dict)   # meter id -> meters.Meter
 
     @classmethod
-    def of(cls, flows, groups=()):
-        return cls({f.cookie: f for f in flows}, {g.group_id: g for g in groups})
+    def of(cls, flows, groups=(), meters=()):
+        return cls({f.cookie: f for f in flows}, {g.group_id: g for g in groups},
+                   {m.meter_id: m for m in meters})
 
 
 def flow(table, priority, match, *instructions):
@@ -74,8 +77,10 @@ def _masked(cidr):
 
 
 # -- classify ----------------------------------------------------------------------------------
-def classify_vm_port(ofport, vni):
+def classify_vm_port(ofport, vni, port_meters=None):
+    """What a VM sends enters its network here, through the port's egress meter if any."""
     return flow("classify", PRIO_NORMAL, {"in_port": ofport},
+                *qos.meter_instruction(port_meters or {}, qos.EGRESS),
                 ("metadata", vni, pl.METADATA_MASK), goto("port_security"))
 
 
@@ -150,10 +155,12 @@ def table_miss_flows():
 
 
 # -- L2 forwarding and flooding ----------------------------------------------------------------
-def deliver_to_local_port(port, ofport, vni):
-    """From anywhere (local or tunnel) to a port on this switch."""
+def deliver_to_local_port(port, ofport, vni, port_meters=None):
+    """From anywhere (local or tunnel) to a port on this switch, through the port's ingress
+    meter if any (flooded frames reach it through the group, unmetered)."""
     return flow("l2_lookup", PRIO_NORMAL,
                 {"metadata": (vni, pl.VNI_MASK), "eth_dst": port.mac},
+                *qos.meter_instruction(port_meters or {}, qos.INGRESS),
                 apply(("output", ofport)))
 
 
@@ -187,7 +194,7 @@ def compile_chassis(chassis_id, model, placement):
     ``model`` is a LogicalModel (apps/model.py); ``placement`` says where each bound port is
     (chassis, ofport) and which tunnel port leads from this chassis to each other chassis.
     """
-    flows, groups = list(table_miss_flows()), []
+    flows, groups, meters = list(table_miss_flows()), [], []
     tunnels = placement.tunnels.get(chassis_id, {})
     for ofport in sorted(tunnels.values()):
         flows.append(classify_tunnel_port(ofport))
@@ -204,9 +211,11 @@ def compile_chassis(chassis_id, model, placement):
             host, ofport = where
             if host == chassis_id:
                 local[port.id] = ofport
-                flows.append(classify_vm_port(ofport, vni))
+                port_meters = qos.port_meters(ofport, model.limits_of(port))
+                meters += port_meters.values()
+                flows.append(classify_vm_port(ofport, vni, port_meters))
                 flows += install_port_security(port, ofport)
-                flows.append(deliver_to_local_port(port, ofport, vni))
+                flows.append(deliver_to_local_port(port, ofport, vni, port_meters))
             elif host in tunnels:
                 remote_chassis.add(host)
                 flows.append(forward_to_remote_port(port, vni, tunnels[host]))
@@ -217,4 +226,4 @@ def compile_chassis(chassis_id, model, placement):
             vni, local.values(), [tunnels[c] for c in remote_chassis])
         flows += flood_flows
         groups += flood_groups
-    return SwitchState.of(flows, groups)
+    return SwitchState.of(flows, groups, meters)

@@ -1,10 +1,13 @@
 """From flow values to OpenFlow 1.3 messages (os-ken objects), and the diff that says which to send.
 
 ``diff`` is pure: given what a switch holds and what it should hold, it returns the messages that
-take it there -- groups before the flows that use them, deletions of flows before the groups they
-used, a barrier last. Nothing is ever wiped: flows that are already right are not touched.
+take it there -- meters and groups before the flows that use them, deletions of flows before the
+groups and meters they used (OVS deletes the flows that use a deleted meter), a barrier last.
+Nothing is ever wiped: flows that are already right are not touched, and a meter whose rate
+changes is modified in place.
 """
 from apps import pipeline as pl
+from apps.meters import Meter
 
 INSTRUCTION_ORDER = {"meter": 0, "apply": 1, "metadata": 2, "goto": 3}
 ALL_ONES = 0xFFFFFFFFFFFFFFFF
@@ -74,6 +77,31 @@ def group_mod(dp, group, command):
                               group_id=group.group_id, buckets=buckets)
 
 
+def meter_mod(dp, meter, command):
+    parser, ofp = dp.ofproto_parser, dp.ofproto
+    return parser.OFPMeterMod(
+        dp, command=command, flags=ofp.OFPMF_KBPS | ofp.OFPMF_BURST | ofp.OFPMF_STATS,
+        meter_id=meter.meter_id,
+        bands=[parser.OFPMeterBandDrop(rate=meter.rate_kbps, burst_size=meter.burst_kbits)])
+
+
+def delete_meter(dp, meter_id):
+    parser, ofp = dp.ofproto_parser, dp.ofproto
+    return parser.OFPMeterMod(dp, command=ofp.OFPMC_DELETE, meter_id=meter_id)
+
+
+def meter_from_config(dp, stat):
+    """The Meter a switch's meter config describes, or None if qnet would not have made it
+    that way (it will be rewritten)."""
+    ofp = dp.ofproto
+    flags = ofp.OFPMF_KBPS | ofp.OFPMF_BURST | ofp.OFPMF_STATS
+    bands = list(stat.bands or [])
+    if stat.flags & (ofp.OFPMF_KBPS | ofp.OFPMF_BURST) != ofp.OFPMF_KBPS | ofp.OFPMF_BURST or \
+            stat.flags & ~flags or len(bands) != 1 or bands[0].type != ofp.OFPMBT_DROP:
+        return None
+    return Meter(stat.meter_id, bands[0].rate, bands[0].burst_size)
+
+
 def delete_group(dp, group_id):
     parser, ofp = dp.ofproto_parser, dp.ofproto
     return parser.OFPGroupMod(dp, command=ofp.OFPGC_DELETE, type_=ofp.OFPGT_ALL,
@@ -81,27 +109,35 @@ def delete_group(dp, group_id):
 
 
 class Installed:
-    """What a switch holds, as far as qnet knows: flows by cookie, groups by id.
+    """What a switch holds, as far as qnet knows: flows by cookie, groups and meters by id.
 
     A flow is (table_id, priority, match) where match is a Flow's match tuple (flows we sent)
     or an os-ken OFPMatch (flows read back from the switch after a reconnect). A group is its
-    Group value, or None when read back (content unknown: it will be rewritten if wanted).
+    Group value, or None when read back (content unknown: it will be rewritten if wanted). A
+    meter is its Meter value (read back exactly from the meter config), or None when it is
+    not one qnet would make.
     """
 
-    def __init__(self, flows=None, groups=None):
+    def __init__(self, flows=None, groups=None, meters=None):
         self.flows = dict(flows or {})
         self.groups = dict(groups or {})
+        self.meters = dict(meters or {})
 
     @classmethod
     def from_state(cls, state):
         return cls({c: (pl.TABLES[f.table].number, f.priority, f.match)
-                    for c, f in state.flows.items()}, dict(state.groups))
+                    for c, f in state.flows.items()}, dict(state.groups), dict(state.meters))
 
 
 def diff(dp, installed, desired):
     """Messages that take ``installed`` to ``desired`` (a flows.SwitchState), plus a barrier."""
     ofp, parser = dp.ofproto, dp.ofproto_parser
     msgs = []
+    for mid, meter in sorted(desired.meters.items()):
+        if mid not in installed.meters:
+            msgs.append(meter_mod(dp, meter, ofp.OFPMC_ADD))
+        elif installed.meters[mid] != meter:
+            msgs.append(meter_mod(dp, meter, ofp.OFPMC_MODIFY))
     for gid, group in sorted(desired.groups.items()):
         if gid not in installed.groups:
             msgs.append(group_mod(dp, group, ofp.OFPGC_ADD))
@@ -117,6 +153,8 @@ def diff(dp, installed, desired):
             msgs.append(delete_flow(dp, table_id, priority, match, cookie))
     for gid in sorted(set(installed.groups) - set(desired.groups)):
         msgs.append(delete_group(dp, gid))
+    for mid in sorted(set(installed.meters) - set(desired.meters)):
+        msgs.append(delete_meter(dp, mid))
     if msgs:
         msgs.append(parser.OFPBarrierRequest(dp))
     return msgs

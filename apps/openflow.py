@@ -6,9 +6,12 @@ switch's desired state (pure functions in apps/flows.py), sends the difference w
 asks OVSDB for the tunnels the placement needs, and reports port status back to the core. Bursts
 of changes coalesce into one pass, and API calls never wait for switches.
 
-On (re)connect a switch's flows are read back (flow stats, by cookie) before anything is sent,
-so a restarted controller changes nothing on a switch that is already right: traffic keeps
-flowing (switches run with fail_mode=secure).
+On (re)connect a switch's flows, groups and meters are read back (flow stats by cookie, meter
+config) before anything is sent, so a restarted controller changes nothing on a switch that is
+already right: traffic keeps flowing (switches run with fail_mode=secure).
+
+Bandwidth limits are meters (apps/meters.py); their counters are read on demand for the API
+(``port_stats``).
 """
 import logging
 
@@ -21,7 +24,7 @@ from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
-from apps import dhcp, flows, ofmsg
+from apps import dhcp, flows, meters, ofmsg
 from apps import pipeline as pl
 from apps.chassis import ChassisError, ChassisMonitor, EventChassisChanged
 from apps.model import LogicalModel, Placement, place
@@ -61,6 +64,37 @@ class OpenFlowPlugin(Plugin):
         self.model.apply(change)
         if self.app is not None:
             self.app.kick()
+
+    def port_stats(self, port):
+        """The port's meters as configured and their counters, read from its switch now."""
+        view = self.model.ports.get(port["id"])
+        where = self.app.placement.bound.get(port["id"]) if self.app and view else None
+        if where is None:
+            return {"bound": False, "meters": []}
+        chassis_id, ofport = where
+        wanted = meters.port_meters(ofport, self.model.limits_of(view))
+        replies = self.app.meter_stats(chassis_id, [m.meter_id for m in wanted.values()])
+        return {"bound": True, "chassis": chassis_id, "ofport": ofport,
+                "meters": meter_stats_view(wanted, replies)}
+
+
+def meter_stats_view(wanted, stats):
+    """API rows for a port's meters ({direction: Meter}) from OFPMeterStats (by meter id):
+    what passed the meter and what its drop band dropped. A meter the switch does not report
+    (not installed yet) shows null counters."""
+    rows = []
+    for direction, meter in wanted.items():
+        stat = stats.get(meter.meter_id)
+        band = stat.band_stats[0] if stat is not None and stat.band_stats else None
+        rows.append({
+            "direction": direction, "meter_id": meter.meter_id,
+            "rate_kbps": meter.rate_kbps, "burst_kbits": meter.burst_kbits,
+            "packets": stat.packet_in_count if stat else None,
+            "bytes": stat.byte_in_count if stat else None,
+            "dropped_packets": band.packet_band_count if band else None,
+            "dropped_bytes": band.byte_band_count if band else None,
+        })
+    return rows
 
 
 class Switch:
@@ -213,9 +247,31 @@ class QnetController(app_manager.OSKenApp):
                                     reply_multi=True) or []:
             for stat in reply.body:
                 installed.groups[stat.group_id] = None
-        LOG.info("switch %016x holds %d flows, %d groups", dp.id, len(installed.flows),
-                 len(installed.groups))
+        req = parser.OFPMeterConfigStatsRequest(dp, 0, ofp.OFPM_ALL)
+        for reply in ofctl.send_msg(self, req, reply_cls=parser.OFPMeterConfigStatsReply,
+                                    reply_multi=True) or []:
+            for stat in reply.body:
+                installed.meters[stat.meter_id] = ofmsg.meter_from_config(dp, stat)
+        LOG.info("switch %016x holds %d flows, %d groups, %d meters", dp.id,
+                 len(installed.flows), len(installed.groups), len(installed.meters))
         return installed
+
+    def meter_stats(self, chassis_id, meter_ids):
+        """{meter id: OFPMeterStats} of ``meter_ids`` on ``chassis_id``'s switch (a round trip
+        to the switch; empty if it is not connected)."""
+        ch = self.monitor.chassis.get(chassis_id)
+        switch = self.switches.get(ch.datapath_id) if ch is not None else None
+        if switch is None or not meter_ids:
+            return {}
+        dp = switch.dp
+        parser = dp.ofproto_parser
+        out = {}
+        for meter_id in meter_ids:
+            req = parser.OFPMeterStatsRequest(dp, 0, meter_id)
+            for reply in ofctl.send_msg(self, req, reply_cls=parser.OFPMeterStatsReply,
+                                        reply_multi=True) or []:
+                out.update((stat.meter_id, stat) for stat in reply.body)
+        return out
 
     def _report_status(self, model, chassis, synced):
         """ACTIVE: bound and the flows of its switch are installed; DOWN otherwise."""
