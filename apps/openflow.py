@@ -14,6 +14,7 @@ Bandwidth limits are meters (apps/meters.py); their counters are read on demand 
 (``port_stats``).
 """
 import logging
+import time
 
 import netaddr
 from os_ken.app.ofctl import api as ofctl
@@ -47,6 +48,10 @@ class OpenFlowPlugin(Plugin):
     def __init__(self):
         self.model = LogicalModel()
         self.app = None
+        self.resync_grace = 0
+
+    def configure(self, config):
+        self.resync_grace = config.resync_grace
 
     def start(self, core):
         super().start(core)
@@ -118,15 +123,45 @@ class QnetController(app_manager.OSKenApp):
         self.reported = {}            # port id -> status tuple last written to the core
         self.wake = hub.Event()
         self.passes = 0               # reconcile passes run (for tests and benchmarks)
+        self.settling = None          # while the view is partial: (deadline, chassis awaited)
 
     def start(self):
         thread = super().start()
         self.threads.append(hub.spawn(self._worker))
         return thread
 
+    def stop(self):
+        # The worker sleeps on ``wake``: without this it never sees the app stop and
+        # AppManager.close() would wait for it forever (``qnet serve`` hanging on SIGTERM).
+        self.is_active = False
+        self.kick()
+        super().stop()
+
     def attach(self, plugin):
         self.plugin = plugin
+        if plugin.resync_grace > 0 and plugin.model.hosts_at_load:
+            self.settling = (time.monotonic() + plugin.resync_grace,
+                             frozenset(plugin.model.hosts_at_load))
+            hub.spawn_after(plugin.resync_grace, self.kick)
         self.kick()
+
+    def _still_settling(self, chassis):
+        """After a restart, hypervisors reconnect one by one (OVSDB backs off for seconds).
+        Until every chassis that had active ports is back, a switch's desired state misses
+        the ports bound elsewhere: pruning then would cut working traffic. So, like
+        Neutron's OVS agent, stale flows are only removed once the view is complete, or the
+        grace period (``resync_grace``) has run out."""
+        if self.settling is None:
+            return False
+        deadline, awaited = self.settling
+        ready = {c.system_id for c in chassis if c.datapath_id in self.switches}
+        if awaited <= ready or time.monotonic() >= deadline:
+            missing = sorted(awaited - ready)
+            LOG.info("resync complete%s: removing stale flows",
+                     f" without {', '.join(missing)} (grace ran out)" if missing else "")
+            self.settling = None
+            return False
+        return True
 
     def kick(self):
         self.wake.set()
@@ -181,6 +216,8 @@ class QnetController(app_manager.OSKenApp):
         while True:
             self.wake.wait()
             self.wake.clear()
+            if not self.is_active:
+                return
             try:
                 self.reconcile()
             except Exception:
@@ -198,6 +235,7 @@ class QnetController(app_manager.OSKenApp):
         self.placement = place(model, chassis)
         self._request_tunnels(model, chassis)
         synced = set()
+        settling = self._still_settling(chassis)
         for ch in chassis:
             switch = self.switches.get(ch.datapath_id)
             if switch is None:
@@ -205,14 +243,15 @@ class QnetController(app_manager.OSKenApp):
             if switch.installed is None:
                 switch.installed = self._read_installed(switch.dp)
             desired = flows.compile_chassis(ch.system_id, model, self.placement)
-            msgs = ofmsg.diff(switch.dp, switch.installed, desired)
+            msgs = ofmsg.diff(switch.dp, switch.installed, desired, prune=not settling)
             if msgs:
                 for msg in msgs[:-1]:
                     switch.dp.send_msg(msg)
                 ofctl.send_msg(self, msgs[-1],
                                reply_cls=switch.dp.ofproto_parser.OFPBarrierReply)
                 LOG.debug("switch %016x: %d messages", switch.dp.id, len(msgs))
-            switch.installed = ofmsg.Installed.from_state(desired)
+            switch.installed = ofmsg.Installed.from_state(
+                desired, kept=switch.installed if settling else None)
             synced.add(ch.system_id)
         self._report_status(model, {c.system_id: c for c in chassis}, synced)
 
