@@ -216,3 +216,20 @@ def test_meter_stats_view():
          "packets": 100, "bytes": 150000, "dropped_packets": 7, "dropped_bytes": 10500},
         {"direction": "ingress", "meter_id": 9, "rate_kbps": 2000, "burst_kbits": 100,
          "packets": None, "bytes": None, "dropped_packets": None, "dropped_bytes": None}]
+
+
+def test_the_model_follows_policy_changes():
+    from controller.context import Context
+    from controller.plugin import Change
+    hv = Hypervisor(network_policy="gold")
+    p1 = hv.model.ports["p1"]
+    assert hv.model.limits_of(p1) == {}
+    gold = policy("gold", egress=(1000, 0))
+    touched = hv.model.apply(Change("qos_policy", "created", Context.admin(), None, gold))
+    assert touched == {"net"}   # every port of net falls back to the network's policy
+    assert hv.model.limits_of(p1) == {"egress": (1000, 0)}
+    hv.model.apply(Change("qos_policy", "updated", Context.admin(), gold,
+                          policy("gold", ingress=(5, 7))))
+    assert hv.model.limits_of(p1) == {"ingress": (5, 7)}
+    hv.model.apply(Change("qos_policy", "deleted", Context.admin(), gold, None))
+    assert hv.model.limits_of(p1) == {}
