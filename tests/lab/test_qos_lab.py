@@ -1,6 +1,7 @@
 """Bandwidth limits end to end: a real ``qnet serve`` (openflow plug-in) meters a VM's port on a
 namespaced userspace OVS, and iperf3 TCP measures the limit, its change without re-plugging,
-the ingress direction, and a neighbour on the same switch that stays unlimited."""
+the ingress direction and its change, and a neighbour on the same switch that stays
+unlimited."""
 import os
 import re
 
@@ -71,11 +72,14 @@ def test_bandwidth_limits_follow_the_policy(qos_lab):
     wait_meter_rate(hv, 50000)
     at_50 = mbits(limited, sink)
 
-    api.call("POST", rules, {"bandwidth_limit_rule": {"max_kbps": 10000,
-                                                      "direction": "ingress"}})
+    ingress = api.call("POST", rules, {"bandwidth_limit_rule": {
+        "max_kbps": 10000, "direction": "ingress"}})["bandwidth_limit_rule"]
     wait_meter_rate(hv, 10000)
     into_10 = mbits(sink, limited)
     from_neighbour = mbits(neighbour, sink)
+    api.call("PUT", f"{rules}/{ingress['id']}", {"bandwidth_limit_rule": {"max_kbps": 20000}})
+    wait_meter_rate(hv, 20000)
+    into_20 = mbits(sink, limited)
     stats = api.call("GET", f"/v2.0/ports/{port_id}/qnet-stats")["port_stats"]
 
     api.update("port", port_id, qos_policy_id=None)
@@ -85,13 +89,15 @@ def test_bandwidth_limits_follow_the_policy(qos_lab):
 
     print(f"\nTCP Mbit/s: no policy {unlimited:.1f}; egress 10 Mbit/s: {at_10:.2f} "
           f"(neighbour {beside_10:.1f}); raised to 50: {at_50:.2f}; ingress 10: {into_10:.2f} "
-          f"(neighbour {from_neighbour:.1f}); policy removed: {after:.1f}")
+          f"(neighbour {from_neighbour:.1f}), raised to 20: {into_20:.2f}; policy removed: "
+          f"{after:.1f}")
     print("qnet-stats:", stats)
     assert unlimited > 100
     assert abs(at_10 - 10) <= 10 * TOLERANCE
     assert beside_10 > 100
     assert abs(at_50 - 50) <= 50 * TOLERANCE
     assert abs(into_10 - 10) <= 10 * TOLERANCE
+    assert abs(into_20 - 20) <= 20 * TOLERANCE
     assert from_neighbour > 100
     assert after > 100
     # the port was never re-plugged: same OpenFlow port, the meter modified in place
@@ -100,5 +106,6 @@ def test_bandwidth_limits_follow_the_policy(qos_lab):
     assert stats["bound"] and stats["ofport"] == ofport
     assert by_direction["egress"]["rate_kbps"] == 50000
     assert by_direction["egress"]["dropped_packets"] > 0
+    assert by_direction["ingress"]["rate_kbps"] == 20000
     assert by_direction["ingress"]["dropped_packets"] > 0
     assert by_direction["egress"]["packets"] > by_direction["egress"]["dropped_packets"]
