@@ -85,8 +85,8 @@ class LogicalModel:
         else:
             self.put(change.resource, change.new)
         if change.resource == "qos_policy":
-            return {p.network_id for p in self.ports.values()
-                    if self.policy_of(p) == change.current["id"]}
+            return {self.ports[p].network_id
+                    for p in self.ports_with_policy(change.current["id"])}
         key = "id" if change.resource == "network" else "network_id"
         return {d[key] for d in (change.old, change.new) if d is not None}
 
@@ -149,6 +149,10 @@ class LogicalModel:
             return port.qos_policy_id
         net = self.networks.get(port.network_id)
         return net.qos_policy_id if net is not None else None
+
+    def ports_with_policy(self, policy_id):
+        """Ids of the ports ``policy_id`` applies to (their own, or their network's)."""
+        return [p.id for p in self.ports.values() if self.policy_of(p) == policy_id]
 
     def limits_of(self, port):
         """{direction: (max_kbps, max_burst_kbps)} that apply to ``port`` (empty: none)."""
