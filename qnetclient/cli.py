@@ -27,6 +27,8 @@ LIST_COLUMNS = {
     "network": ("id", "name", "status", "subnets"),
     "subnet": ("id", "name", "network_id", "cidr", "gateway_ip"),
     "port": ("id", "name", "network_id", "mac_address", "fixed_ips", "status", "attachment"),
+    "policy": ("id", "name", "shared", "description"),
+    "rule": ("id", "direction", "max_kbps", "max_burst_kbps"),
 }
 
 
@@ -125,8 +127,9 @@ def address_pairs(specs):
 
 # -- networks --------------------------------------------------------------------------------------
 def network_attrs(client, args):
-    return set_if_given({}, args, name="new_name", description="description", mtu="mtu",
-                        shared="shared", admin_state_up="admin_state_up")
+    attrs = set_if_given({}, args, name="new_name", description="description", mtu="mtu",
+                         shared="shared", admin_state_up="admin_state_up")
+    return qos_policy(client, args, attrs)
 
 
 def network_create(client, args):
@@ -160,7 +163,7 @@ def port_attrs(client, args):
         attrs["fixed_ips"] = fixed_ips(client, args.fixed_ips)
     if args.allowed_addresses is not None:
         attrs["allowed_address_pairs"] = address_pairs(args.allowed_addresses)
-    return attrs
+    return qos_policy(client, args, attrs)
 
 
 def port_create(client, args):
@@ -175,6 +178,46 @@ def port_attach(client, args):
 
 def port_detach(client, args):
     return client.ports.detach(client.ports.find(args.ref)["id"])
+
+
+def port_stats(client, args):
+    return client.ports.stats(client.ports.find(args.ref)["id"])
+
+
+# -- QoS -------------------------------------------------------------------------------------------
+def qos_policy(client, args, attrs):
+    """--qos-policy NAME|ID|none -> attrs["qos_policy_id"]."""
+    if args.qos_policy is not None:
+        attrs["qos_policy_id"] = (None if args.qos_policy.lower() == "none"
+                                  else client.qos_policies.find(args.qos_policy)["id"])
+    return attrs
+
+
+def policy_attrs(client, args):
+    return set_if_given({}, args, name="new_name", description="description", shared="shared")
+
+
+def policy_create(client, args):
+    return client.qos_policies.create(**policy_attrs(client, args))
+
+
+def rules_of(client, args):
+    return client.qos_rules(client.qos_policies.find(args.policy)["id"])
+
+
+def rule_create(client, args):
+    return rules_of(client, args).create(**set_if_given(
+        {}, args, max_kbps="max_kbps", max_burst_kbps="max_burst_kbps", direction="direction"))
+
+
+def rule_list(client, args):
+    return rules_of(client, args).list()
+
+
+def rule_delete(client, args):
+    rules = rules_of(client, args)
+    for rule_id in args.rules:
+        rules.delete(rule_id)
 
 
 # -- topology --------------------------------------------------------------------------------------
@@ -239,15 +282,16 @@ class Commands:
         group.kind = kind or name
         return group
 
-    def standard(self, group, collection, label, helps, attrs, options):
+    def standard(self, group, collection, label, helps, attrs, options, noun=None):
         """list, show, update and delete: the same for every collection. ``helps``: the
         show/update/delete help texts; ``options(parser)`` adds the settable attributes.
         Returns the list parser, for collection-specific filters."""
         show, update, delete = helps
-        lst = self.leaf(group, "list", lister(collection), f"list the {collection} you can see",
-                        output="list", description=f"List the {collection} you can see, all "
+        noun = noun or collection
+        lst = self.leaf(group, "list", lister(collection), f"list the {noun} you can see",
+                        output="list", description=f"List the {noun} you can see, all "
                         "pages (filters narrow the list; -f json gives whole objects).")
-        lst.add_argument("--name", help=f"only {collection} with this name")
+        lst.add_argument("--name", help=f"only {noun} with this name")
         lst.add_argument("--filter", action="append", type=filter_arg, metavar="KEY=VALUE",
                          help="any API filter, e.g. --filter shared=true (repeatable)")
         p = self.leaf(group, "show", shower(collection), show)
@@ -258,6 +302,14 @@ class Commands:
         p = self.leaf(group, "delete", deleter(collection), delete, output=None)
         p.add_argument("refs", nargs="+", metavar=label, help="name or id")
         return lst
+
+
+def shared_options(p):
+    share = p.add_mutually_exclusive_group()
+    share.add_argument("--shared", dest="shared", action="store_const", const=True,
+                       help="usable by every project (admin only)")
+    share.add_argument("--no-shared", dest="shared", action="store_const", const=False,
+                       help="only the owner's project may use it (default)")
 
 
 def enable_options(p, what):
@@ -286,12 +338,9 @@ def network_options(p, create):
         p.add_argument("--name", dest="new_name", help="new name")
     p.add_argument("--description", help="free text")
     p.add_argument("--mtu", type=int, help="default 1450 (room for VXLAN)")
-    share = p.add_mutually_exclusive_group()
-    share.add_argument("--shared", dest="shared", action="store_const", const=True,
-                       help="usable by every project (admin only)")
-    share.add_argument("--no-shared", dest="shared", action="store_const", const=False,
-                       help="only the owner's project may use it (default)")
+    shared_options(p)
     enable_options(p, "network")
+    qos_option(p, "the network's ports that name none")
 
 
 def add_subnet_commands(c):
@@ -346,6 +395,11 @@ def add_port_commands(c):
                    help="e.g. nova.example.com/demo/server/web/eth0")
     p = c.leaf(g, "detach", port_detach, "unplug the interface from a port")
     p.add_argument("ref", metavar="PORT", help="name or id")
+    p = c.leaf(g, "stats", port_stats, "the back-end's counters of a port (QoS meters)",
+               description="The back-end's counters of a port, e.g. the packets and bytes "
+               "its bandwidth-limit meters passed and dropped (HTTP 501 from back-ends "
+               "that keep none).")
+    p.add_argument("ref", metavar="PORT", help="name or id")
 
 
 def port_options(p, create):
@@ -368,6 +422,51 @@ def port_options(p, create):
                    help="extra address the port may send from, e.g. a VRRP address "
                         "(repeatable; replaces the list on update)")
     enable_options(p, "port")
+    qos_option(p, "the port (none: its network's policy applies)")
+
+
+def qos_option(p, what):
+    p.add_argument("--qos-policy", metavar="POLICY|none",
+                   help=f"QoS policy (name or id) that limits {what}")
+
+
+def add_qos_commands(c):
+    qos = c.sub.add_parser("qos", help="bandwidth limits: QoS policies and their rules",
+                           description="Bandwidth limits: a QoS policy holds at most one "
+                           "bandwidth limit rule per direction; ports and networks name it "
+                           "with --qos-policy.")
+    kinds = qos.add_subparsers(dest="qos_kind", required=True, metavar="KIND")
+    g = c.group("policy", "QoS policies", kind="policy", parent=kinds)
+    p = c.leaf(g, "create", policy_create, "create a QoS policy (add rules to it next)")
+    p.add_argument("new_name", metavar="NAME", help="the policy's name")
+    policy_options(p, create=True)
+    c.standard(g, "qos_policies", "POLICY", (
+        "show one policy with its rules",
+        "change a policy's name, description, sharing",
+        "delete policies (no port or network may name them)"), policy_attrs, policy_options,
+        noun="QoS policies")
+    g = c.group("rule", "bandwidth limit rules of a QoS policy", kind="rule", parent=kinds)
+    p = c.leaf(g, "create", rule_create, "add a bandwidth limit to a policy (one per "
+               "direction)")
+    p.add_argument("policy", metavar="POLICY", help="name or id")
+    p.add_argument("--max-kbps", type=int, required=True, help="rate limit in kbit/s")
+    p.add_argument("--max-burst-kbps", type=int,
+                   help="burst in kbit (default 0: the server picks one TCP can live with)")
+    p.add_argument("--direction", choices=("egress", "ingress"),
+                   help="egress (default): what the port's interface sends; ingress: what "
+                        "it receives")
+    p = c.leaf(g, "list", rule_list, "list a policy's rules", output="list")
+    p.add_argument("policy", metavar="POLICY", help="name or id")
+    p = c.leaf(g, "delete", rule_delete, "delete rules of a policy", output=None)
+    p.add_argument("policy", metavar="POLICY", help="name or id")
+    p.add_argument("rules", nargs="+", metavar="RULE_ID", help="the rule's id")
+
+
+def policy_options(p, create):
+    if not create:
+        p.add_argument("--name", dest="new_name", help="new name")
+    p.add_argument("--description", help="free text")
+    shared_options(p)
 
 
 def build_parser(prog="qnet", extra=None):
@@ -382,6 +481,7 @@ def build_parser(prog="qnet", extra=None):
     add_network_commands(c)
     add_subnet_commands(c)
     add_port_commands(c)
+    add_qos_commands(c)
     c.leaf(sub, "topology", topology, "the fabric's switches and links (admins)",
            output="topology")
     for name, help in (extra or {}).items():

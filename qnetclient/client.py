@@ -25,17 +25,21 @@ def _query_value(value):
 class Resource:
     """One v2.0 collection, e.g. ``Resource(client, "network", "networks")``."""
 
-    def __init__(self, client, resource, collection, path=None):
+    def __init__(self, client, resource, collection, path=None, owned=True, label=None):
+        """``owned``: the items carry a project_id (an admin acting for a project sets it
+        on create and filters lists by it). ``label``: the resource's name in messages."""
         self.client = client
         self.resource, self.collection = resource, collection
+        self.label = label or resource
         self.path = "/v2.0/" + (path or collection)
+        self.owned = owned
 
     def iter(self, page_size=None, **filters):
         """Yield every matching item, following the server's ``next`` links page by page
         (also when the server caps pages by itself)."""
         params = {k: ([_query_value(x) for x in v] if isinstance(v, (list, tuple))
                       else _query_value(v)) for k, v in filters.items()}
-        if self.client.owner and "project_id" not in params:
+        if self.owned and self.client.owner and "project_id" not in params:
             params["project_id"] = self.client.owner
         if page_size:
             params["limit"] = page_size
@@ -69,14 +73,14 @@ class Resource:
         if len(matches) == 1:
             return matches[0]
         if not matches:
-            raise errors.NotFound(f"No {self.resource} with name or id '{name_or_id}'.",
+            raise errors.NotFound(f"No {self.label} with name or id '{name_or_id}'.",
                                   status=404)
         raise errors.Ambiguous(
             f"{len(matches)} {self.collection} are named '{name_or_id}' "
             f"({', '.join(m['id'] for m in matches)}): use an id.")
 
     def create(self, **attrs):
-        if self.client.owner:
+        if self.owned and self.client.owner:
             attrs.setdefault("project_id", self.client.owner)
         return self.client.request("POST", self.path, {self.resource: attrs})[self.resource]
 
@@ -95,6 +99,11 @@ class Ports(Resource):
 
     def detach(self, id_):
         return self.update(id_, attachment=None)
+
+    def stats(self, id_):
+        """The back-end's counters of a port (e.g. what its bandwidth-limit meters passed
+        and dropped)."""
+        return self.client.request("GET", f"{self.path}/{id_}/qnet-stats")["port_stats"]
 
 
 class Client:
@@ -120,6 +129,13 @@ class Client:
         self.networks = Resource(self, "network", "networks")
         self.subnets = Resource(self, "subnet", "subnets")
         self.ports = Ports(self, "port", "ports")
+        self.qos_policies = Resource(self, "policy", "policies", path="qos/policies",
+                                     label="QoS policy")
+
+    def qos_rules(self, policy_id):
+        """The bandwidth limit rules of one QoS policy (at most one per direction)."""
+        return Resource(self, "bandwidth_limit_rule", "bandwidth_limit_rules",
+                        path=f"qos/policies/{policy_id}/bandwidth_limit_rules", owned=False)
 
     def request(self, method, path, body=None, params=None):
         """JSON in, JSON out; an error status raises the matching ``ClientError``."""
@@ -143,7 +159,7 @@ class Client:
     def topology(self):
         """The fabric as the controller sees it (admins only)."""
         try:
-            return self.request("GET", "/v2.0/qnet/topology")
+            return self.request("GET", "/v2.0/qnet/topology")["topology"]
         except errors.NotFound as exc:
             raise errors.NotFound(f"{self.url} serves no topology (GET /v2.0/qnet/topology; "
                                   f"fabric mode): {exc.message}", status=404) from None

@@ -80,10 +80,11 @@ def meter_rates(hv):
     return {int(m): int(r) for m, r in re.findall(r"meter=(\d+).*?rate=(\d+)", out, re.S)}
 
 
-def timed_update(api, hv, path, body, meter_id, kbps, timeout=10.0):
-    """Milliseconds from just before the PUT until the switch's meter shows ``kbps``."""
+def timed_update(update, hv, meter_id, kbps, timeout=10.0):
+    """Milliseconds from just before ``update()`` (the PUT) until the switch's meter shows
+    ``kbps``."""
     t0 = time.monotonic()
-    api.call("PUT", path, body)
+    update()
     while time.monotonic() - t0 < timeout:
         if meter_rates(hv).get(meter_id) == kbps:
             return (time.monotonic() - t0) * 1000
@@ -92,11 +93,11 @@ def timed_update(api, hv, path, body, meter_id, kbps, timeout=10.0):
 
 def setup(lab, url):
     from simulations.lab import seed
-    from simulations.lab.api import Api
+    from qnetclient import Client
     hv = lab.hypervisors[0]
-    api = Api(url, project=PROJECT)
-    nets = seed.create_networks(api, {"web-net": seed.NETWORKS["web-net"]})
-    servers = {name: seed.add_server(lab, api, PROJECT, name, nets, ("web-net",), hv,
+    api = Client(url, project=PROJECT)
+    seed.create_networks(api, {"web-net": seed.NETWORKS["web-net"]})
+    servers = {name: seed.add_server(lab, api, PROJECT, name, ("web-net",), hv,
                                      host_number=10 + i)
                for i, name in enumerate(("limited", "peer"))}
     for server in servers.values():
@@ -113,13 +114,11 @@ def measure(lab, url, rates, seconds, runs):
     tcp_in = (lambda: iperf3(peer.vm, limited.vm, lim_ip, seconds))
     result = {"unlimited_tcp_mbps": median_mbps(runs, tcp_out), "rates": []}
 
-    policy = api.call("POST", "/v2.0/qos/policies", {"policy": {"name": "bench"}})["policy"]
-    base = f"/v2.0/qos/policies/{policy['id']}/bandwidth_limit_rules"
+    policy = api.qos_policies.create(name="bench")
+    policy_rules = api.qos_rules(policy["id"])
     first = rates[0] * 1000
-    rules = {d: api.call("POST", base, {"bandwidth_limit_rule": {
-        "max_kbps": first, "direction": d}})["bandwidth_limit_rule"] for d in ("egress",
-                                                                               "ingress")}
-    api.update("port", limited.nics[0].port["id"], qos_policy_id=policy["id"])
+    rules = {d: policy_rules.create(max_kbps=first, direction=d) for d in ("egress", "ingress")}
+    api.ports.update(limited.nics[0].port["id"], qos_policy_id=policy["id"])
     ofport = hv.ofport(limited.nics[0].hv_intf)
     ids = {d: meters.meter_id(ofport, d) for d in rules}
     deadline = time.monotonic() + 10
@@ -133,8 +132,7 @@ def measure(lab, url, rates, seconds, runs):
         if previous is not None:
             for d, rule in rules.items():
                 row["update_ms"].append(timed_update(
-                    api, hv, f"{base}/{rule['id']}", {"bandwidth_limit_rule": {
-                        "max_kbps": kbps}}, ids[d], kbps))
+                    lambda: policy_rules.update(rule["id"], max_kbps=kbps), hv, ids[d], kbps))
         previous = kbps
         udp_out = (lambda: iperf3(limited.vm, peer.vm, peer_ip, seconds, udp_bps=2e3 * kbps))
         udp_in = (lambda: iperf3(peer.vm, limited.vm, lim_ip, seconds, udp_bps=2e3 * kbps))
@@ -144,8 +142,7 @@ def measure(lab, url, rates, seconds, runs):
         row["udp_ingress"] = median_mbps(runs, udp_in)
         print(f"  {mbit} Mbit/s done: {row}", file=sys.stderr, flush=True)
         result["rates"].append(row)
-    stats = api.call("GET", f"/v2.0/ports/{limited.nics[0].port['id']}/qnet-stats")
-    result["port_stats"] = stats["port_stats"]
+    result["port_stats"] = api.ports.stats(limited.nics[0].port["id"])
     return result
 
 

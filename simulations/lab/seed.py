@@ -168,6 +168,13 @@ def format_matrix(matrix, servers):
     return "\n".join(lines)
 
 
+def add_server(lab, client, tenant, name, nics, hypervisor, host_number):
+    """A server whose NICs get the address ``.host_number`` of each network's seed CIDR."""
+    ports = create_ports(client, name, nics, [
+        NETWORKS[n].rsplit(".", 1)[0] + f".{host_number}" for n in nics])
+    return start_vm(lab, tenant, name, ports, hypervisor, f"{name}{host_number}"[:10])
+
+
 def build(lab, clients, hypervisors):
     """The seed scenario for each tenant in ``clients`` ({tenant: qnetclient.Client}); servers
     spread over the hypervisors round-robin, each tenant's servers on different hypervisors.
@@ -180,11 +187,8 @@ def build(lab, clients, hypervisors):
     for t, (tenant, client) in enumerate(clients.items()):
         create_networks(client)
         for i, (name, nics) in enumerate(SERVERS.items()):
-            hv = hypervisors[(i + t) % len(hypervisors)]
-            host = 10 + 10 * t + i
-            ports = create_ports(client, name, nics, [
-                NETWORKS[n].rsplit(".", 1)[0] + f".{host}" for n in nics])
-            servers.append(start_vm(lab, tenant, name, ports, hv, f"{name}{host}"[:10]))
+            servers.append(add_server(lab, client, tenant, name, nics,
+                                      hypervisors[(i + t) % len(hypervisors)], 10 + 10 * t + i))
     for server in servers:
         wait_active(clients[server.tenant], server)
         dhcp(server)

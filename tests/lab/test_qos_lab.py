@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from qnetclient import Client
 from simulations.lab import check, seed
-from simulations.lab.api import Api
 from simulations.lab.nodes import wait_for
 from tests.lab.test_overlay import Controller
 
@@ -39,9 +39,9 @@ def qos_lab(tmp_path_factory):
             hv = lab.hypervisors[0]
             hv.set_controller(f"127.0.0.1:{ctl.ofp_port}")
             hv.set_manager(f"127.0.0.1:{ctl.ovsdb_port}")
-            api = Api(ctl.url, project="qos")
-            nets = seed.create_networks(api, {"web-net": seed.NETWORKS["web-net"]})
-            servers = {name: seed.add_server(lab, api, "qos", name, nets, ("web-net",), hv,
+            api = Client(ctl.url, project="qos")
+            seed.create_networks(api, {"web-net": seed.NETWORKS["web-net"]})
+            servers = {name: seed.add_server(lab, api, "qos", name, ("web-net",), hv,
                                              host_number=10 + i)
                        for i, name in enumerate(("limited", "sink", "neighbour"))}
             for server in servers.values():
@@ -59,30 +59,28 @@ def test_bandwidth_limits_follow_the_policy(qos_lab):
     ofport = hv.ofport(limited.nics[0].hv_intf)
 
     unlimited = mbits(limited, sink)
-    policy = api.call("POST", "/v2.0/qos/policies", {"policy": {"name": "ten"}})["policy"]
-    rules = f"/v2.0/qos/policies/{policy['id']}/bandwidth_limit_rules"
-    egress = api.call("POST", rules, {"bandwidth_limit_rule": {
-        "max_kbps": 10000}})["bandwidth_limit_rule"]
-    api.update("port", port_id, qos_policy_id=policy["id"])
+    policy = api.qos_policies.create(name="ten")
+    rules = api.qos_rules(policy["id"])
+    egress = rules.create(max_kbps=10000)
+    api.ports.update(port_id, qos_policy_id=policy["id"])
     wait_meter_rate(hv, 10000)
     at_10 = mbits(limited, sink)
     beside_10 = mbits(neighbour, sink)
 
-    api.call("PUT", f"{rules}/{egress['id']}", {"bandwidth_limit_rule": {"max_kbps": 50000}})
+    rules.update(egress["id"], max_kbps=50000)
     wait_meter_rate(hv, 50000)
     at_50 = mbits(limited, sink)
 
-    ingress = api.call("POST", rules, {"bandwidth_limit_rule": {
-        "max_kbps": 10000, "direction": "ingress"}})["bandwidth_limit_rule"]
+    ingress = rules.create(max_kbps=10000, direction="ingress")
     wait_meter_rate(hv, 10000)
     into_10 = mbits(sink, limited)
     from_neighbour = mbits(neighbour, sink)
-    api.call("PUT", f"{rules}/{ingress['id']}", {"bandwidth_limit_rule": {"max_kbps": 20000}})
+    rules.update(ingress["id"], max_kbps=20000)
     wait_meter_rate(hv, 20000)
     into_20 = mbits(sink, limited)
-    stats = api.call("GET", f"/v2.0/ports/{port_id}/qnet-stats")["port_stats"]
+    stats = api.ports.stats(port_id)
 
-    api.update("port", port_id, qos_policy_id=None)
+    api.ports.update(port_id, qos_policy_id=None)
     wait_for(lambda: "meter=" not in hv.ofctl("dump-meters", "br-int"), timeout=10,
              what="meters removed")
     after = mbits(limited, sink)
