@@ -15,7 +15,7 @@ import sys
 
 from qnetclient import errors
 from qnetclient.client import Client
-from qnetclient.output import FORMATS, render_item, render_list
+from qnetclient.output import FORMATS, cell, render_item, render_list
 from qnetclient.settings import Settings
 
 EPILOG = """connection (flag > environment > file):
@@ -238,7 +238,7 @@ def print_topology(body, args):
                 print(render_list(value, args.format, columns))
             print()
         else:
-            print(f"{key}: {json.dumps(value)}")
+            print(f"{key}: {cell(value)}")
 
 
 # -- parser ----------------------------------------------------------------------------------------
