@@ -29,6 +29,8 @@ class PortView:
     pairs: tuple          # ((mac, ip or cidr), ...)
     admin_up: bool
     attachment: str | None
+    #: binding:profile (admin-set); fabric mode binds by its datapath_id and port name/number
+    profile: dict = dataclasses.field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
     def from_dict(cls, p):
@@ -39,7 +41,8 @@ class PortView:
                    security=p["port_security_enabled"],
                    pairs=tuple((a["mac_address"], a["ip_address"])
                                for a in p["allowed_address_pairs"]),
-                   admin_up=p["admin_state_up"], attachment=p["attachment"])
+                   admin_up=p["admin_state_up"], attachment=p["attachment"],
+                   profile=dict(p.get("binding:profile") or {}))
 
 
 class LogicalModel:
