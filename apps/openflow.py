@@ -130,17 +130,8 @@ class QnetController(app_manager.OSKenApp):
     def _packet_in(self, ev):
         msg = ev.msg
         port = self._port_at(msg.datapath.id, msg.match.get("in_port"))
-        if port is None:
-            return
-        lease = self._lease(port)
-        reply = dhcp.handle_dhcp(msg.data, lambda mac: lease if mac == port.mac else None) \
-            if lease else None
-        if reply is not None:
-            dp = msg.datapath
-            parser, ofp = dp.ofproto_parser, dp.ofproto
-            dp.send_msg(parser.OFPPacketOut(
-                dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
-                actions=[parser.OFPActionOutput(msg.match["in_port"])], data=reply))
+        if port is not None:
+            answer_dhcp(msg, self.plugin.model, port)
 
     # -- the worker ----------------------------------------------------------------------------
     def _worker(self):
@@ -168,17 +159,7 @@ class QnetController(app_manager.OSKenApp):
             switch = self.switches.get(ch.datapath_id)
             if switch is None:
                 continue
-            if switch.installed is None:
-                switch.installed = self._read_installed(switch.dp)
-            desired = flows.compile_chassis(ch.system_id, model, self.placement)
-            msgs = ofmsg.diff(switch.dp, switch.installed, desired)
-            if msgs:
-                for msg in msgs[:-1]:
-                    switch.dp.send_msg(msg)
-                ofctl.send_msg(self, msgs[-1],
-                               reply_cls=switch.dp.ofproto_parser.OFPBarrierReply)
-                LOG.debug("switch %016x: %d messages", switch.dp.id, len(msgs))
-            switch.installed = ofmsg.Installed.from_state(desired)
+            push(self, switch, flows.compile_chassis(ch.system_id, model, self.placement))
             synced.add(ch.system_id)
         self._report_status(model, {c.system_id: c for c in chassis}, synced)
 
@@ -194,28 +175,6 @@ class QnetController(app_manager.OSKenApp):
                     self.monitor.ensure_tunnels(ch.system_id, wanted[ch.system_id])
                 except ChassisError as exc:
                     LOG.warning("tunnels of %s not set up yet: %s", ch.system_id, exc)
-
-    def _read_installed(self, dp):
-        """Flows (by cookie) and groups a switch holds: read back, never wiped."""
-        parser, ofp = dp.ofproto_parser, dp.ofproto
-        installed = ofmsg.Installed()
-        req = parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY,
-                                         0, 0, parser.OFPMatch())
-        for reply in ofctl.send_msg(self, req, reply_cls=parser.OFPFlowStatsReply,
-                                    reply_multi=True) or []:
-            for stat in reply.body:
-                if stat.cookie & pl.COOKIE_PREFIX_MASK != pl.COOKIE_PREFIX:
-                    LOG.warning("switch %016x: removing a flow qnet did not install: %s",
-                                dp.id, stat.match)
-                installed.flows[stat.cookie] = (stat.table_id, stat.priority, stat.match)
-        req = parser.OFPGroupDescStatsRequest(dp, 0)
-        for reply in ofctl.send_msg(self, req, reply_cls=parser.OFPGroupDescStatsReply,
-                                    reply_multi=True) or []:
-            for stat in reply.body:
-                installed.groups[stat.group_id] = None
-        LOG.info("switch %016x holds %d flows, %d groups", dp.id, len(installed.flows),
-                 len(installed.groups))
-        return installed
 
     def _report_status(self, model, chassis, synced):
         """ACTIVE: bound and the flows of its switch are installed; DOWN otherwise."""
@@ -239,16 +198,68 @@ class QnetController(app_manager.OSKenApp):
                 return self.plugin.model.ports.get(port_id)
         return None
 
-    def _lease(self, port):
-        model = self.plugin.model
-        sub = model.dhcp_subnet(port)
-        if sub is None:
-            return None
-        net = netaddr.IPNetwork(sub["cidr"])
-        server = sub["gateway_ip"] or str(netaddr.IPAddress(net.first + 1))
-        return dhcp.Lease(mac=port.mac, ip=port.ipv4[0], prefixlen=net.prefixlen,
-                          gateway=sub["gateway_ip"], dns=tuple(sub["dns_nameservers"]),
-                          mtu=model.networks[port.network_id].mtu,
-                          host_routes=tuple((r["destination"], r["nexthop"])
-                                            for r in sub["host_routes"]),
-                          server_ip=server, server_mac=DHCP_SERVER_MAC)
+
+def push(app, switch, desired):
+    """Take ``switch`` to ``desired`` (a flows.SwitchState): read what it holds if unknown,
+    send the difference, wait for the barrier. Returns the number of messages sent."""
+    if switch.installed is None:
+        switch.installed = read_installed(app, switch.dp)
+    msgs = ofmsg.diff(switch.dp, switch.installed, desired)
+    if msgs:
+        for msg in msgs[:-1]:
+            switch.dp.send_msg(msg)
+        ofctl.send_msg(app, msgs[-1], reply_cls=switch.dp.ofproto_parser.OFPBarrierReply)
+        LOG.debug("switch %016x: %d messages", switch.dp.id, len(msgs))
+    switch.installed = ofmsg.Installed.from_state(desired)
+    return len(msgs)
+
+
+def read_installed(app, dp):
+    """Flows (by cookie) and groups a switch holds: read back, never wiped."""
+    parser, ofp = dp.ofproto_parser, dp.ofproto
+    installed = ofmsg.Installed()
+    req = parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY,
+                                     0, 0, parser.OFPMatch())
+    for reply in ofctl.send_msg(app, req, reply_cls=parser.OFPFlowStatsReply,
+                                reply_multi=True) or []:
+        for stat in reply.body:
+            if stat.cookie & pl.COOKIE_PREFIX_MASK != pl.COOKIE_PREFIX:
+                LOG.warning("switch %016x: removing a flow qnet did not install: %s",
+                            dp.id, stat.match)
+            installed.flows[stat.cookie] = (stat.table_id, stat.priority, stat.match)
+    req = parser.OFPGroupDescStatsRequest(dp, 0)
+    for reply in ofctl.send_msg(app, req, reply_cls=parser.OFPGroupDescStatsReply,
+                                reply_multi=True) or []:
+        for stat in reply.body:
+            installed.groups[stat.group_id] = None
+    LOG.info("switch %016x holds %d flows, %d groups", dp.id, len(installed.flows),
+             len(installed.groups))
+    return installed
+
+
+def answer_dhcp(msg, model, port):
+    """Answer a DHCP packet-in from ``port`` out of the port it came in on."""
+    lease = dhcp_lease(model, port)
+    reply = dhcp.handle_dhcp(msg.data, lambda mac: lease if mac == port.mac else None) \
+        if lease else None
+    if reply is not None:
+        dp = msg.datapath
+        parser, ofp = dp.ofproto_parser, dp.ofproto
+        dp.send_msg(parser.OFPPacketOut(
+            dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
+            actions=[parser.OFPActionOutput(msg.match["in_port"])], data=reply))
+
+
+def dhcp_lease(model, port):
+    """The DHCP answer for ``port``: its first IPv4 address and its subnet's options."""
+    sub = model.dhcp_subnet(port)
+    if sub is None:
+        return None
+    net = netaddr.IPNetwork(sub["cidr"])
+    server = sub["gateway_ip"] or str(netaddr.IPAddress(net.first + 1))
+    return dhcp.Lease(mac=port.mac, ip=port.ipv4[0], prefixlen=net.prefixlen,
+                      gateway=sub["gateway_ip"], dns=tuple(sub["dns_nameservers"]),
+                      mtu=model.networks[port.network_id].mtu,
+                      host_routes=tuple((r["destination"], r["nexthop"])
+                                        for r in sub["host_routes"]),
+                      server_ip=server, server_mac=DHCP_SERVER_MAC)

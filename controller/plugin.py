@@ -13,6 +13,7 @@ import dataclasses
 import logging
 from importlib import metadata
 
+from controller import errors
 from controller.context import Context
 
 LOG = logging.getLogger(__name__)
@@ -62,6 +63,12 @@ class Plugin:
 
     def bind_apps(self, apps):
         """Called with the instantiated os-ken apps (name -> app) once the hub runs them."""
+
+    def topology(self):
+        """The switches, links and bindings the back-end sees (admin API). Back-ends without
+        a topology say so with a 404."""
+        raise errors.NotFound(f"The {self.name} plug-in has no topology: start qnet with "
+                              "--mode fabric to manage a switch fabric.")
 
     def check(self, change):
         """Veto point inside the transaction: raise a QnetError to refuse ``change``."""
