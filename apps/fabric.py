@@ -21,7 +21,7 @@ from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
 from apps import fabric_flows
-from apps.openflow import OpenFlowPlugin, Switch, answer_dhcp, push
+from apps.openflow import OpenFlowPlugin, Reconciling, Switch, answer_dhcp, push
 from controller import errors
 from topology import lldp
 from topology.graph import FabricGraph, RouteTable
@@ -68,35 +68,25 @@ class FabricPlugin(OpenFlowPlugin):
         return self.app.describe()
 
 
-class FabricController(app_manager.OSKenApp):
+class FabricController(Reconciling, app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.plugin = None
+        self.init_worker()
         self.switches = {}            # dpid -> Switch (ports described)
         self.fabric = FabricGraph()
         self.routes = RouteTable()
         self.bound = {}               # port id -> (dpid, ofport)
         self.heard = {}               # (a, b) with a < b -> monotonic time of the last LLDP
-        self.reported = {}
-        self.wake = hub.Event()
-        self.passes = 0
         self.last_change = None       # when the last link event happened (monotonic)
         #: the most recent recomputations: [{"networks": n, "seconds": s, "cause": ...}]
         self.recomputes = []
 
     def start(self):
         thread = super().start()
-        self.threads += [hub.spawn(self._worker), hub.spawn(self._lldp_loop)]
+        self.threads.append(hub.spawn(self._lldp_loop))
         return thread
-
-    def attach(self, plugin):
-        self.plugin = plugin
-        self.kick()
-
-    def kick(self):
-        self.wake.set()
 
     # -- switches and ports --------------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
@@ -145,16 +135,6 @@ class FabricController(app_manager.OSKenApp):
             self._send_lldp(dp, {port.port_no: None})
         self.kick()           # a host port may have appeared or gone: bindings change
 
-    @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
-    def _switch_error(self, ev):
-        msg = ev.msg
-        LOG.error("fabric switch %016x rejected a message: type=%s code=%s",
-                  msg.datapath.id, msg.type, msg.code)
-        switch = self.switches.get(msg.datapath.id)
-        if switch is not None:
-            switch.installed = None
-            self.kick()
-
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def _packet_in(self, ev):
         msg = ev.msg
@@ -201,17 +181,6 @@ class FabricController(app_manager.OSKenApp):
         self.last_change = (time.monotonic(), cause)
         self.kick()
 
-    # -- the worker ----------------------------------------------------------------------------
-    def _worker(self):
-        while True:
-            self.wake.wait()
-            self.wake.clear()
-            try:
-                self.reconcile()
-            except Exception:
-                LOG.exception("fabric reconcile pass failed; retrying on the next change")
-            self.passes += 1
-
     def reconcile(self):
         if self.plugin is None:
             return
@@ -235,18 +204,7 @@ class FabricController(app_manager.OSKenApp):
             LOG.info("fabric: %(networks)d networks rerouted after %(cause)s: %(messages)d "
                      "messages, flows acknowledged %(seconds).3f s after the event", record)
             self.recomputes = (self.recomputes + [record])[-20:]
-        self._report_status(model, synced)
-
-    def _report_status(self, model, synced):
-        for port in list(model.ports.values()):
-            where = self.bound.get(port.id)
-            if where is not None and where[0] in synced and port.admin_up:
-                status = ("ACTIVE", f"{where[0]:016x}", f"{where[0]:016x}", where[1])
-            else:
-                status = ("DOWN", "", None, None)
-            if self.reported.get(port.id) != status:
-                self.plugin.core.ports.report_status(port.id, *status)
-                self.reported[port.id] = status
+        self.report_status(model, self.bound, synced, lambda dpid: dpid)
 
     def _port_at(self, dpid, ofport):
         for port_id, where in self.bound.items():

@@ -71,19 +71,16 @@ class Switch:
         self.installed = None
 
 
-class QnetController(app_manager.OSKenApp):
-    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
-    _CONTEXTS = {"chassis_monitor": ChassisMonitor}
+class Reconciling:
+    """What both controllers (overlay, fabric) share: events only mark the world dirty and
+    kick one worker, which runs ``reconcile()``; a rejected message makes the next pass read
+    the switch back. Mixed into an OSKenApp that keeps ``self.switches`` (dpid -> Switch)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.monitor = kwargs["chassis_monitor"]
+    def init_worker(self):
         self.plugin = None
-        self.switches = {}            # dpid -> Switch
-        self.placement = Placement({}, {})
-        self.reported = {}            # port id -> status tuple last written to the core
         self.wake = hub.Event()
         self.passes = 0               # reconcile passes run (for tests and benchmarks)
+        self.reported = {}            # port id -> status tuple last written to the core
 
     def start(self):
         thread = super().start()
@@ -96,6 +93,53 @@ class QnetController(app_manager.OSKenApp):
 
     def kick(self):
         self.wake.set()
+
+    def _worker(self):
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            try:
+                self.reconcile()
+            except Exception:
+                LOG.exception("reconcile pass failed; retrying on the next change")
+            self.passes += 1
+
+    def report_status(self, model, bound, synced, datapath_of):
+        """ACTIVE: bound (``bound[port id] = (host, ofport)``) and the flows of its switch
+        (``datapath_of(host)``) are installed; DOWN otherwise."""
+        for port in list(model.ports.values()):
+            where = bound.get(port.id)
+            if where is not None and where[0] in synced and port.admin_up:
+                host, ofport = where
+                status = ("ACTIVE", str(host) if isinstance(host, str) else f"{host:016x}",
+                          f"{datapath_of(host):016x}", ofport)
+            else:
+                status = ("DOWN", "", None, None)
+            if self.reported.get(port.id) != status:
+                self.plugin.core.ports.report_status(port.id, *status)
+                self.reported[port.id] = status
+
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
+    def _switch_error(self, ev):
+        msg = ev.msg
+        LOG.error("switch %016x rejected a message: type=%s code=%s", msg.datapath.id,
+                  msg.type, msg.code)
+        switch = self.switches.get(msg.datapath.id)
+        if switch is not None:
+            switch.installed = None  # re-read what it really holds on the next pass
+            self.kick()
+
+
+class QnetController(Reconciling, app_manager.OSKenApp):
+    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+    _CONTEXTS = {"chassis_monitor": ChassisMonitor}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.monitor = kwargs["chassis_monitor"]
+        self.init_worker()
+        self.switches = {}            # dpid -> Switch
+        self.placement = Placement({}, {})
 
     # -- events --------------------------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
@@ -112,16 +156,6 @@ class QnetController(app_manager.OSKenApp):
             LOG.info("switch %016x disconnected", ev.datapath.id)
             del self.switches[ev.datapath.id]
 
-    @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
-    def _switch_error(self, ev):
-        msg = ev.msg
-        LOG.error("switch %016x rejected a message: type=%s code=%s", msg.datapath.id,
-                  msg.type, msg.code)
-        switch = self.switches.get(msg.datapath.id)
-        if switch is not None:
-            switch.installed = None  # re-read what it really holds on the next pass
-            self.kick()
-
     @set_ev_cls(EventChassisChanged)
     def _chassis_changed(self, ev):
         self.kick()
@@ -132,17 +166,6 @@ class QnetController(app_manager.OSKenApp):
         port = self._port_at(msg.datapath.id, msg.match.get("in_port"))
         if port is not None:
             answer_dhcp(msg, self.plugin.model, port)
-
-    # -- the worker ----------------------------------------------------------------------------
-    def _worker(self):
-        while True:
-            self.wake.wait()
-            self.wake.clear()
-            try:
-                self.reconcile()
-            except Exception:
-                LOG.exception("reconcile pass failed; retrying on the next change")
-            self.passes += 1
 
     def connected_chassis(self):
         return [c for c in self.monitor.chassis.values() if getattr(c, "connected", True)]
@@ -161,7 +184,8 @@ class QnetController(app_manager.OSKenApp):
                 continue
             push(self, switch, flows.compile_chassis(ch.system_id, model, self.placement))
             synced.add(ch.system_id)
-        self._report_status(model, {c.system_id: c for c in chassis}, synced)
+        datapaths = {c.system_id: c.datapath_id for c in chassis}
+        self.report_status(model, self.placement.bound, synced, datapaths.get)
 
     def _request_tunnels(self, model, chassis):
         """Ask OVSDB for the tunnel ports the placement needs, where they differ from what
@@ -175,19 +199,6 @@ class QnetController(app_manager.OSKenApp):
                     self.monitor.ensure_tunnels(ch.system_id, wanted[ch.system_id])
                 except ChassisError as exc:
                     LOG.warning("tunnels of %s not set up yet: %s", ch.system_id, exc)
-
-    def _report_status(self, model, chassis, synced):
-        """ACTIVE: bound and the flows of its switch are installed; DOWN otherwise."""
-        for port in list(model.ports.values()):
-            where = self.placement.bound.get(port.id)
-            if where is not None and where[0] in synced and port.admin_up:
-                host, ofport = where
-                status = ("ACTIVE", host, f"{chassis[host].datapath_id:016x}", ofport)
-            else:
-                status = ("DOWN", "", None, None)
-            if self.reported.get(port.id) != status:
-                self.plugin.core.ports.report_status(port.id, *status)
-                self.reported[port.id] = status
 
     # -- lookups --------------------------------------------------------------------------------
     def _port_at(self, dpid, ofport):
