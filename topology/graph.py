@@ -5,7 +5,7 @@ maps each end's dpid to its port number, with ``up`` telling whether it carries 
 come from LLDP (apps/fabric.py) and go down on port status or LLDP timeout; everything below
 only looks at links that are up.
 
-Path choice is deterministic (hop count, ties broken by the lower dpid), so every computation
+Path choice is deterministic (hop count, ties broken by the destination's dpid), so every computation
 from the same graph gives the same flows: that keeps the desired-state diff empty when nothing
 changed, and makes every switch agree on one sink tree per destination (no unicast loops).
 """
@@ -102,15 +102,26 @@ def port_towards(graph, a, b):
 def sink_tree(graph, dst):
     """For every switch that can reach ``dst``: the neighbour its traffic to ``dst`` goes to.
 
-    Shortest in hops; among equal next hops the lowest dpid, so the choice is stable."""
+    Shortest in hops. Among equal next hops the choice depends only on ``dst`` and the
+    distance left (a fixed integer hash of both indexes the candidates in dpid order): stable from one computation to the next, and trees
+    towards different switches spread over parallel paths (a fat tree's cores)."""
     if dst not in graph:
         return {}
     dist = nx.single_source_shortest_path_length(graph, dst)
     nxt = {}
     for node, d in dist.items():
         if d:
-            nxt[node] = min(n for n in graph.adj[node] if dist.get(n) == d - 1)
+            candidates = sorted(n for n in graph.adj[node] if dist.get(n) == d - 1)
+            nxt[node] = candidates[_spread(dst, d) % len(candidates)]
     return nxt
+
+
+def _spread(dst, dist):
+    """A fixed 64-bit mix of (destination, distance): neighbouring dpids and levels of a
+    fat tree land on unrelated candidates."""
+    x = (dst * 0x9E3779B97F4A7C15 + dist * 0xC2B2AE3D27D4EB4F) & (1 << 64) - 1
+    x ^= x >> 31
+    return (x * 0xBF58476D1CE4E5B9 & (1 << 64) - 1) >> 32
 
 
 def path(tree, src, dst):

@@ -25,6 +25,7 @@ from .nodes import OVS_SCHEMA, LabError, kill_pid, run, wait_for
 
 TMP_PREFIX = 'qnet-fabric-'
 TOPOLOGIES = ('tree', 'mesh')
+LINKS = {'tree': 3, 'mesh': 5}          # inter-switch links LLDP must find
 
 
 class FabricTopo(Topo):
@@ -145,6 +146,14 @@ class Member:
     ip: str
     mac: str
 
+    @property
+    def name(self):
+        return self.host.name
+
+    @property
+    def label(self):
+        return '%s/%s' % (self.tenant, self.host.name)
+
 
 def fabric_scenario(net, admin, shape='tree'):
     """Create the scenario's networks and bound ports through ``admin`` (an admin Api);
@@ -197,7 +206,8 @@ def pin_neighbours(members):
 
 
 def reachability(members):
-    """{(src host, dst host): True if ping got a reply}, every host pinging all others at once."""
+    """{(src label, dst label): True if ping got a reply}, every host pinging all others at
+    once (labels are "tenant/host", as in seed.format_matrix)."""
     out = {}
     for m in members:
         targets = [o for o in members if o is not m]
@@ -205,7 +215,7 @@ def reachability(members):
                           '&& echo OK $ip) & done; wait' % ' '.join(o.ip for o in targets))
         ok = {line.split()[1] for line in text.splitlines() if line.startswith('OK ')}
         for o in targets:
-            out[(m.host.name, o.host.name)] = o.ip in ok
+            out[(m.label, o.label)] = o.ip in ok
     return out
 
 

@@ -17,12 +17,10 @@ from tests.conftest import Server
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="!!! LAB TESTS SKIPPED: not root (namespaces, OVS daemons) !!!")
 
-LINKS = {"tree": 3, "mesh": 5}
-
-
 @pytest.fixture
 def fabric_lab(tmp_path, request):
-    from simulations.lab.fabric import fabric_scenario, pin_neighbours, start_fabric, wait_ready
+    from simulations.lab.fabric import (LINKS, fabric_scenario, pin_neighbours, start_fabric,
+                                        wait_ready)
     shape = request.param
     server = Server(tmp_path, extra=["--plugin", "openflow", "--mode", "fabric"])
     try:
@@ -42,7 +40,8 @@ def test_tree_same_network_pairs_talk_and_nothing_else(fabric_lab):
     net, admin, members = fabric_lab
     by_host = {m.host.name: m for m in members}
     matrix = reachability(members)
-    expected = {(a, b): by_host[a].network == by_host[b].network for a, b in matrix}
+    by_label = {m.label: m for m in members}
+    expected = {(a, b): by_label[a].network == by_label[b].network for a, b in matrix}
     assert matrix == expected
     h1, h7 = by_host["h1"], by_host["h7"]          # a-web on leaves s2 and s4
     assert check.tcp_transfer(h1.host, h7.host, h7.ip)
