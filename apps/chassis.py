@@ -654,6 +654,21 @@ def _guarded(func, system_id):
     return modify
 
 
+def _accept_until_stopped(self, server):
+    """os-ken's accept loop, minus its shutdown traceback: stopping kills the loop inside
+    ``accept()``, its bare ``except`` swallows that and then reads an unbound address
+    (an UnboundLocalError logged as 'uncaught exception' on every clean stop)."""
+    try:
+        _os_ken_accept(self, server)
+    except UnboundLocalError:
+        if self.is_active:
+            raise
+
+
+if ovsdb_manager.OVSDB._accept is not _accept_until_stopped:
+    _os_ken_accept = ovsdb_manager.OVSDB._accept
+    ovsdb_manager.OVSDB._accept = _accept_until_stopped
+
 if ovsdb_client.Idl.__module__ == ovsdb_client.__name__:   # os-ken's own, broken client
     ovsdb_client.Idl = _CompatIdl
     ovsdb_client.discover_system_id = _discover_system_id

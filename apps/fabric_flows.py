@@ -145,16 +145,14 @@ def compile_fabric_switch(dpid, model, bound, routes, fabric_ports):
         local = []
         for port in model.ports_on_network(net_id):
             if edge and port.ipv4:
-                flows += fl.install_arp_responder(port, vni)
+                flows += fl.arp_piece(port, vni).flows
             where = bound.get(port.id)
             if where is None or not port.admin_up:
                 continue
             host, ofport = where
             if host == dpid:
                 local.append(ofport)
-                flows.append(fl.classify_vm_port(ofport, vni))
-                flows += fl.install_port_security(port, ofport)
-                flows.append(fl.deliver_to_local_port(port, ofport, vni))
+                flows += fl.local_port_piece(port, ofport, vni).flows
                 continue
             for mac in sorted({port.mac, *(m for m, _ in port.pairs)}):
                 flows.append(accept_from_fabric(mac, vni))

@@ -157,64 +157,140 @@ def deliver_to_local_port(port, ofport, vni):
                 apply(("output", ofport)))
 
 
-def forward_to_remote_port(port, vni, tunnel_ofport):
-    """From a local port to a port on another switch; tunnelled frames never go back out."""
+def forward_to_remote_port(port, vni, host_tag):
+    """From a local port to a port on another switch (tunnelled frames never go back out):
+    tun_id := VNI, and the destination switch's tag into a register; tunnel_out picks the port.
+
+    Why a register rather than ``output:<tunnel port>`` here: the tunnel port's number differs
+    from switch to switch, the tag does not. So this flow is identical on every switch hosting
+    the network -- computed and encoded once per port, not once per switch -- and a tunnel
+    port that is re-created changes one tunnel_out flow, not one flow per remote MAC. The
+    price is one more table lookup, which OVS's megaflow cache folds away.
+    """
     return flow("l2_lookup", PRIO_NORMAL,
                 {"metadata": (vni, pl.METADATA_MASK), "eth_dst": port.mac},
-                apply(("set", "tunnel_id", vni), ("output", tunnel_ofport)))
+                apply(("set", "tunnel_id", vni), ("set", pl.TUNNEL_DEST_REG, host_tag)),
+                goto("tunnel_out"))
 
 
-def install_flooding(vni, local_ofports, tunnel_ofports):
+def output_to_tunnel(host_tag, tunnel_ofport):
+    return flow("tunnel_out", PRIO_NORMAL, {pl.TUNNEL_DEST_REG: host_tag},
+                apply(("output", tunnel_ofport)))
+
+
+def flood_groups(vni, local_ofports, tunnel_ofports):
     """Broadcast/multicast stays in the network: local ports, plus the tunnels to the other
     switches that host it when the frame was sent here (split horizon for tunnelled frames)."""
     gid_all, gid_local = flood_group_ids(vni)
     local = tuple((("output", p),) for p in sorted(local_ofports))
     remote = tuple((("set", "tunnel_id", vni), ("output", t)) for t in sorted(tunnel_ofports))
-    groups = [Group(gid_all, local + remote), Group(gid_local, local)]
-    flows = [
+    return [Group(gid_all, local + remote), Group(gid_local, local)]
+
+
+def flood_lookups(vni):
+    """Broadcast of the network to its flood groups: the group for frames sent here, the
+    local-only group for frames that came through a tunnel."""
+    gid_all, gid_local = flood_group_ids(vni)
+    return [
         flow("l2_lookup", PRIO_LOW, {"metadata": (vni, pl.METADATA_MASK),
                                      "eth_dst": BROADCAST_MASK}, apply(("group", gid_all))),
         flow("l2_lookup", PRIO_LOW, {"metadata": (vni | pl.FROM_TUNNEL, pl.METADATA_MASK),
                                      "eth_dst": BROADCAST_MASK}, apply(("group", gid_local))),
     ]
-    return flows, groups
 
 
-# -- one switch --------------------------------------------------------------------------------
-def compile_chassis(chassis_id, model, placement):
-    """The complete desired state of ``chassis_id``'s integration bridge.
+# -- pieces: what one switch holds, in parts that can be recomputed on their own --------------
+@dataclasses.dataclass(frozen=True)
+class Piece:
+    """A part of a switch's desired state that depends on few inputs (one port, one network, the
+    switch's tunnels). A switch's state is the union of its pieces; when an input changes only
+    the pieces that read it are recomputed (apps/incremental.py). Pieces whose content is the
+    same on every switch that holds them (``network``, ``arp``) are computed once and shared."""
 
-    ``model`` is a LogicalModel (apps/model.py); ``placement`` says where each bound port is
-    (chassis, ofport) and which tunnel port leads from this chassis to each other chassis.
-    """
-    flows, groups = list(table_miss_flows()), []
+    flows: tuple = ()
+    groups: tuple = ()
+
+
+def chassis_piece(tunnel_ofports):
+    """Table misses, and for each tunnel port (``{peer's tag: ofport}``) its classification
+    and the way out to the peer: one per switch."""
+    return Piece(tuple(table_miss_flows()) +
+                 tuple(classify_tunnel_port(p) for p in sorted(tunnel_ofports.values())) +
+                 tuple(output_to_tunnel(t, p) for t, p in sorted(tunnel_ofports.items())))
+
+
+def network_piece(net):
+    """Flows every switch hosting ``net`` holds identically: tunnel_in, DHCP, flood lookups."""
+    out = [accept_tunneled_network(net.vni)]
+    if net.dhcp:
+        out.append(send_dhcp_to_controller(net.vni))
+    return Piece(tuple(out + flood_lookups(net.vni)))
+
+
+def flood_piece(vni, local_ofports, tunnel_ofports):
+    """The network's two flood groups on one switch (its local ports, its peers' tunnels)."""
+    return Piece(groups=tuple(flood_groups(vni, local_ofports, tunnel_ofports)))
+
+
+def arp_piece(port, vni):
+    """ARP answers for a port's addresses, on every switch hosting its network (shared)."""
+    return Piece(tuple(install_arp_responder(port, vni)))
+
+
+def local_port_piece(port, ofport, vni):
+    """A port bound on this switch: classify, port security, delivery."""
+    return Piece((classify_vm_port(ofport, vni), *install_port_security(port, ofport),
+                  deliver_to_local_port(port, ofport, vni)))
+
+
+def remote_port_piece(port, vni, host_tag):
+    """A port bound on another switch: the way to it, the same on every switch but its own."""
+    return Piece((forward_to_remote_port(port, vni, host_tag),))
+
+
+def chassis_pieces(chassis_id, model, placement):
+    """Every piece ``chassis_id``'s integration bridge holds, by key:
+    ("chassis",), ("network", net id), ("flood", net id), ("arp", port id),
+    ("local", port id), ("remote", port id)."""
     tunnels = placement.tunnels.get(chassis_id, {})
-    for ofport in sorted(tunnels.values()):
-        flows.append(classify_tunnel_port(ofport))
+    tags = placement.tags
+    pieces = {("chassis",): chassis_piece({tags[c]: p for c, p in tunnels.items()})}
     for net_id in sorted(placement.networks_on(chassis_id, model)):
         net = model.networks[net_id]
         vni = net.vni
-        local, remote_chassis = {}, set()
+        local, remote_chassis = [], set()
         for port in model.ports_on_network(net_id):
+            if port.ipv4:
+                pieces[("arp", port.id)] = arp_piece(port, vni)
             where = placement.bound.get(port.id)
-            if port.ipv4 or port.ipv6:
-                flows += install_arp_responder(port, vni)
             if where is None or not port.admin_up:
                 continue
             host, ofport = where
             if host == chassis_id:
-                local[port.id] = ofport
-                flows.append(classify_vm_port(ofport, vni))
-                flows += install_port_security(port, ofport)
-                flows.append(deliver_to_local_port(port, ofport, vni))
-            elif host in tunnels:
-                remote_chassis.add(host)
-                flows.append(forward_to_remote_port(port, vni, tunnels[host]))
-        flows.append(accept_tunneled_network(vni))
-        if net.dhcp:
-            flows.append(send_dhcp_to_controller(vni))
-        flood_flows, flood_groups = install_flooding(
-            vni, local.values(), [tunnels[c] for c in remote_chassis])
-        flows += flood_flows
-        groups += flood_groups
-    return SwitchState.of(flows, groups)
+                local.append(ofport)
+                pieces[("local", port.id)] = local_port_piece(port, ofport, vni)
+            else:
+                if host in tags:
+                    pieces[("remote", port.id)] = remote_port_piece(port, vni, tags[host])
+                if host in tunnels:
+                    remote_chassis.add(host)
+        pieces[("network", net_id)] = network_piece(net)
+        pieces[("flood", net_id)] = flood_piece(vni, local,
+                                                [tunnels[c] for c in remote_chassis])
+    return pieces
+
+
+def union(pieces):
+    """The SwitchState a set of pieces adds up to."""
+    return SwitchState({f.cookie: f for p in pieces for f in p.flows},
+                       {g.group_id: g for p in pieces for g in p.groups})
+
+
+# -- one switch --------------------------------------------------------------------------------
+def compile_chassis(chassis_id, model, placement):
+    """The complete desired state of ``chassis_id``'s integration bridge: the union of its pieces.
+
+    ``model`` is a LogicalModel (apps/model.py); ``placement`` says where each bound port is
+    (chassis, ofport) and which tunnel port leads from this chassis to each other chassis.
+    """
+    return union(chassis_pieces(chassis_id, model, placement).values())

@@ -8,6 +8,8 @@ import dataclasses
 
 import netaddr
 
+from tunnel.mesh import tunnel_tag
+
 
 @dataclasses.dataclass(frozen=True)
 class NetworkView:
@@ -53,6 +55,8 @@ class LogicalModel:
         self.networks = {}
         self._ports_by_net = {}
         self.by_attachment = {}
+        #: chassis that had ACTIVE ports when the model was loaded from the database
+        self.hosts_at_load = set()
 
     @classmethod
     def load(cls, core, ctx):
@@ -63,6 +67,8 @@ class LogicalModel:
             model.put("subnet", sub)
         for port in core.ports.list(ctx)[0]:
             model.put("port", port)
+            if port["status"] == "ACTIVE" and port["binding:host_id"]:
+                model.hosts_at_load.add(port["binding:host_id"])
         return model
 
     def apply(self, change):
@@ -135,11 +141,13 @@ class LogicalModel:
 
 @dataclasses.dataclass
 class Placement:
-    """Where things are: ``bound[port_id] = (chassis_id, ofport)`` and
-    ``tunnels[chassis_id][remote_chassis_id] = ofport of the tunnel port on chassis_id``."""
+    """Where things are: ``bound[port_id] = (chassis_id, ofport)``,
+    ``tunnels[chassis_id][remote_chassis_id] = ofport of the tunnel port on chassis_id``, and
+    ``tags[chassis_id]``: the tunnel tag other switches know it by (tunnel/mesh.py)."""
 
     bound: dict
     tunnels: dict
+    tags: dict = dataclasses.field(default_factory=dict)
 
     def networks_on(self, chassis_id, model):
         """Networks with an admin-up port bound on ``chassis_id``: the ones it hosts."""
@@ -174,4 +182,4 @@ def place(model, chassis):
             port = model.by_attachment.get(iface.iface_id) if iface.iface_id else None
             if port is not None and port.id not in bound:
                 bound[port.id] = (ch.system_id, iface.ofport)
-    return Placement(bound, tunnels)
+    return Placement(bound, tunnels, {c: tunnel_tag(ip) for ip, c in by_ip.items()})

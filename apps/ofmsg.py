@@ -93,13 +93,20 @@ class Installed:
         self.groups = dict(groups or {})
 
     @classmethod
-    def from_state(cls, state):
-        return cls({c: (pl.TABLES[f.table].number, f.priority, f.match)
-                    for c, f in state.flows.items()}, dict(state.groups))
+    def from_state(cls, state, kept=None):
+        """What a switch holds after ``diff`` took it to ``state``; with ``kept`` (the
+        Installed before an unpruned diff), its flows and groups that were left in place."""
+        flows = dict(kept.flows) if kept else {}
+        groups = dict(kept.groups) if kept else {}
+        flows.update((c, (pl.TABLES[f.table].number, f.priority, f.match))
+                     for c, f in state.flows.items())
+        groups.update(state.groups)
+        return cls(flows, groups)
 
 
-def diff(dp, installed, desired):
-    """Messages that take ``installed`` to ``desired`` (a flows.SwitchState), plus a barrier."""
+def diff(dp, installed, desired, prune=True):
+    """Messages that take ``installed`` to ``desired`` (a flows.SwitchState), plus a barrier.
+    With ``prune=False`` nothing is deleted: flows and groups not desired stay in place."""
     ofp, parser = dp.ofproto, dp.ofproto_parser
     msgs = []
     for gid, group in sorted(desired.groups.items()):
@@ -111,11 +118,11 @@ def diff(dp, installed, desired):
         if cookie not in installed.flows:
             msgs.append(add_flow(dp, flow))
     for cookie, (table_id, priority, match) in installed.flows.items():
-        if cookie not in desired.flows:
+        if prune and cookie not in desired.flows:
             if isinstance(match, tuple):
                 match = parser.OFPMatch(**dict(match))
             msgs.append(delete_flow(dp, table_id, priority, match, cookie))
-    for gid in sorted(set(installed.groups) - set(desired.groups)):
+    for gid in sorted(set(installed.groups) - set(desired.groups) if prune else ()):
         msgs.append(delete_group(dp, gid))
     if msgs:
         msgs.append(parser.OFPBarrierRequest(dp))

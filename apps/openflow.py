@@ -11,6 +11,7 @@ so a restarted controller changes nothing on a switch that is already right: tra
 flowing (switches run with fail_mode=secure).
 """
 import logging
+import time
 
 import netaddr
 from os_ken.app.ofctl import api as ofctl
@@ -44,6 +45,10 @@ class OpenFlowPlugin(Plugin):
     def __init__(self):
         self.model = LogicalModel()
         self.app = None
+        self.resync_grace = 0
+
+    def configure(self, config):
+        self.resync_grace = config.resync_grace
 
     def start(self, core):
         super().start(core)
@@ -87,6 +92,13 @@ class Reconciling:
         self.threads.append(hub.spawn(self._worker))
         return thread
 
+    def stop(self):
+        # The worker sleeps on ``wake``: without this it never sees the app stop and
+        # AppManager.close() would wait for it forever (``qnet serve`` hanging on SIGTERM).
+        self.is_active = False
+        self.kick()
+        super().stop()
+
     def attach(self, plugin):
         self.plugin = plugin
         self.kick()
@@ -98,6 +110,8 @@ class Reconciling:
         while True:
             self.wake.wait()
             self.wake.clear()
+            if not self.is_active:
+                return
             try:
                 self.reconcile()
             except Exception:
@@ -140,6 +154,32 @@ class QnetController(Reconciling, app_manager.OSKenApp):
         self.init_worker()
         self.switches = {}            # dpid -> Switch
         self.placement = Placement({}, {})
+        self.settling = None          # while the view is partial: (deadline, chassis awaited)
+
+    def attach(self, plugin):
+        if plugin.resync_grace > 0 and plugin.model.hosts_at_load:
+            self.settling = (time.monotonic() + plugin.resync_grace,
+                             frozenset(plugin.model.hosts_at_load))
+            hub.spawn_after(plugin.resync_grace, self.kick)
+        super().attach(plugin)
+
+    def _still_settling(self, chassis):
+        """After a restart, hypervisors reconnect one by one (OVSDB backs off for seconds).
+        Until every chassis that had active ports is back, a switch's desired state misses
+        the ports bound elsewhere: pruning then would cut working traffic. So, like
+        Neutron's OVS agent, stale flows are only removed once the view is complete, or the
+        grace period (``resync_grace``) has run out."""
+        if self.settling is None:
+            return False
+        deadline, awaited = self.settling
+        ready = {c.system_id for c in chassis if c.datapath_id in self.switches}
+        if awaited <= ready or time.monotonic() >= deadline:
+            missing = sorted(awaited - ready)
+            LOG.info("resync complete%s: removing stale flows",
+                     f" without {', '.join(missing)} (grace ran out)" if missing else "")
+            self.settling = None
+            return False
+        return True
 
     # -- events --------------------------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
@@ -178,11 +218,13 @@ class QnetController(Reconciling, app_manager.OSKenApp):
         self.placement = place(model, chassis)
         self._request_tunnels(model, chassis)
         synced = set()
+        settling = self._still_settling(chassis)
         for ch in chassis:
             switch = self.switches.get(ch.datapath_id)
             if switch is None:
                 continue
-            push(self, switch, flows.compile_chassis(ch.system_id, model, self.placement))
+            push(self, switch, flows.compile_chassis(ch.system_id, model, self.placement),
+                 prune=not settling)
             synced.add(ch.system_id)
         datapaths = {c.system_id: c.datapath_id for c in chassis}
         self.report_status(model, self.placement.bound, synced, datapaths.get)
@@ -210,18 +252,20 @@ class QnetController(Reconciling, app_manager.OSKenApp):
         return None
 
 
-def push(app, switch, desired):
+def push(app, switch, desired, prune=True):
     """Take ``switch`` to ``desired`` (a flows.SwitchState): read what it holds if unknown,
-    send the difference, wait for the barrier. Returns the number of messages sent."""
+    send the difference (without removals unless ``prune``), wait for the barrier. Returns
+    the number of messages sent."""
     if switch.installed is None:
         switch.installed = read_installed(app, switch.dp)
-    msgs = ofmsg.diff(switch.dp, switch.installed, desired)
+    msgs = ofmsg.diff(switch.dp, switch.installed, desired, prune=prune)
     if msgs:
         for msg in msgs[:-1]:
             switch.dp.send_msg(msg)
         ofctl.send_msg(app, msgs[-1], reply_cls=switch.dp.ofproto_parser.OFPBarrierReply)
         LOG.debug("switch %016x: %d messages", switch.dp.id, len(msgs))
-    switch.installed = ofmsg.Installed.from_state(desired)
+    switch.installed = ofmsg.Installed.from_state(
+        desired, kept=None if prune else switch.installed)
     return len(msgs)
 
 

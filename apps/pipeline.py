@@ -33,7 +33,8 @@ PIPELINE = (
     Table(5, "port_security", next=("arp_responder",)),
     Table(10, "arp_responder", next=("dhcp",), miss="dhcp"),
     Table(15, "dhcp", next=("l2_lookup",), miss="l2_lookup"),
-    Table(20, "l2_lookup"),
+    Table(20, "l2_lookup", next=("tunnel_out",)),
+    Table(25, "tunnel_out"),
 )
 TABLES = {t.name: t for t in PIPELINE}
 
@@ -43,6 +44,11 @@ TABLES = {t.name: t for t in PIPELINE}
 VNI_MASK = 0xFFFFFF
 FROM_TUNNEL = 1 << 32
 METADATA_MASK = VNI_MASK | FROM_TUNNEL
+
+# The register l2_lookup writes the destination switch's tunnel tag into (tunnel/mesh.py
+# tunnel_tag): flows towards a remote port name the switch, not the local tunnel port, so they
+# are the same on every switch and one tunnel_out flow per peer maps the tag to its port.
+TUNNEL_DEST_REG = "reg0"
 
 # Every flow qnet installs carries this prefix in the top byte of its cookie; the rest is a
 # hash of the flow's content, so "which flows are mine and are they current" is a cookie lookup.

@@ -31,6 +31,7 @@ class ServiceConfig:
     vni_range: str = "1000:16777215"
     default_mtu: int = 1450
     max_page_size: int = 0
+    resync_grace: int = 20
     log_level: str = "INFO"
 
     HELP = {
@@ -49,6 +50,8 @@ class ServiceConfig:
         "vni_range": "MIN:MAX of the VXLAN ids given to new networks",
         "default_mtu": "MTU of new networks (1450 leaves room for VXLAN)",
         "max_page_size": "largest page a list returns (0: no limit)",
+        "resync_grace": "seconds after start during which the openflow plug-in only adds "
+                        "flows, until every hypervisor that had active ports is back",
         "log_level": "DEBUG, INFO, WARNING or ERROR",
     }
 

@@ -57,6 +57,9 @@ class Plugin:
     def stop(self):
         """Called on shutdown."""
 
+    def configure(self, config):
+        """Called with the service settings before the os-ken apps start."""
+
     def osken_args(self, config):
         """Extra os-ken configuration arguments (e.g. where to listen for OVSDB)."""
         return []

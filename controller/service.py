@@ -47,6 +47,7 @@ def serve(config):
                     max_limit=config.max_page_size or None)
     ofp_host, ofp_port = config.split(config.ofp_listen)
     api_host, api_port = config.split(config.api_listen)
+    core.plugin.configure(config)
     manager = AppManager.get_instance()
     # Loading imports the apps, which registers their options: parse the configuration after.
     manager.load_apps(list(core.plugin.osken_apps) or ["os_ken.controller.ofp_handler"])

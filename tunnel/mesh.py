@@ -22,6 +22,15 @@ def tunnel_port_name(remote_ip):
     return "qvx6" + hashlib.sha256(ip.packed).hexdigest()[:11]
 
 
+def tunnel_tag(tunnel_ip):
+    """A 32-bit name for a switch, the same on every switch and controller run: its IPv4 tunnel
+    address as an integer (an IPv6 one is hashed; a collision is astronomically unlikely)."""
+    ip = ipaddress.ip_address(tunnel_ip)
+    if ip.version == 4:
+        return int(ip)
+    return int.from_bytes(hashlib.sha256(ip.packed).digest()[:4], "big")
+
+
 def chassis_networks(model, bound):
     """chassis_id -> set of network ids it hosts (an admin-up port bound there)."""
     out = {}

@@ -190,6 +190,88 @@ def test_sigterm_while_accepting_connections_exits_zero_promptly(tmp_path):
                            + (workdir / "serve.log").read_text()[-2000:])
 
 
+def wait_for_log(proc, text, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in proc.log_path.read_text():
+            return
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} never logged:\n" + proc.log_path.read_text()[-2000:])
+
+
+def assert_sigterm_exits_cleanly(proc):
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("qnet serve hung on SIGTERM:\n" + proc.log_path.read_text()[-2000:])
+    log = proc.log_path.read_text()
+    assert code == 0, log[-2000:]
+    assert time.monotonic() - started < 5
+    assert "Traceback" not in log, log[-3000:]
+
+
+def serve_openflow(launch, tmp_path, ovsdb_port):
+    api_port = free_port()
+    proc = launch("--plugin", "openflow", "--auth", "noauth",
+                  "--db-url", f"sqlite:///{tmp_path}/of.sqlite",
+                  "--api-listen", f"127.0.0.1:{api_port}", "--ofp-listen",
+                  f"127.0.0.1:{free_port()}", "--ovsdb-listen", f"127.0.0.1:{ovsdb_port}")
+    wait_for_port(proc, api_port, proc.log_path)
+    return proc
+
+
+def test_sigterm_stops_the_openflow_plugin_promptly(launch, tmp_path):
+    """The controller's worker and os-ken's OVSDB accept loop must both end on SIGTERM (the
+    worker once slept through it and the process never exited)."""
+    proc = serve_openflow(launch, tmp_path, free_port())
+    wait_for_log(proc, "qnet serving the REST API")
+    assert_sigterm_exits_cleanly(proc)
+
+
+@pytest.fixture
+def ovsdb_server(tmp_path):
+    """A private ovsdb-server (no vswitchd needed) that ``dial(port)`` points at a manager."""
+    rundir = tmp_path / "ovsdb"
+    rundir.mkdir()
+    db, sock = rundir / "conf.db", rundir / "db.sock"
+    subprocess.run(["ovsdb-tool", "create", str(db),
+                    "/usr/share/openvswitch/vswitch.ovsschema"], check=True)
+    proc = subprocess.Popen(["ovsdb-server", str(db), f"--remote=punix:{sock}",
+                             f"--unixctl={rundir / 'ctl'}", "--no-chdir"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    vsctl = ["ovs-vsctl", f"--db=unix:{sock}", "--no-wait", "--timeout=10"]
+    deadline = time.monotonic() + 10
+    while not sock.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    subprocess.run([*vsctl, "init"], check=True)
+    subprocess.run([*vsctl, "set", "Open_vSwitch", ".", "external_ids:system-id=hv-stop"],
+                   check=True)
+
+    def dial(port):
+        subprocess.run(["ovs-appctl", "-t", str(rundir / "ctl"), "ovsdb-server/add-remote",
+                        f"tcp:127.0.0.1:{port}"], check=True, capture_output=True)
+    proc.dial = dial
+    yield proc
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_sigterm_after_a_chassis_came_and_went_exits_promptly(launch, tmp_path, ovsdb_server):
+    ovsdb_port = free_port()
+    proc = serve_openflow(launch, tmp_path, ovsdb_port)
+    ovsdb_server.dial(ovsdb_port)
+    wait_for_log(proc, "chassis hv-stop connected")
+    ovsdb_server.terminate()  # the hypervisor goes away first (a lab stopped before qnet)
+    ovsdb_server.wait(10)
+    wait_for_log(proc, "chassis hv-stop disconnected")
+    assert_sigterm_exits_cleanly(proc)
+
+
 # -- configuration --------------------------------------------------------------------------------
 def test_config_file_is_honoured(launch, tmp_path):
     api_port, ofp_port = free_port(), free_port()

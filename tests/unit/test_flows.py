@@ -9,6 +9,7 @@ from apps import flows, ofmsg
 from apps import pipeline as pl
 from apps.model import place
 from tests.unit.overlay_fixtures import chassis, iface, model, network, port, two_hypervisors
+from tunnel.mesh import tunnel_tag
 
 DP = SimpleNamespace(id=1, ofproto=ofp, ofproto_parser=parser)
 
@@ -27,6 +28,9 @@ def test_two_hypervisors_exact_flows_on_hv1():
     assert placement.tunnels == {"hv1": {"hv2": 5}, "hv2": {"hv1": 7}}
     t = by_table(flows.compile_chassis("hv1", m, placement))
     meta = (1001, pl.METADATA_MASK)
+    hv2_tag = tunnel_tag("172.16.2.1")
+    assert [(f.match, f.instructions) for f in t["tunnel_out"]] == [
+        (((pl.TUNNEL_DEST_REG, hv2_tag),), (("apply", (("output", 5),)),))]
     assert {(f.match, f.instructions) for f in t["classify"]} == {
         ((("in_port", 1),), (("metadata", 1001, pl.METADATA_MASK), ("goto", "port_security"))),
         ((("in_port", 5),), (("goto", "tunnel_in"),)),
@@ -39,7 +43,8 @@ def test_two_hypervisors_exact_flows_on_hv1():
         (100, (("eth_dst", "fa:16:3e:00:00:01"), ("metadata", (1001, pl.VNI_MASK)))):
             (("apply", (("output", 1),)),),
         (100, (("eth_dst", "fa:16:3e:00:00:02"), ("metadata", meta))):
-            (("apply", (("set", "tunnel_id", 1001), ("output", 5))),),
+            (("apply", (("set", "tunnel_id", 1001), ("set", "reg0", hv2_tag))),
+             ("goto", "tunnel_out")),
         (50, (("eth_dst", flows.BROADCAST_MASK), ("metadata", meta))):
             (("apply", (("group", 2002),)),),
         (50, (("eth_dst", flows.BROADCAST_MASK),
@@ -152,6 +157,27 @@ def test_diff_deletes_stale_flows_by_exact_cookie():
     assert deletes and all(x.command == ofp.OFPFC_DELETE_STRICT and
                            x.cookie_mask == ofmsg.ALL_ONES for x in deletes)
     assert {x.cookie for x in deletes} == set(state.flows) - set(smaller.flows)
+
+
+def test_unpruned_diff_keeps_stale_flows_and_remembers_them():
+    """While a restarted controller's view is partial (hv2 not back yet), hv1 keeps its
+    flows towards hv2's port; once pruning resumes they go, exactly those."""
+    m, chs = two_hypervisors()
+    full = flows.compile_chassis("hv1", m, place(m, chs))
+    partial = flows.compile_chassis("hv1", m, place(m, chs[:1]))   # hv2 unknown
+    stale = set(full.flows) - set(partial.flows)
+    assert stale                                      # the route to p2 on hv2, at least
+    held = ofmsg.Installed.from_state(full)
+    msgs = ofmsg.diff(DP, held, partial, prune=False)
+    assert not any(isinstance(x, parser.OFPFlowMod) and x.command != ofp.OFPFC_ADD
+                   for x in msgs)
+    assert not any(isinstance(x, parser.OFPGroupMod) and x.command == ofp.OFPGC_DELETE
+                   for x in msgs)
+    after = ofmsg.Installed.from_state(partial, kept=held)
+    assert set(after.flows) == set(full.flows)
+    deletes = [x for x in ofmsg.diff(DP, after, partial) if isinstance(x, parser.OFPFlowMod)]
+    assert {x.cookie for x in deletes} == stale
+    assert all(x.command == ofp.OFPFC_DELETE_STRICT for x in deletes)
 
 
 def test_messages_serialize():

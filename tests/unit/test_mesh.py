@@ -1,7 +1,7 @@
 """Tunnels only between switches that share a network."""
 from apps.model import place
 from tests.unit.overlay_fixtures import chassis, iface, model, network, port
-from tunnel.mesh import tunnel_port_name, wanted_tunnels
+from tunnel.mesh import tunnel_port_name, tunnel_tag, wanted_tunnels
 
 
 def test_tunnel_port_names_are_short_and_stable():
@@ -22,3 +22,9 @@ def test_only_switches_sharing_a_network_get_tunnels():
     assert wanted == {"hv1": {tunnel_port_name("172.16.2.1"): "172.16.2.1"},
                       "hv2": {tunnel_port_name("172.16.1.1"): "172.16.1.1"},
                       "hv3": {}}
+
+
+def test_tunnel_tags_name_a_switch_in_32_bits():
+    assert tunnel_tag("172.16.2.1") == 0xAC100201
+    assert tunnel_tag("2001:db8::1") == tunnel_tag("2001:db8::1") < 1 << 32
+    assert tunnel_tag("2001:db8::1") != tunnel_tag("2001:db8::2")
