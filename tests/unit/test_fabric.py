@@ -230,3 +230,22 @@ def test_fat_tree_isolates_twenty_networks():
         src, same, other = f"h{i}", f"h{(i + 20) % 60}", f"h{(i + 1) % 60}"
         assert sim.send(src, **ip_to(src, same, hosts)) == ([same], False)
         assert sim.send(src, **ip_to(src, other, hosts)) == ([], False)
+
+
+def test_dhcp_and_lldp_go_to_the_controller_and_only_there(tree):
+    sim, _, hosts = tree
+    switch, ofport = sim.where["a1"]
+    res = sim.switches[switch].switch.trace(
+        ofport, eth_src=hosts["a1"]["mac"], eth_dst=BCAST, eth_type=IPV4, ipv4_src="0.0.0.0",
+        ipv4_dst="255.255.255.255", ip_proto=17, udp_src=68, udp_dst=67)
+    assert res.packet_ins and not res.outputs
+    fabric_port = next(iter(sim.fabric.fabric_ports(1)))
+    lldp = sim.switches[1].switch.trace(fabric_port, eth_src="02:00:00:00:00:01",
+                                        eth_dst="01:80:c2:00:00:0e", eth_type=0x88CC)
+    assert lldp.packet_ins and not lldp.outputs
+
+
+def test_lldp_frames_name_their_sender():
+    from topology import lldp
+    assert lldp.parse(lldp.build(0x2a, 7)) == (0x2a, 7)
+    assert lldp.parse(b"\xff" * 60) is None
