@@ -122,6 +122,8 @@ class FabricController(Reconciling, app_manager.OSKenApp):
     def _port_status(self, ev):
         msg, dp = ev.msg, ev.msg.datapath
         ofp, port = dp.ofproto, ev.msg.desc
+        if port.port_no > ofp.OFPP_MAX:         # the bridge's LOCAL port leads nowhere
+            return
         down = (msg.reason == ofp.OFPPR_DELETE or port.state & ofp.OFPPS_LINK_DOWN or
                 port.config & ofp.OFPPC_PORT_DOWN)
         if msg.reason != ofp.OFPPR_DELETE:

@@ -26,6 +26,7 @@ from apps import dhcp, flows, ofmsg
 from apps import pipeline as pl
 from apps.chassis import ChassisError, ChassisMonitor, EventChassisChanged
 from apps.model import LogicalModel, Placement, place
+from controller import errors
 from controller.context import Context
 from controller.plugin import Plugin
 from tunnel.mesh import wanted_tunnels
@@ -61,6 +62,11 @@ class OpenFlowPlugin(Plugin):
     def bind_apps(self, apps):
         self.app = next(a for a in apps.values() if isinstance(a, QnetController))
         self.app.attach(self)
+
+    def topology(self):
+        if self.app is None:
+            raise errors.NotFound("The OpenFlow controller is not running.")
+        return self.app.describe()
 
     def notify(self, change):
         self.model.apply(change)
@@ -241,6 +247,30 @@ class QnetController(Reconciling, app_manager.OSKenApp):
                     self.monitor.ensure_tunnels(ch.system_id, wanted[ch.system_id])
                 except ChassisError as exc:
                     LOG.warning("tunnels of %s not set up yet: %s", ch.system_id, exc)
+
+    def describe(self):
+        """The overlay as the admin API shows it: hypervisors (chassis) with their bridge's
+        interfaces, the tunnels between them, and where bound ports sit."""
+        bound_at = {where: pid for pid, where in self.placement.bound.items()}
+        switches = [{"chassis": ch.system_id, "connected": ch.datapath_id in self.switches,
+                     "datapath_id": f"{ch.datapath_id:016x}" if ch.datapath_id else None,
+                     "tunnel_ip": ch.tunnel_ip,
+                     "ports": [{"number": i.ofport, "name": i.name,
+                                "role": ("tunnel" if i.type == "vxlan" else "host"
+                                         if (ch.system_id, i.ofport) in bound_at else "unused"),
+                                "port_id": bound_at.get((ch.system_id, i.ofport))}
+                               for i in sorted(ch.interfaces.values(), key=lambda i: i.name)]}
+                    for ch in sorted(self.connected_chassis(), key=lambda c: c.system_id)]
+        tunnels = [{"from": a, "to": b, "port": port}
+                   for a, peers in sorted(self.placement.tunnels.items())
+                   for b, port in sorted(peers.items())]
+        model = self.plugin.model
+        ports = [{"port_id": pid, "network_id": model.ports[pid].network_id,
+                  "mac_address": model.ports[pid].mac, "chassis": host, "port_number": no}
+                 for pid, (host, no) in sorted(self.placement.bound.items())
+                 if pid in model.ports]
+        return {"mode": "overlay", "switches": switches, "links": [], "tunnels": tunnels,
+                "ports": ports}
 
     # -- lookups --------------------------------------------------------------------------------
     def _port_at(self, dpid, ofport):

@@ -70,8 +70,8 @@ class Plugin:
     def topology(self):
         """The switches, links and bindings the back-end sees (admin API). Back-ends without
         a topology say so with a 404."""
-        raise errors.NotFound(f"The {self.name} plug-in has no topology: start qnet with "
-                              "--mode fabric to manage a switch fabric.")
+        raise errors.NotFound(f"The {self.name} plug-in has no topology: it programs no "
+                              "switches (use --plugin openflow, in --mode overlay or fabric).")
 
     def check(self, change):
         """Veto point inside the transaction: raise a QnetError to refuse ``change``."""

@@ -115,3 +115,35 @@ def test_a_mac_used_in_another_network_is_refused(fabric):
                                                      "mac_address": port["port"]["mac_address"]}})
     assert code == 409 and body["NeutronError"]["type"] == "MacAddressInUse"
     assert snapshot(core) == before
+
+
+def test_overlay_topology_shows_hypervisors_tunnels_and_bound_ports(tmp_path):
+    """The same URL in overlay mode: chassis as OVSDB reports them, and the tunnel mesh."""
+    from types import SimpleNamespace
+
+    from apps.model import place
+    from apps.openflow import OpenFlowPlugin, QnetController
+    from tests.unit.overlay_fixtures import two_hypervisors
+
+    model, chassis = two_hypervisors()
+    plugin = OpenFlowPlugin()
+    core = Core.from_url(f"sqlite:///{tmp_path}/qnet.sqlite", plugin, CoreConfig())
+    try:
+        plugin.model = model
+        app = QnetController(chassis_monitor=SimpleNamespace(
+            chassis={c.system_id: c for c in chassis}))
+        app.plugin, plugin.app = plugin, app
+        app.placement = place(model, chassis)
+        admin = Client(build_app(core, auth="noauth")).as_project("ops", admin=True)
+        code, body = admin.get(TOPOLOGY)
+        assert code == 200
+        topo = body["topology"]
+        assert topo["mode"] == "overlay"
+        assert [s["chassis"] for s in topo["switches"]] == ["hv1", "hv2"]
+        assert {p["name"]: p["role"] for p in topo["switches"][0]["ports"]} == \
+            {"tap1": "host", "qvx1": "tunnel"}
+        assert topo["tunnels"] == [{"from": "hv1", "to": "hv2", "port": 5},
+                                   {"from": "hv2", "to": "hv1", "port": 7}]
+        assert {p["port_id"]: p["chassis"] for p in topo["ports"]} == {"p1": "hv1", "p2": "hv2"}
+    finally:
+        core.close()
