@@ -23,7 +23,9 @@ setup(
     ],
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1"],
-        "test": ["pytest>=7", "openstacksdk>=4.0", "requests>=2.28",
+        # only for the PNG of simulations/bench_scale.py --plot
+        "plot": ["matplotlib>=3.5"],
+        "test": ["pytest>=7", "hypothesis>=6.0", "openstacksdk>=4.0", "requests>=2.28",
                  "psycopg[binary]>=3.1"],
     },
     entry_points={

@@ -13,6 +13,7 @@ network is recomputed, so paths rebalance onto the restored link.
 import logging
 import time
 
+from os_ken.app.ofctl import api as ofctl
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
 from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER,
@@ -20,8 +21,8 @@ from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
-from apps import fabric_flows
-from apps.openflow import OpenFlowPlugin, Reconciling, Switch, answer_dhcp, push
+from apps import fabric_flows, ofmsg
+from apps.openflow import OpenFlowPlugin, answer_dhcp, read_installed
 from controller import errors
 from topology import lldp
 from topology.graph import FabricGraph, RouteTable
@@ -68,13 +69,25 @@ class FabricPlugin(OpenFlowPlugin):
         return self.app.describe()
 
 
-class FabricController(Reconciling, app_manager.OSKenApp):
+class FabricSwitch:
+    """A connected switch whose ports are described, and what qnet believes it holds
+    (None: not read back yet, or it refused a message)."""
+
+    def __init__(self, dp):
+        self.dp = dp
+        self.installed = None
+
+
+class FabricController(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.init_worker()
-        self.switches = {}            # dpid -> Switch (ports described)
+        self.plugin = None
+        self.wake = hub.Event()
+        self.passes = 0               # reconcile passes run (for tests)
+        self.reported = {}            # port id -> status tuple last written to the core
+        self.switches = {}            # dpid -> FabricSwitch
         self.fabric = FabricGraph()
         self.routes = RouteTable()
         self.bound = {}               # port id -> (dpid, ofport)
@@ -85,8 +98,20 @@ class FabricController(Reconciling, app_manager.OSKenApp):
 
     def start(self):
         thread = super().start()
-        self.threads.append(hub.spawn(self._lldp_loop))
+        self.threads += [hub.spawn(self._worker), hub.spawn(self._lldp_loop)]
         return thread
+
+    def stop(self):
+        self.is_active = False        # ends the worker and the LLDP loop
+        self.kick()
+        super().stop()
+
+    def attach(self, plugin):
+        self.plugin = plugin
+        self.kick()
+
+    def kick(self):
+        self.wake.set()
 
     # -- switches and ports --------------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
@@ -105,7 +130,7 @@ class FabricController(Reconciling, app_manager.OSKenApp):
             self.fabric.graph.nodes[dp.id]["ports"].update(ports)
         else:
             self.fabric.add_switch(dp.id, ports)
-        self.switches[dp.id] = Switch(dp)
+        self.switches[dp.id] = FabricSwitch(dp)
         self._link_event(up=True, cause=f"switch {dp.id:016x} joined")
         self._send_lldp(dp, ports)
 
@@ -137,6 +162,15 @@ class FabricController(Reconciling, app_manager.OSKenApp):
             self._send_lldp(dp, {port.port_no: None})
         self.kick()           # a host port may have appeared or gone: bindings change
 
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
+    def _switch_error(self, ev):
+        LOG.error("fabric switch %016x rejected a message: type=%s code=%s",
+                  ev.msg.datapath.id, ev.msg.type, ev.msg.code)
+        switch = self.switches.get(ev.msg.datapath.id)
+        if switch is not None:
+            switch.installed = None   # read back what it really holds on the next pass
+            self.kick()
+
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def _packet_in(self, ev):
         msg = ev.msg
@@ -167,7 +201,7 @@ class FabricController(Reconciling, app_manager.OSKenApp):
             self._link_event(up=True, cause=f"link {a:016x}-{b:016x} up")
 
     def _lldp_loop(self):
-        while True:
+        while self.is_active:
             hub.sleep(LLDP_INTERVAL)
             now = time.monotonic()
             for a, _, b, _, up in self.fabric.links():
@@ -183,6 +217,21 @@ class FabricController(Reconciling, app_manager.OSKenApp):
         self.last_change = (time.monotonic(), cause)
         self.kick()
 
+    # -- the worker ----------------------------------------------------------------------------
+    def _worker(self):
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            if not self.is_active:
+                return
+            try:
+                self.reconcile()
+            except Exception:
+                LOG.exception("fabric pass failed; switches are read back on the next one")
+                for switch in self.switches.values():
+                    switch.installed = None
+            self.passes += 1
+
     def reconcile(self):
         if self.plugin is None:
             return
@@ -197,7 +246,7 @@ class FabricController(Reconciling, app_manager.OSKenApp):
         for dpid, state in desired.items():
             switch = self.switches.get(dpid)
             if switch is not None:
-                sent += push(self, switch, state)
+                sent += self._push(switch, state)
                 synced.add(dpid)
         if changed and change is not None:
             record = {"cause": change[1], "networks": len(changed), "messages": sent,
@@ -206,7 +255,36 @@ class FabricController(Reconciling, app_manager.OSKenApp):
             LOG.info("fabric: %(networks)d networks rerouted after %(cause)s: %(messages)d "
                      "messages, flows acknowledged %(seconds).3f s after the event", record)
             self.recomputes = (self.recomputes + [record])[-20:]
-        self.report_status(model, self.bound, synced, lambda dpid: dpid)
+        self._report_status(model, synced)
+
+    def _push(self, switch, desired):
+        """Send ``switch`` the difference to ``desired`` (read back first if unknown) and wait
+        for its barrier; returns the number of changes."""
+        if switch.installed is None:
+            switch.installed = read_installed(self._request, switch.dp)
+        delta = ofmsg.changes(switch.installed, desired)
+        if delta:
+            for msg in ofmsg.messages(switch.dp, delta):
+                switch.dp.send_msg(msg)
+            parser = switch.dp.ofproto_parser
+            self._request(switch.dp, parser.OFPBarrierRequest(switch.dp), parser.OFPBarrierReply)
+        switch.installed = ofmsg.Installed.from_state(desired)
+        return len(delta)
+
+    def _request(self, dp, msg, reply_cls, multi=False):
+        return ofctl.send_msg(self, msg, reply_cls=reply_cls, reply_multi=multi)
+
+    def _report_status(self, model, synced):
+        """ACTIVE: bound and its switch holds its flows; DOWN otherwise."""
+        for port in list(model.ports.values()):
+            where = self.bound.get(port.id)
+            if where is not None and where[0] in synced and port.admin_up:
+                status = ("ACTIVE", f"{where[0]:016x}", f"{where[0]:016x}", where[1])
+            else:
+                status = ("DOWN", "", None, None)
+            if self.reported.get(port.id) != status:
+                self.plugin.core.ports.report_status(port.id, *status)
+                self.reported[port.id] = status
 
     def _port_at(self, dpid, ofport):
         for port_id, where in self.bound.items():

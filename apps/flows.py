@@ -19,18 +19,20 @@ UDP = 17
 PRIO_HIGH, PRIO_NORMAL, PRIO_LOW, PRIO_MISS = 200, 100, 50, 0
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Flow:
     table: str
     priority: int
     match: tuple          # ((field, value or (value, mask)), ...) sorted by field
     instructions: tuple   # ("goto", table) | ("metadata", value, mask) | ("apply", actions)
+    # A hash of the content, computed once: slots and no lazily filled __dict__ keep a flow at
+    # a few hundred bytes, which matters with millions of them (simulations/bench_scale.py).
+    cookie: int = dataclasses.field(init=False, compare=False, repr=False)
 
-    @functools.cached_property
-    def cookie(self):
+    def __post_init__(self):
         digest = hashlib.blake2b(repr((self.table, self.priority, self.match,
                                        self.instructions)).encode(), digest_size=7).digest()
-        return pl.COOKIE_PREFIX | int.from_bytes(digest, "big")
+        object.__setattr__(self, "cookie", pl.COOKIE_PREFIX | int.from_bytes(digest, "big"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +53,29 @@ class SwitchState:
         return cls({f.cookie: f for f in flows}, {g.group_id: g for g in groups})
 
 
+class _Shared:
+    """One copy of each equal value (a match field, a set of instructions): a port's MAC is in
+    all its port-security flows, ``eth_type=0x0800`` or ``goto port_security`` in thousands of
+    flows. Bounded: when full it starts over (values stay correct, only sharing is lost)."""
+
+    def __init__(self, size):
+        self.size, self.values = size, {}
+
+    def __call__(self, value):
+        got = self.values.get(value)
+        if got is None:
+            if len(self.values) >= self.size:
+                self.values.clear()
+            got = self.values[value] = value
+        return got
+
+
+_shared = _Shared(1 << 20)
+
+
 def flow(table, priority, match, *instructions):
-    return pl.check_flow(Flow(table, priority, tuple(sorted(match.items())), instructions))
+    return pl.check_flow(Flow(table, priority, tuple(_shared(kv) for kv in sorted(match.items())),
+                              _shared(instructions)))
 
 
 def goto(table):
@@ -68,6 +91,12 @@ def flood_group_ids(vni):
     return vni << 1, (vni << 1) | 1
 
 
+def _is_v6(address):
+    """IPv6 or IPv4 (the model holds validated addresses and CIDRs: a colon says which)."""
+    return ":" in address
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def _masked(cidr):
     net = netaddr.IPNetwork(cidr)
     return str(net.ip) if net.size == 1 else (str(net.network), str(net.netmask))
@@ -101,11 +130,11 @@ def install_port_security(port, ofport):
                                              goto("arp_responder"))))
     mac = port.mac
     sources = [(mac, ip) for ip in port.ipv4 + port.ipv6] + list(port.pairs)
-    v4 = [(m, a) for m, a in sources if netaddr.IPNetwork(a).version == 4]
-    v6 = [(m, a) for m, a in sources if netaddr.IPNetwork(a).version == 6]
-    if not port.ipv4 and not [p for p in port.pairs if netaddr.IPNetwork(p[1]).version == 4]:
+    v4 = [(m, a) for m, a in sources if not _is_v6(a)]
+    v6 = [(m, a) for m, a in sources if _is_v6(a)]
+    if not port.ipv4 and not [p for p in port.pairs if not _is_v6(p[1])]:
         v4 = [(mac, "0.0.0.0/0")]
-    if not port.ipv6 and not [p for p in port.pairs if netaddr.IPNetwork(p[1]).version == 6]:
+    if not port.ipv6 and not [p for p in port.pairs if _is_v6(p[1])]:
         v6 = [(mac, "::/0")]
     for src_mac, addr in v4:
         allow(eth_src=src_mac, eth_type=ETH_IPV4, ipv4_src=_masked(addr))

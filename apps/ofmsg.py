@@ -3,7 +3,23 @@
 ``diff`` is pure: given what a switch holds and what it should hold, it returns the messages that
 take it there -- groups before the flows that use them, deletions of flows before the groups they
 used, a barrier last. Nothing is ever wiped: flows that are already right are not touched.
+``messages`` encodes a ``Delta`` (what diff computes, or what apps/incremental.py computes without
+looking at the whole switch) the same way.
+
+Encoding is the costly part of a flow-mod in Python (DESIGN.md section 7), so it is done as
+little as possible: match fields are normalised once per distinct (field, value) instead of by
+``OFPMatch(**kwargs)`` for every flow, and the ADD message of a flow is kept for a while and sent
+as it is to the next switch that needs the same flow (flows that name no local port -- ARP
+answers, the way to a remote port -- are identical on every switch hosting the network).
 """
+import collections
+import dataclasses
+import functools
+import operator
+import re
+
+from os_ken.lib import type_desc
+
 from apps import pipeline as pl
 
 INSTRUCTION_ORDER = {"meter": 0, "apply": 1, "metadata": 2, "goto": 3}
@@ -50,12 +66,89 @@ def encode_instructions(dp, instructions):
     return out
 
 
-def add_flow(dp, flow):
+# Values os-ken would give back unchanged: lower-case MACs, dotted-quad IPv4 addresses.
+_CANONICAL = {type_desc.MacAddr: re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z"),
+              type_desc.IPv4Addr: re.compile(r"{0}(\.{0}){{3}}\Z".format(
+                  r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"))}
+
+
+@functools.lru_cache(maxsize=None)
+def _field_info(ofp, name):
+    return ofp.oxm_from_user_header(name), _CANONICAL.get(
+        next((f.type for f in ofp.oxm_types if f.name == name), None))
+
+
+def _match_field(ofp, name, value):
+    """(OXM order, normalised (name, value)) of one match field, exactly as
+    ``OFPMatch(**{name: value})`` computes them. A port's MAC or address is already in the
+    form os-ken would normalise it to (checked by pattern); anything else takes os-ken's own
+    path, memoised, since fields recur flow after flow."""
+    num, canonical = _field_info(ofp, name)
+    if canonical is not None and isinstance(value, str) and canonical.match(value):
+        return num, (name, value)
+    return _normalised_field(ofp, name, value)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _normalised_field(ofp, name, value):
+    name, value = ofp.oxm_normalize_user(name, value)
+    num, v, mask = ofp.oxm_from_user(name, value)
+    return (num[0] if isinstance(num, tuple) else num), ofp.oxm_to_user(num, v, mask)
+
+
+def encode_match(dp, match):
+    """OFPMatch for a Flow's match tuple; the same object ``OFPMatch(**dict(match))`` builds.
+
+    os-ken gives every OFPMatch private, empty objects for its old, pre-OXM API (``_flow``:
+    some forty attributes, ``_wc``), about a kilobyte per match. qnet never uses that API, so
+    its matches share one empty pair: they are only read (to see that the old API was not
+    used), never written."""
+    parser = dp.ofproto_parser
+    fields = sorted((_match_field(dp.ofproto, k, v) for k, v in match),
+                    key=operator.itemgetter(0))
+    out = parser.OFPMatch(_ordered_fields=[f for _, f in fields])
+    out._flow, out._wc = _unused_old_api(parser)
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _unused_old_api(parser):
+    return parser.OFPMatch()._flow, parser.OFPMatch()._wc
+
+
+class _RecentAdds:
+    """The last few thousand ADD messages by flow, so a flow sent to many switches is encoded
+    once. A message depends only on the flow (and the OpenFlow version): os-ken serialises it
+    afresh for each switch, and the xid it got first is harmless on other connections."""
+
+    def __init__(self, size):
+        self.size = size
+        self.msgs = collections.OrderedDict()
+
+    def get(self, dp, flow):
+        msg = self.msgs.get(flow)
+        if msg is not None and msg.datapath.ofproto is dp.ofproto:
+            self.msgs.move_to_end(flow)
+            return msg
+        msg = self.msgs[flow] = _encode_add(dp, flow)
+        if len(self.msgs) > self.size:
+            self.msgs.popitem(last=False)
+        return msg
+
+
+def _encode_add(dp, flow):
     parser, ofp = dp.ofproto_parser, dp.ofproto
     return parser.OFPFlowMod(dp, cookie=flow.cookie, table_id=pl.TABLES[flow.table].number,
                              command=ofp.OFPFC_ADD, priority=flow.priority,
-                             match=parser.OFPMatch(**dict(flow.match)),
+                             match=encode_match(dp, flow.match),
                              instructions=encode_instructions(dp, flow.instructions))
+
+
+_RECENT_ADDS = _RecentAdds(1 << 15)
+
+
+def add_flow(dp, flow):
+    return _RECENT_ADDS.get(dp, flow)
 
 
 def delete_flow(dp, table_id, priority, match, cookie):
@@ -104,26 +197,58 @@ class Installed:
         return cls(flows, groups)
 
 
-def diff(dp, installed, desired, prune=True):
-    """Messages that take ``installed`` to ``desired`` (a flows.SwitchState), plus a barrier.
+@dataclasses.dataclass
+class Delta:
+    """What to change on one switch, in the order it must be sent."""
+
+    groups: list = dataclasses.field(default_factory=list)   # (Group, already there?)
+    adds: list = dataclasses.field(default_factory=list)     # Flow
+    deletes: list = dataclasses.field(default_factory=list)  # (table_id, priority, match, cookie)
+    group_deletes: list = dataclasses.field(default_factory=list)   # group ids
+
+    def __len__(self):
+        return len(self.groups) + len(self.adds) + len(self.deletes) + len(self.group_deletes)
+
+
+def changes(installed, desired, prune=True):
+    """The Delta that takes ``installed`` (an Installed) to ``desired`` (a flows.SwitchState).
     With ``prune=False`` nothing is deleted: flows and groups not desired stay in place."""
-    ofp, parser = dp.ofproto, dp.ofproto_parser
-    msgs = []
+    delta = Delta()
     for gid, group in sorted(desired.groups.items()):
         if gid not in installed.groups:
-            msgs.append(group_mod(dp, group, ofp.OFPGC_ADD))
+            delta.groups.append((group, False))
         elif installed.groups[gid] != group:
-            msgs.append(group_mod(dp, group, ofp.OFPGC_MODIFY))
-    for cookie, flow in desired.flows.items():
-        if cookie not in installed.flows:
-            msgs.append(add_flow(dp, flow))
-    for cookie, (table_id, priority, match) in installed.flows.items():
-        if prune and cookie not in desired.flows:
-            if isinstance(match, tuple):
-                match = parser.OFPMatch(**dict(match))
-            msgs.append(delete_flow(dp, table_id, priority, match, cookie))
-    for gid in sorted(set(installed.groups) - set(desired.groups) if prune else ()):
-        msgs.append(delete_group(dp, gid))
-    if msgs:
-        msgs.append(parser.OFPBarrierRequest(dp))
-    return msgs
+            delta.groups.append((group, True))
+    delta.adds = [flow for cookie, flow in desired.flows.items() if cookie not in installed.flows]
+    if prune:
+        delta.deletes = [(table_id, priority, match, cookie)
+                         for cookie, (table_id, priority, match) in installed.flows.items()
+                         if cookie not in desired.flows]
+        delta.group_deletes = sorted(set(installed.groups) - set(desired.groups))
+    return delta
+
+
+def messages(dp, delta):
+    """The messages that carry out ``delta``, one at a time (a cold start sends hundreds of
+    thousands to a switch: they are built as they are sent, never all held at once): groups
+    before the flows that use them, deletions of flows before the groups they used. The
+    caller ends with a barrier."""
+    ofp = dp.ofproto
+    for group, there in delta.groups:
+        yield group_mod(dp, group, ofp.OFPGC_MODIFY if there else ofp.OFPGC_ADD)
+    for flow in delta.adds:
+        yield add_flow(dp, flow)
+    for table_id, priority, match, cookie in delta.deletes:
+        if isinstance(match, tuple):
+            match = encode_match(dp, match)
+        yield delete_flow(dp, table_id, priority, match, cookie)
+    for gid in delta.group_deletes:
+        yield delete_group(dp, gid)
+
+
+def diff(dp, installed, desired, prune=True):
+    """Messages that take ``installed`` to ``desired`` (a flows.SwitchState), plus a barrier
+    (nothing at all when they agree). With ``prune=False`` nothing is deleted: flows and
+    groups not desired stay in place."""
+    msgs = list(messages(dp, changes(installed, desired, prune)))
+    return msgs + [dp.ofproto_parser.OFPBarrierRequest(dp)] if msgs else msgs

@@ -1,15 +1,19 @@
 """The ``openflow`` back-end: keeps every integration bridge in the state the model asks for.
 
 Changes from the API (plug-in hooks) and from the switches (OpenFlow connections, OVSDB chassis
-reports) only mark the world dirty and wake one worker; the worker recomputes placement and each
-switch's desired state (pure functions in apps/flows.py), sends the difference with a barrier,
-asks OVSDB for the tunnels the placement needs, and reports port status back to the core. Bursts
-of changes coalesce into one pass, and API calls never wait for switches.
+reports) only note what changed and wake one worker; the worker updates the desired state of the
+switches that change reaches (apps/incremental.py: only the affected pieces, on only the switches
+hosting the network), sends each switch its delta with a barrier, asks OVSDB for the tunnels
+that are now needed, and reports the status of the ports concerned back to the core. Bursts of
+changes coalesce into one pass, and API calls never wait for switches.
 
-On (re)connect a switch's flows are read back (flow stats, by cookie) before anything is sent,
-so a restarted controller changes nothing on a switch that is already right: traffic keeps
-flowing (switches run with fail_mode=secure).
+A switch that (re)connects, or sent an error, or any switch after a pass that failed, gets a
+full resync instead of a delta: its flows are read back (flow stats, by cookie) and only the
+difference from its whole desired state is sent, so a restarted controller changes nothing on a
+switch that is already right: traffic keeps flowing (switches run with fail_mode=secure). A
+failed pass also starts the desired state over from the model.
 """
+import gc
 import logging
 import time
 
@@ -22,16 +26,18 @@ from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
-from apps import dhcp, flows, ofmsg
+from apps import dhcp, ofmsg
 from apps import pipeline as pl
 from apps.chassis import ChassisError, ChassisMonitor, EventChassisChanged
-from apps.model import LogicalModel, Placement, place
+from apps.incremental import DesiredState
+from apps.model import LogicalModel
 from controller import errors
 from controller.context import Context
 from controller.plugin import Plugin
-from tunnel.mesh import wanted_tunnels
 
 LOG = logging.getLogger(__name__)
+#: A pass with this many flow/group changes freezes what survived it (see ``reconcile``).
+FREEZE_AFTER_CHANGES = 10000
 #: Source MAC of the controller's DHCP replies (locally administered, outside fa:16:3e).
 DHCP_SERVER_MAC = "02:71:6e:65:74:01"
 
@@ -71,27 +77,37 @@ class OpenFlowPlugin(Plugin):
     def notify(self, change):
         self.model.apply(change)
         if self.app is not None:
-            self.app.kick()
+            self.app.changed(change)
 
 
 class Switch:
-    """One connected integration bridge and what qnet believes it holds (None: not read yet)."""
+    """One connected integration bridge; ``synced``: it holds its desired state, so deltas
+    suffice (False: read it back and resync on the next pass); ``unpruned``: resynced while
+    settling after a restart, so it may still hold stale flows (resync again once settled)."""
 
     def __init__(self, dp):
         self.dp = dp
-        self.installed = None
+        self.synced = False
+        self.unpruned = False
 
 
-class Reconciling:
-    """What both controllers (overlay, fabric) share: events only mark the world dirty and
-    kick one worker, which runs ``reconcile()``; a rejected message makes the next pass read
-    the switch back. Mixed into an OSKenApp that keeps ``self.switches`` (dpid -> Switch)."""
+class QnetController(app_manager.OSKenApp):
+    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+    _CONTEXTS = {"chassis_monitor": ChassisMonitor}
 
-    def init_worker(self):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.monitor = kwargs["chassis_monitor"]
         self.plugin = None
+        self.switches = {}            # dpid -> Switch
+        self.desired = DesiredState()
+        self.dirty_ports, self.dirty_networks, self.dirty_chassis = set(), set(), set()
+        self.synced = set()           # chassis ids whose switch holds its desired state
+        self.reported = {}            # port id -> status tuple last written to the core
         self.wake = hub.Event()
         self.passes = 0               # reconcile passes run (for tests and benchmarks)
-        self.reported = {}            # port id -> status tuple last written to the core
+        self.sent = 0                 # flow-mods and group-mods sent (for tests and benchmarks)
+        self.settling = None          # while the view is partial: (deadline, chassis awaited)
 
     def start(self):
         thread = super().start()
@@ -107,67 +123,11 @@ class Reconciling:
 
     def attach(self, plugin):
         self.plugin = plugin
-        self.kick()
-
-    def kick(self):
-        self.wake.set()
-
-    def _worker(self):
-        while True:
-            self.wake.wait()
-            self.wake.clear()
-            if not self.is_active:
-                return
-            try:
-                self.reconcile()
-            except Exception:
-                LOG.exception("reconcile pass failed; retrying on the next change")
-            self.passes += 1
-
-    def report_status(self, model, bound, synced, datapath_of):
-        """ACTIVE: bound (``bound[port id] = (host, ofport)``) and the flows of its switch
-        (``datapath_of(host)``) are installed; DOWN otherwise."""
-        for port in list(model.ports.values()):
-            where = bound.get(port.id)
-            if where is not None and where[0] in synced and port.admin_up:
-                host, ofport = where
-                status = ("ACTIVE", str(host) if isinstance(host, str) else f"{host:016x}",
-                          f"{datapath_of(host):016x}", ofport)
-            else:
-                status = ("DOWN", "", None, None)
-            if self.reported.get(port.id) != status:
-                self.plugin.core.ports.report_status(port.id, *status)
-                self.reported[port.id] = status
-
-    @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
-    def _switch_error(self, ev):
-        msg = ev.msg
-        LOG.error("switch %016x rejected a message: type=%s code=%s", msg.datapath.id,
-                  msg.type, msg.code)
-        switch = self.switches.get(msg.datapath.id)
-        if switch is not None:
-            switch.installed = None  # re-read what it really holds on the next pass
-            self.kick()
-
-
-class QnetController(Reconciling, app_manager.OSKenApp):
-    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
-    _CONTEXTS = {"chassis_monitor": ChassisMonitor}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.monitor = kwargs["chassis_monitor"]
-        self.init_worker()
-        self.switches = {}            # dpid -> Switch
-        self.placement = Placement({}, {})
-        self.settling = None          # while the view is partial: (deadline, chassis awaited)
-
-    def attach(self, plugin):
         if plugin.resync_grace > 0 and plugin.model.hosts_at_load:
             self.settling = (time.monotonic() + plugin.resync_grace,
                              frozenset(plugin.model.hosts_at_load))
             hub.spawn_after(plugin.resync_grace, self.kick)
-        super().attach(plugin)
+        self.kick()
 
     def _still_settling(self, chassis):
         """After a restart, hypervisors reconnect one by one (OVSDB backs off for seconds).
@@ -187,6 +147,20 @@ class QnetController(Reconciling, app_manager.OSKenApp):
             return False
         return True
 
+    def kick(self):
+        self.wake.set()
+
+    def changed(self, change):
+        """Note what a committed API change touches, and wake the worker."""
+        item = change.current
+        if change.resource in ("port", "interface"):
+            self.dirty_ports.add(item["id"])
+        elif change.resource == "network":
+            self.dirty_networks.add(item["id"])
+        elif change.resource == "subnet":
+            self.dirty_networks.add(item["network_id"])
+        self.kick()
+
     # -- events --------------------------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def _switch_connected(self, ev):
@@ -201,9 +175,21 @@ class QnetController(Reconciling, app_manager.OSKenApp):
         if switch is not None and switch.dp is ev.datapath:
             LOG.info("switch %016x disconnected", ev.datapath.id)
             del self.switches[ev.datapath.id]
+            self.kick()       # its ports are reported DOWN
+
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
+    def _switch_error(self, ev):
+        msg = ev.msg
+        LOG.error("switch %016x rejected a message: type=%s code=%s", msg.datapath.id,
+                  msg.type, msg.code)
+        switch = self.switches.get(msg.datapath.id)
+        if switch is not None:
+            switch.synced = False  # re-read what it really holds on the next pass
+            self.kick()
 
     @set_ev_cls(EventChassisChanged)
     def _chassis_changed(self, ev):
+        self.dirty_chassis.add(ev.chassis.system_id)
         self.kick()
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
@@ -213,45 +199,144 @@ class QnetController(Reconciling, app_manager.OSKenApp):
         if port is not None:
             answer_dhcp(msg, self.plugin.model, port)
 
+    # -- the worker ----------------------------------------------------------------------------
+    def _worker(self):
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            if not self.is_active:
+                return
+            self.run_pass()
+
+    def run_pass(self):
+        """One pass of the worker; after one that fails, the next is a full resync."""
+        try:
+            self.reconcile()
+        except Exception:
+            LOG.exception("reconcile pass failed; full resync on the next change")
+            self.start_over()
+        self.passes += 1
+
+    def start_over(self):
+        """Forget the desired state and what switches hold: the next pass recomputes everything
+        from the model and resyncs every switch against what it reads back (never a wipe)."""
+        self.desired = DesiredState()
+        for switch in self.switches.values():
+            switch.synced = False
+
     def connected_chassis(self):
         return [c for c in self.monitor.chassis.values() if getattr(c, "connected", True)]
 
     def reconcile(self):
+        """One pass, with Python's cyclic garbage collector paused: a cold start allocates
+        millions of objects, and every full collection would walk all of them again (a
+        third of the pass). After a pass that changed much, what survived is frozen
+        (``gc.freeze``), so later collections -- during a port change -- skip it: with
+        millions of long-lived flows a full collection takes seconds."""
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._reconcile()
+        finally:
+            if enabled:
+                gc.enable()
+            if self.desired.counters.changes >= FREEZE_AFTER_CHANGES:
+                gc.freeze()
+
+    def _reconcile(self):
         if self.plugin is None:
             return
         model = self.plugin.model
-        chassis = self.connected_chassis()
-        self.placement = place(model, chassis)
-        self._request_tunnels(model, chassis)
+        chassis = {c.system_id: c for c in self.connected_chassis()}
+        ports, self.dirty_ports = self.dirty_ports, set()
+        networks, self.dirty_networks = self.dirty_networks, set()
+        changed_chassis, self.dirty_chassis = self.dirty_chassis, set()
+        deltas = self.desired.update(model, chassis.values(), ports, networks, changed_chassis)
+        was_settling = self.settling is not None
+        settling = self._still_settling(chassis.values())
+        if was_settling and not settling:      # tunnels kept while settling may go now
+            self.desired.tunnels_dirty |= set(chassis)
+        self._request_tunnels(chassis, settling)
+        synced = self._program(chassis, deltas, settling)
+        self._report_status(model, chassis, synced)
+
+    def _program(self, chassis, deltas, settling):
+        """Send each switch its delta, or a full resync if it is not known to be in sync
+        (unpruned while ``settling``). Returns the chassis ids whose switch now holds its
+        desired state."""
         synced = set()
-        settling = self._still_settling(chassis)
-        for ch in chassis:
+        for ch in chassis.values():
             switch = self.switches.get(ch.datapath_id)
             if switch is None:
                 continue
-            push(self, switch, flows.compile_chassis(ch.system_id, model, self.placement),
-                 prune=not settling)
+            if not switch.synced or (switch.unpruned and not settling):
+                delta = ofmsg.changes(read_installed(self._request, switch.dp),
+                                      self.desired.state(ch.system_id), prune=not settling)
+                switch.unpruned = settling
+            else:
+                delta = deltas.get(ch.system_id)
+            switch.synced = True      # before sending: an error reply while we wait undoes it
+            if delta:
+                for msg in ofmsg.messages(switch.dp, delta):
+                    switch.dp.send_msg(msg)
+                parser = switch.dp.ofproto_parser
+                self._request(switch.dp, parser.OFPBarrierRequest(switch.dp),
+                              parser.OFPBarrierReply)
+                self.sent += len(delta)
+                LOG.debug("switch %016x: %d changes", switch.dp.id, len(delta))
             synced.add(ch.system_id)
-        datapaths = {c.system_id: c.datapath_id for c in chassis}
-        self.report_status(model, self.placement.bound, synced, datapaths.get)
+        return synced
 
-    def _request_tunnels(self, model, chassis):
-        """Ask OVSDB for the tunnel ports the placement needs, where they differ from what
-        the chassis reports (so a hypervisor whose database was reset gets them back)."""
-        tunnel_ips = {c.system_id: c.tunnel_ip for c in chassis if c.tunnel_ip}
-        wanted = wanted_tunnels(model, self.placement.bound, tunnel_ips)
-        for ch in chassis:
+    def _request(self, dp, msg, reply_cls, multi=False):
+        """Send a request and wait for its reply (a list of replies if ``multi``)."""
+        return ofctl.send_msg(self, msg, reply_cls=reply_cls, reply_multi=multi)
+
+    def _request_tunnels(self, chassis, settling):
+        """Ask OVSDB for the tunnel ports now needed where they differ from what the chassis
+        reports (so a hypervisor whose database was reset gets them back). While settling
+        after a restart, tunnels to peers not back yet are kept, not removed."""
+        dirty, self.desired.tunnels_dirty = self.desired.tunnels_dirty, set()
+        for system_id in sorted(dirty):
+            ch = chassis.get(system_id)
+            if ch is None or not ch.tunnel_ip:
+                continue
             have = {name: iface.remote_ip for name, iface in ch.tunnels.items()}
-            if ch.system_id in wanted and have != wanted[ch.system_id]:
+            wanted = self.desired.wanted_tunnels(system_id)
+            if settling:
+                wanted = {**have, **wanted}
+            if have != wanted:
                 try:
-                    self.monitor.ensure_tunnels(ch.system_id, wanted[ch.system_id])
+                    self.monitor.ensure_tunnels(system_id, wanted)
                 except ChassisError as exc:
-                    LOG.warning("tunnels of %s not set up yet: %s", ch.system_id, exc)
+                    LOG.warning("tunnels of %s not set up yet: %s", system_id, exc)
+                    self.desired.tunnels_dirty.add(system_id)
+
+    def _report_status(self, model, chassis, synced):
+        """ACTIVE: bound and the flows of its switch are installed; DOWN otherwise. Only for
+        ports whose binding changed or whose switch got in or out of sync."""
+        ports = set(self.desired.ports_changed)
+        for system_id in synced ^ self.synced:
+            ports.update(self.desired.bound_on.get(system_id, ()))
+        self.synced = synced
+        for port_id in ports:
+            port = model.ports.get(port_id)
+            if port is None:
+                self.reported.pop(port_id, None)
+                continue
+            where = self.desired.bound.get(port_id)
+            if where is not None and where[0] in synced and port.admin_up:
+                host, ofport = where
+                status = ("ACTIVE", host, f"{chassis[host].datapath_id:016x}", ofport)
+            else:
+                status = ("DOWN", "", None, None)
+            if self.reported.get(port_id) != status:
+                self.plugin.core.ports.report_status(port_id, *status)
+                self.reported[port_id] = status
 
     def describe(self):
         """The overlay as the admin API shows it: hypervisors (chassis) with their bridge's
         interfaces, the tunnels between them, and where bound ports sit."""
-        bound_at = {where: pid for pid, where in self.placement.bound.items()}
+        bound_at = {where: pid for pid, where in self.desired.bound.items()}
         switches = [{"chassis": ch.system_id, "connected": ch.datapath_id in self.switches,
                      "datapath_id": f"{ch.datapath_id:016x}" if ch.datapath_id else None,
                      "tunnel_ip": ch.tunnel_ip,
@@ -262,12 +347,12 @@ class QnetController(Reconciling, app_manager.OSKenApp):
                                for i in sorted(ch.interfaces.values(), key=lambda i: i.name)]}
                     for ch in sorted(self.connected_chassis(), key=lambda c: c.system_id)]
         tunnels = [{"from": a, "to": b, "port": port}
-                   for a, peers in sorted(self.placement.tunnels.items())
+                   for a, peers in sorted(self.desired.tunnels.items())
                    for b, port in sorted(peers.items())]
         model = self.plugin.model
         ports = [{"port_id": pid, "network_id": model.ports[pid].network_id,
                   "mac_address": model.ports[pid].mac, "chassis": host, "port_number": no}
-                 for pid, (host, no) in sorted(self.placement.bound.items())
+                 for pid, (host, no) in sorted(self.desired.bound.items())
                  if pid in model.ports]
         return {"mode": "overlay", "switches": switches, "links": [], "tunnels": tunnels,
                 "ports": ports}
@@ -276,45 +361,25 @@ class QnetController(Reconciling, app_manager.OSKenApp):
     def _port_at(self, dpid, ofport):
         chassis_id = next((c.system_id for c in self.connected_chassis()
                            if c.datapath_id == dpid), None)
-        for port_id, where in self.placement.bound.items():
-            if where == (chassis_id, ofport):
-                return self.plugin.model.ports.get(port_id)
-        return None
+        port_id = self.desired.port_at(chassis_id, ofport)
+        return self.plugin.model.ports.get(port_id) if port_id is not None else None
 
 
-def push(app, switch, desired, prune=True):
-    """Take ``switch`` to ``desired`` (a flows.SwitchState): read what it holds if unknown,
-    send the difference (without removals unless ``prune``), wait for the barrier. Returns
-    the number of messages sent."""
-    if switch.installed is None:
-        switch.installed = read_installed(app, switch.dp)
-    msgs = ofmsg.diff(switch.dp, switch.installed, desired, prune=prune)
-    if msgs:
-        for msg in msgs[:-1]:
-            switch.dp.send_msg(msg)
-        ofctl.send_msg(app, msgs[-1], reply_cls=switch.dp.ofproto_parser.OFPBarrierReply)
-        LOG.debug("switch %016x: %d messages", switch.dp.id, len(msgs))
-    switch.installed = ofmsg.Installed.from_state(
-        desired, kept=None if prune else switch.installed)
-    return len(msgs)
-
-
-def read_installed(app, dp):
-    """Flows (by cookie) and groups a switch holds: read back, never wiped."""
+def read_installed(request, dp):
+    """Flows (by cookie) and groups a switch holds: read back, never wiped. ``request(dp,
+    msg, reply_cls, multi)`` sends a request and returns its replies."""
     parser, ofp = dp.ofproto_parser, dp.ofproto
     installed = ofmsg.Installed()
     req = parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY,
                                      0, 0, parser.OFPMatch())
-    for reply in ofctl.send_msg(app, req, reply_cls=parser.OFPFlowStatsReply,
-                                reply_multi=True) or []:
+    for reply in request(dp, req, parser.OFPFlowStatsReply, multi=True) or []:
         for stat in reply.body:
             if stat.cookie & pl.COOKIE_PREFIX_MASK != pl.COOKIE_PREFIX:
                 LOG.warning("switch %016x: removing a flow qnet did not install: %s",
                             dp.id, stat.match)
             installed.flows[stat.cookie] = (stat.table_id, stat.priority, stat.match)
     req = parser.OFPGroupDescStatsRequest(dp, 0)
-    for reply in ofctl.send_msg(app, req, reply_cls=parser.OFPGroupDescStatsReply,
-                                reply_multi=True) or []:
+    for reply in request(dp, req, parser.OFPGroupDescStatsReply, multi=True) or []:
         for stat in reply.body:
             installed.groups[stat.group_id] = None
     LOG.info("switch %016x holds %d flows, %d groups", dp.id, len(installed.flows),

@@ -35,8 +35,9 @@ failure; it checks that at the end and says so):
    ovn-central ovn-host if missing) and prints qnet/OVN ratios (throughput: higher is better
    for qnet; port-up p50: lower is better for qnet).
 7. ``--trace``: runs ``qnet serve`` at DEBUG through a wrapper in this file that times, without
-   changing product code, the plug-in notify, worker passes, compile, diff, the barrier per
-   switch, tunnel requests and status reports; prints the per-stage breakdown of the attaches.
+   changing product code, the plug-in notify, worker passes, the incremental update ("compile"),
+   encoding ("diff"), the barrier per switch, tunnel requests and status reports; prints the
+   per-stage breakdown of the attaches.
 
 Output: a compact table, then one JSON line (prefix ``JSON ``).
 """
@@ -159,7 +160,7 @@ def traced_serve(argv):
     from controller import service
     service.prepare_hub()          # eventlet first, as qnet serve itself does
     import logging
-    from apps import flows, ofmsg
+    from apps import ofmsg
     from apps import openflow as of
     log = logging.getLogger("qnet.bench.trace")
 
@@ -184,24 +185,25 @@ def traced_serve(argv):
             emit("pass_end")
     of.QnetController.reconcile = reconcile
 
-    orig_compile = flows.compile_chassis
+    from apps import incremental
+    orig_update = incremental.DesiredState.update
 
-    def compile_chassis(chassis_id, model, placement):
+    def update(self, *a, **kw):
         t = time.perf_counter()
-        state = orig_compile(chassis_id, model, placement)
-        emit("compile", chassis=chassis_id, ms="%.3f" % ((time.perf_counter() - t) * 1e3),
-             flows=len(state.flows))
-        return state
-    flows.compile_chassis = compile_chassis
+        deltas = orig_update(self, *a, **kw)
+        emit("compile", switches=len(deltas), ms="%.3f" % ((time.perf_counter() - t) * 1e3),
+             flows=self.counters.flows_computed)
+        return deltas
+    incremental.DesiredState.update = update
 
-    orig_diff = ofmsg.diff
+    orig_messages = ofmsg.messages
 
-    def diff(dp, installed, desired):
+    def messages(dp, delta):
         t = time.perf_counter()
-        msgs = orig_diff(dp, installed, desired)
+        msgs = list(orig_messages(dp, delta))
         emit("diff", dpid=dp.id, ms="%.3f" % ((time.perf_counter() - t) * 1e3), msgs=len(msgs))
         return msgs
-    ofmsg.diff = diff
+    ofmsg.messages = messages
 
     orig_send = of.ofctl.send_msg
 

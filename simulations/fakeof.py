@@ -682,8 +682,7 @@ class FakeSwitch:
         if table_id is None or table_id > MAX_TABLE:
             raise _Reject('OFPET_FLOW_MOD_FAILED', 'OFPFMFC_BAD_TABLE_ID',
                           'bad table %r for command %d' % (table_id, cmd))
-        match = self._flow_match(fm.match)
-        instructions = self._check_instructions(table_id, match, fm.instructions)
+        match, instructions = self._checked(fm, table_id)
         if cmd == ofp.OFPFC_ADD:
             self._add(table_id, fm, match, instructions)
         elif cmd in (ofp.OFPFC_MODIFY, ofp.OFPFC_MODIFY_STRICT):
@@ -701,6 +700,37 @@ class FakeSwitch:
                 e.instructions = instructions
         else:
             raise _Reject('OFPET_FLOW_MOD_FAILED', 'OFPFMFC_BAD_COMMAND', 'command %r' % cmd)
+
+    def _checked(self, fm, table_id):
+        """(canonical match, instructions) of a flow-mod, validated.
+
+        What does not depend on this switch is checked once per message object and kept on
+        it: a controller that sends the same message to many switches (a large simulation)
+        pays the checks once. Groups and meters the flow uses must exist here, every time.
+        """
+        memo = getattr(fm, '_fakeof_checked', None)
+        if memo is not None and memo[0] is fm.match and memo[1] is fm.instructions and \
+                memo[2] == (table_id, self.validate):
+            match, instructions, groups, meters = memo[3]
+            if self.validate:
+                for gid in groups:
+                    if gid not in self.groups:
+                        raise _Reject('OFPET_BAD_ACTION', 'OFPBAC_BAD_OUT_GROUP',
+                                      'group %d does not exist' % gid)
+                for mid in meters:
+                    if mid not in self.meters:
+                        raise _Reject('OFPET_METER_MOD_FAILED', 'OFPMMFC_INVALID_METER',
+                                      'meter %d does not exist' % mid)
+            return match, instructions
+        match = self._flow_match(fm.match)
+        instructions = self._check_instructions(table_id, match, fm.instructions)
+        groups = tuple(a.group_id for a in _actions_of(instructions)
+                       if isinstance(a, parser.OFPActionGroup))
+        meters = tuple(i.meter_id for i in instructions
+                       if isinstance(i, parser.OFPInstructionMeter))
+        fm._fakeof_checked = (fm.match, fm.instructions, (table_id, self.validate),
+                              (match, instructions, groups, meters))
+        return match, instructions
 
     def _flow_match(self, match):
         cmatch = _compile_match(match)

@@ -121,7 +121,6 @@ def test_overlay_topology_shows_hypervisors_tunnels_and_bound_ports(tmp_path):
     """The same URL in overlay mode: chassis as OVSDB reports them, and the tunnel mesh."""
     from types import SimpleNamespace
 
-    from apps.model import place
     from apps.openflow import OpenFlowPlugin, QnetController
     from tests.unit.overlay_fixtures import two_hypervisors
 
@@ -133,7 +132,7 @@ def test_overlay_topology_shows_hypervisors_tunnels_and_bound_ports(tmp_path):
         app = QnetController(chassis_monitor=SimpleNamespace(
             chassis={c.system_id: c for c in chassis}))
         app.plugin, plugin.app = plugin, app
-        app.placement = place(model, chassis)
+        app.desired.update(model, chassis)
         admin = Client(build_app(core, auth="noauth")).as_project("ops", admin=True)
         code, body = admin.get(TOPOLOGY)
         assert code == 200

@@ -31,7 +31,8 @@ class Controller:
         self.api_port = None
 
     def start(self):
-        extra = ["--plugin", "openflow", "--ovsdb-listen", f"127.0.0.1:{self.ovsdb_port}"]
+        extra = ["--plugin", "openflow", "--ovsdb-listen", f"127.0.0.1:{self.ovsdb_port}",
+                 "--log-level", "INFO"]
         self.server = Server(self.tmp_path, db_url=self.db_url, extra=extra,
                              api_port=self.api_port, ofp_port=self.ofp_port)
         self.api_port = self.server.api_port
@@ -149,18 +150,27 @@ def test_controller_restart_loses_no_packets(overlay):
     api = apis["tenant-a"]
     web_net = {"web-net": api.list("network", name="web-net")[0]}
     ports = seed.create_ports(api, "tenant-a", "late", web_net, ("web-net",), host_number=40)
-    pinger = fw.vm.popen(["ping", "-i", "0.1", "-c", "80", target], stdout=subprocess.PIPE,
-                         universal_newlines=True)
+    pinger = fw.vm.popen(["ping", "-D", "-O", "-i", "0.1", "-c", "80", target],
+                         stdout=subprocess.PIPE, universal_newlines=True)
+    events = []
     time.sleep(1)
+    events.append(("stop", time.time()))
     ctl.stop()
     # While the controller is away, a server whose port exists is plugged in on a hypervisor:
     # the restarted controller must bind and program it without disturbing the others.
+    events.append(("plug late", time.time()))
     late = seed.start_vm(lab, "tenant-a", "late", ports, lab.hypervisors[2])
     time.sleep(1)
+    events.append(("start", time.time()))
     ctl.start()
+    events.append(("started", time.time()))
     out, _ = pinger.communicate(timeout=60)
     sent, got = map(int, re.search(r"(\d+) packets transmitted, (\d+) received", out).groups())
     print(f"\nping at 10/s across the controller restart: {sent} sent, {got} received")
+    lost = [line for line in out.splitlines() if "no answer" in line]
+    if got != sent:
+        print("lost:", *lost, "events:", *(f"{t:.3f} {e}" for e, t in events),
+              "controller log:", ctl.server.log_path.read_text()[-6000:], sep="\n")
     assert sent == 80 and got == 80
     seed.wait_active(api, late)
     seed.dhcp(late)

@@ -186,3 +186,32 @@ def test_messages_serialize():
         msg.datapath = DP
         msg.serialize()
         assert msg.buf
+
+
+def test_fast_match_encoding_is_byte_for_byte_what_ofpmatch_builds():
+    m = model([network("net", 7)], [
+        port("a", "net", "fa:16:3e:00:00:0a", "10.0.0.10", "a"),
+        port("b", "net", "fa:16:3e:00:00:0b", "2001:db8::b", "b",
+             pairs=[("fa:16:3e:00:00:0c", "10.0.0.0/28")])])
+    chs = [chassis("hv1", "172.16.1.1", iface("ta", 1, "a"),
+                   iface("qvx", 4, type_="vxlan", remote_ip="172.16.2.1")),
+           chassis("hv2", "172.16.2.1", iface("tb", 1, "b"),
+                   iface("qvx", 4, type_="vxlan", remote_ip="172.16.1.1"))]
+    for f in flows.compile_chassis("hv1", m, place(m, chs)).flows.values():
+        fast, slow = bytearray(), bytearray()
+        ofmsg.encode_match(DP, f.match).serialize(fast, 0)
+        parser.OFPMatch(**dict(f.match)).serialize(slow, 0)
+        assert fast == slow, f
+    for odd in [(("eth_src", "FA:16:3E:00:00:01"),), (("arp_tpa", "10.0.0.1"), ("eth_type", 2054)),
+                (("eth_type", 2048), ("ipv4_src", ("10.0.0.7", "255.255.255.0")))]:
+        fast, slow = bytearray(), bytearray()
+        ofmsg.encode_match(DP, odd).serialize(fast, 0)
+        parser.OFPMatch(**dict(odd)).serialize(slow, 0)
+        assert fast == slow, odd
+
+
+def test_a_flow_sent_to_many_switches_is_encoded_once():
+    m, chs = two_hypervisors()
+    flow = next(iter(flows.compile_chassis("hv1", m, place(m, chs)).flows.values()))
+    other = SimpleNamespace(id=2, ofproto=ofp, ofproto_parser=parser)
+    assert ofmsg.add_flow(DP, flow) is ofmsg.add_flow(other, flow)

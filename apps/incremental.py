@@ -1,0 +1,470 @@
+"""Incremental desired state: every switch's flows as a ref-counted union of pieces
+(apps/flows.py), recomputed only where a change reaches.
+
+Why: ``compile_chassis`` recomputes a whole switch, and recomputing every switch on every API
+call costs seconds with a thousand switches and 100,000 ports. As OVN's incremental processing
+does, ``DesiredState.update`` takes the ids of what changed and recomputes only the pieces that
+read them, on only the switches that hold (or should now hold) them:
+
+=================================  =============================================================
+change                             recomputed
+=================================  =============================================================
+port added/updated/deleted/moved   its arp/local/remote pieces and its network's flood groups, on
+                                   the switches hosting its network(s); on a switch that starts or
+                                   stops hosting the network, all of that network's pieces
+network updated/deleted, subnet    every piece of the network on the switches hosting it
+chassis (iface-ids, tunnels)       bindings that changed (as port changes above); the chassis and
+                                   flood pieces of a switch whose tunnel ports changed
+=================================  =============================================================
+
+So one port change costs O(switches hosting its network), whatever the size of the cloud, and
+pieces that are the same everywhere (a network's tunnel_in/DHCP/flood lookups, a port's ARP
+answers and the way to it) are computed once and shared by every switch that holds them.
+``update`` returns each touched switch's ``ofmsg.Delta``: exactly the flow-mods and group-mods
+that take it from the previous desired state to the new one.
+
+Flow economy: a switch holds its own ports' flows, plus per hosted network a constant handful
+(tunnel_in, DHCP, two flood lookups, two flood groups whose buckets are its local ports and one
+tunnel per peer) and one ARP answer and one l2 flow per port of that network. Networks it does
+not host cost nothing, so flows grow with local ports and hosted networks, not with the cloud.
+The l2 flow of a remote port names the destination *switch* (reg0 := tunnel tag) and one
+tunnel_out flow per peer picks the tunnel port: this costs one extra table lookup per packet,
+and buys flows identical on every switch (encoded once), and a re-created tunnel port that
+changes one flow instead of one per remote MAC. Flooding unknown unicast instead of a flow per
+remote MAC would save those flows but copy every unicast frame to every switch of the network;
+with a proactive controller that knows every MAC it is not worth it.
+"""
+import dataclasses
+
+from apps import flows
+from apps import pipeline as pl
+from apps.ofmsg import Delta
+from tunnel.mesh import tunnel_port_name, tunnel_tag
+
+
+@dataclasses.dataclass(frozen=True)
+class ChassisView:
+    """What the desired state reads from a chassis report."""
+
+    tunnel_ip: str | None
+    claims: dict          # iface-id -> ofport of the VM interfaces
+    tunnel_ports: dict    # remote tunnel ip -> ofport of the VXLAN ports
+
+    @classmethod
+    def of(cls, chassis):
+        claims, tunnel_ports = {}, {}
+        for iface in chassis.interfaces.values():
+            if not iface.ofport or iface.ofport < 0:
+                continue
+            if iface.type == "vxlan":
+                tunnel_ports[iface.remote_ip] = iface.ofport
+            elif iface.iface_id:
+                claims.setdefault(iface.iface_id, iface.ofport)
+        return cls(chassis.tunnel_ip, claims, tunnel_ports)
+
+
+@dataclasses.dataclass
+class Counters:
+    """Work done by the last ``update`` (benchmarks and tests read them)."""
+
+    switches_visited: int = 0    # switches whose pieces were re-evaluated
+    switches_touched: int = 0    # switches whose desired state changed
+    pieces_computed: int = 0     # pieces built (a shared piece counts once)
+    flows_computed: int = 0      # flows and groups in those pieces
+    changes: int = 0             # flow and group changes in the returned deltas
+
+
+class SwitchPieces:
+    """The pieces one switch holds and the union they add up to.
+
+    ``flows``/``groups`` are the union (cookie -> Flow, group id -> Group); ``extra`` counts the
+    additional pieces holding the same flow or group, so removing one of two pieces that share
+    an entry keeps it. What the union held before the current update is remembered per changed
+    entry, so an entry removed and added back within one update costs nothing.
+    """
+
+    __slots__ = ("pieces", "flows", "groups", "extra", "was")
+
+    def __init__(self):
+        self.pieces, self.flows, self.groups = {}, {}, {}
+        self.extra = ({}, {})     # flows, groups: key -> holders beyond the first
+        self.was = ({}, {})       # flows, groups: key -> value before this update (None: absent)
+
+    def put(self, key, piece):
+        """Hold ``piece`` under ``key`` (None: hold nothing there)."""
+        old = self.pieces.get(key)
+        if old is piece or (old is not None and piece is not None and old == piece):
+            return
+        if old is not None:
+            del self.pieces[key]
+            for f in old.flows:
+                self._drop(0, self.flows, f.cookie)
+            for g in old.groups:
+                self._drop(1, self.groups, g.group_id)
+        if piece is not None:
+            self.pieces[key] = piece
+            for f in piece.flows:
+                self._add(0, self.flows, f.cookie, f)
+            for g in piece.groups:
+                self._add(1, self.groups, g.group_id, g)
+
+    def _add(self, kind, table, key, value):
+        if key in table:
+            extra = self.extra[kind]
+            extra[key] = extra.get(key, 0) + 1
+            return
+        self.was[kind].setdefault(key, None)
+        table[key] = value
+
+    def _drop(self, kind, table, key):
+        extra = self.extra[kind]
+        n = extra.get(key)
+        if n:
+            if n == 1:
+                del extra[key]
+            else:
+                extra[key] = n - 1
+            return
+        self.was[kind].setdefault(key, table[key])
+        del table[key]
+
+    def take_delta(self):
+        """The Delta since the last call: what changed in the union."""
+        delta = Delta()
+        was_flows, was_groups = self.was
+        for cookie, before in was_flows.items():
+            now = self.flows.get(cookie)
+            if before is None and now is not None:
+                delta.adds.append(now)
+            elif before is not None and now is None:
+                delta.deletes.append((pl.TABLES[before.table].number, before.priority,
+                                      before.match, cookie))
+        for gid, before in sorted(was_groups.items()):
+            now = self.groups.get(gid)
+            if now is None:
+                if before is not None:
+                    delta.group_deletes.append(gid)
+            elif before != now:
+                delta.groups.append((now, before is not None))
+        self.was = ({}, {})
+        return delta
+
+    def state(self):
+        return flows.SwitchState(self.flows, self.groups)
+
+
+class DesiredState:
+    """The desired state of every chassis, kept current by ``update`` (see the module doc).
+
+    It keeps its own copy of what it last folded in (port and network views, chassis views),
+    so a change is judged against what the switches were given, whatever the model says now.
+    """
+
+    def __init__(self):
+        self.cold = True          # nothing folded in yet
+        self.switches = {}        # chassis id -> SwitchPieces
+        self.views = {}           # chassis id -> ChassisView
+        self.claims = {}          # iface-id -> {chassis id: ofport}
+        self.by_ip = {}           # tunnel ip -> chassis id
+        self.tags = {}            # chassis id -> tunnel tag
+        self.tunnels = {}         # chassis id -> {remote chassis id: tunnel ofport}
+        self.ports = {}           # port id -> PortView folded in
+        self.networks = {}        # network id -> NetworkView folded in
+        self.net_ports = {}       # network id -> set of port ids
+        self.bound = {}           # port id -> (chassis id, ofport)
+        self.bound_by_net = {}    # network id -> {chassis id: {port id: ofport}}
+        self.bound_on = {}        # chassis id -> {port id: ofport}
+        self.attached = {}        # iface-id -> port id, for the ports folded in
+        self.shared = {}          # piece key -> (inputs, Piece)
+        self.keys = {}            # port id -> its piece keys
+        self.tunnels_dirty = set()   # chassis whose wanted tunnel ports may have changed
+        self.ports_changed = set()   # ports whose binding or view the last update changed
+        self.counters = Counters()
+
+    # -- the one entry point ----------------------------------------------------------------
+    def update(self, model, chassis, ports=(), networks=(), dirty_chassis=None):
+        """Fold in the ports and networks (ids) that changed in ``model`` and the chassis
+        reports (``chassis``: the connected ones; ``dirty_chassis``: ids of those that changed,
+        None to compare them all). The first update takes in everything. Returns
+        {chassis id: Delta} for switches whose desired state changed."""
+        self.counters = Counters()
+        ports, networks = set(ports), set(networks)
+        if self.cold:
+            ports |= set(model.ports)
+            networks |= set(model.networks)
+            dirty_chassis, self.cold = None, False
+        live = {c.system_id: c for c in chassis}
+        candidates = set(live) if dirty_chassis is None else set(dirty_chassis) & set(live)
+        candidates |= set(self.views) - set(live)
+        tunnels_changed, new_chassis = self._fold_chassis(model, live, candidates, ports)
+        nets, port_nets = self._fold_model(model, ports, networks)
+        refresh = {}                                     # chassis id -> set of piece keys
+        for c in new_chassis | tunnels_changed:
+            keys = refresh.setdefault(c, set())
+            keys.add(("chassis",))
+            keys.update(("flood", n) for n in self._hosted_by(c))
+        for n, (before, after) in nets.items():
+            moved = before ^ after                       # switches starting/stopping to host n
+            for c in (before | after) if n in networks else moved:
+                refresh.setdefault(c, set()).update(self._network_keys(n, c))
+            if moved:
+                self.tunnels_dirty |= before | after
+        for p, its_nets in port_nets.items():
+            keys = set(self._port_keys(p))
+            for n in its_nets:
+                for c in nets[n][0] | nets[n][1]:
+                    refresh.setdefault(c, set()).update(keys | {("flood", n)})
+        self.ports_changed = ports
+        deltas = self._refresh(refresh, live)
+        for c in set(self.switches) - set(live):
+            del self.switches[c]
+        for p in ports:
+            if p not in self.ports:
+                for key in self.keys.pop(p, ()):
+                    self.shared.pop(key, None)
+        return deltas
+
+    def _fold_model(self, model, ports, networks):
+        """Take in changed ports and networks. Returns {network id: (hosts before, hosts
+        after)} for the networks they touch, and {port id: its networks before and after}."""
+        port_nets = {p: {v.network_id for v in (self.ports.get(p), model.ports.get(p))
+                         if v is not None} for p in ports}
+        touched = set(networks).union(*port_nets.values())
+        before = {n: self._hosts(n) for n in touched}
+        for n in networks:
+            self._fold_network(model, n)
+        for p in ports:
+            self._fold_port(model, p)
+        return {n: (before[n], self._hosts(n)) for n in touched}, port_nets
+
+    def _refresh(self, refresh, live):
+        """Re-evaluate the given pieces of each switch; the deltas of those that changed."""
+        deltas = {}
+        for c, keys in refresh.items():
+            if c not in live:
+                continue
+            switch = self.switches.get(c)
+            if switch is None:
+                switch = self.switches[c] = SwitchPieces()
+            self.counters.switches_visited += 1
+            for key in keys:
+                switch.put(key, self._want(c, key))
+            delta = switch.take_delta()
+            if delta:
+                deltas[c] = delta
+                self.counters.switches_touched += 1
+                self.counters.changes += len(delta)
+        return deltas
+
+    def state(self, chassis_id):
+        """The full desired SwitchState of a chassis (for a resync against what it holds)."""
+        switch = self.switches.get(chassis_id)
+        return switch.state() if switch else flows.SwitchState({}, {})
+
+    def wanted_tunnels(self, chassis_id):
+        """{tunnel port name: remote ip} the chassis needs: one per switch it shares a network
+        with (see tunnel/mesh.py)."""
+        own = self.views[chassis_id].tunnel_ip if chassis_id in self.views else None
+        if not own:
+            return {}
+        peers = set()
+        for n in self._hosted_by(chassis_id):
+            peers |= self._hosts(n)
+        peers.discard(chassis_id)
+        ips = (self.views[c].tunnel_ip for c in peers)
+        return {tunnel_port_name(ip): ip for ip in ips if ip}
+
+    def port_at(self, chassis_id, ofport):
+        """The id of the port bound to ``ofport`` on a chassis, or None."""
+        for port_id, where in self.bound_on.get(chassis_id, {}).items():
+            if where == ofport:
+                return port_id
+        return None
+
+    # -- folding inputs in ------------------------------------------------------------------
+    def _fold_chassis(self, model, live, candidates, ports):
+        """Take in changed chassis reports: claims (which port each iface-id binds), tunnel
+        tags and tunnel ports. Ports whose binding may move are added to ``ports``."""
+        tunnels_changed, new_chassis, retag = set(), set(), False
+        for c in sorted(candidates):
+            old = self.views.get(c)
+            new = ChassisView.of(live[c]) if c in live else None
+            if old == new:
+                continue
+            if old is None:
+                new_chassis.add(c)
+            old_claims = old.claims if old else {}
+            new_claims = new.claims if new else {}
+            for iface_id in old_claims.keys() | new_claims.keys():
+                if old_claims.get(iface_id) == new_claims.get(iface_id):
+                    continue
+                holders = self.claims.setdefault(iface_id, {})
+                if iface_id in new_claims:
+                    holders[c] = new_claims[iface_id]
+                else:
+                    holders.pop(c, None)
+                    if not holders:
+                        del self.claims[iface_id]
+                port = model.by_attachment.get(iface_id)
+                if port is not None:
+                    ports.add(port.id)
+                if iface_id in self.attached:
+                    ports.add(self.attached[iface_id])
+            if (old and old.tunnel_ip) != (new and new.tunnel_ip):
+                retag = True
+            if (old and old.tunnel_ports) != (new and new.tunnel_ports):
+                tunnels_changed.add(c)
+                self.tunnels_dirty.add(c)   # e.g. a reset OVSDB lost them: ask again
+            if new is None:
+                del self.views[c]
+            else:
+                self.views[c] = new
+        if retag:
+            self.by_ip = {v.tunnel_ip: c for c, v in sorted(self.views.items()) if v.tunnel_ip}
+            tags = {c: tunnel_tag(ip) for ip, c in self.by_ip.items()}
+            for c in self.tags.keys() | tags.keys():
+                if self.tags.get(c) != tags.get(c):
+                    ports.update(self.bound_on.get(c, ()))
+            self.tags = tags
+            tunnels_changed |= set(self.views)
+            self.tunnels_dirty |= set(self.views)
+        for c in list(tunnels_changed):
+            view = self.views.get(c)
+            tunnels = {} if view is None else {
+                self.by_ip[ip]: ofport for ip, ofport in view.tunnel_ports.items()
+                if ip in self.by_ip}
+            if tunnels != self.tunnels.get(c, {}):
+                self.tunnels[c] = tunnels
+            else:
+                tunnels_changed.discard(c)
+            if view is None:
+                self.tunnels.pop(c, None)
+        return tunnels_changed, new_chassis
+
+    def _fold_network(self, model, net_id):
+        net = model.networks.get(net_id)
+        if net is None:
+            self.networks.pop(net_id, None)
+            self.shared.pop(("network", net_id), None)
+        else:
+            self.networks[net_id] = net
+
+    def _fold_port(self, model, port_id):
+        old, new = self.ports.get(port_id), model.ports.get(port_id)
+        where = self.bound.pop(port_id, None)
+        if old is not None:
+            self.net_ports.get(old.network_id, set()).discard(port_id)
+            if old.attachment and self.attached.get(old.attachment) == port_id:
+                del self.attached[old.attachment]
+            if where is not None:
+                del self.bound_by_net[old.network_id][where[0]][port_id]
+                del self.bound_on[where[0]][port_id]
+        if new is None:
+            self.ports.pop(port_id, None)
+            return
+        self.ports[port_id] = new
+        if new.attachment:
+            self.attached[new.attachment] = port_id
+        self.net_ports.setdefault(new.network_id, set()).add(port_id)
+        holders = self.claims.get(new.attachment) if new.attachment else None
+        if holders:
+            host = min(holders)
+            self.bound[port_id] = (host, holders[host])
+            self.bound_by_net.setdefault(new.network_id, {}).setdefault(host, {})[port_id] = \
+                holders[host]
+            self.bound_on.setdefault(host, {})[port_id] = holders[host]
+
+    # -- what a switch should hold ----------------------------------------------------------
+    def _hosts(self, net_id):
+        """Chassis hosting a network: an admin-up network with a port bound there."""
+        net = self.networks.get(net_id)
+        if net is None or not net.admin_up:
+            return set()
+        return {c for c, bound in self.bound_by_net.get(net_id, {}).items() if bound}
+
+    def _hosting(self, chassis_id, net_id):
+        net = self.networks.get(net_id)
+        return net is not None and net.admin_up and \
+            bool(self.bound_by_net.get(net_id, {}).get(chassis_id))
+
+    def _hosted_by(self, chassis_id):
+        return {n for n in {self.ports[p].network_id for p in self.bound_on.get(chassis_id, ())}
+                if self._hosting(chassis_id, n)}
+
+    def _network_keys(self, net_id, chassis_id):
+        """Keys of the pieces of a network a switch may hold: per port, its ARP answers and
+        either its local or its remote piece (a port whose binding changed is refreshed
+        with all three keys by its own change)."""
+        keys = [("network", net_id), ("flood", net_id)]
+        for p in self.net_ports.get(net_id, ()):
+            arp, local, remote = self._port_keys(p)
+            keys.append(arp)
+            keys.append(local if self.bound.get(p, (None,))[0] == chassis_id else remote)
+        return keys
+
+    def _port_keys(self, port_id):
+        """("arp", id), ("local", id), ("remote", id): made once, held by many switches."""
+        keys = self.keys.get(port_id)
+        if keys is None:
+            keys = self.keys[port_id] = (("arp", port_id), ("local", port_id),
+                                         ("remote", port_id))
+        return keys
+
+    def _shared(self, key, inputs, build):
+        """A piece that is the same on every switch: built once per distinct ``inputs``."""
+        cached = self.shared.get(key)
+        if cached is not None and cached[0] == inputs:
+            return cached[1]
+        piece = build(*inputs)
+        self.shared[key] = (inputs, piece)
+        self._count(piece)
+        return piece
+
+    def _count(self, piece):
+        self.counters.pieces_computed += 1
+        self.counters.flows_computed += len(piece.flows) + len(piece.groups)
+
+    def _want(self, c, key):
+        """The piece chassis ``c`` should hold under ``key`` now, or None."""
+        kind, ident = key[0], key[-1]
+        if kind == "chassis":
+            piece = flows.chassis_piece({self.tags[r]: ofport for r, ofport
+                                         in self.tunnels.get(c, {}).items()})
+            self._count(piece)
+            return piece
+        if kind in ("network", "flood"):
+            if not self._hosting(c, ident):
+                return None
+            net = self.networks[ident]
+            if kind == "network":
+                return self._shared(key, (net,), flows.network_piece)
+            return self._flood(c, net)
+        port = self.ports.get(ident)
+        if port is None or not self._hosting(c, port.network_id):
+            return None
+        vni = self.networks[port.network_id].vni
+        if kind == "arp":
+            return self._shared(key, (port, vni), flows.arp_piece) if port.ipv4 else None
+        where = self.bound.get(ident)
+        if where is None or not port.admin_up:
+            return None
+        host, ofport = where
+        if kind == "local":
+            return self._shared(key, (port, ofport, vni), flows.local_port_piece) \
+                if host == c else None
+        if host == c or host not in self.tags:
+            return None
+        return self._shared(key, (port, vni, self.tags[host]), flows.remote_port_piece)
+
+    def _flood(self, c, net):
+        tunnels = self.tunnels.get(c, {})
+        local, remote = [], []
+        for host, bound in self.bound_by_net.get(net.id, {}).items():
+            up = [ofport for p, ofport in bound.items() if self.ports[p].admin_up]
+            if host == c:
+                local = up
+            elif up and host in tunnels:
+                remote.append(tunnels[host])
+        piece = flows.flood_piece(net.vni, local, remote)
+        self._count(piece)
+        return piece

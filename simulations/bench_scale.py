@@ -1,0 +1,178 @@
+"""Scale: N in-process switches and P ports driven by the real controller (simulations/fakecloud.py).
+
+    python -m simulations.bench_scale                       # N in {10,100,1000} x P in {1k,10k,100k}
+    python -m simulations.bench_scale --sizes 100x10000 --plot scale.png
+
+For each size, in a fresh process (so memory figures are per size): the cloud as a restarted
+controller finds it (every VM interface plugged, tunnel ports in place, empty flow tables), then
+
+- cold start: the first pass, until every switch holds its full desired state;
+- one port add (a new port of network 0, its VM plugged on a switch hosting it), one port delete,
+  one port move (a VM re-plugged on another switch of its network): median of ``--repeat``;
+- flows and groups per switch (max, mean), peak RSS of the process;
+- and in another process the same cold start against switches that keep nothing
+  (fakecloud.NullSwitch): the peak RSS of the controller alone.
+
+Times are CPU seconds of the process, split into the controller's (everything the real
+controller code does: chassis reports, incremental update, encoding, sending, status reports)
+and the simulation's (fakeof applying the messages, the fake OVSDB rows); the table shows the
+controller's and the total.
+The simulated switches take os-ken message objects; real ones cost os-ken a ``serialize()``
+per message on top (~45 us, DESIGN.md section 7). ``--plot FILE`` writes
+a PNG when matplotlib is installed (``pip install -e .[plot]``).
+"""
+import argparse
+import gc
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+from apps.openflow import OpenFlowPlugin
+from controller.context import Context
+from controller.plugin import Change
+from simulations.fakecloud import Scenario, Simulated, port_dict
+
+SIZES = [(n, p) for n in (10, 100, 1000) for p in (1000, 10000, 100000)]
+ADMIN = Context.admin()
+
+
+def timed(cloud, step):
+    """Run ``step()`` then settle; (controller CPU s, total CPU s, flow-mods, switches
+    touched)."""
+    cpu, simulated = time.process_time(), Simulated.seconds
+    step()
+    work, sent = cloud.settle()
+    total = time.process_time() - cpu
+    return total - (Simulated.seconds - simulated), total, sent, work.switches_touched
+
+
+def run_case(n, p, repeat, null=False):
+    scenario = Scenario(n, p)
+    plugin = OpenFlowPlugin()
+    t = time.perf_counter()
+    cloud = scenario.build(plugin, null_switches=null)
+    cloud.publish()                  # the chassis reports, as the OVSDB monitor delivers them
+    build = time.perf_counter() - t
+    gc.collect()
+    cold_ctl, cold_total, cold_sent, _ = timed(cloud, lambda: None)
+    if null:
+        return {"cold_ctl_s": cold_ctl, "cold_flow_mods": cold_sent,
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    counts = [hv.dp.switch.flow_count() for hv in cloud.hypervisors.values()]
+    groups = [len(hv.dp.switch.groups) for hv in cloud.hypervisors.values()]
+    out = {"switches": n, "ports": p, "networks": scenario.k, "span": scenario.span,
+           "build_s": build, "cold_ctl_s": cold_ctl, "cold_total_s": cold_total,
+           "cold_flow_mods": cold_sent, "flows_max": max(counts),
+           "flows_mean": sum(counts) / len(counts), "groups_max": max(groups)}
+    host = scenario.system_id(scenario.switch_of(0, 0))
+    other = scenario.system_id(scenario.switch_of(0, 1))
+    results = {"add": [], "delete": [], "move": []}
+    for r in range(repeat):
+        i = p + r
+        new = port_dict(i, 0, 252, f"vm-{i}")
+
+        def add():
+            plugin.notify(Change("port", "created", ADMIN, None, new))
+            cloud.plug(host, f"tap{i}", f"vm-{i}")
+
+        def move():
+            cloud.unplug(host, f"tap{i}")
+            cloud.plug(other, f"tap{i}", f"vm-{i}")
+
+        def delete():
+            plugin.notify(Change("port", "deleted", ADMIN, new, None))
+            cloud.unplug(other, f"tap{i}")
+        for name, step in (("add", add), ("move", move), ("delete", delete)):
+            results[name].append(timed(cloud, step))
+    for name, runs in results.items():
+        out[f"{name}_ctl_ms"] = statistics.median(r[0] for r in runs) * 1e3
+        out[f"{name}_total_ms"] = statistics.median(r[1] for r in runs) * 1e3
+        out[f"{name}_flow_mods"] = statistics.median(r[2] for r in runs)
+        out[f"{name}_switches"] = statistics.median(r[3] for r in runs)
+    out["hosts_of_network"] = len(scenario.hosts(0))
+    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def table(rows):
+    head = ("| switches | ports | cold start: controller / total CPU s | flow-mods | "
+            "port add: ctl ms, flow-mods, switches | delete | move | flows/switch max, mean | "
+            "controller peak RSS MiB | with the fake switches |")
+    lines = [head, "|" + "---:|" * 10]
+    for r in rows:
+        lines.append(
+            f"| {r['switches']:,} | {r['ports']:,} | {r['cold_ctl_s']:.1f} / "
+            f"{r['cold_total_s']:.1f} | {r['cold_flow_mods']:,} | "
+            f"{r['add_ctl_ms']:.1f}, {r['add_flow_mods']:.0f}, {r['add_switches']:.0f} | "
+            f"{r['delete_ctl_ms']:.1f}, {r['delete_flow_mods']:.0f}, "
+            f"{r['delete_switches']:.0f} | {r['move_ctl_ms']:.1f}, {r['move_flow_mods']:.0f}, "
+            f"{r['move_switches']:.0f} | {r['flows_max']:,}, {r['flows_mean']:,.0f} | "
+            f"{r['controller_rss_mib']:,.0f} | {r['peak_rss_mib']:,.0f} |")
+    return "\n".join(lines)
+
+
+def plot(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        from matplotlib import pyplot
+    except ImportError:
+        print(f"matplotlib is not installed: no plot ({path})", file=sys.stderr)
+        return
+    fig, axes = pyplot.subplots(1, 3, figsize=(15, 4.5))
+    panels = (("cold_ctl_s", "cold start, controller CPU (s)"),
+              ("add_ctl_ms", "one port add, controller CPU (ms)"),
+              ("flows_max", "flows on the fullest switch"))
+    for ax, (key, title) in zip(axes, panels):
+        for n in sorted({r["switches"] for r in rows}):
+            mine = sorted((r["ports"], r[key]) for r in rows if r["switches"] == n)
+            ax.plot([x for x, _ in mine], [y for _, y in mine], marker="o", label=f"{n} switches")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("ports in the cloud")
+        ax.set_title(title)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    print(f"plot written to {path}")
+
+
+def case(n, p, repeat, *flags):
+    """run_case in a fresh process (so peak RSS is this size's own)."""
+    out = subprocess.run([sys.executable, "-m", "simulations.bench_scale", "--case", f"{n}x{p}",
+                          "--repeat", str(repeat), *flags],
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", help="comma-separated NxP (default: the 3x3 grid up to "
+                                    "1000x100000)")
+    ap.add_argument("--repeat", type=int, default=5, help="port add/delete/move repetitions")
+    ap.add_argument("--plot", metavar="PNG", help="write a plot of the figures")
+    ap.add_argument("--case", help=argparse.SUPPRESS)          # one size, in this process
+    ap.add_argument("--null", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.case:
+        n, p = map(int, args.case.split("x"))
+        print(json.dumps(run_case(n, p, args.repeat, args.null)))
+        return
+    sizes = [tuple(map(int, s.split("x"))) for s in args.sizes.split(",")] \
+        if args.sizes else SIZES
+    rows = []
+    for n, p in sizes:
+        row = case(n, p, args.repeat)
+        row["controller_rss_mib"] = case(n, p, 0, "--null")["peak_rss_mib"]
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr)
+    print(table(rows))
+    if args.plot:
+        plot(rows, args.plot)
+
+
+if __name__ == "__main__":
+    main()

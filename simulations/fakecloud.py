@@ -1,0 +1,338 @@
+"""A cloud of in-process switches driven by the real controller (apps/openflow.py).
+
+Each hypervisor is a FakeSwitch behind a FakeDatapath (simulations/fakeof.py) plus the OVSDB rows
+a real one would report (Open_vSwitch, br-int, its Ports and Interfaces). Its reports go through
+``apps.chassis.build_chassis`` -- the function the real ChassisMonitor applies to OVSDB -- and
+reach the controller as ``EventChassisChanged``, so ports bind exactly as on real switches: an
+interface with ``external_ids:iface-id`` appears on br-int, the controller binds the port whose
+attachment it is. Tunnel ports the controller asks for (``ensure_tunnels``) appear in the next
+report with an ofport, as ovs-vswitchd would give them.
+
+What is replaced, and only that: the transport. ``CloudController`` is the real QnetController
+whose request/reply (barriers, flow and group stats) is answered synchronously by the fake
+switch, and whose worker loop is ``FakeCloud.settle()`` instead of a hub thread; switch errors
+are delivered to its real error handler.
+"""
+import dataclasses
+import itertools
+import time
+from types import SimpleNamespace
+
+from os_ken.controller import ofp_event
+from os_ken.ofproto import ofproto_v1_3_parser as parser
+
+from apps.chassis import EventChassisChanged, build_chassis, plan_tunnels
+from apps.incremental import Counters
+from apps.openflow import QnetController
+from simulations.fakeof import FakeDatapath, FakeSwitch
+
+
+class CloudController(QnetController):
+    """The real controller; requests are answered at once by in-process switches."""
+
+    def _request(self, dp, msg, reply_cls, multi=False):
+        """Send ``msg``; the switch has answered it (and everything sent before) at once.
+        Error replies go to the controller's error handler, as os-ken would deliver them."""
+        dp.send_msg(msg)
+        replies, dp.replies = dp.replies, []
+        for r in replies:
+            if isinstance(r, parser.OFPErrorMsg):
+                self._switch_error(ofp_event.EventOFPErrorMsg(r))
+        replies = [r for r in replies if isinstance(r, reply_cls)]
+        return replies if multi else (replies[-1] if replies else None)
+
+
+class Simulated:
+    """Seconds spent simulating switches and their OVSDB (not the controller's time), so
+    benchmarks can tell the controller's CPU from the simulation's."""
+
+    seconds = 0.0
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc):
+        Simulated.seconds += time.perf_counter() - self.start
+
+
+class TimedSwitch(FakeSwitch):
+    """A FakeSwitch whose time on messages counts as ``Simulated``."""
+
+    __slots__ = ()
+
+    def apply(self, msg):
+        with Simulated():
+            return super().apply(msg)
+
+
+class NullSwitch(TimedSwitch):
+    """Takes flow-mods and group-mods and keeps nothing: a cloud of these measures the
+    controller's own memory, without millions of simulated flow entries beside it."""
+
+    __slots__ = ()
+
+    def apply(self, msg):
+        if isinstance(msg, (parser.OFPFlowMod, parser.OFPGroupMod)):
+            self.msg_count += 1
+            return []
+        return super().apply(msg)
+
+
+class FakeHypervisor:
+    """One hypervisor: a fake integration bridge and the OVSDB rows that describe it."""
+
+    def __init__(self, system_id, tunnel_ip, dpid, record=False, null=False):
+        self.system_id, self.tunnel_ip, self.dpid = system_id, tunnel_ip, dpid
+        self.dp = FakeDatapath((NullSwitch if null else TimedSwitch)(dpid), record=record)
+        self.ports = {}            # name -> Interface row (each on its own Port)
+        self.tunnel_names = set()  # names of the qnet tunnel ports
+        self._ofports = itertools.count(1)
+
+    def plug(self, name, iface_id):
+        """A VM interface appears on br-int carrying ``iface_id``; returns its ofport."""
+        ofport = next(self._ofports)
+        self.ports[name] = {"name": name, "ofport": ofport, "type": "", "options": {},
+                            "external_ids": {"iface-id": iface_id}}
+        self.dp.switch.add_port(ofport, name)
+        return ofport
+
+    def unplug(self, name):
+        row = self.ports.pop(name)
+        self.dp.switch.remove_port(row["ofport"])
+
+    def set_tunnels(self, wanted):
+        """What ensure_tunnels does in OVSDB: add, fix and remove qnet VXLAN ports."""
+        interfaces = {n: SimpleNamespace(qnet_tunnel=True, type="vxlan",
+                                         remote_ip=self.ports[n]["options"]["remote_ip"],
+                                         key="flow") for n in self.tunnel_names}
+        plan = plan_tunnels(interfaces, wanted)
+        for name in plan.remove:
+            self.unplug(name)
+            self.tunnel_names.discard(name)
+        for name, ip in {**plan.add, **plan.update}.items():
+            if name in self.ports:
+                self.ports[name]["options"]["remote_ip"] = ip
+                continue
+            ofport = next(self._ofports)
+            self.ports[name] = {"name": name, "ofport": ofport, "type": "vxlan",
+                                "options": {"remote_ip": ip, "key": "flow"},
+                                "external_ids": {"qnet-tunnel": "true"}}
+            self.dp.switch.add_port(ofport, name)
+            self.tunnel_names.add(name)
+        return plan
+
+    def tables(self):
+        """The OVSDB rows build_chassis reads (references as uuid strings)."""
+        ports = {f"port-{n}": {"name": n, "interfaces": [f"if-{n}"],
+                               "external_ids": ({"qnet-tunnel": "true"}
+                                                if n in self.tunnel_names else {})}
+                 for n in self.ports}
+        return {
+            "Open_vSwitch": {"ovs": {"external_ids": {"system-id": self.system_id,
+                                                      "qnet-tunnel-ip": self.tunnel_ip}}},
+            "Bridge": {"br-int": {"name": "br-int", "datapath_id": f"{self.dpid:016x}",
+                                  "other_config": {}, "ports": list(ports)}},
+            "Port": ports,
+            "Interface": {f"if-{n}": row for n, row in self.ports.items()},
+        }
+
+    def report(self):
+        """What the ChassisMonitor makes of this hypervisor's OVSDB (reading the rows is the
+        simulation's time, build_chassis the controller's)."""
+        with Simulated():
+            tables = self.tables()
+        return build_chassis(self.system_id, tables)
+
+
+class FakeMonitor:
+    """What the controller uses of apps.chassis.ChassisMonitor, fed by fake hypervisors."""
+
+    def __init__(self, cloud):
+        self.cloud = cloud
+        self.chassis = {}
+
+    def ensure_tunnels(self, system_id, wanted, timeout=None):
+        hv = self.cloud.hypervisors[system_id]
+        plan = hv.set_tunnels(wanted)
+        self.cloud.reported.add(system_id)      # the new ofports arrive with the next report
+        return plan
+
+
+class FakeCloud:
+    """Hypervisors, the real controller and plug-in, and a loop that runs them to quiescence.
+
+    ``plugin`` is an apps.openflow.OpenFlowPlugin (its ``core`` may be the real one, for API
+    driven tests, or anything with ``ports.report_status``)."""
+
+    def __init__(self, plugin, null_switches=False):
+        self.plugin = plugin
+        self.null_switches = null_switches
+        self.hypervisors = {}
+        self.reported = set()     # hypervisors whose rows changed since their last report
+        self.lost = set()         # hypervisors whose OVSDB connection is down
+        self.monitor = FakeMonitor(self)
+        self.controller = CloudController(chassis_monitor=self.monitor)
+        plugin.bind_apps({"controller": self.controller})
+
+    def add_hypervisor(self, system_id, tunnel_ip, dpid, connect=True):
+        hv = self.hypervisors[system_id] = FakeHypervisor(system_id, tunnel_ip, dpid,
+                                                          null=self.null_switches)
+        self.reported.add(system_id)
+        if connect:
+            self.connect(system_id)
+        return hv
+
+    def connect(self, system_id):
+        """The switch's OpenFlow connection comes up (features reply handled by the app)."""
+        dp = self.hypervisors[system_id].dp
+        dp.is_active = True
+        self.controller._switch_connected(SimpleNamespace(msg=SimpleNamespace(datapath=dp)))
+
+    def disconnect(self, system_id):
+        dp = self.hypervisors[system_id].dp
+        dp.is_active = False
+        self.controller._switch_gone(SimpleNamespace(datapath=dp))
+
+    def plug(self, system_id, name, iface_id):
+        ofport = self.hypervisors[system_id].plug(name, iface_id)
+        self.reported.add(system_id)
+        return ofport
+
+    def unplug(self, system_id, name):
+        self.hypervisors[system_id].unplug(name)
+        self.reported.add(system_id)
+
+    def publish(self):
+        """Hypervisors whose rows changed report, as the ChassisMonitor would emit them."""
+        reported, self.reported = self.reported - self.lost, self.reported & self.lost
+        for system_id in sorted(reported):
+            chassis = self.hypervisors[system_id].report()
+            if self.monitor.chassis.get(system_id) != chassis:
+                self.monitor.chassis[system_id] = chassis
+                self.controller._chassis_changed(EventChassisChanged(chassis))
+
+    def lose_chassis(self, system_id):
+        """The hypervisor's OVSDB connection drops: the monitor keeps its last report, marked
+        disconnected, and hears nothing more until ``regain_chassis``."""
+        self.lost.add(system_id)
+        chassis = self.monitor.chassis.get(system_id)
+        if chassis is not None:
+            self.monitor.chassis[system_id] = dataclasses.replace(chassis, connected=False)
+            self.controller._chassis_changed(EventChassisChanged(self.monitor.chassis[system_id]))
+
+    def regain_chassis(self, system_id):
+        self.lost.discard(system_id)
+        self.reported.add(system_id)
+
+    def settle(self, max_passes=10):
+        """Deliver reports and run controller passes until nothing is left to do. Returns the
+        work done: the passes' counters summed, and ``sent``, the flow- and group-mods."""
+        work, sent = Counters(), self.controller.sent
+        for _ in range(max_passes):
+            self.publish()
+            if not self.controller.wake.is_set():
+                return dataclasses.replace(work), self.controller.sent - sent
+            self.controller.wake.clear()
+            self.controller.run_pass()
+            for field in dataclasses.fields(Counters):
+                setattr(work, field.name, getattr(work, field.name) +
+                        getattr(self.controller.desired.counters, field.name))
+        raise RuntimeError("the cloud did not settle")
+
+    def flows_of(self, system_id):
+        """{cookie: (table_id, priority, canonical match)} a fake switch holds."""
+        return {e.cookie: (e.table_id, e.priority, e.match)
+                for e in self.hypervisors[system_id].dp.switch.iter_flows()}
+
+
+# -- a scale scenario ------------------------------------------------------------------------------
+class StatusBoard:
+    """Stands in for the core where only port status reports are needed (benchmarks): keeps
+    the last status of each port."""
+
+    def __init__(self):
+        self.status = {}
+        self.ports = self
+
+    def report_status(self, port_id, status, host="", datapath=None, ofport=None):
+        self.status[port_id] = status
+        return True
+
+
+def port_dict(i, k, host, attachment=None):
+    """Port ``i`` (unique MAC) of network ``k`` with address 10.x.y.``host``, as the API's
+    Change carries it."""
+    return {"id": f"port-{i:07d}", "network_id": f"net-{k:05d}",
+            "mac_address": "fa:16:3e:%02x:%02x:%02x" % (i >> 16 & 255, i >> 8 & 255, i & 255),
+            "fixed_ips": [{"subnet_id": f"sub-{k:05d}",
+                           "ip_address": f"10.{k >> 8 & 255}.{k & 255}.{host}"}],
+            "port_security_enabled": True, "allowed_address_pairs": [],
+            "admin_state_up": True, "attachment": attachment}
+
+
+def network_dicts(k, mtu=1450):
+    net = {"id": f"net-{k:05d}", "provider:segmentation_id": 1000 + k, "mtu": mtu,
+           "admin_state_up": True}
+    sub = {"id": f"sub-{k:05d}", "network_id": net["id"], "enable_dhcp": True,
+           "ip_version": 4, "cidr": f"10.{k >> 8 & 255}.{k & 255}.0/24",
+           "gateway_ip": f"10.{k >> 8 & 255}.{k & 255}.1", "dns_nameservers": [],
+           "host_routes": []}
+    return net, sub
+
+
+class Scenario:
+    """N switches and P ports in networks of ``per_network`` ports (at most 250: one /24
+    each, .2 to .251; .252 and up are free for ports added later); network k spans ``span`` consecutive switches, so a switch hosts about
+    K*span/N networks and P/N ports, whatever N and P are.
+
+    ``build()`` fills the model directly (not through the API: 100,000 API calls would time
+    the database, not the controller), plugs every port's interface on its switch and creates
+    the tunnel ports a switch needs, i.e. the cloud as a restarted controller finds it.
+    """
+
+    def __init__(self, switches, ports, per_network=100):
+        self.n, self.p = switches, ports
+        self.per_network = min(per_network, ports, 250)
+        self.k = max(1, -(-ports // self.per_network))
+        self.span = min(switches, max(10, -(-switches // self.k)))
+
+    def switch_of(self, k, j):
+        """The switch of the j-th port of network k."""
+        return (k * self.span + j % self.span) % self.n
+
+    def hosts(self, k):
+        return {self.switch_of(k, j) for j in range(min(self.span, self.per_network))}
+
+    @staticmethod
+    def system_id(s):
+        return f"hv{s:04d}"
+
+    @staticmethod
+    def tunnel_ip(s):
+        return f"172.{16 + (s >> 16)}.{s >> 8 & 255}.{s & 255 or 254}"
+
+    def build(self, plugin=None, null_switches=False):
+        from apps.openflow import OpenFlowPlugin
+        from tunnel.mesh import tunnel_port_name
+        plugin = plugin or OpenFlowPlugin()
+        if getattr(plugin, "core", None) is None:
+            plugin.core = StatusBoard()
+        cloud = FakeCloud(plugin, null_switches)
+        for s in range(self.n):
+            cloud.add_hypervisor(self.system_id(s), self.tunnel_ip(s), s + 1)
+        peers = {s: set() for s in range(self.n)}
+        for k in range(self.k):
+            net, sub = network_dicts(k)
+            plugin.model.put("network", net)
+            plugin.model.put("subnet", sub)
+            hosts = self.hosts(k)
+            for s in hosts:
+                peers[s] |= hosts - {s}
+        for i in range(self.p):
+            k, j = divmod(i, self.per_network)
+            plugin.model.put("port", port_dict(i, k, j + 2, f"vm-{i}"))
+            cloud.hypervisors[self.system_id(self.switch_of(k, j))].plug(f"tap{i}", f"vm-{i}")
+        for s, others in peers.items():
+            cloud.hypervisors[self.system_id(s)].set_tunnels(
+                {tunnel_port_name(self.tunnel_ip(o)): self.tunnel_ip(o) for o in others})
+        return cloud
