@@ -113,6 +113,10 @@ class FabricController(app_manager.OSKenApp):
     def kick(self):
         self.wake.set()
 
+    def changed(self, change):
+        """A committed API change: every pass recomputes bindings and routes from the model."""
+        self.kick()
+
     # -- switches and ports --------------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def _switch_connected(self, ev):

@@ -57,6 +57,7 @@ def test_topology_is_admin_only(fabric, api):
 def test_topology_shows_switches_links_and_bound_ports(fabric):
     core, app, admin, _ = fabric
     net = make(admin)
+    app.wake.clear()
     code, port = admin.post(f"{V2}/ports", {"port": {
         "network_id": net, "tenant_id": "alice",
         "binding:profile": {"datapath_id": "0000000000000003", "port_name": "s3-eth2"}}})
@@ -65,6 +66,7 @@ def test_topology_shows_switches_links_and_bound_ports(fabric):
         "network_id": net, "tenant_id": "alice",
         "binding:profile": {"datapath_id": 1, "port_number": 2}}})
     assert code == 201
+    assert app.wake.is_set()            # the API change woke the controller's worker
     app.reconcile()
     code, body = admin.get(TOPOLOGY)
     assert code == 200
