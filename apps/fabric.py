@@ -4,7 +4,7 @@ The plug-in half is the overlay's (it mirrors the logical model); the app half d
 switches' links with its own LLDP (packet-out on every port, packet-in on the receiver), keeps
 them in a topology.graph.FabricGraph, and on every change recomputes the routes of the networks
 the change can affect (topology.graph.RouteTable), compiles each switch's desired state
-(apps/fabric_flows.py) and sends the difference (apps/openflow.push: read back, never wiped).
+(apps/fabric_flows.py) and sends the difference (apps/ofmsg.py; read back first, never wiped).
 
 Links go down at once on port status (carrier lost, port disabled or deleted) and after
 LINK_TIMEOUT seconds without LLDP; they come back with the next LLDP round, and then every
