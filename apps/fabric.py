@@ -76,6 +76,9 @@ class FabricSwitch:
     def __init__(self, dp):
         self.dp = dp
         self.installed = None
+        #: flows are only added, never removed, until LLDP had time to find the links
+        #: (LINK_TIMEOUT): after a controller restart the switch keeps forwarding meanwhile
+        self.prune_after = time.monotonic() + LINK_TIMEOUT
 
 
 class FabricController(app_manager.OSKenApp):
@@ -135,6 +138,7 @@ class FabricController(app_manager.OSKenApp):
         else:
             self.fabric.add_switch(dp.id, ports)
         self.switches[dp.id] = FabricSwitch(dp)
+        hub.spawn_after(LINK_TIMEOUT, self.kick)     # the pass that may prune
         self._link_event(up=True, cause=f"switch {dp.id:016x} joined")
         self._send_lldp(dp, ports)
 
@@ -266,13 +270,15 @@ class FabricController(app_manager.OSKenApp):
         for its barrier; returns the number of changes."""
         if switch.installed is None:
             switch.installed = read_installed(self._request, switch.dp)
-        delta = ofmsg.changes(switch.installed, desired)
+        prune = time.monotonic() >= switch.prune_after
+        delta = ofmsg.changes(switch.installed, desired, prune=prune)
         if delta:
             for msg in ofmsg.messages(switch.dp, delta):
                 switch.dp.send_msg(msg)
             parser = switch.dp.ofproto_parser
             self._request(switch.dp, parser.OFPBarrierRequest(switch.dp), parser.OFPBarrierReply)
-        switch.installed = ofmsg.Installed.from_state(desired)
+        switch.installed = ofmsg.Installed.from_state(
+            desired, kept=None if prune else switch.installed)
         return len(delta)
 
     def _request(self, dp, msg, reply_cls, multi=False):
