@@ -88,12 +88,12 @@ def lab(cuts):
                 down, up, reaction = [], [], []
                 for i in range(cuts):
                     wait_for(on_chord, timeout=15, interval=0.1, what="route back on s1-s3")
-                    gap, _ = outage_during(h1.host, h5.ip, lambda: net.configLinkStatus(
+                    gap, _, _ = outage_during(h1.host, h5.ip, lambda: net.configLinkStatus(
                         "s1", "s3", "down"), before=1.0, after=2.0)
                     down.append(gap)
                     rec = admin.call("GET", "/v2.0/qnet/topology")["topology"]["recomputes"]
                     reaction.append(rec[-1]["seconds"])
-                    gap, _ = outage_during(h1.host, h5.ip, lambda: net.configLinkStatus(
+                    gap, _, _ = outage_during(h1.host, h5.ip, lambda: net.configLinkStatus(
                         "s1", "s3", "up"), before=0.5, after=3.0)
                     up.append(gap)
                     print(f"cut {i + 1}: outage {down[-1] * 1000:.0f} ms (controller: event -> "

@@ -233,7 +233,7 @@ def switch_packets(net):
 def outage_during(src, dst_ip, action, before=1.5, after=3.0, interval=0.02):
     """Ping ``dst_ip`` from ``src`` every ``interval`` s, run ``action()`` after ``before``
     seconds, keep pinging ``after`` more; return (longest gap between replies in seconds,
-    replies after the action)."""
+    replies after the action, pings lost)."""
     import re
     import time
     count = int((before + after) / interval)
@@ -247,4 +247,4 @@ def outage_during(src, dst_ip, action, before=1.5, after=3.0, interval=0.02):
     if len(stamps) < 2:
         raise LabError('ping %s -> %s: too few replies: %r' % (src.name, dst_ip, out[-300:]))
     gap = max(b - a for a, b in zip(stamps, stamps[1:]))
-    return gap, sum(1 for t in stamps if t > acted)
+    return gap, sum(1 for t in stamps if t > acted), count - len(stamps)
