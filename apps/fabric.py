@@ -22,7 +22,7 @@ from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
 from apps import fabric_flows, ofmsg
-from apps.openflow import OpenFlowPlugin, answer_dhcp, read_installed
+from apps.openflow import OpenFlowPlugin, answer_dhcp, read_installed, read_meter_stats
 from controller import errors
 from topology import lldp
 from topology.graph import FabricGraph, RouteTable
@@ -295,6 +295,15 @@ class FabricController(app_manager.OSKenApp):
             if self.reported.get(port.id) != status:
                 self.plugin.core.ports.report_status(port.id, *status)
                 self.reported[port.id] = status
+
+    def where(self, port_id):
+        """(datapath id in hex, ofport) where a port is bound, or None (QoS port stats)."""
+        where = self.bound.get(port_id)
+        return (f"{where[0]:016x}", where[1]) if where else None
+
+    def meter_stats(self, dpid_hex, meter_ids):
+        switch = self.switches.get(int(dpid_hex, 16))
+        return read_meter_stats(self._request, switch.dp, meter_ids) if switch else {}
 
     def _port_at(self, dpid, ofport):
         for port_id, where in self.bound.items():

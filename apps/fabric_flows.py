@@ -1,7 +1,8 @@
 """What a fabric switch should hold: pure functions from the model and the fabric's routes.
 
 Fabric mode reuses the overlay pipeline (apps/pipeline.py) and its edge flows (apps/flows.py:
-classify, port security, ARP responder, DHCP, local delivery); only what crosses switches is
+classify, port security, ARP responder, DHCP, local delivery, the ports' QoS meters from
+apps/meters.py); only what crosses switches is
 new, and it needs neither VLAN tags nor tunnels (docs/fabric.md):
 
 * a frame arriving on an inter-switch link goes to ``fabric_in``, where its source MAC -- which
@@ -134,7 +135,7 @@ def compile_fabric_switch(dpid, model, bound, routes, fabric_ports):
     ``bound``: port id -> (dpid, ofport); ``routes``: network id -> topology.graph.NetworkRoutes;
     ``fabric_ports``: this switch's ports that lead to other switches.
     """
-    flows, groups = fl.table_miss_flows() + [lldp_to_controller()], []
+    flows, groups, meters = fl.table_miss_flows() + [lldp_to_controller()], [], []
     flows += [classify_fabric_port(p) for p in sorted(fabric_ports)]
     for net_id in sorted(routes):
         r = routes[net_id]
@@ -152,7 +153,9 @@ def compile_fabric_switch(dpid, model, bound, routes, fabric_ports):
             host, ofport = where
             if host == dpid:
                 local.append(ofport)
-                flows += fl.local_port_piece(port, ofport, vni).flows
+                piece = fl.local_port_piece(port, ofport, vni, model.limits_of(port))
+                flows += piece.flows
+                meters += piece.meters
                 continue
             for mac in sorted({port.mac, *(m for m, _ in port.pairs)}):
                 flows.append(accept_from_fabric(mac, vni))
@@ -164,7 +167,7 @@ def compile_fabric_switch(dpid, model, bound, routes, fabric_ports):
         flood, group = flood_along_tree(vni, local, r.tree_ports.get(dpid, ()))
         flows += flood
         groups.append(group)
-    return fl.SwitchState.of(flows, groups)
+    return fl.SwitchState.of(flows, groups, meters)
 
 
 def compile_fabric(model, fabric, bound, routes):

@@ -11,6 +11,7 @@ import hashlib
 
 import netaddr
 
+from apps import meters as qos
 from apps import pipeline as pl
 
 BROADCAST_MASK = ("01:00:00:00:00:00", "01:00:00:00:00:00")
@@ -47,10 +48,12 @@ class Group:
 class SwitchState:
     flows: dict           # cookie -> Flow
     groups: dict          # group id -> Group
+    meters: dict = dataclasses.field(default_factory=dict)   # meter id -> meters.Meter
 
     @classmethod
-    def of(cls, flows, groups=()):
-        return cls({f.cookie: f for f in flows}, {g.group_id: g for g in groups})
+    def of(cls, flows, groups=(), meters=()):
+        return cls({f.cookie: f for f in flows}, {g.group_id: g for g in groups},
+                   {m.meter_id: m for m in meters})
 
 
 class _Shared:
@@ -103,8 +106,10 @@ def _masked(cidr):
 
 
 # -- classify ----------------------------------------------------------------------------------
-def classify_vm_port(ofport, vni):
+def classify_vm_port(ofport, vni, port_meters=None):
+    """What a VM sends enters its network here, through the port's egress meter if any."""
     return flow("classify", PRIO_NORMAL, {"in_port": ofport},
+                *qos.meter_instruction(port_meters or {}, qos.EGRESS),
                 ("metadata", vni, pl.METADATA_MASK), goto("port_security"))
 
 
@@ -179,10 +184,12 @@ def table_miss_flows():
 
 
 # -- L2 forwarding and flooding ----------------------------------------------------------------
-def deliver_to_local_port(port, ofport, vni):
-    """From anywhere (local or tunnel) to a port on this switch."""
+def deliver_to_local_port(port, ofport, vni, port_meters=None):
+    """From anywhere (local or tunnel) to a port on this switch, through the port's ingress
+    meter if any (flooded frames reach it through the group, unmetered)."""
     return flow("l2_lookup", PRIO_NORMAL,
                 {"metadata": (vni, pl.VNI_MASK), "eth_dst": port.mac},
+                *qos.meter_instruction(port_meters or {}, qos.INGRESS),
                 apply(("output", ofport)))
 
 
@@ -238,6 +245,7 @@ class Piece:
 
     flows: tuple = ()
     groups: tuple = ()
+    meters: tuple = ()
 
 
 def chassis_piece(tunnel_ofports):
@@ -266,10 +274,14 @@ def arp_piece(port, vni):
     return Piece(tuple(install_arp_responder(port, vni)))
 
 
-def local_port_piece(port, ofport, vni):
-    """A port bound on this switch: classify, port security, delivery."""
-    return Piece((classify_vm_port(ofport, vni), *install_port_security(port, ofport),
-                  deliver_to_local_port(port, ofport, vni)))
+def local_port_piece(port, ofport, vni, limits=None):
+    """A port bound on this switch: classify, port security, delivery, and the meters of its
+    bandwidth ``limits`` ({direction: (max_kbps, max_burst_kbps)}, apps/meters.py)."""
+    port_meters = qos.port_meters(ofport, limits or {})
+    return Piece((classify_vm_port(ofport, vni, port_meters),
+                  *install_port_security(port, ofport),
+                  deliver_to_local_port(port, ofport, vni, port_meters)),
+                 meters=tuple(port_meters.values()))
 
 
 def remote_port_piece(port, vni, host_tag):
@@ -297,7 +309,8 @@ def chassis_pieces(chassis_id, model, placement):
             host, ofport = where
             if host == chassis_id:
                 local.append(ofport)
-                pieces[("local", port.id)] = local_port_piece(port, ofport, vni)
+                pieces[("local", port.id)] = local_port_piece(port, ofport, vni,
+                                                              model.limits_of(port))
             else:
                 if host in tags:
                     pieces[("remote", port.id)] = remote_port_piece(port, vni, tags[host])
@@ -312,7 +325,8 @@ def chassis_pieces(chassis_id, model, placement):
 def union(pieces):
     """The SwitchState a set of pieces adds up to."""
     return SwitchState({f.cookie: f for p in pieces for f in p.flows},
-                       {g.group_id: g for p in pieces for g in p.groups})
+                       {g.group_id: g for p in pieces for g in p.groups},
+                       {m.meter_id: m for p in pieces for m in p.meters})
 
 
 # -- one switch --------------------------------------------------------------------------------

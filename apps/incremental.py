@@ -15,6 +15,8 @@ port added/updated/deleted/moved   its arp/local/remote pieces and its network's
 network updated/deleted, subnet    every piece of the network on the switches hosting it
 chassis (iface-ids, tunnels)       bindings that changed (as port changes above); the chassis and
                                    flood pieces of a switch whose tunnel ports changed
+QoS policy, network's policy       the ports it applies to (as port changes above): their local
+                                   piece's meters change, its flows do not
 =================================  =============================================================
 
 So one port change costs O(switches hosting its network), whatever the size of the cloud, and
@@ -77,18 +79,18 @@ class Counters:
 class SwitchPieces:
     """The pieces one switch holds and the union they add up to.
 
-    ``flows``/``groups`` are the union (cookie -> Flow, group id -> Group); ``extra`` counts the
-    additional pieces holding the same flow or group, so removing one of two pieces that share
-    an entry keeps it. What the union held before the current update is remembered per changed
+    ``flows``/``groups``/``meters`` are the union (cookie -> Flow, group id -> Group, meter id ->
+    Meter); ``extra`` counts the additional pieces holding the same entry, so removing one of two
+    pieces that share an entry keeps it. What the union held before the current update is remembered per changed
     entry, so an entry removed and added back within one update costs nothing.
     """
 
-    __slots__ = ("pieces", "flows", "groups", "extra", "was")
+    __slots__ = ("pieces", "flows", "groups", "meters", "extra", "was")
 
     def __init__(self):
-        self.pieces, self.flows, self.groups = {}, {}, {}
-        self.extra = ({}, {})     # flows, groups: key -> holders beyond the first
-        self.was = ({}, {})       # flows, groups: key -> value before this update (None: absent)
+        self.pieces, self.flows, self.groups, self.meters = {}, {}, {}, {}
+        self.extra = ({}, {}, {})   # flows, groups, meters: key -> holders beyond the first
+        self.was = ({}, {}, {})     # same: key -> value before this update (None: absent)
 
     def put(self, key, piece):
         """Hold ``piece`` under ``key`` (None: hold nothing there)."""
@@ -101,12 +103,16 @@ class SwitchPieces:
                 self._drop(0, self.flows, f.cookie)
             for g in old.groups:
                 self._drop(1, self.groups, g.group_id)
+            for m in old.meters:
+                self._drop(2, self.meters, m.meter_id)
         if piece is not None:
             self.pieces[key] = piece
             for f in piece.flows:
                 self._add(0, self.flows, f.cookie, f)
             for g in piece.groups:
                 self._add(1, self.groups, g.group_id, g)
+            for m in piece.meters:
+                self._add(2, self.meters, m.meter_id, m)
 
     def _add(self, kind, table, key, value):
         if key in table:
@@ -131,7 +137,7 @@ class SwitchPieces:
     def take_delta(self):
         """The Delta since the last call: what changed in the union."""
         delta = Delta()
-        was_flows, was_groups = self.was
+        was_flows, was_groups, was_meters = self.was
         for cookie, before in was_flows.items():
             now = self.flows.get(cookie)
             if before is None and now is not None:
@@ -146,11 +152,18 @@ class SwitchPieces:
                     delta.group_deletes.append(gid)
             elif before != now:
                 delta.groups.append((now, before is not None))
-        self.was = ({}, {})
+        for mid, before in sorted(was_meters.items()):
+            now = self.meters.get(mid)
+            if now is None:
+                if before is not None:
+                    delta.meter_deletes.append(mid)
+            elif before != now:   # a new rate: the meter is modified in place
+                delta.meters.append((now, before is not None))
+        self.was = ({}, {}, {})
         return delta
 
     def state(self):
-        return flows.SwitchState(self.flows, self.groups)
+        return flows.SwitchState(self.flows, self.groups, self.meters)
 
 
 class DesiredState:
@@ -177,6 +190,7 @@ class DesiredState:
         self.attached = {}        # iface-id -> port id, for the ports folded in
         self.shared = {}          # piece key -> (inputs, Piece)
         self.keys = {}            # port id -> its piece keys
+        self.limits = {}          # port id -> bandwidth limits folded in (model.limits_of)
         self.tunnels_dirty = set()   # chassis whose wanted tunnel ports may have changed
         self.ports_changed = set()   # ports whose binding or view the last update changed
         self.counters = Counters()
@@ -361,8 +375,10 @@ class DesiredState:
                 del self.bound_on[where[0]][port_id]
         if new is None:
             self.ports.pop(port_id, None)
+            self.limits.pop(port_id, None)
             return
         self.ports[port_id] = new
+        self.limits[port_id] = model.limits_of(new)
         if new.attachment:
             self.attached[new.attachment] = port_id
         self.net_ports.setdefault(new.network_id, set()).add(port_id)
@@ -450,8 +466,8 @@ class DesiredState:
             return None
         host, ofport = where
         if kind == "local":
-            return self._shared(key, (port, ofport, vni), flows.local_port_piece) \
-                if host == c else None
+            return self._shared(key, (port, ofport, vni, self.limits.get(ident)),
+                                flows.local_port_piece) if host == c else None
         if host == c or host not in self.tags:
             return None
         return self._shared(key, (port, vni, self.tags[host]), flows.remote_port_piece)

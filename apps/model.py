@@ -1,6 +1,7 @@
 """The OpenFlow back-end's view of the world, as plain values.
 
-``LogicalModel`` mirrors the tenant model (networks, subnets, ports) from the core's Change events;
+``LogicalModel`` mirrors the tenant model (networks, subnets, ports, QoS policies) from the core's
+Change events;
 ``Placement`` says where ports are bound and which tunnel leads where, derived from what the
 switches report (chassis). Both are what ``flows.compile_chassis`` needs, and nothing more.
 """
@@ -18,6 +19,7 @@ class NetworkView:
     mtu: int
     admin_up: bool
     dhcp: bool           # has at least one DHCP-enabled IPv4 subnet
+    qos_policy_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +33,7 @@ class PortView:
     pairs: tuple          # ((mac, ip or cidr), ...)
     admin_up: bool
     attachment: str | None
+    qos_policy_id: str | None = None
     #: binding:profile (admin-set); fabric mode binds by its datapath_id and port name/number
     profile: dict = dataclasses.field(default_factory=dict, compare=False, hash=False)
 
@@ -44,14 +47,17 @@ class PortView:
                    pairs=tuple((a["mac_address"], a["ip_address"])
                                for a in p["allowed_address_pairs"]),
                    admin_up=p["admin_state_up"], attachment=p["attachment"],
-                   profile=dict(p.get("binding:profile") or {}))
+                   profile=dict(p.get("binding:profile") or {}),
+                   qos_policy_id=p.get("qos_policy_id"))
 
 
 class LogicalModel:
-    """Networks, subnets and ports by id, kept current from the core's changes."""
+    """Networks, subnets, ports and QoS policies by id, kept current from the core's changes."""
 
     def __init__(self):
         self.network_dicts, self.subnets, self.ports = {}, {}, {}
+        #: policy id -> {direction: (max_kbps, max_burst_kbps)}
+        self.qos_policies = {}
         self.networks = {}
         self._ports_by_net = {}
         self.by_attachment = {}
@@ -69,6 +75,8 @@ class LogicalModel:
             model.put("port", port)
             if port["status"] == "ACTIVE" and port["binding:host_id"]:
                 model.hosts_at_load.add(port["binding:host_id"])
+        for policy in core.qos.list(ctx)[0]:
+            model.put("qos_policy", policy)
         return model
 
     def apply(self, change):
@@ -79,11 +87,17 @@ class LogicalModel:
             self.remove(change.resource, change.old)
         else:
             self.put(change.resource, change.new)
+        if change.resource == "qos_policy":
+            return {self.ports[p].network_id
+                    for p in self.ports_with_policy(change.current["id"])}
         key = "id" if change.resource == "network" else "network_id"
         return {d[key] for d in (change.old, change.new) if d is not None}
 
     def put(self, resource, item):
-        if resource == "network":
+        if resource == "qos_policy":
+            self.qos_policies[item["id"]] = {
+                r["direction"]: (r["max_kbps"], r["max_burst_kbps"]) for r in item["rules"]}
+        elif resource == "network":
             self.network_dicts[item["id"]] = item
             self._refresh_network(item["id"])
         elif resource == "subnet":
@@ -100,7 +114,9 @@ class LogicalModel:
                 self.by_attachment[port.attachment] = port
 
     def remove(self, resource, item):
-        if resource == "network":
+        if resource == "qos_policy":
+            self.qos_policies.pop(item["id"], None)
+        elif resource == "network":
             self.network_dicts.pop(item["id"], None)
             self.networks.pop(item["id"], None)
             self._ports_by_net.pop(item["id"], None)
@@ -124,10 +140,26 @@ class LogicalModel:
         dhcp = any(s["network_id"] == net_id and s["enable_dhcp"] and s["ip_version"] == 4
                    for s in self.subnets.values())
         self.networks[net_id] = NetworkView(net_id, net["provider:segmentation_id"], net["mtu"],
-                                            net["admin_state_up"], dhcp)
+                                            net["admin_state_up"], dhcp,
+                                            net.get("qos_policy_id"))
 
     def ports_on_network(self, net_id):
         return sorted(self._ports_by_net.get(net_id, {}).values(), key=lambda p: p.id)
+
+    def policy_of(self, port):
+        """The QoS policy that applies to ``port``: its own, else its network's."""
+        if port.qos_policy_id is not None:
+            return port.qos_policy_id
+        net = self.networks.get(port.network_id)
+        return net.qos_policy_id if net is not None else None
+
+    def ports_with_policy(self, policy_id):
+        """Ids of the ports ``policy_id`` applies to (their own, or their network's)."""
+        return [p.id for p in self.ports.values() if self.policy_of(p) == policy_id]
+
+    def limits_of(self, port):
+        """{direction: (max_kbps, max_burst_kbps)} that apply to ``port`` (empty: none)."""
+        return self.qos_policies.get(self.policy_of(port), {})
 
     def dhcp_subnet(self, port):
         """The DHCP-enabled IPv4 subnet that holds ``port``'s first IPv4 address."""

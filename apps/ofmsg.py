@@ -1,8 +1,10 @@
 """From flow values to OpenFlow 1.3 messages (os-ken objects), and the diff that says which to send.
 
 ``diff`` is pure: given what a switch holds and what it should hold, it returns the messages that
-take it there -- groups before the flows that use them, deletions of flows before the groups they
-used, a barrier last. Nothing is ever wiped: flows that are already right are not touched.
+take it there -- meters and groups before the flows that use them, deletions of flows before the
+groups and meters they used (OVS deletes the flows that use a deleted meter), a barrier last.
+Nothing is ever wiped: flows that are already right are not touched, and a meter whose rate
+changes is modified in place.
 ``messages`` encodes a ``Delta`` (what diff computes, or what apps/incremental.py computes without
 looking at the whole switch) the same way.
 
@@ -21,6 +23,7 @@ import re
 from os_ken.lib import type_desc
 
 from apps import pipeline as pl
+from apps.meters import Meter
 
 INSTRUCTION_ORDER = {"meter": 0, "apply": 1, "metadata": 2, "goto": 3}
 ALL_ONES = 0xFFFFFFFFFFFFFFFF
@@ -119,18 +122,19 @@ def _unused_old_api(parser):
 class _RecentAdds:
     """The last few thousand ADD messages by flow, so a flow sent to many switches is encoded
     once. A message depends only on the flow (and the OpenFlow version): os-ken serialises it
-    afresh for each switch, and the xid it got first is harmless on other connections."""
+    afresh for each switch, and the xid it got first is harmless on other connections. Kept
+    by cookie, which names a flow's content everywhere in qnet (pipeline.py)."""
 
     def __init__(self, size):
         self.size = size
         self.msgs = collections.OrderedDict()
 
     def get(self, dp, flow):
-        msg = self.msgs.get(flow)
+        msg = self.msgs.get(flow.cookie)
         if msg is not None and msg.datapath.ofproto is dp.ofproto:
-            self.msgs.move_to_end(flow)
+            self.msgs.move_to_end(flow.cookie)
             return msg
-        msg = self.msgs[flow] = _encode_add(dp, flow)
+        msg = self.msgs[flow.cookie] = _encode_add(dp, flow)
         if len(self.msgs) > self.size:
             self.msgs.popitem(last=False)
         return msg
@@ -167,6 +171,31 @@ def group_mod(dp, group, command):
                               group_id=group.group_id, buckets=buckets)
 
 
+def meter_mod(dp, meter, command):
+    parser, ofp = dp.ofproto_parser, dp.ofproto
+    return parser.OFPMeterMod(
+        dp, command=command, flags=ofp.OFPMF_KBPS | ofp.OFPMF_BURST | ofp.OFPMF_STATS,
+        meter_id=meter.meter_id,
+        bands=[parser.OFPMeterBandDrop(rate=meter.rate_kbps, burst_size=meter.burst_kbits)])
+
+
+def delete_meter(dp, meter_id):
+    parser, ofp = dp.ofproto_parser, dp.ofproto
+    return parser.OFPMeterMod(dp, command=ofp.OFPMC_DELETE, meter_id=meter_id)
+
+
+def meter_from_config(dp, stat):
+    """The Meter a switch's meter config describes, or None if qnet would not have made it
+    that way (it will be rewritten)."""
+    ofp = dp.ofproto
+    flags = ofp.OFPMF_KBPS | ofp.OFPMF_BURST | ofp.OFPMF_STATS
+    bands = list(stat.bands or [])
+    if stat.flags & (ofp.OFPMF_KBPS | ofp.OFPMF_BURST) != ofp.OFPMF_KBPS | ofp.OFPMF_BURST or \
+            stat.flags & ~flags or len(bands) != 1 or bands[0].type != ofp.OFPMBT_DROP:
+        return None
+    return Meter(stat.meter_id, bands[0].rate, bands[0].burst_size)
+
+
 def delete_group(dp, group_id):
     parser, ofp = dp.ofproto_parser, dp.ofproto
     return parser.OFPGroupMod(dp, command=ofp.OFPGC_DELETE, type_=ofp.OFPGT_ALL,
@@ -174,27 +203,32 @@ def delete_group(dp, group_id):
 
 
 class Installed:
-    """What a switch holds, as far as qnet knows: flows by cookie, groups by id.
+    """What a switch holds, as far as qnet knows: flows by cookie, groups and meters by id.
 
     A flow is (table_id, priority, match) where match is a Flow's match tuple (flows we sent)
     or an os-ken OFPMatch (flows read back from the switch after a reconnect). A group is its
-    Group value, or None when read back (content unknown: it will be rewritten if wanted).
+    Group value, or None when read back (content unknown: it will be rewritten if wanted). A
+    meter is its Meter value (read back exactly from the meter config), or None when it is
+    not one qnet would make.
     """
 
-    def __init__(self, flows=None, groups=None):
+    def __init__(self, flows=None, groups=None, meters=None):
         self.flows = dict(flows or {})
         self.groups = dict(groups or {})
+        self.meters = dict(meters or {})
 
     @classmethod
     def from_state(cls, state, kept=None):
         """What a switch holds after ``diff`` took it to ``state``; with ``kept`` (the
-        Installed before an unpruned diff), its flows and groups that were left in place."""
+        Installed before an unpruned diff), its flows, groups and meters left in place."""
         flows = dict(kept.flows) if kept else {}
         groups = dict(kept.groups) if kept else {}
+        meters = dict(kept.meters) if kept else {}
         flows.update((c, (pl.TABLES[f.table].number, f.priority, f.match))
                      for c, f in state.flows.items())
         groups.update(state.groups)
-        return cls(flows, groups)
+        meters.update(state.meters)
+        return cls(flows, groups, meters)
 
 
 @dataclasses.dataclass
@@ -205,15 +239,23 @@ class Delta:
     adds: list = dataclasses.field(default_factory=list)     # Flow
     deletes: list = dataclasses.field(default_factory=list)  # (table_id, priority, match, cookie)
     group_deletes: list = dataclasses.field(default_factory=list)   # group ids
+    meters: list = dataclasses.field(default_factory=list)   # (Meter, already there?)
+    meter_deletes: list = dataclasses.field(default_factory=list)   # meter ids
 
     def __len__(self):
-        return len(self.groups) + len(self.adds) + len(self.deletes) + len(self.group_deletes)
+        return (len(self.groups) + len(self.adds) + len(self.deletes) + len(self.group_deletes)
+                + len(self.meters) + len(self.meter_deletes))
 
 
 def changes(installed, desired, prune=True):
     """The Delta that takes ``installed`` (an Installed) to ``desired`` (a flows.SwitchState).
-    With ``prune=False`` nothing is deleted: flows and groups not desired stay in place."""
+    With ``prune=False`` nothing is deleted: flows, groups and meters not desired stay."""
     delta = Delta()
+    for mid, meter in sorted(desired.meters.items()):
+        if mid not in installed.meters:
+            delta.meters.append((meter, False))
+        elif installed.meters[mid] != meter:
+            delta.meters.append((meter, True))
     for gid, group in sorted(desired.groups.items()):
         if gid not in installed.groups:
             delta.groups.append((group, False))
@@ -225,15 +267,18 @@ def changes(installed, desired, prune=True):
                          for cookie, (table_id, priority, match) in installed.flows.items()
                          if cookie not in desired.flows]
         delta.group_deletes = sorted(set(installed.groups) - set(desired.groups))
+        delta.meter_deletes = sorted(set(installed.meters) - set(desired.meters))
     return delta
 
 
 def messages(dp, delta):
     """The messages that carry out ``delta``, one at a time (a cold start sends hundreds of
-    thousands to a switch: they are built as they are sent, never all held at once): groups
-    before the flows that use them, deletions of flows before the groups they used. The
-    caller ends with a barrier."""
+    thousands to a switch: they are built as they are sent, never all held at once): meters
+    and groups before the flows that use them, deletions of flows before the groups and meters
+    they used. The caller ends with a barrier."""
     ofp = dp.ofproto
+    for meter, there in delta.meters:
+        yield meter_mod(dp, meter, ofp.OFPMC_MODIFY if there else ofp.OFPMC_ADD)
     for group, there in delta.groups:
         yield group_mod(dp, group, ofp.OFPGC_MODIFY if there else ofp.OFPGC_ADD)
     for flow in delta.adds:
@@ -244,6 +289,8 @@ def messages(dp, delta):
         yield delete_flow(dp, table_id, priority, match, cookie)
     for gid in delta.group_deletes:
         yield delete_group(dp, gid)
+    for mid in delta.meter_deletes:
+        yield delete_meter(dp, mid)
 
 
 def diff(dp, installed, desired, prune=True):

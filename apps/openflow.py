@@ -11,7 +11,12 @@ A switch that (re)connects, or sent an error, or any switch after a pass that fa
 full resync instead of a delta: its flows are read back (flow stats, by cookie) and only the
 difference from its whole desired state is sent, so a restarted controller changes nothing on a
 switch that is already right: traffic keeps flowing (switches run with fail_mode=secure). A
-failed pass also starts the desired state over from the model.
+failed pass also starts the desired state over from the model. Meters are read back too (meter
+config), so a restart rewrites no meter either.
+
+Bandwidth limits are meters (apps/meters.py) in a port's local piece: a QoS policy change marks
+the ports it applies to as changed, and their meters are modified in place. Their counters are
+read on demand for the API (``port_stats``).
 """
 import gc
 import logging
@@ -26,7 +31,7 @@ from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
-from apps import dhcp, ofmsg
+from apps import dhcp, meters, ofmsg
 from apps import pipeline as pl
 from apps.chassis import ChassisError, ChassisMonitor, EventChassisChanged
 from apps.incremental import DesiredState
@@ -78,6 +83,37 @@ class OpenFlowPlugin(Plugin):
         self.model.apply(change)
         if self.app is not None:
             self.app.changed(change)
+
+    def port_stats(self, port):
+        """The port's meters as configured and their counters, read from its switch now."""
+        view = self.model.ports.get(port["id"])
+        where = self.app.where(port["id"]) if self.app and view else None
+        if where is None:
+            return {"bound": False, "meters": []}
+        chassis_id, ofport = where
+        wanted = meters.port_meters(ofport, self.model.limits_of(view))
+        replies = self.app.meter_stats(chassis_id, [m.meter_id for m in wanted.values()])
+        return {"bound": True, "chassis": chassis_id, "ofport": ofport,
+                "meters": meter_stats_view(wanted, replies)}
+
+
+def meter_stats_view(wanted, stats):
+    """API rows for a port's meters ({direction: Meter}) from OFPMeterStats (by meter id):
+    what passed the meter and what its drop band dropped. A meter the switch does not report
+    (not installed yet) shows null counters."""
+    rows = []
+    for direction, meter in wanted.items():
+        stat = stats.get(meter.meter_id)
+        band = stat.band_stats[0] if stat is not None and stat.band_stats else None
+        rows.append({
+            "direction": direction, "meter_id": meter.meter_id,
+            "rate_kbps": meter.rate_kbps, "burst_kbits": meter.burst_kbits,
+            "packets": stat.packet_in_count if stat else None,
+            "bytes": stat.byte_in_count if stat else None,
+            "dropped_packets": band.packet_band_count if band else None,
+            "dropped_bytes": band.byte_band_count if band else None,
+        })
+    return rows
 
 
 class Switch:
@@ -157,6 +193,11 @@ class QnetController(app_manager.OSKenApp):
             self.dirty_ports.add(item["id"])
         elif change.resource == "network":
             self.dirty_networks.add(item["id"])
+            if (change.old or {}).get("qos_policy_id") != (change.new or {}).get("qos_policy_id"):
+                self.dirty_ports.update(p.id for p in
+                                        self.plugin.model.ports_on_network(item["id"]))
+        elif change.resource == "qos_policy":
+            self.dirty_ports.update(self.plugin.model.ports_with_policy(item["id"]))
         elif change.resource == "subnet":
             self.dirty_networks.add(item["network_id"])
         self.kick()
@@ -311,6 +352,17 @@ class QnetController(app_manager.OSKenApp):
                     LOG.warning("tunnels of %s not set up yet: %s", system_id, exc)
                     self.desired.tunnels_dirty.add(system_id)
 
+    def meter_stats(self, chassis_id, meter_ids):
+        """{meter id: OFPMeterStats} of ``meter_ids`` on ``chassis_id``'s switch (a round trip
+        to the switch; empty if it is not connected)."""
+        ch = self.monitor.chassis.get(chassis_id)
+        switch = self.switches.get(ch.datapath_id) if ch is not None else None
+        return read_meter_stats(self._request, switch.dp, meter_ids) if switch else {}
+
+    def where(self, port_id):
+        """(chassis id, ofport) where a port is bound, or None."""
+        return self.desired.bound.get(port_id)
+
     def _report_status(self, model, chassis, synced):
         """ACTIVE: bound and the flows of its switch are installed; DOWN otherwise. Only for
         ports whose binding changed or whose switch got in or out of sync."""
@@ -382,9 +434,24 @@ def read_installed(request, dp):
     for reply in request(dp, req, parser.OFPGroupDescStatsReply, multi=True) or []:
         for stat in reply.body:
             installed.groups[stat.group_id] = None
-    LOG.info("switch %016x holds %d flows, %d groups", dp.id, len(installed.flows),
-             len(installed.groups))
+    req = parser.OFPMeterConfigStatsRequest(dp, 0, ofp.OFPM_ALL)
+    for reply in request(dp, req, parser.OFPMeterConfigStatsReply, multi=True) or []:
+        for stat in reply.body:
+            installed.meters[stat.meter_id] = ofmsg.meter_from_config(dp, stat)
+    LOG.info("switch %016x holds %d flows, %d groups, %d meters", dp.id,
+             len(installed.flows), len(installed.groups), len(installed.meters))
     return installed
+
+
+def read_meter_stats(request, dp, meter_ids):
+    """{meter id: OFPMeterStats} of ``meter_ids`` on ``dp`` (a round trip to the switch)."""
+    parser = dp.ofproto_parser
+    out = {}
+    for meter_id in meter_ids:
+        req = parser.OFPMeterStatsRequest(dp, 0, meter_id)
+        for reply in request(dp, req, parser.OFPMeterStatsReply, multi=True) or []:
+            out.update((stat.meter_id, stat) for stat in reply.body)
+    return out
 
 
 def answer_dhcp(msg, model, port):

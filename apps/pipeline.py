@@ -2,13 +2,13 @@
 
 | table | name            | does                                                                      |
 |------:|-----------------|---------------------------------------------------------------------------|
-|     0 | classify        | VM port -> metadata := VNI, to port_security; tunnel port -> tunnel_in; fabric link -> fabric_in; else drop |
+|     0 | classify        | VM port -> its egress meter (QoS), metadata := VNI, to port_security; tunnel port -> tunnel_in; fabric link -> fabric_in; else drop |
 |     1 | fabric_in       | (fabric mode) eth_src of a network crossing this switch -> metadata := VNI + FROM_TUNNEL; else drop |
 |     2 | tunnel_in       | tun_id of a hosted network -> metadata := VNI + FROM_TUNNEL, to l2_lookup; else drop |
 |     5 | port_security   | a port sends only from its MAC and IPs (plus allowed address pairs); else drop |
 |    10 | arp_responder   | ARP requests for IPs the model knows are answered here, never broadcast  |
 |    15 | dhcp            | DHCP client packets go to the controller, which answers from IPAM        |
-|    20 | l2_lookup       | known MAC -> local port, or tun_id := VNI and out the tunnel to its host; broadcast -> flood group; else drop |
+|    20 | l2_lookup       | known MAC -> local port (through its ingress meter), or tun_id := VNI and out the tunnel to its host; broadcast -> flood group; else drop |
 
 Isolation comes from metadata, never VLANs: every lookup after ``classify`` matches the network's
 VNI in the metadata, so frames of one network can never match another network's flows.

@@ -25,11 +25,13 @@ class CoreConfig:
 
 
 class Core:
-    """Entry point of the logical model: ``core.networks``, ``core.subnets``, ``core.ports``."""
+    """Entry point of the logical model: ``core.networks``, ``core.subnets``, ``core.ports``,
+    and ``core.qos`` (QoS policies; the qos extension serves them)."""
 
     def __init__(self, db, plugin, config=None):
         from controller.networks import NetworkManager
         from controller.ports import PortManager
+        from controller.qos import BandwidthLimitRuleManager, QosPolicyManager
         from controller.subnets import SubnetManager
 
         self.db = db
@@ -38,6 +40,8 @@ class Core:
         self.networks = NetworkManager(self)
         self.subnets = SubnetManager(self)
         self.ports = PortManager(self)
+        self.qos = QosPolicyManager(self)
+        self.qos_rules = BandwidthLimitRuleManager(self)
         self.managers = {m.collection: m for m in (self.networks, self.subnets, self.ports)}
 
     @classmethod

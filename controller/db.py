@@ -12,7 +12,7 @@ import threading
 import time
 
 from sqlalchemy import create_engine, event, inspect
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateIndex
@@ -35,6 +35,38 @@ def _tune_sqlite(dbapi_conn, _record):
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
+
+
+def _add_missing_columns(engine):
+    """Add the model's nullable columns that an existing database's tables lack.
+
+    Like indexes (below), a column added to the model later (such as ports.qos_policy_id)
+    never reaches a table ``create_all`` finds already there. Only nullable columns without a
+    constraint are added this way, which both SQLite and PostgreSQL do in place; another
+    process that won the race to add the same column is not an error.
+    """
+    inspector = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable or column.foreign_keys or column.unique:
+                raise RuntimeError(f"cannot add column {table.name}.{column.name} to an "
+                                   "existing database: not a plain nullable column")
+            kind = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(
+                        f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}')
+            except OperationalError as exc:
+                if "duplicate column" not in str(exc.orig).lower():
+                    raise
+            except ProgrammingError as exc:  # PostgreSQL: another process added it first
+                if "already exists" not in str(exc.orig):
+                    raise
 
 
 def _add_missing_indexes(engine):
@@ -79,6 +111,7 @@ class Database:
                 event.listen(engine, "begin",
                              lambda conn, sql=begin: conn.exec_driver_sql(sql))
         Base.metadata.create_all(self.write_engine)
+        _add_missing_columns(self.write_engine)
         _add_missing_indexes(self.write_engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)

@@ -65,6 +65,14 @@ class AttachmentNotFound(NotFound):
     message = "Port {id} has no attachment."
 
 
+class QosPolicyNotFound(NotFound):
+    message = "QoS policy {id} could not be found."
+
+
+class QosRuleNotFound(NotFound):
+    message = "Bandwidth limit rule {id} could not be found in QoS policy {policy_id}."
+
+
 class Conflict(QnetError):
     status = 409
     message = "Conflict."
@@ -113,6 +121,19 @@ class NoSegmentationIdAvailable(Conflict):
 
 class SubnetOverlap(BadRequest):
     message = "Invalid input for operation: CIDR {cidr} overlaps with subnet {other} of this network."
+
+
+class QosPolicyInUse(Conflict):
+    message = "QoS policy {id} is used by {what} {user}; detach it first."
+
+
+class QosRuleConflict(Conflict):
+    message = "QoS policy {policy_id} already has a {direction} bandwidth limit rule ({rule_id})."
+
+
+class StatsNotAvailable(QnetError):
+    status = 501
+    message = "The {plugin} back-end keeps no per-port statistics."
 
 
 class RetryExhausted(Conflict):

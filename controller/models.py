@@ -60,6 +60,8 @@ class Network(Timestamped, Base):
     mtu: Mapped[int] = mapped_column(Integer)
     # The VXLAN network identifier that isolates this network on the wire.
     segmentation_id: Mapped[int] = mapped_column(Integer, unique=True)
+    # The QoS policy of the network's ports that name none of their own (qos extension).
+    qos_policy_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
 
     subnets: Mapped[list["Subnet"]] = relationship(
         back_populates="network", cascade="all, delete-orphan", order_by="Subnet.created_at")
@@ -113,6 +115,8 @@ class Port(Timestamped, Base):
     binding_profile: Mapped[dict] = mapped_column(JSON, default=dict)
     port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     allowed_address_pairs: Mapped[list] = mapped_column(JSON, default=list)
+    # The port's own QoS policy; when null, its network's applies (qos extension).
+    qos_policy_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
 
     fixed_ips: Mapped[list["IPAllocation"]] = relationship(
         back_populates="port", cascade="all, delete-orphan", order_by="IPAllocation.id")
@@ -130,3 +134,39 @@ class IPAllocation(Base):
     ip_address: Mapped[str] = mapped_column(String(64))
 
     port: Mapped[Port] = relationship(back_populates="fixed_ips")
+
+
+class QosPolicy(Timestamped, Base):
+    """A named set of QoS rules that ports and networks refer to (qos extension).
+
+    Ports and networks name a policy by a plain indexed column, not a foreign key: a column
+    added to an existing table cannot gain a constraint on SQLite, and "in use" is a clear
+    409 from the core rather than a database error.
+    """
+
+    __tablename__ = "qos_policies"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    bandwidth_limit_rules: Mapped[list["BandwidthLimitRule"]] = relationship(
+        back_populates="policy", cascade="all, delete-orphan",
+        order_by="BandwidthLimitRule.direction")
+
+
+class BandwidthLimitRule(Base):
+    """A rate limit in one direction: egress (sent by the port's interface) or ingress."""
+
+    __tablename__ = "qos_bandwidth_limit_rules"
+    __table_args__ = (UniqueConstraint("qos_policy_id", "direction",
+                                       name="uniq_qos_rule_direction"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    qos_policy_id: Mapped[str] = mapped_column(
+        ForeignKey("qos_policies.id", ondelete="CASCADE"), index=True)
+    max_kbps: Mapped[int] = mapped_column(Integer)
+    # 0: the default burst (see apps/meters.py)
+    max_burst_kbps: Mapped[int] = mapped_column(Integer, default=0)
+    direction: Mapped[str] = mapped_column(String(8))
+
+    policy: Mapped[QosPolicy] = relationship(back_populates="bandwidth_limit_rules")

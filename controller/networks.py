@@ -60,6 +60,7 @@ class NetworkManager(ResourceManager):
             "provider:network_type": NETWORK_TYPE,
             "provider:physical_network": None,
             "provider:segmentation_id": net.segmentation_id,
+            "qos_policy_id": net.qos_policy_id,
             "created_at": isoformat(net.created_at),
             "updated_at": isoformat(net.updated_at),
             "revision_number": net.revision_number,
@@ -128,11 +129,12 @@ class NetworkManager(ResourceManager):
                 vni = self.allocate_vni(session)
             else:
                 self.check_vni(session, vni)
+            self.core.qos.check_usable(session, ctx, attrs.get("qos_policy_id"))
             net = Network(id=attrs.get("id") or new_id(), project_id=project,
                           name=attrs.get("name", ""), description=attrs.get("description", ""),
                           admin_state_up=attrs.get("admin_state_up", True),
                           shared=attrs.get("shared", False), mtu=mtu, segmentation_id=vni,
-                          subnets=[])
+                          qos_policy_id=attrs.get("qos_policy_id"), subnets=[])
             session.add(net)
             session.flush()
             new = self.to_dict(net)
@@ -158,7 +160,10 @@ class NetworkManager(ResourceManager):
             if "provider:segmentation_id" in attrs:
                 self.check_vni(session, attrs["provider:segmentation_id"], net.id)
                 net.segmentation_id = attrs["provider:segmentation_id"]
-            for key in ("name", "description", "admin_state_up", "shared", "mtu"):
+            if attrs.get("qos_policy_id") is not None:
+                self.core.qos.check_usable(session, ctx, attrs["qos_policy_id"])
+            for key in ("name", "description", "admin_state_up", "shared", "mtu",
+                        "qos_policy_id"):
                 if key in attrs:
                     setattr(net, key, attrs[key])
             touch(net)

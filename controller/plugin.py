@@ -6,8 +6,13 @@ before and after. Back-ends are found by name through the ``qnet.plugins`` entry
 
 A plug-in implements only the hooks it cares about, named ``<resource>_<action>``:
 ``network_created``, ``network_updated``, ``network_deleted``, the same for ``subnet`` and
-``port``, and ``interface_plugged`` / ``interface_unplugged`` for attachments. ``check(change)``
-runs *before* the commit and may raise a ``QnetError`` to veto the change (nothing is stored).
+``port``, ``qos_policy_created`` / ``_updated`` / ``_deleted`` (a rule change is an update of
+its policy, whose ``rules`` are always complete), and ``interface_plugged`` /
+``interface_unplugged`` for attachments. ``check(change)`` runs *before* the commit and may raise
+a ``QnetError`` to veto the change (nothing is stored).
+
+Besides changes, the core may ask a back-end for what only it knows: ``port_stats(port)``
+(counters such as bandwidth-limit drops). The default answers 501: the back-end keeps none.
 """
 import dataclasses
 import logging
@@ -75,6 +80,10 @@ class Plugin:
 
     def check(self, change):
         """Veto point inside the transaction: raise a QnetError to refuse ``change``."""
+
+    def port_stats(self, port):
+        """Per-port data-plane statistics of ``port`` (a v2.0 port dict) as a JSON-able dict."""
+        raise errors.StatsNotAvailable(plugin=self.name)
 
     def notify(self, change):
         """Called after commit; dispatches to the ``<resource>_<action>`` hook if defined."""

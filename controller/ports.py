@@ -82,6 +82,7 @@ class PortManager(ResourceManager):
             "attachment": port.attachment,
             "port_security_enabled": port.port_security_enabled,
             "allowed_address_pairs": [dict(p) for p in port.allowed_address_pairs],
+            "qos_policy_id": port.qos_policy_id,
             "binding:host_id": port.binding_host,
             "binding:profile": dict(port.binding_profile or {}),
             "binding:vif_type": "ovs" if bound else "unbound",
@@ -253,6 +254,7 @@ class PortManager(ResourceManager):
             project = self.owner_of_new(ctx, attrs)
             mac = self._choose_mac(session, network_id, attrs.get("mac_address"))
             port = self._new_port(attrs, project, network_id, mac)
+            self.core.qos.check_usable(session, ctx, port.qos_policy_id)
             self._check_security(port)
             if port.attachment is not None:
                 self._check_attachment(session, port.attachment, port.id)
@@ -280,6 +282,7 @@ class PortManager(ResourceManager):
             port_security_enabled=attrs.get("port_security_enabled", True),
             allowed_address_pairs=self._address_pairs(attrs.get("allowed_address_pairs", []),
                                                       mac),
+            qos_policy_id=attrs.get("qos_policy_id"),
             created_at=now, updated_at=now, revision_number=0)
 
     @staticmethod
@@ -331,11 +334,13 @@ class PortManager(ResourceManager):
                                                                  port.mac_address)
             if "attachment" in attrs and attrs["attachment"] is not None:
                 self._check_attachment(session, attrs["attachment"], port.id)
+            if attrs.get("qos_policy_id") is not None:
+                self.core.qos.check_usable(session, ctx, attrs["qos_policy_id"])
             simple = {"name": "name", "description": "description", "device_id": "device_id",
                       "device_owner": "device_owner", "admin_state_up": "admin_state_up",
                       "port_security_enabled": "port_security_enabled",
                       "attachment": "attachment", "binding:host_id": "binding_host",
-                      "binding:profile": "binding_profile"}
+                      "binding:profile": "binding_profile", "qos_policy_id": "qos_policy_id"}
             for key, column in simple.items():
                 if key in attrs:
                     setattr(port, column, attrs[key])
@@ -376,6 +381,11 @@ class PortManager(ResourceManager):
             return session.execute(update(Port).where(Port.id == id_).values(values)
                                    .execution_options(synchronize_session=False)).rowcount > 0
         return self.core.db.run_write(work)
+
+    def stats(self, ctx, id_):
+        """The back-end's counters for a port the caller can see (404 otherwise)."""
+        port = self.get(ctx, id_)
+        return {"port_id": port["id"], **self.core.plugin.port_stats(port)}
 
     def plug(self, ctx, id_, interface_id):
         """Plug an interface into a port that is free (or already holds it): Quantum's rule."""

@@ -8,8 +8,9 @@ Enabled extensions are listed at ``/v2.0/extensions`` and ``/v1.0/extensions``.
 import copy
 
 from controller.ip_availability import IpAvailabilityManager
+from controller.qos import DIRECTIONS, MAX_KBPS
 from rest import types as t
-from rest.attributes import CORE_RESOURCES, Attr, ResourceSpec
+from rest.attributes import CORE_RESOURCES, Attr, ResourceSpec, standard_attributes
 
 UPDATED = "2026-11-25T00:00:00-00:00"
 
@@ -129,8 +130,62 @@ class NetworkIpAvailability(Extension):
         return {"network_ip_availabilities": IpAvailabilityManager(core)}
 
 
+class Qos(Extension):
+    alias = "qos"
+    name = "Quality of Service"
+    description = ("QoS policies with bandwidth limit rules (max_kbps, max_burst_kbps, "
+                   "direction egress|ingress; at most one rule per direction), named by "
+                   "qos_policy_id on ports and networks: a network's policy applies to its "
+                   "ports that name none. Enforced with OpenFlow meters by the openflow "
+                   "back-end; max_burst_kbps 0 picks a burst that lets TCP reach the rate.")
+
+    def attributes(self):
+        policy_id = Attr(t.Uuid(), post=True, put=True, nullable=True,
+                         doc="QoS policy (own or shared); null: none.")
+        return {"ports": {"qos_policy_id": Attr(
+                    t.Uuid(), post=True, put=True, nullable=True,
+                    doc="QoS policy (own or shared); null: the network's policy applies.")},
+                "networks": {"qos_policy_id": policy_id}}
+
+    def resources(self):
+        rule = t.Record({"id": t.Uuid(), "type": t.Enum("bandwidth_limit"),
+                         "qos_policy_id": t.Uuid(), "max_kbps": t.Integer(1, MAX_KBPS),
+                         "max_burst_kbps": t.Integer(0, MAX_KBPS),
+                         "direction": t.Enum(*DIRECTIONS)})
+        policies = ResourceSpec("policy", "policies", {
+            **standard_attributes(),
+            "shared": Attr(t.Boolean(), post=True, put=True, admin_set=True, sort=True,
+                           default=False, doc="Usable by every project (admin only)."),
+            "rules": Attr(t.ListOf(rule), filter=False),
+        }, path="qos/policies", doc="QoS policies: sets of rules that ports and networks name.")
+        rules = ResourceSpec("bandwidth_limit_rule", "bandwidth_limit_rules", {
+            "id": Attr(t.Uuid(), sort=True),
+            "max_kbps": Attr(t.Integer(1, MAX_KBPS), post=True, put=True, required=True,
+                             sort=True, doc="Rate limit in kbit/s."),
+            "max_burst_kbps": Attr(t.Integer(0, MAX_KBPS), post=True, put=True, sort=True,
+                                   doc="Burst in kbit; 0 (the default): 30% of max_kbps "
+                                       "(at least 50 kbit), enough for TCP to reach the rate."),
+            "direction": Attr(t.Enum(*DIRECTIONS), post=True, put=True, sort=True,
+                              doc="egress (default): sent by the port's interface; ingress: "
+                                  "received by it."),
+        }, path="qos/policies/{policy_id}/bandwidth_limit_rules",
+            doc="Bandwidth limits of a QoS policy, at most one per direction.")
+        return [policies, rules]
+
+    def managers(self, core):
+        return {"policies": core.qos, "bandwidth_limit_rules": core.qos_rules}
+
+
+class PortStats(Extension):
+    alias = "qnet-port-stats"
+    name = "Port statistics"
+    description = ("GET /v2.0/ports/{id}/qnet-stats: the back-end's counters of a port, such "
+                   "as packets and bytes its bandwidth-limit meters passed and dropped (501 "
+                   "when the back-end keeps none).")
+
+
 DEFAULT_EXTENSIONS = (PortSecurity, AllowedAddressPairs, Provider, Attachment, PortBinding,
-                      NetworkIpAvailability)
+                      NetworkIpAvailability, Qos, PortStats)
 
 
 class Registry:
@@ -156,6 +211,9 @@ class Registry:
 
     def describe(self):
         return [ext.describe() for ext in self.extensions]
+
+    def enabled(self, alias):
+        return any(ext.alias == alias for ext in self.extensions)
 
     def by_path(self, path):
         for spec in self.resources.values():

@@ -1,5 +1,6 @@
 """The service's own OpenAPI 3 document, generated from the attribute maps the API validates with,
 so it cannot drift from what the server accepts."""
+import re
 
 ERROR = {"type": "object", "properties": {"NeutronError": {
     "type": "object", "properties": {"type": {"type": "string"}, "message": {"type": "string"},
@@ -71,13 +72,15 @@ def build(registry, server_url="/"):
                     "schema": {"type": "array", "items": {"type": "string"}}, "explode": True}
                    for n, a in spec.attributes.items() if a.filter]
         tag = [spec.collection]
+        scope = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                 for n in re.findall(r"\{(\w+)\}", spec.url)]
         collection = {"get": {"summary": f"List {spec.collection}", "tags": tag,
                               "description": spec.doc,
-                              "parameters": list_params + filters,
+                              "parameters": scope + list_params + filters,
                               "responses": {"200": {"description": "OK", **_json(many)},
                                             **_errors(400, 401, 403)}}}
-        id_param = [{"name": "id", "in": "path", "required": True,
-                     "schema": {"type": "string"}}]
+        id_param = scope + [{"name": "id", "in": "path", "required": True,
+                             "schema": {"type": "string"}}]
         item = {"get": {"summary": f"Show a {spec.resource}", "tags": tag,
                         "parameters": id_param,
                         "responses": {"200": {"description": "OK", **_json(one)},
@@ -89,6 +92,7 @@ def build(registry, server_url="/"):
                 "type": "object", "properties": {spec.resource: {
                     "$ref": f"#/components/schemas/{s}"}}, "required": [spec.resource]})})
             collection["post"] = {"summary": f"Create a {spec.resource}", "tags": tag,
+                                  "parameters": scope,
                                   "requestBody": body(name + "Create"),
                                   "responses": {"201": {"description": "Created", **_json(one)},
                                                 **_errors(400, 401, 403, 404, 409)}}
@@ -102,6 +106,15 @@ def build(registry, server_url="/"):
                                             **_errors(401, 403, 404, 409)}}
         paths[f"/v2.0/{spec.url}"] = collection
         paths[f"/v2.0/{spec.url}/{{id}}"] = item
+    if registry.enabled("qnet-port-stats"):
+        paths["/v2.0/ports/{id}/qnet-stats"] = {"get": {
+            "summary": "A port's data-plane counters (bandwidth-limit meters)",
+            "tags": ["ports"],
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "OK", **_json({"type": "object"})},
+                          "501": {"description": "The back-end keeps no statistics"},
+                          **_errors(401, 404)}}}
     paths["/v2.0/extensions"] = {"get": {"summary": "List enabled API extensions",
                                          "responses": {"200": {"description": "OK"},
                                                        **_errors(401)}}}

@@ -1,5 +1,10 @@
 """The Quantum v1.0 API shape: /v1.0/tenants/{tenant}/networks/{net}/ports/{port}/attachment.
 
+With the qos extension a port carries ``bandwidth_limits``, ``{"egress": {"max_kbps": N,
+"max_burst_kbps": B}, "ingress": {...}}`` (either direction optional; ``{}`` or null: none), set
+with ``PUT .../ports/{port}`` and shown with the port when it has any. v1.0 has no policies: the core keeps the
+limits in a policy private to the port.
+
 Bodies follow Quantum v1.0 (create returns 200 with the new id; updates and deletes return 204; a
 ``/detail`` variant adds names, states and attachments). Faults keep v1.0's body shape
 ``{"networkNotFound": {"code", "message", "detail"}}`` but use standard HTTP codes (404/409/400),
@@ -8,6 +13,8 @@ as Quantum v1.1 did, instead of v1.0's private 420-440 codes that HTTP tooling d
 import dataclasses
 
 from controller import errors
+from controller.qos import DIRECTIONS
+from rest import types as t
 from rest.wsgi import json_body, json_response
 
 FAULT_NAMES = {
@@ -21,6 +28,7 @@ FAULT_NAMES = {
     "PolicyNotAuthorized": "forbidden",
 }
 STATES = {"ACTIVE": True, "DOWN": False}
+LIMIT = t.Record({"max_kbps": t.Integer(), "max_burst_kbps": t.Integer()}, ("max_kbps",))
 
 
 class RequestedStateInvalid(errors.BadRequest):
@@ -126,6 +134,23 @@ class V1Api:
         return {"admin_state_up": STATES[data["state"]]}
 
     @staticmethod
+    def limits(data):
+        """{direction: (max_kbps, max_burst_kbps)} from a body's bandwidth_limits."""
+        value = data.get("bandwidth_limits") or {}
+        if not isinstance(value, dict):
+            raise errors.InvalidInput(error="bandwidth_limits must be an object keyed by "
+                                            "direction (egress, ingress)")
+        unknown = sorted(set(value) - set(DIRECTIONS))
+        if unknown:
+            raise errors.InvalidInput(error=f"unknown direction(s) {', '.join(unknown)} in "
+                                            "bandwidth_limits: use egress, ingress")
+        out = {}
+        for direction, limit in value.items():
+            limit = LIMIT.convert(f"bandwidth_limits.{direction}", limit)
+            out[direction] = (limit["max_kbps"], limit.get("max_burst_kbps", 0))
+        return out
+
+    @staticmethod
     def port_view(port, detail):
         view = {"id": port["id"], "state": "ACTIVE" if port["admin_state_up"] else "DOWN"}
         if detail and port["attachment"] is not None:
@@ -195,14 +220,25 @@ class V1Api:
 
     def show_port(self, req, ctx, detail=False, tenant=None, net=None, port=None):
         ctx = self.tenant_context(ctx, tenant)
-        return json_response({"port": self.port_view(self.port(ctx, net, port), detail)})
+        item = self.port(ctx, net, port)
+        view = self.port_view(item, detail)
+        limits = self.core.qos.port_limits(ctx, item) if self.registry.enabled("qos") else {}
+        if limits:  # a port without limits looks as it always did in v1.0
+            view["bandwidth_limits"] = limits
+        return json_response({"port": view})
 
     def update_port(self, req, ctx, tenant, net, port):
         ctx = self.tenant_context(ctx, tenant)
         data = self.body(req, "port")
-        self.only(data, ("state",))
+        qos = self.registry.enabled("qos")
+        self.only(data, ("state", "bandwidth_limits") if qos else ("state",))
+        state = self.state(data)
+        limits = self.limits(data) if "bandwidth_limits" in data else None
         self.port(ctx, net, port)
-        self.core.ports.update(ctx, port, self.state(data))
+        if limits is None:
+            self.core.ports.update(ctx, port, state)
+        else:
+            self.core.qos.set_port_limits(ctx, port, limits, state)
         return json_response(None, 204)
 
     def delete_port(self, req, ctx, tenant, net, port):

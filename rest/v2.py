@@ -1,6 +1,11 @@
 """The Neutron v2.0 API shape: /v2.0/<collection>[/<id>], served generically for every resource
 the registry knows, so an extension's new resource gets the same filters, fields, sorting and
-pagination as the core ones."""
+pagination as the core ones.
+
+A resource nested under another (``qos/policies/{policy_id}/bandwidth_limit_rules``) is served
+the same way: the path's parameters (the *scope*) go to its manager's ``within(ctx, ...)``,
+which answers 404 when the parent is not visible and serves the children of that parent only.
+"""
 import urllib.parse
 
 from controller import errors
@@ -25,6 +30,8 @@ class V2Api:
         router.add("GET", "/v2.0", self.index, render_error)
         router.add("GET", "/v2.0/extensions", self.list_extensions, render_error)
         router.add("GET", "/v2.0/extensions/{alias}", self.show_extension, render_error)
+        if self.registry.enabled("qnet-port-stats"):
+            router.add("GET", "/v2.0/ports/{id}/qnet-stats", self.port_stats, render_error)
         for spec in self.registry.resources.values():
             base = "/v2.0/" + spec.url
             bind = (lambda f, s: lambda req, ctx, **kw: f(req, ctx, s, **kw))
@@ -52,10 +59,11 @@ class V2Api:
         raise errors.NotFound(f"Extension {alias} could not be found.")
 
     # -- helpers --------------------------------------------------------------------------------
-    def manager(self, spec, ctx):
+    def manager(self, spec, ctx, scope=None):
         if spec.admin_only and not ctx.is_admin:
             raise errors.PolicyNotAuthorized(action=f"get_{spec.resource}")
-        return self.core.managers[spec.collection]
+        manager = self.core.managers[spec.collection]
+        return manager.within(ctx, **scope) if scope else manager
 
     def visible_keys(self, spec, ctx):
         key = (spec.collection, ctx.is_admin)
@@ -143,12 +151,12 @@ class V2Api:
         fields = [f for f in params.get("fields", []) if f in keys]
         return filters, sorts, limit, marker, reverse, fields
 
-    def links(self, req, spec, items, more, limit, marker, reverse):
+    def links(self, req, spec, items, more, limit, marker, reverse, scope):
         """Neutron-style <collection>_links: next/previous hrefs that carry every other param."""
         if limit is None or not items:
             return None
         base = {k: v for k, v in req.GET.items() if k not in ("marker", "page_reverse")}
-        url = f"{req.host_url}/v2.0/{spec.url}?"
+        url = f"{req.host_url}/v2.0/{spec.url.format(**scope)}?"
         out = []
         has_next, has_prev = (marker is not None, more) if reverse else (more, marker is not None)
         if has_next:
@@ -160,35 +168,40 @@ class V2Api:
         return out
 
     # -- handlers -------------------------------------------------------------------------------
-    def list(self, req, ctx, spec):
-        manager = self.manager(spec, ctx)
+    def list(self, req, ctx, spec, **scope):
+        manager = self.manager(spec, ctx, scope)
         filters, sorts, limit, marker, reverse, fields = self.parse_query(req, ctx, spec)
         items, more = manager.list(ctx, filters, sorts, limit, marker, reverse)
         keys = fields or self.visible_keys(spec, ctx)
         body = {spec.collection: [self.shape(i, keys) for i in items]}
-        links = self.links(req, spec, items, more, limit, marker, reverse)
+        links = self.links(req, spec, items, more, limit, marker, reverse, scope)
         if links is not None:
             body[spec.collection + "_links"] = links
         return json_response(body)
 
-    def show(self, req, ctx, spec, id):
-        manager = self.manager(spec, ctx)
+    def show(self, req, ctx, spec, id, **scope):
+        manager = self.manager(spec, ctx, scope)
         fields = [f for f in req.GET.getall("fields") if f in self.visible_keys(spec, ctx)]
         item = manager.get(ctx, id)
         return json_response({spec.resource: self.shape(item, fields or
                                                         self.visible_keys(spec, ctx))})
 
-    def create(self, req, ctx, spec):
+    def create(self, req, ctx, spec, **scope):
+        manager = self.manager(spec, ctx, scope)
         attrs = self.parse_input(req, ctx, spec, "create")
-        item = self.manager(spec, ctx).create(ctx, attrs)
+        item = manager.create(ctx, attrs)
         return json_response({spec.resource: self.shape(item, self.visible_keys(spec, ctx))},
                              201)
 
-    def update(self, req, ctx, spec, id):
+    def update(self, req, ctx, spec, id, **scope):
+        manager = self.manager(spec, ctx, scope)
         attrs = self.parse_input(req, ctx, spec, "update")
-        item = self.manager(spec, ctx).update(ctx, id, attrs)
+        item = manager.update(ctx, id, attrs)
         return json_response({spec.resource: self.shape(item, self.visible_keys(spec, ctx))})
 
-    def delete(self, req, ctx, spec, id):
-        self.manager(spec, ctx).delete(ctx, id)
+    def delete(self, req, ctx, spec, id, **scope):
+        self.manager(spec, ctx, scope).delete(ctx, id)
         return json_response(None, 204)
+
+    def port_stats(self, req, ctx, id):
+        return json_response({"port_stats": self.core.ports.stats(ctx, id)})

@@ -111,15 +111,20 @@ def tcp_transfer(client, server, server_ip, nbytes=4 << 20, timeout=30):
         srv.communicate()
 
 
-def iperf3(client, server, server_ip, seconds=2):
-    """Bounded iperf3 TCP run; return received bits/s."""
+def iperf3(client, server, server_ip, seconds=2, omit=0):
+    """Bounded iperf3 TCP run; return received bits/s.
+
+    omit: seconds at the start left out of the result (slow start; a rate limiter's full
+    bucket), so the figure is the steady rate.
+    """
     srv = server.popen(['iperf3', '-s', '-1', '-B', server_ip, '-p', '5201'])
     try:
         wait_for(lambda: ':5201' in server.cmd('ss -Htln "sport = :5201"'),
                  timeout=10, what='iperf3 server')
-        cli = client.popen(['iperf3', '-c', server_ip, '-p', '5201', '-t', str(seconds), '-J'])
+        cli = client.popen(['iperf3', '-c', server_ip, '-p', '5201', '-t', str(seconds),
+                            '-O', str(omit), '-J'])
         try:
-            out, _ = cli.communicate(timeout=seconds + 20)
+            out, _ = cli.communicate(timeout=seconds + omit + 20)
         except subprocess.TimeoutExpired:
             kill_pid(cli.pid)
             cli.communicate()

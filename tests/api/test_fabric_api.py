@@ -148,3 +148,35 @@ def test_overlay_topology_shows_hypervisors_tunnels_and_bound_ports(tmp_path):
         assert {p["port_id"]: p["chassis"] for p in topo["ports"]} == {"p1": "hv1", "p2": "hv2"}
     finally:
         core.close()
+
+
+def test_qos_limits_become_meters_on_the_edge_switch(fabric):
+    """The overlay's per-port meters, reused at the fabric's edge: classify goes through the
+    egress meter; the transit switch holds none. qnet-stats tells where the port is bound."""
+    from apps import fabric_flows
+    core, app, admin, _ = fabric
+    net = make(admin)
+    code, policy = admin.post(f"{V2}/qos/policies", {"policy": {"name": "10M"}})
+    assert code == 201
+    pol = policy["policy"]["id"]
+    assert admin.post(f"{V2}/qos/policies/{pol}/bandwidth_limit_rules", {
+        "bandwidth_limit_rule": {"max_kbps": 10000, "direction": "egress"}})[0] == 201
+    code, port = admin.post(f"{V2}/ports", {"port": {
+        "network_id": net, "qos_policy_id": pol,
+        "binding:profile": {"datapath_id": 3, "port_number": 2}}})
+    assert code == 201, port
+    admin.post(f"{V2}/ports", {"port": {"network_id": net, "binding:profile": {
+        "datapath_id": 1, "port_number": 2}}})
+    app.reconcile()
+    states = fabric_flows.compile_fabric(core.plugin.model, app.fabric, app.bound,
+                                         app.routes.routes)
+    (meter,) = states[3].meters.values()
+    assert (meter.meter_id, meter.rate_kbps) == (4, 10000)     # ofport 2, egress
+    classify = [f for f in states[3].flows.values()
+                if f.table == "classify" and dict(f.match).get("in_port") == 2]
+    assert [i for i in classify[0].instructions if i[0] == "meter"] == [("meter", 4)]
+    assert states[2].meters == {} and states[1].meters == {}
+    code, stats = admin.get(f"{V2}/ports/{port['port']['id']}/qnet-stats")
+    assert code == 200, stats
+    body = stats[next(iter(stats))]
+    assert body["bound"] and body["ofport"] == 2 and body["meters"][0]["rate_kbps"] == 10000

@@ -214,3 +214,25 @@ def test_token_auth_tenant_isolation(token_server):
     finally:
         for c in (a, b, admin):
             c.close()
+
+
+def test_qos_policy_and_bandwidth_limit_rules(conn):
+    policy = conn.network.create_qos_policy(name="sdk-gold", description="10M up")
+    assert policy.name == "sdk-gold" and policy.is_shared is False
+    rule = conn.network.create_qos_bandwidth_limit_rule(policy, max_kbps=10000,
+                                                        direction="egress")
+    assert (rule.max_kbps, rule.max_burst_kbps, rule.direction) == (10000, 0, "egress")
+    conn.network.update_qos_bandwidth_limit_rule(rule, policy, max_kbps=50000)
+    assert [r.max_kbps for r in conn.network.qos_bandwidth_limit_rules(policy)] == [50000]
+    assert conn.network.get_qos_policy(policy.id).rules[0]["max_kbps"] == 50000
+    with pytest.raises(exceptions.ConflictException):
+        conn.network.create_qos_bandwidth_limit_rule(policy, max_kbps=1, direction="egress")
+    net = conn.network.create_network(name="sdk-qos-net")
+    port = conn.network.create_port(network_id=net.id, qos_policy_id=policy.id)
+    assert port.qos_policy_id == policy.id
+    with pytest.raises(exceptions.ConflictException):
+        conn.network.delete_qos_policy(policy)
+    conn.network.update_port(port, qos_policy_id=None)
+    conn.network.delete_qos_bandwidth_limit_rule(rule, policy)
+    conn.network.delete_qos_policy(policy)
+    assert conn.network.find_qos_policy("sdk-gold") is None

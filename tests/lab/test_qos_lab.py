@@ -1,0 +1,111 @@
+"""Bandwidth limits end to end: a real ``qnet serve`` (openflow plug-in) meters a VM's port on a
+namespaced userspace OVS, and iperf3 TCP measures the limit, its change without re-plugging,
+the ingress direction and its change, and a neighbour on the same switch that stays
+unlimited."""
+import os
+import re
+
+import pytest
+
+from simulations.lab import check, seed
+from simulations.lab.api import Api
+from simulations.lab.nodes import wait_for
+from tests.lab.test_overlay import Controller
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0, reason="!!! LAB TESTS SKIPPED: not root (namespaces, OVS daemons) !!!")
+
+TOLERANCE = 0.15
+SECONDS, OMIT = 3, 1   # steady rate: the first second (slow start, full bucket) left out
+
+
+def mbits(client, server):
+    return check.iperf3(client.vm, server.vm, server.nics[0].ip, seconds=SECONDS,
+                        omit=OMIT) / 1e6
+
+
+def wait_meter_rate(hv, kbps):
+    """Until the switch's meter config carries ``kbps`` (the API does not wait for switches)."""
+    wait_for(lambda: re.search(rf"\brate={kbps}\b", hv.ofctl("dump-meters", "br-int")), timeout=10,
+             what=f"a meter at {kbps} kbit/s")
+
+
+@pytest.fixture(scope="module")
+def qos_lab(tmp_path_factory):
+    from simulations.lab.topo import start_lab
+    ctl = Controller(tmp_path_factory.mktemp("qos")).start()
+    try:
+        with start_lab(hypervisors=1, subnets=1) as lab:
+            hv = lab.hypervisors[0]
+            hv.set_controller(f"127.0.0.1:{ctl.ofp_port}")
+            hv.set_manager(f"127.0.0.1:{ctl.ovsdb_port}")
+            api = Api(ctl.url, project="qos")
+            nets = seed.create_networks(api, {"web-net": seed.NETWORKS["web-net"]})
+            servers = {name: seed.add_server(lab, api, "qos", name, nets, ("web-net",), hv,
+                                             host_number=10 + i)
+                       for i, name in enumerate(("limited", "sink", "neighbour"))}
+            for server in servers.values():
+                seed.wait_active(api, server)
+                seed.dhcp(server)
+            yield hv, api, servers
+    finally:
+        ctl.stop()
+
+
+def test_bandwidth_limits_follow_the_policy(qos_lab):
+    hv, api, servers = qos_lab
+    limited, sink, neighbour = (servers[n] for n in ("limited", "sink", "neighbour"))
+    port_id = limited.nics[0].port["id"]
+    ofport = hv.ofport(limited.nics[0].hv_intf)
+
+    unlimited = mbits(limited, sink)
+    policy = api.call("POST", "/v2.0/qos/policies", {"policy": {"name": "ten"}})["policy"]
+    rules = f"/v2.0/qos/policies/{policy['id']}/bandwidth_limit_rules"
+    egress = api.call("POST", rules, {"bandwidth_limit_rule": {
+        "max_kbps": 10000}})["bandwidth_limit_rule"]
+    api.update("port", port_id, qos_policy_id=policy["id"])
+    wait_meter_rate(hv, 10000)
+    at_10 = mbits(limited, sink)
+    beside_10 = mbits(neighbour, sink)
+
+    api.call("PUT", f"{rules}/{egress['id']}", {"bandwidth_limit_rule": {"max_kbps": 50000}})
+    wait_meter_rate(hv, 50000)
+    at_50 = mbits(limited, sink)
+
+    ingress = api.call("POST", rules, {"bandwidth_limit_rule": {
+        "max_kbps": 10000, "direction": "ingress"}})["bandwidth_limit_rule"]
+    wait_meter_rate(hv, 10000)
+    into_10 = mbits(sink, limited)
+    from_neighbour = mbits(neighbour, sink)
+    api.call("PUT", f"{rules}/{ingress['id']}", {"bandwidth_limit_rule": {"max_kbps": 20000}})
+    wait_meter_rate(hv, 20000)
+    into_20 = mbits(sink, limited)
+    stats = api.call("GET", f"/v2.0/ports/{port_id}/qnet-stats")["port_stats"]
+
+    api.update("port", port_id, qos_policy_id=None)
+    wait_for(lambda: "meter=" not in hv.ofctl("dump-meters", "br-int"), timeout=10,
+             what="meters removed")
+    after = mbits(limited, sink)
+
+    print(f"\nTCP Mbit/s: no policy {unlimited:.1f}; egress 10 Mbit/s: {at_10:.2f} "
+          f"(neighbour {beside_10:.1f}); raised to 50: {at_50:.2f}; ingress 10: {into_10:.2f} "
+          f"(neighbour {from_neighbour:.1f}), raised to 20: {into_20:.2f}; policy removed: "
+          f"{after:.1f}")
+    print("qnet-stats:", stats)
+    assert unlimited > 100
+    assert abs(at_10 - 10) <= 10 * TOLERANCE
+    assert beside_10 > 100
+    assert abs(at_50 - 50) <= 50 * TOLERANCE
+    assert abs(into_10 - 10) <= 10 * TOLERANCE
+    assert abs(into_20 - 20) <= 20 * TOLERANCE
+    assert from_neighbour > 100
+    assert after > 100
+    # the port was never re-plugged: same OpenFlow port, the meter modified in place
+    assert hv.ofport(limited.nics[0].hv_intf) == ofport
+    by_direction = {m["direction"]: m for m in stats["meters"]}
+    assert stats["bound"] and stats["ofport"] == ofport
+    assert by_direction["egress"]["rate_kbps"] == 50000
+    assert by_direction["egress"]["dropped_packets"] > 0
+    assert by_direction["ingress"]["rate_kbps"] == 20000
+    assert by_direction["ingress"]["dropped_packets"] > 0
+    assert by_direction["egress"]["packets"] > by_direction["egress"]["dropped_packets"]
