@@ -8,6 +8,7 @@
     qnet-lab server list
     qnet-lab exec fw ping -c1 10.0.2.5
     qnet-lab server delete fw
+    qnet-lab fabric --topology mesh --scenario tenants    # with qnet serve --mode fabric
 
 `overlay` starts namespaced hypervisors (own ovsdb-server/ovs-vswitchd each, userspace datapath)
 over a routed underlay, connects them to the controller's OpenFlow and OVSDB manager ports, and
@@ -15,7 +16,8 @@ serves a control socket. `server create` creates the server's ports through the 
 credentials (QNET_URL, QNET_TOKEN, QNET_PROJECT as for `qnet`), asks the lab to start a VM on a
 hypervisor and plug its NICs (iface-id = the port's attachment), runs DHCP in it and prints its
 addresses. `--scenario seed` builds the seed's demo for two tenants with the same CIDRs and
-prints who can ping whom. The lab is torn down on exit (Ctrl-C, SIGTERM too).
+prints who can ping whom. `fabric` starts plain OVS switches as a tree or a looped mesh for
+`qnet serve --mode fabric`. The lab is torn down on exit (Ctrl-C, SIGTERM too).
 """
 import argparse
 import sys
@@ -66,6 +68,33 @@ def run_seed(lab, ctl, args):
     wrong = {k for k, v in matrix.items() if v != seed.expected(servers)[k]}
     print("\nas intended" if not wrong else f"\nNOT as intended: {sorted(wrong)}", flush=True)
     return 1 if wrong else 0
+
+
+def fabric_main(args):
+    from . import fabric
+    with fabric.start_fabric(args.topology, controller=args.controller) as net:
+        print(f"fabric up: {', '.join(s.name for s in net.switches)} "
+              f"(controller {args.controller})")
+        if args.scenario == "tenants":
+            admin = Client(args.api, project="ops", token=args.token, admin=not args.token)
+            members = fabric.fabric_scenario(net, admin, args.topology)
+            fabric.wait_ready(admin, members, fabric.LINKS[args.topology])
+            fabric.pin_neighbours(members)
+            for m in members:
+                print(f"{m.tenant}/{m.network}: {m.host.name} {m.ip} {m.mac}")
+            matrix = fabric.reachability(members)
+            print("\nreachability (ping):\n" + seed.format_matrix(matrix, members))
+            by = {m.label: m.network for m in members}
+            if any(ok != (by[a] == by[b]) for (a, b), ok in matrix.items()):
+                print("\nNOT as intended")
+                if not args.cli:
+                    return 1
+            else:
+                print("\nas intended")
+        if args.cli:
+            from mininet.cli import CLI
+            CLI(net)
+    return 0
 
 
 def server_fields(args):
@@ -195,6 +224,20 @@ def build_parser():
     end.add_argument("--once", action="store_true",
                      help="stop after the scenario (exit status 1 if the matrix is wrong)")
     ov.set_defaults(handler=overlay)
+
+    fab = sub.add_parser("fabric", help="plain OVS switches as a tree or a looped mesh "
+                                        "(qnet serve --mode fabric)",
+                         description="Plain OVS switches as a tree or a looped mesh, for "
+                         "qnet serve --mode fabric.")
+    fab.add_argument("--topology", choices=["tree", "mesh"], default="tree",
+                     help="switch layout (default tree)")
+    fab.add_argument("--api", default="http://127.0.0.1:9696", help="qnet REST API")
+    fab.add_argument("--controller", default="127.0.0.1:6653", help="OpenFlow HOST:PORT")
+    fab.add_argument("--token", help="admin API token (token auth)")
+    fab.add_argument("--scenario", choices=["none", "tenants"], default="none",
+                     help="tenants: two tenants, three networks, hosts bound by binding:profile")
+    fab.add_argument("--cli", action="store_true", help="drop into the Mininet CLI at the end")
+    fab.set_defaults(handler=fabric_main)
 
     srv = sub.add_parser("server", help="VMs in the running lab",
                          description="VMs in the running lab").add_subparsers(
