@@ -308,3 +308,17 @@ def test_every_command_has_useful_help():
         assert "--format" in text and "--url" in text, path
         for action in p._actions:     # every argument says what it is for
             assert action.help, (path, action.dest)
+
+
+def test_topology_of_a_fabric_server(tmp_path, capsys):
+    srv = Server(tmp_path, extra=["--plugin", "openflow", "--mode", "fabric",
+                                  "--ovsdb-listen", "127.0.0.1:0"])
+    try:
+        q = Qnet(srv.url, capsys, project="ops")
+        topo = q.json("topology", "--admin")
+        assert topo["mode"] == "fabric" and topo["switches"] == [] and topo["links"] == []
+        table = q("topology", "--admin")
+        assert table.startswith("mode: fabric\n") and "switches (0)" in table
+        assert "admin only" in q("topology", expect=1)
+    finally:
+        srv.stop()
