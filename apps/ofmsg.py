@@ -122,18 +122,19 @@ def _unused_old_api(parser):
 class _RecentAdds:
     """The last few thousand ADD messages by flow, so a flow sent to many switches is encoded
     once. A message depends only on the flow (and the OpenFlow version): os-ken serialises it
-    afresh for each switch, and the xid it got first is harmless on other connections."""
+    afresh for each switch, and the xid it got first is harmless on other connections. Kept
+    by cookie, which names a flow's content everywhere in qnet (pipeline.py)."""
 
     def __init__(self, size):
         self.size = size
         self.msgs = collections.OrderedDict()
 
     def get(self, dp, flow):
-        msg = self.msgs.get(flow)
+        msg = self.msgs.get(flow.cookie)
         if msg is not None and msg.datapath.ofproto is dp.ofproto:
-            self.msgs.move_to_end(flow)
+            self.msgs.move_to_end(flow.cookie)
             return msg
-        msg = self.msgs[flow] = _encode_add(dp, flow)
+        msg = self.msgs[flow.cookie] = _encode_add(dp, flow)
         if len(self.msgs) > self.size:
             self.msgs.popitem(last=False)
         return msg

@@ -61,6 +61,9 @@ def run_case(n, p, repeat, null=False):
     if null:
         return {"cold_ctl_s": cold_ctl, "cold_flow_mods": cold_sent,
                 "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    for system_id in cloud.hypervisors:       # the switches hold exactly the desired state
+        if set(cloud.flows_of(system_id)) != set(cloud.controller.desired.state(system_id).flows):
+            raise SystemExit(f"{system_id} does not hold its desired state")
     counts = [hv.dp.switch.flow_count() for hv in cloud.hypervisors.values()]
     groups = [len(hv.dp.switch.groups) for hv in cloud.hypervisors.values()]
     out = {"switches": n, "ports": p, "networks": scenario.k, "span": scenario.span,
@@ -123,16 +126,18 @@ def plot(rows, path):
         print(f"matplotlib is not installed: no plot ({path})", file=sys.stderr)
         return
     fig, axes = pyplot.subplots(1, 3, figsize=(15, 4.5))
-    panels = (("cold_ctl_s", "cold start, controller CPU (s)"),
-              ("add_ctl_ms", "one port add, controller CPU (ms)"),
-              ("flows_max", "flows on the fullest switch"))
-    for ax, (key, title) in zip(axes, panels):
+    panels = (("ports", "cold_ctl_s", "ports in the cloud", "cold start, controller CPU (s)"),
+              ("ports", "add_ctl_ms", "ports in the cloud", "one port add, controller CPU (ms)"),
+              ("per_switch", "flows_max", "ports per switch (P/N)",
+               "flows per switch: one line whatever N"))
+    for ax, (xkey, ykey, xlabel, title) in zip(axes, panels):
         for n in sorted({r["switches"] for r in rows}):
-            mine = sorted((r["ports"], r[key]) for r in rows if r["switches"] == n)
+            mine = sorted((r["ports"] / (r["switches"] if xkey == "per_switch" else 1), r[ykey])
+                          for r in rows if r["switches"] == n)
             ax.plot([x for x, _ in mine], [y for _, y in mine], marker="o", label=f"{n} switches")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("ports in the cloud")
+        ax.set_xlabel(xlabel)
         ax.set_title(title)
         ax.legend()
     fig.tight_layout()

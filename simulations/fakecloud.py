@@ -10,10 +10,11 @@ report with an ofport, as ovs-vswitchd would give them.
 
 What is replaced, and only that: the transport. ``CloudController`` is the real QnetController
 whose request/reply (barriers, flow and group stats) is answered synchronously by the fake
-switch, and whose worker loop is ``FakeCloud.settle()`` instead of a hub thread; switch errors
-are delivered to its real error handler.
+switch, and whose worker loop is ``FakeCloud.settle()`` (running the worker's own ``run_pass``)
+instead of a hub thread; switch errors are delivered to its real error handler.
 """
 import dataclasses
+import ipaddress
 import itertools
 import time
 from types import SimpleNamespace
@@ -231,7 +232,7 @@ class FakeCloud:
         for _ in range(max_passes):
             self.publish()
             if not self.controller.wake.is_set():
-                return dataclasses.replace(work), self.controller.sent - sent
+                return work, self.controller.sent - sent
             self.controller.wake.clear()
             self.controller.run_pass()
             for field in dataclasses.fields(Counters):
@@ -309,7 +310,8 @@ class Scenario:
 
     @staticmethod
     def tunnel_ip(s):
-        return f"172.{16 + (s >> 16)}.{s >> 8 & 255}.{s & 255 or 254}"
+        """172.16.0.1, 172.16.0.2, ...: one distinct address per switch."""
+        return str(ipaddress.IPv4Address("172.16.0.0") + s + 1)
 
     def build(self, plugin=None, null_switches=False):
         from apps.openflow import OpenFlowPlugin

@@ -1,7 +1,8 @@
 """DesiredState on its own: after any sequence of model and chassis changes (ports, networks,
 interfaces plugged, moved and renumbered, tunnel ports and tunnel addresses changing, chassis
 coming and going), each switch's incremental state equals ``compile_chassis`` over everything,
-and the deltas it returned add up to that state."""
+the deltas it returned add up to that state, and the tunnels it asks for are those
+``tunnel.mesh.wanted_tunnels`` computes from scratch."""
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -9,6 +10,7 @@ from apps import flows, ofmsg
 from apps.incremental import DesiredState
 from apps.model import place
 from tests.unit.overlay_fixtures import chassis, iface, model, network, port
+from tunnel.mesh import wanted_tunnels
 
 NETWORKS, PORTS = 3, 10
 
@@ -97,6 +99,9 @@ class World:
             assert state.groups == full.groups
             held = self.held.get(system_id, ofmsg.Installed())
             assert set(held.flows) == set(full.flows) and held.groups == full.groups
+        ips = {c.system_id: c.tunnel_ip for c in self.chassis.values() if c.tunnel_ip}
+        for system_id, wanted in wanted_tunnels(self.model, placement.bound, ips).items():
+            assert self.state.wanted_tunnels(system_id) == wanted
 
 
 OPERATIONS = st.lists(st.tuples(
