@@ -9,6 +9,7 @@ APT_PACKAGES := python3-venv python3-pip openvswitch-switch mininet iperf3 ethto
 STATE_DIR ?= var
 DB_URL ?= sqlite:///$(STATE_DIR)/qnet.sqlite
 AUTH ?= token
+MODE ?= overlay
 PYTEST_ARGS ?=
 
 .PHONY: run test setup system-packages clean
@@ -31,7 +32,7 @@ $(VENV)/.installed: setup.py
 
 run: setup
 	mkdir -p $(STATE_DIR)
-	$(VENV)/bin/qnet serve --db-url '$(DB_URL)' --auth $(AUTH)
+	$(VENV)/bin/qnet serve --db-url '$(DB_URL)' --auth $(AUTH) --mode $(MODE)
 
 test: setup
 	$(VENV)/bin/python -m pytest -q -rs $(PYTEST_ARGS) tests

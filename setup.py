@@ -38,6 +38,7 @@ setup(
         "qnet.plugins": [
             "noop=controller.plugins.noop:NoopPlugin",
             "openflow=apps.openflow:OpenFlowPlugin",
+            "fabric=apps.fabric:FabricPlugin",
         ],
     },
 )

@@ -34,6 +34,8 @@ class PortView:
     admin_up: bool
     attachment: str | None
     qos_policy_id: str | None = None
+    #: binding:profile (admin-set); fabric mode binds by its datapath_id and port name/number
+    profile: dict = dataclasses.field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
     def from_dict(cls, p):
@@ -45,6 +47,7 @@ class PortView:
                    pairs=tuple((a["mac_address"], a["ip_address"])
                                for a in p["allowed_address_pairs"]),
                    admin_up=p["admin_state_up"], attachment=p["attachment"],
+                   profile=dict(p.get("binding:profile") or {}),
                    qos_policy_id=p.get("qos_policy_id"))
 
 

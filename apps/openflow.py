@@ -36,6 +36,7 @@ from apps import pipeline as pl
 from apps.chassis import ChassisError, ChassisMonitor, EventChassisChanged
 from apps.incremental import DesiredState
 from apps.model import LogicalModel
+from controller import errors
 from controller.context import Context
 from controller.plugin import Plugin
 
@@ -73,6 +74,11 @@ class OpenFlowPlugin(Plugin):
         self.app = next(a for a in apps.values() if isinstance(a, QnetController))
         self.app.attach(self)
 
+    def topology(self):
+        if self.app is None:
+            raise errors.NotFound("The OpenFlow controller is not running.")
+        return self.app.describe()
+
     def notify(self, change):
         self.model.apply(change)
         if self.app is not None:
@@ -81,7 +87,7 @@ class OpenFlowPlugin(Plugin):
     def port_stats(self, port):
         """The port's meters as configured and their counters, read from its switch now."""
         view = self.model.ports.get(port["id"])
-        where = self.app.desired.bound.get(port["id"]) if self.app and view else None
+        where = self.app.where(port["id"]) if self.app and view else None
         if where is None:
             return {"bound": False, "meters": []}
         chassis_id, ofport = where
@@ -231,17 +237,8 @@ class QnetController(app_manager.OSKenApp):
     def _packet_in(self, ev):
         msg = ev.msg
         port = self._port_at(msg.datapath.id, msg.match.get("in_port"))
-        if port is None:
-            return
-        lease = self._lease(port)
-        reply = dhcp.handle_dhcp(msg.data, lambda mac: lease if mac == port.mac else None) \
-            if lease else None
-        if reply is not None:
-            dp = msg.datapath
-            parser, ofp = dp.ofproto_parser, dp.ofproto
-            dp.send_msg(parser.OFPPacketOut(
-                dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
-                actions=[parser.OFPActionOutput(msg.match["in_port"])], data=reply))
+        if port is not None:
+            answer_dhcp(msg, self.plugin.model, port)
 
     # -- the worker ----------------------------------------------------------------------------
     def _worker(self):
@@ -314,7 +311,7 @@ class QnetController(app_manager.OSKenApp):
             if switch is None:
                 continue
             if not switch.synced or (switch.unpruned and not settling):
-                delta = ofmsg.changes(self._read_installed(switch.dp),
+                delta = ofmsg.changes(read_installed(self._request, switch.dp),
                                       self.desired.state(ch.system_id), prune=not settling)
                 switch.unpruned = settling
             else:
@@ -355,45 +352,16 @@ class QnetController(app_manager.OSKenApp):
                     LOG.warning("tunnels of %s not set up yet: %s", system_id, exc)
                     self.desired.tunnels_dirty.add(system_id)
 
-    def _read_installed(self, dp):
-        """Flows (by cookie) and groups a switch holds: read back, never wiped."""
-        parser, ofp = dp.ofproto_parser, dp.ofproto
-        installed = ofmsg.Installed()
-        req = parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY,
-                                         0, 0, parser.OFPMatch())
-        for reply in self._request(dp, req, parser.OFPFlowStatsReply, multi=True) or []:
-            for stat in reply.body:
-                if stat.cookie & pl.COOKIE_PREFIX_MASK != pl.COOKIE_PREFIX:
-                    LOG.warning("switch %016x: removing a flow qnet did not install: %s",
-                                dp.id, stat.match)
-                installed.flows[stat.cookie] = (stat.table_id, stat.priority, stat.match)
-        req = parser.OFPGroupDescStatsRequest(dp, 0)
-        for reply in self._request(dp, req, parser.OFPGroupDescStatsReply, multi=True) or []:
-            for stat in reply.body:
-                installed.groups[stat.group_id] = None
-        req = parser.OFPMeterConfigStatsRequest(dp, 0, ofp.OFPM_ALL)
-        for reply in self._request(dp, req, parser.OFPMeterConfigStatsReply, multi=True) or []:
-            for stat in reply.body:
-                installed.meters[stat.meter_id] = ofmsg.meter_from_config(dp, stat)
-        LOG.info("switch %016x holds %d flows, %d groups, %d meters", dp.id,
-                 len(installed.flows), len(installed.groups), len(installed.meters))
-        return installed
-
     def meter_stats(self, chassis_id, meter_ids):
         """{meter id: OFPMeterStats} of ``meter_ids`` on ``chassis_id``'s switch (a round trip
         to the switch; empty if it is not connected)."""
         ch = self.monitor.chassis.get(chassis_id)
         switch = self.switches.get(ch.datapath_id) if ch is not None else None
-        if switch is None:
-            return {}
-        parser = switch.dp.ofproto_parser
-        out = {}
-        for meter_id in meter_ids:
-            req = parser.OFPMeterStatsRequest(switch.dp, 0, meter_id)
-            for reply in self._request(switch.dp, req, parser.OFPMeterStatsReply,
-                                       multi=True) or []:
-                out.update((stat.meter_id, stat) for stat in reply.body)
-        return out
+        return read_meter_stats(self._request, switch.dp, meter_ids) if switch else {}
+
+    def where(self, port_id):
+        """(chassis id, ofport) where a port is bound, or None."""
+        return self.desired.bound.get(port_id)
 
     def _report_status(self, model, chassis, synced):
         """ACTIVE: bound and the flows of its switch are installed; DOWN otherwise. Only for
@@ -417,6 +385,30 @@ class QnetController(app_manager.OSKenApp):
                 self.plugin.core.ports.report_status(port_id, *status)
                 self.reported[port_id] = status
 
+    def describe(self):
+        """The overlay as the admin API shows it: hypervisors (chassis) with their bridge's
+        interfaces, the tunnels between them, and where bound ports sit."""
+        bound_at = {where: pid for pid, where in self.desired.bound.items()}
+        switches = [{"chassis": ch.system_id, "connected": ch.datapath_id in self.switches,
+                     "datapath_id": f"{ch.datapath_id:016x}" if ch.datapath_id else None,
+                     "tunnel_ip": ch.tunnel_ip,
+                     "ports": [{"number": i.ofport, "name": i.name,
+                                "role": ("tunnel" if i.type == "vxlan" else "host"
+                                         if (ch.system_id, i.ofport) in bound_at else "unused"),
+                                "port_id": bound_at.get((ch.system_id, i.ofport))}
+                               for i in sorted(ch.interfaces.values(), key=lambda i: i.name)]}
+                    for ch in sorted(self.connected_chassis(), key=lambda c: c.system_id)]
+        tunnels = [{"from": a, "to": b, "port": port}
+                   for a, peers in sorted(self.desired.tunnels.items())
+                   for b, port in sorted(peers.items())]
+        model = self.plugin.model
+        ports = [{"port_id": pid, "network_id": model.ports[pid].network_id,
+                  "mac_address": model.ports[pid].mac, "chassis": host, "port_number": no}
+                 for pid, (host, no) in sorted(self.desired.bound.items())
+                 if pid in model.ports]
+        return {"mode": "overlay", "switches": switches, "links": [], "tunnels": tunnels,
+                "ports": ports}
+
     # -- lookups --------------------------------------------------------------------------------
     def _port_at(self, dpid, ofport):
         chassis_id = next((c.system_id for c in self.connected_chassis()
@@ -424,16 +416,67 @@ class QnetController(app_manager.OSKenApp):
         port_id = self.desired.port_at(chassis_id, ofport)
         return self.plugin.model.ports.get(port_id) if port_id is not None else None
 
-    def _lease(self, port):
-        model = self.plugin.model
-        sub = model.dhcp_subnet(port)
-        if sub is None:
-            return None
-        net = netaddr.IPNetwork(sub["cidr"])
-        server = sub["gateway_ip"] or str(netaddr.IPAddress(net.first + 1))
-        return dhcp.Lease(mac=port.mac, ip=port.ipv4[0], prefixlen=net.prefixlen,
-                          gateway=sub["gateway_ip"], dns=tuple(sub["dns_nameservers"]),
-                          mtu=model.networks[port.network_id].mtu,
-                          host_routes=tuple((r["destination"], r["nexthop"])
-                                            for r in sub["host_routes"]),
-                          server_ip=server, server_mac=DHCP_SERVER_MAC)
+
+def read_installed(request, dp):
+    """Flows (by cookie) and groups a switch holds: read back, never wiped. ``request(dp,
+    msg, reply_cls, multi)`` sends a request and returns its replies."""
+    parser, ofp = dp.ofproto_parser, dp.ofproto
+    installed = ofmsg.Installed()
+    req = parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY,
+                                     0, 0, parser.OFPMatch())
+    for reply in request(dp, req, parser.OFPFlowStatsReply, multi=True) or []:
+        for stat in reply.body:
+            if stat.cookie & pl.COOKIE_PREFIX_MASK != pl.COOKIE_PREFIX:
+                LOG.warning("switch %016x: removing a flow qnet did not install: %s",
+                            dp.id, stat.match)
+            installed.flows[stat.cookie] = (stat.table_id, stat.priority, stat.match)
+    req = parser.OFPGroupDescStatsRequest(dp, 0)
+    for reply in request(dp, req, parser.OFPGroupDescStatsReply, multi=True) or []:
+        for stat in reply.body:
+            installed.groups[stat.group_id] = None
+    req = parser.OFPMeterConfigStatsRequest(dp, 0, ofp.OFPM_ALL)
+    for reply in request(dp, req, parser.OFPMeterConfigStatsReply, multi=True) or []:
+        for stat in reply.body:
+            installed.meters[stat.meter_id] = ofmsg.meter_from_config(dp, stat)
+    LOG.info("switch %016x holds %d flows, %d groups, %d meters", dp.id,
+             len(installed.flows), len(installed.groups), len(installed.meters))
+    return installed
+
+
+def read_meter_stats(request, dp, meter_ids):
+    """{meter id: OFPMeterStats} of ``meter_ids`` on ``dp`` (a round trip to the switch)."""
+    parser = dp.ofproto_parser
+    out = {}
+    for meter_id in meter_ids:
+        req = parser.OFPMeterStatsRequest(dp, 0, meter_id)
+        for reply in request(dp, req, parser.OFPMeterStatsReply, multi=True) or []:
+            out.update((stat.meter_id, stat) for stat in reply.body)
+    return out
+
+
+def answer_dhcp(msg, model, port):
+    """Answer a DHCP packet-in from ``port`` out of the port it came in on."""
+    lease = dhcp_lease(model, port)
+    reply = dhcp.handle_dhcp(msg.data, lambda mac: lease if mac == port.mac else None) \
+        if lease else None
+    if reply is not None:
+        dp = msg.datapath
+        parser, ofp = dp.ofproto_parser, dp.ofproto
+        dp.send_msg(parser.OFPPacketOut(
+            dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
+            actions=[parser.OFPActionOutput(msg.match["in_port"])], data=reply))
+
+
+def dhcp_lease(model, port):
+    """The DHCP answer for ``port``: its first IPv4 address and its subnet's options."""
+    sub = model.dhcp_subnet(port)
+    if sub is None:
+        return None
+    net = netaddr.IPNetwork(sub["cidr"])
+    server = sub["gateway_ip"] or str(netaddr.IPAddress(net.first + 1))
+    return dhcp.Lease(mac=port.mac, ip=port.ipv4[0], prefixlen=net.prefixlen,
+                      gateway=sub["gateway_ip"], dns=tuple(sub["dns_nameservers"]),
+                      mtu=model.networks[port.network_id].mtu,
+                      host_routes=tuple((r["destination"], r["nexthop"])
+                                        for r in sub["host_routes"]),
+                      server_ip=server, server_mac=DHCP_SERVER_MAC)

@@ -2,7 +2,8 @@
 
 | table | name            | does                                                                      |
 |------:|-----------------|---------------------------------------------------------------------------|
-|     0 | classify        | VM port -> its egress meter (QoS), metadata := VNI, to port_security; tunnel port -> tunnel_in; else drop |
+|     0 | classify        | VM port -> its egress meter (QoS), metadata := VNI, to port_security; tunnel port -> tunnel_in; fabric link -> fabric_in; else drop |
+|     1 | fabric_in       | (fabric mode) eth_src of a network crossing this switch -> metadata := VNI + FROM_TUNNEL; else drop |
 |     2 | tunnel_in       | tun_id of a hosted network -> metadata := VNI + FROM_TUNNEL, to l2_lookup; else drop |
 |     5 | port_security   | a port sends only from its MAC and IPs (plus allowed address pairs); else drop |
 |    10 | arp_responder   | ARP requests for IPs the model knows are answered here, never broadcast  |
@@ -26,7 +27,8 @@ class Table:
 
 
 PIPELINE = (
-    Table(0, "classify", next=("tunnel_in", "port_security")),
+    Table(0, "classify", next=("fabric_in", "tunnel_in", "port_security")),
+    Table(1, "fabric_in", next=("l2_lookup",)),
     Table(2, "tunnel_in", next=("l2_lookup",)),
     Table(5, "port_security", next=("arp_responder",)),
     Table(10, "arp_responder", next=("dhcp",), miss="dhcp"),
@@ -37,7 +39,8 @@ PIPELINE = (
 TABLES = {t.name: t for t in PIPELINE}
 
 # metadata layout: the network's VNI in the low 24 bits; bit 32 set when the frame came in
-# through a tunnel (it must then only be delivered locally: split horizon).
+# from another switch, through a tunnel (it must then only be delivered locally: split horizon)
+# or a fabric link (docs/fabric.md).
 VNI_MASK = 0xFFFFFF
 FROM_TUNNEL = 1 << 32
 METADATA_MASK = VNI_MASK | FROM_TUNNEL

@@ -8,6 +8,7 @@ Example file (every key optional)::
     ofp_listen = 0.0.0.0:6653
     ovsdb_listen = 0.0.0.0:6640
     plugin = openflow
+    mode = overlay
     auth = token
 """
 import argparse
@@ -24,6 +25,7 @@ class ServiceConfig:
     ofp_listen: str = "0.0.0.0:6653"
     ovsdb_listen: str = "0.0.0.0:6640"
     plugin: str = "openflow"
+    mode: str = "overlay"
     auth: str = "token"
     noauth_project: str = "demo"
     vni_range: str = "1000:16777215"
@@ -40,6 +42,8 @@ class ServiceConfig:
         "ovsdb_listen": "HOST:PORT switches' ovsdb-servers connect to as manager "
                         "(openflow plug-in)",
         "plugin": "back-end plug-in name (entry point in group qnet.plugins)",
+        "mode": "'overlay' (hypervisor bridges joined by VXLAN tunnels) or 'fabric' (a "
+                "multi-switch OpenFlow fabric, ports bound by binding:profile; docs/fabric.md)",
         "auth": "'token' (X-Auth-Token, see qnet-manage token create) or 'noauth' "
                 "(trust X-Project-Id / X-Roles headers; development only)",
         "noauth_project": "project of noauth requests that name none",
@@ -50,6 +54,12 @@ class ServiceConfig:
                         "flows, until every hypervisor that had active ports is back",
         "log_level": "DEBUG, INFO, WARNING or ERROR",
     }
+
+    def backend(self):
+        """The plug-in to load: the openflow back-end comes in two modes."""
+        if self.mode not in ("overlay", "fabric"):
+            raise SystemExit(f"mode must be overlay or fabric, not {self.mode!r}")
+        return "fabric" if self.mode == "fabric" and self.plugin == "openflow" else self.plugin
 
     def core_config(self):
         low, _, high = self.vni_range.partition(":")

@@ -72,6 +72,12 @@ class Plugin:
     def bind_apps(self, apps):
         """Called with the instantiated os-ken apps (name -> app) once the hub runs them."""
 
+    def topology(self):
+        """The switches, links and bindings the back-end sees (admin API). Back-ends without
+        a topology say so with a 404."""
+        raise errors.NotFound(f"The {self.name} plug-in has no topology: it programs no "
+                              "switches (use --plugin openflow, in --mode overlay or fabric).")
+
     def check(self, change):
         """Veto point inside the transaction: raise a QnetError to refuse ``change``."""
 

@@ -106,14 +106,15 @@ def qnet_bin():
 class QnetServer:
     """``qnet serve --plugin openflow`` on free loopback ports; stopped by pid."""
 
-    def __init__(self, workdir, log_level="INFO", trace=False):
+    def __init__(self, workdir, log_level="INFO", trace=False, extra=()):
         self.api_port, self.ofp_port, self.ovsdb_port = free_ports(3)
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.log_path = os.path.join(workdir, "serve.log")
         args = ["serve", "--db-url", f"sqlite:///{workdir}/bench.sqlite", "--auth", "noauth",
                 "--plugin", "openflow", "--api-listen", f"127.0.0.1:{self.api_port}",
                 "--ofp-listen", f"127.0.0.1:{self.ofp_port}",
-                "--ovsdb-listen", f"127.0.0.1:{self.ovsdb_port}", "--log-level", log_level]
+                "--ovsdb-listen", f"127.0.0.1:{self.ovsdb_port}", "--log-level", log_level,
+                *extra]
         if trace:
             cmd = [sys.executable, "-c",
                    "import sys; sys.path.insert(0, %r); "

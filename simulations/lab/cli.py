@@ -2,6 +2,7 @@
 
     qnet-lab overlay --hypervisors 3 --scenario seed            # noauth server
     qnet-lab overlay --scenario seed --token $ADMIN_TOKEN       # token server (admin token)
+    qnet-lab fabric --topology mesh --scenario tenants          # qnet serve --mode fabric
 
 Each hypervisor's br-int connects to the controller's OpenFlow port and its ovsdb-server to the
 controller's OVSDB manager port, through relays, so the lab needs no route to the host. With
@@ -30,7 +31,18 @@ def main(argv=None):
     ov.add_argument("--tenants", default="tenant-a,tenant-b",
                     help="comma-separated projects for the scenario")
     ov.add_argument("--cli", action="store_true", help="drop into the Mininet CLI at the end")
+    fab = sub.add_parser("fabric", help="plain OVS switches as a tree or a looped mesh "
+                                        "(qnet serve --mode fabric)")
+    fab.add_argument("--topology", choices=["tree", "mesh"], default="tree")
+    fab.add_argument("--api", default="http://127.0.0.1:9696", help="qnet REST API")
+    fab.add_argument("--controller", default="127.0.0.1:6653", help="OpenFlow HOST:PORT")
+    fab.add_argument("--token", help="admin API token (token auth)")
+    fab.add_argument("--scenario", choices=["none", "tenants"], default="none",
+                     help="tenants: two tenants, three networks, hosts bound by binding:profile")
+    fab.add_argument("--cli", action="store_true", help="drop into the Mininet CLI at the end")
     args = parser.parse_args(argv)
+    if args.lab == "fabric":
+        return fabric_main(args)
 
     with start_lab(hypervisors=args.hypervisors, subnets=args.subnets) as lab:
         for hv in lab.hypervisors:
@@ -54,6 +66,33 @@ def main(argv=None):
         if args.cli:
             from mininet.cli import CLI
             CLI(lab.net)
+    return 0
+
+
+def fabric_main(args):
+    from . import fabric
+    with fabric.start_fabric(args.topology, controller=args.controller) as net:
+        print(f"fabric up: {', '.join(s.name for s in net.switches)} "
+              f"(controller {args.controller})")
+        if args.scenario == "tenants":
+            admin = Api(args.api, project="ops", token=args.token, admin=not args.token)
+            members = fabric.fabric_scenario(net, admin, args.topology)
+            fabric.wait_ready(admin, members, fabric.LINKS[args.topology])
+            fabric.pin_neighbours(members)
+            for m in members:
+                print(f"{m.tenant}/{m.network}: {m.host.name} {m.ip} {m.mac}")
+            matrix = fabric.reachability(members)
+            print("\nreachability (ping):\n" + seed.format_matrix(matrix, members))
+            by = {m.label: m.network for m in members}
+            if any(ok != (by[a] == by[b]) for (a, b), ok in matrix.items()):
+                print("\nNOT as intended")
+                if not args.cli:
+                    return 1
+            else:
+                print("\nas intended")
+        if args.cli:
+            from mininet.cli import CLI
+            CLI(net)
     return 0
 
 

@@ -214,9 +214,9 @@ def assert_sigterm_exits_cleanly(proc):
     assert "Traceback" not in log, log[-3000:]
 
 
-def serve_openflow(launch, tmp_path, ovsdb_port):
+def serve_openflow(launch, tmp_path, ovsdb_port, mode="overlay"):
     api_port = free_port()
-    proc = launch("--plugin", "openflow", "--auth", "noauth",
+    proc = launch("--plugin", "openflow", "--mode", mode, "--auth", "noauth",
                   "--db-url", f"sqlite:///{tmp_path}/of.sqlite",
                   "--api-listen", f"127.0.0.1:{api_port}", "--ofp-listen",
                   f"127.0.0.1:{free_port()}", "--ovsdb-listen", f"127.0.0.1:{ovsdb_port}")
@@ -224,10 +224,11 @@ def serve_openflow(launch, tmp_path, ovsdb_port):
     return proc
 
 
-def test_sigterm_stops_the_openflow_plugin_promptly(launch, tmp_path):
+@pytest.mark.parametrize("mode", ["overlay", "fabric"])
+def test_sigterm_stops_the_openflow_plugin_promptly(launch, tmp_path, mode):
     """The controller's worker and os-ken's OVSDB accept loop must both end on SIGTERM (the
     worker once slept through it and the process never exited)."""
-    proc = serve_openflow(launch, tmp_path, free_port())
+    proc = serve_openflow(launch, tmp_path, free_port(), mode)
     wait_for_log(proc, "qnet serving the REST API")
     assert_sigterm_exits_cleanly(proc)
 

@@ -1,0 +1,343 @@
+"""Fabric mode (``qnet serve --mode fabric``): a multi-switch OpenFlow fabric without tunnels.
+
+The plug-in half is the overlay's (it mirrors the logical model); the app half discovers the
+switches' links with its own LLDP (packet-out on every port, packet-in on the receiver), keeps
+them in a topology.graph.FabricGraph, and on every change recomputes the routes of the networks
+the change can affect (topology.graph.RouteTable), compiles each switch's desired state
+(apps/fabric_flows.py) and sends the difference (apps/ofmsg.py; read back first, never wiped).
+
+Links go down at once on port status (carrier lost, port disabled or deleted) and after
+LINK_TIMEOUT seconds without LLDP; they come back with the next LLDP round, and then every
+network is recomputed, so paths rebalance onto the restored link.
+"""
+import logging
+import time
+
+from os_ken.app.ofctl import api as ofctl
+from os_ken.base import app_manager
+from os_ken.controller import ofp_event
+from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER,
+                                       set_ev_cls)
+from os_ken.lib import hub
+from os_ken.ofproto import ofproto_v1_3
+
+from apps import fabric_flows, ofmsg
+from apps.openflow import OpenFlowPlugin, answer_dhcp, read_installed, read_meter_stats
+from controller import errors
+from topology import lldp
+from topology.graph import FabricGraph, RouteTable
+
+LOG = logging.getLogger(__name__)
+LLDP_INTERVAL = 1.0           # seconds between LLDP rounds
+LINK_TIMEOUT = 3.5            # a link not heard of for this long is down
+
+
+class FabricPlugin(OpenFlowPlugin):
+    """The ``openflow`` back-end in fabric mode: ports bind by binding:profile."""
+
+    name = "fabric"
+    osken_apps = ("os_ken.app.ofctl.service", "apps.fabric")
+
+    def osken_args(self, config):
+        return []
+
+    def bind_apps(self, apps):
+        self.app = next(a for a in apps.values() if isinstance(a, FabricController))
+        self.app.attach(self)
+
+    def check(self, change):
+        """Refuse what fabric isolation cannot honour: a binding:profile that names no switch
+        port, and a MAC already used in another network (transit switches tell networks
+        apart by source MAC, so it must be unique across the fabric)."""
+        port = change.new
+        if change.resource != "port" or port is None:
+            return
+        try:
+            fabric_flows.parse_binding(port.get("binding:profile") or {})
+        except fabric_flows.BindingError as exc:
+            raise errors.InvalidInput(error=str(exc)) from None
+        macs = {port["mac_address"]} | {p["mac_address"] for p in port["allowed_address_pairs"]}
+        for other in self.model.ports.values():
+            if other.id != port["id"] and other.network_id != port["network_id"] and \
+                    macs & ({other.mac} | {m for m, _ in other.pairs}):
+                raise errors.MacAddressInUse(net_id=other.network_id,
+                                             mac=", ".join(sorted(macs)))
+
+    def topology(self):
+        if self.app is None:
+            raise errors.NotFound("The fabric controller is not running.")
+        return self.app.describe()
+
+
+class FabricSwitch:
+    """A connected switch whose ports are described, and what qnet believes it holds
+    (None: not read back yet, or it refused a message)."""
+
+    def __init__(self, dp):
+        self.dp = dp
+        self.installed = None
+        #: flows are only added, never removed, until LLDP had time to find the links
+        #: (LINK_TIMEOUT): after a controller restart the switch keeps forwarding meanwhile
+        self.prune_after = time.monotonic() + LINK_TIMEOUT
+
+
+class FabricController(app_manager.OSKenApp):
+    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.plugin = None
+        self.wake = hub.Event()
+        self.passes = 0               # reconcile passes run (for tests)
+        self.reported = {}            # port id -> status tuple last written to the core
+        self.switches = {}            # dpid -> FabricSwitch
+        self.fabric = FabricGraph()
+        self.routes = RouteTable()
+        self.bound = {}               # port id -> (dpid, ofport)
+        self.heard = {}               # (a, b) with a < b -> monotonic time of the last LLDP
+        self.last_change = None       # when the last link event happened (monotonic)
+        #: the most recent recomputations: [{"networks": n, "seconds": s, "cause": ...}]
+        self.recomputes = []
+
+    def start(self):
+        thread = super().start()
+        self.threads += [hub.spawn(self._worker), hub.spawn(self._lldp_loop)]
+        return thread
+
+    def stop(self):
+        self.is_active = False        # ends the worker and the LLDP loop
+        self.kick()
+        super().stop()
+
+    def attach(self, plugin):
+        self.plugin = plugin
+        self.kick()
+
+    def kick(self):
+        self.wake.set()
+
+    def changed(self, change):
+        """A committed API change: every pass recomputes bindings and routes from the model."""
+        self.kick()
+
+    # -- switches and ports --------------------------------------------------------------------
+    @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    def _switch_connected(self, ev):
+        dp = ev.msg.datapath
+        LOG.info("fabric switch %016x connected", dp.id)
+        self.switches.pop(dp.id, None)
+        dp.send_msg(dp.ofproto_parser.OFPPortDescStatsRequest(dp, 0))
+
+    @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
+    def _port_desc(self, ev):
+        dp = ev.msg.datapath
+        ports = {p.port_no: p.name.decode(errors="replace") for p in ev.msg.body
+                 if p.port_no <= dp.ofproto.OFPP_MAX}
+        if dp.id in self.fabric.graph:
+            self.fabric.graph.nodes[dp.id]["ports"].update(ports)
+        else:
+            self.fabric.add_switch(dp.id, ports)
+        self.switches[dp.id] = FabricSwitch(dp)
+        hub.spawn_after(LINK_TIMEOUT, self.kick)     # the pass that may prune
+        self._link_event(up=True, cause=f"switch {dp.id:016x} joined")
+        self._send_lldp(dp, ports)
+
+    @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
+    def _switch_gone(self, ev):
+        switch = self.switches.get(ev.datapath.id)
+        if switch is not None and switch.dp is ev.datapath:
+            LOG.info("fabric switch %016x disconnected", ev.datapath.id)
+            del self.switches[ev.datapath.id]
+            self.fabric.remove_switch(ev.datapath.id)
+            self._link_event(up=True, cause=f"switch {ev.datapath.id:016x} left")
+
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def _port_status(self, ev):
+        msg, dp = ev.msg, ev.msg.datapath
+        ofp, port = dp.ofproto, ev.msg.desc
+        if port.port_no > ofp.OFPP_MAX:         # the bridge's LOCAL port leads nowhere
+            return
+        down = (msg.reason == ofp.OFPPR_DELETE or port.state & ofp.OFPPS_LINK_DOWN or
+                port.config & ofp.OFPPC_PORT_DOWN)
+        if msg.reason != ofp.OFPPR_DELETE:
+            self.fabric.set_port(dp.id, port.port_no, port.name.decode(errors="replace"))
+        if down:
+            peer = self.fabric.port_down(dp.id, port.port_no)
+            if peer is not None:
+                self._link_event(down=[(dp.id, peer)],
+                                 cause=f"port {dp.id:016x}:{port.port_no} down")
+        else:
+            self._send_lldp(dp, {port.port_no: None})
+        self.kick()           # a host port may have appeared or gone: bindings change
+
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
+    def _switch_error(self, ev):
+        LOG.error("fabric switch %016x rejected a message: type=%s code=%s",
+                  ev.msg.datapath.id, ev.msg.type, ev.msg.code)
+        switch = self.switches.get(ev.msg.datapath.id)
+        if switch is not None:
+            switch.installed = None   # read back what it really holds on the next pass
+            self.kick()
+
+    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    def _packet_in(self, ev):
+        msg = ev.msg
+        dpid, in_port = msg.datapath.id, msg.match.get("in_port")
+        sender = lldp.parse(msg.data)
+        if sender is not None:
+            self._lldp_heard(sender, (dpid, in_port))
+            return
+        port = self._port_at(dpid, in_port)
+        if port is not None:
+            answer_dhcp(msg, self.plugin.model, port)
+
+    # -- link discovery ------------------------------------------------------------------------
+    def _send_lldp(self, dp, ports):
+        parser, ofp = dp.ofproto_parser, dp.ofproto
+        for port_no in ports:
+            dp.send_msg(parser.OFPPacketOut(
+                dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
+                actions=[parser.OFPActionOutput(port_no)], data=lldp.build(dp.id, port_no)))
+
+    def _lldp_heard(self, sender, receiver):
+        (a, port_a), (b, port_b) = sender, receiver
+        if a not in self.switches or b not in self.switches:
+            return
+        self.heard[(min(a, b), max(a, b))] = time.monotonic()
+        if self.fabric.link_up(a, port_a, b, port_b):
+            LOG.info("fabric link %016x:%d <-> %016x:%d up", a, port_a, b, port_b)
+            self._link_event(up=True, cause=f"link {a:016x}-{b:016x} up")
+
+    def _lldp_loop(self):
+        while self.is_active:
+            hub.sleep(LLDP_INTERVAL)
+            now = time.monotonic()
+            for a, _, b, _, up in self.fabric.links():
+                if up and now - self.heard.get((a, b), now) > LINK_TIMEOUT:
+                    self.fabric.link_down(a, b)
+                    self._link_event(down=[(a, b)], cause=f"link {a:016x}-{b:016x} timed out")
+            for dpid, switch in list(self.switches.items()):
+                self._send_lldp(switch.dp, self.fabric.port_names(dpid))
+
+    def _link_event(self, down=(), up=False, cause=""):
+        LOG.info("fabric: %s", cause)
+        self.routes.links_changed(down=down, up=up)
+        self.last_change = (time.monotonic(), cause)
+        self.kick()
+
+    # -- the worker ----------------------------------------------------------------------------
+    def _worker(self):
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            if not self.is_active:
+                return
+            try:
+                self.reconcile()
+            except Exception:
+                LOG.exception("fabric pass failed; switches are read back on the next one")
+                for switch in self.switches.values():
+                    switch.installed = None
+            self.passes += 1
+
+    def reconcile(self):
+        if self.plugin is None:
+            return
+        started, change = time.monotonic(), self.last_change
+        model = self.plugin.model
+        self.bound = fabric_flows.bind_ports(model, self.fabric)
+        changed = self.routes.update(self.fabric.live(),
+                                     fabric_flows.hosted_networks(model, self.bound))
+        desired = fabric_flows.compile_fabric(model, self.fabric, self.bound,
+                                              self.routes.routes)
+        sent, synced = 0, set()
+        for dpid, state in desired.items():
+            switch = self.switches.get(dpid)
+            if switch is not None:
+                sent += self._push(switch, state)
+                synced.add(dpid)
+        if changed and change is not None:
+            record = {"cause": change[1], "networks": len(changed), "messages": sent,
+                      "seconds": round(time.monotonic() - change[0], 4),
+                      "compute_seconds": round(time.monotonic() - started, 4)}
+            LOG.info("fabric: %(networks)d networks rerouted after %(cause)s: %(messages)d "
+                     "messages, flows acknowledged %(seconds).3f s after the event", record)
+            self.recomputes = (self.recomputes + [record])[-20:]
+        self._report_status(model, synced)
+
+    def _push(self, switch, desired):
+        """Send ``switch`` the difference to ``desired`` (read back first if unknown) and wait
+        for its barrier; returns the number of changes."""
+        if switch.installed is None:
+            switch.installed = read_installed(self._request, switch.dp)
+        prune = time.monotonic() >= switch.prune_after
+        delta = ofmsg.changes(switch.installed, desired, prune=prune)
+        if delta:
+            for msg in ofmsg.messages(switch.dp, delta):
+                switch.dp.send_msg(msg)
+            parser = switch.dp.ofproto_parser
+            self._request(switch.dp, parser.OFPBarrierRequest(switch.dp), parser.OFPBarrierReply)
+        switch.installed = ofmsg.Installed.from_state(
+            desired, kept=None if prune else switch.installed)
+        return len(delta)
+
+    def _request(self, dp, msg, reply_cls, multi=False):
+        return ofctl.send_msg(self, msg, reply_cls=reply_cls, reply_multi=multi)
+
+    def _report_status(self, model, synced):
+        """ACTIVE: bound and its switch holds its flows; DOWN otherwise."""
+        for port in list(model.ports.values()):
+            where = self.bound.get(port.id)
+            if where is not None and where[0] in synced and port.admin_up:
+                status = ("ACTIVE", f"{where[0]:016x}", f"{where[0]:016x}", where[1])
+            else:
+                status = ("DOWN", "", None, None)
+            if self.reported.get(port.id) != status:
+                self.plugin.core.ports.report_status(port.id, *status)
+                self.reported[port.id] = status
+
+    def where(self, port_id):
+        """(datapath id in hex, ofport) where a port is bound, or None (QoS port stats)."""
+        where = self.bound.get(port_id)
+        return (f"{where[0]:016x}", where[1]) if where else None
+
+    def meter_stats(self, dpid_hex, meter_ids):
+        switch = self.switches.get(int(dpid_hex, 16))
+        return read_meter_stats(self._request, switch.dp, meter_ids) if switch else {}
+
+    def _port_at(self, dpid, ofport):
+        for port_id, where in self.bound.items():
+            if where == (dpid, ofport):
+                return self.plugin.model.ports.get(port_id)
+        return None
+
+    # -- the admin view --------------------------------------------------------------------------
+    def describe(self):
+        """Switches, links, bound ports and per-network routes, as plain JSON values."""
+        model = self.plugin.model
+        bound_at = {where: pid for pid, where in self.bound.items()}
+        switches = []
+        for dpid in self.fabric.switches():
+            fabric_ports = self.fabric.fabric_ports(dpid)
+            switches.append({
+                "datapath_id": f"{dpid:016x}", "connected": dpid in self.switches,
+                "ports": [{"number": no, "name": name,
+                           "role": ("fabric" if no in fabric_ports else
+                                    "host" if (dpid, no) in bound_at else "unused"),
+                           "port_id": bound_at.get((dpid, no))}
+                          for no, name in sorted(self.fabric.port_names(dpid).items())]})
+        links = [{"a": {"datapath_id": f"{a:016x}", "port": pa},
+                  "b": {"datapath_id": f"{b:016x}", "port": pb},
+                  "status": "UP" if up else "DOWN"}
+                 for a, pa, b, pb, up in self.fabric.links()]
+        ports = [{"port_id": pid, "network_id": model.ports[pid].network_id,
+                  "mac_address": model.ports[pid].mac, "datapath_id": f"{dpid:016x}",
+                  "port_number": no, "port_name": self.fabric.port_names(dpid).get(no)}
+                 for pid, (dpid, no) in sorted(self.bound.items()) if pid in model.ports]
+        networks = [{"network_id": net_id,
+                     "switches": [f"{s:016x}" for s in sorted(r.members)],
+                     "transit": [f"{s:016x}" for s in sorted(r.carriers - r.members)],
+                     "links": [[f"{a:016x}", f"{b:016x}"] for a, b in sorted(r.edges)]}
+                    for net_id, r in sorted(self.routes.routes.items())]
+        return {"mode": "fabric", "switches": switches, "links": links, "ports": ports,
+                "networks": networks, "tunnels": [], "recomputes": self.recomputes}

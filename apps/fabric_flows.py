@@ -1,0 +1,177 @@
+"""What a fabric switch should hold: pure functions from the model and the fabric's routes.
+
+Fabric mode reuses the overlay pipeline (apps/pipeline.py) and its edge flows (apps/flows.py:
+classify, port security, ARP responder, DHCP, local delivery, the ports' QoS meters from
+apps/meters.py); only what crosses switches is
+new, and it needs neither VLAN tags nor tunnels (docs/fabric.md):
+
+* a frame arriving on an inter-switch link goes to ``fabric_in``, where its source MAC -- which
+  port security at its edge switch vouched for, and which is unique across the fabric --
+  gives it its network (metadata := VNI + FROM_TUNNEL); unknown sources are dropped;
+* ``l2_lookup`` sends a known MAC of the network to the next hop of the destination switch's
+  sink tree (or the local port); transit switches only hold the MACs of networks whose
+  paths cross them;
+* broadcast is copied along the network's loop-free tree: from a local port or a tree link
+  to the network's group (local ports + tree links; OpenFlow never outputs to the in-port),
+  from any other link it is dropped, so loops in the topology cannot make storms.
+"""
+from apps import flows as fl
+from apps import pipeline as pl
+
+ETH_LLDP = 0x88CC
+
+
+class BindingError(ValueError):
+    """A binding:profile that cannot name a fabric port."""
+
+
+def parse_binding(profile):
+    """(dpid, port name or number) from a binding:profile, or None when it names no switch.
+
+    ``datapath_id`` is an integer or a hex string ("0000000000000001", "0x1");
+    ``port_number`` a positive integer, or ``port_name`` the switch's port name."""
+    if "datapath_id" not in profile:
+        return None
+    raw = profile["datapath_id"]
+    try:
+        dpid = raw if isinstance(raw, int) and not isinstance(raw, bool) else int(str(raw), 16)
+    except ValueError:
+        raise BindingError(f"binding:profile datapath_id {raw!r} is not a datapath id "
+                           "(an integer or a hex string)") from None
+    if not 0 < dpid < 1 << 64:
+        raise BindingError(f"binding:profile datapath_id {raw!r} is out of range")
+    number, name = profile.get("port_number"), profile.get("port_name")
+    if (number is None) == (name is None):
+        raise BindingError("binding:profile with a datapath_id needs exactly one of "
+                           "port_number and port_name")
+    if number is not None:
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 < number < 0xFFFFFF00:
+            raise BindingError(f"binding:profile port_number {number!r} is not a port number")
+        return dpid, number
+    if not isinstance(name, str) or not name:
+        raise BindingError(f"binding:profile port_name {name!r} is not a port name")
+    return dpid, name
+
+
+def bind_ports(model, fabric):
+    """port id -> (dpid, ofport) for ports whose binding:profile names a connected switch's
+    host port (never an inter-switch link). Unparseable profiles were refused by the API."""
+    bound = {}
+    taken = set()
+    for port in sorted(model.ports.values(), key=lambda p: p.id):
+        try:
+            where = parse_binding(port.profile)
+        except BindingError:
+            continue
+        if where is None or where[0] not in fabric.graph:
+            continue
+        dpid, which = where
+        names = fabric.port_names(dpid)
+        ofport = which if isinstance(which, int) else next(
+            (no for no, name in names.items() if name == which), None)
+        if ofport is None or ofport in fabric.fabric_ports(dpid) or (dpid, ofport) in taken:
+            continue
+        taken.add((dpid, ofport))
+        bound[port.id] = (dpid, ofport)
+    return bound
+
+
+def hosted_networks(model, bound):
+    """network id -> switches with an admin-up port of it (admin-up networks only)."""
+    out = {}
+    for port_id, (dpid, _) in bound.items():
+        port = model.ports.get(port_id)
+        net = model.networks.get(port.network_id) if port else None
+        if net is not None and net.admin_up and port.admin_up:
+            out.setdefault(net.id, set()).add(dpid)
+    return out
+
+
+# -- flow families ---------------------------------------------------------------------------
+def lldp_to_controller():
+    """Link discovery: LLDP frames from any port go to the controller, before anything else."""
+    return fl.flow("classify", fl.PRIO_HIGH, {"eth_type": ETH_LLDP},
+                   fl.apply(("output", "controller")))
+
+
+def classify_fabric_port(ofport):
+    return fl.flow("classify", fl.PRIO_NORMAL, {"in_port": ofport}, fl.goto("fabric_in"))
+
+
+def accept_from_fabric(mac, vni):
+    """A frame from another switch belongs to the network of its (unique) source MAC."""
+    return fl.flow("fabric_in", fl.PRIO_NORMAL, {"eth_src": mac},
+                   ("metadata", vni | pl.FROM_TUNNEL, pl.METADATA_MASK), fl.goto("l2_lookup"))
+
+
+def forward_to_next_hop(mac, vni, ofport):
+    """Towards the switch that hosts ``mac``, from a local port or relayed from a link."""
+    return fl.flow("l2_lookup", fl.PRIO_NORMAL,
+                   {"metadata": (vni, pl.VNI_MASK), "eth_dst": mac},
+                   fl.apply(("output", ofport)))
+
+
+def flood_along_tree(vni, local_ofports, tree_ofports):
+    """One ALL group per network: local ports + the network's tree links. Entered from a
+    local port or from a tree link only; broadcast from any other link is dropped."""
+    gid = fl.flood_group_ids(vni)[0]
+    group = fl.Group(gid, tuple((("output", p),) for p in sorted(set(local_ofports)
+                                                                 | set(tree_ofports))))
+    flows = [fl.flow("l2_lookup", fl.PRIO_LOW,
+                     {"metadata": (vni, pl.METADATA_MASK), "eth_dst": fl.BROADCAST_MASK},
+                     fl.apply(("group", gid)))]
+    for port in sorted(tree_ofports):
+        flows.append(fl.flow("l2_lookup", fl.PRIO_LOW,
+                             {"metadata": (vni | pl.FROM_TUNNEL, pl.METADATA_MASK),
+                              "in_port": port, "eth_dst": fl.BROADCAST_MASK},
+                             fl.apply(("group", gid))))
+    return flows, group
+
+
+# -- one switch --------------------------------------------------------------------------------
+def compile_fabric_switch(dpid, model, bound, routes, fabric_ports):
+    """The complete desired state of fabric switch ``dpid``.
+
+    ``bound``: port id -> (dpid, ofport); ``routes``: network id -> topology.graph.NetworkRoutes;
+    ``fabric_ports``: this switch's ports that lead to other switches.
+    """
+    flows, groups, meters = fl.table_miss_flows() + [lldp_to_controller()], [], []
+    flows += [classify_fabric_port(p) for p in sorted(fabric_ports)]
+    for net_id in sorted(routes):
+        r = routes[net_id]
+        net = model.networks.get(net_id)
+        if net is None or dpid not in r.carriers:
+            continue
+        vni, edge = net.vni, dpid in r.members
+        local = []
+        for port in model.ports_on_network(net_id):
+            if edge and port.ipv4:
+                flows += fl.arp_piece(port, vni).flows
+            where = bound.get(port.id)
+            if where is None or not port.admin_up:
+                continue
+            host, ofport = where
+            if host == dpid:
+                local.append(ofport)
+                piece = fl.local_port_piece(port, ofport, vni, model.limits_of(port))
+                flows += piece.flows
+                meters += piece.meters
+                continue
+            for mac in sorted({port.mac, *(m for m, _ in port.pairs)}):
+                flows.append(accept_from_fabric(mac, vni))
+            out = r.next_port.get((dpid, host))
+            if out is not None:
+                flows.append(forward_to_next_hop(port.mac, vni, out))
+        if edge and net.dhcp:
+            flows.append(fl.send_dhcp_to_controller(vni))
+        flood, group = flood_along_tree(vni, local, r.tree_ports.get(dpid, ()))
+        flows += flood
+        groups.append(group)
+    return fl.SwitchState.of(flows, groups, meters)
+
+
+def compile_fabric(model, fabric, bound, routes):
+    """Desired state of every switch of ``fabric`` (topology.graph.FabricGraph), given the
+    bindings and the routes per network (topology.graph.RouteTable.routes)."""
+    return {dpid: compile_fabric_switch(dpid, model, bound, routes, fabric.fabric_ports(dpid))
+            for dpid in fabric.switches()}

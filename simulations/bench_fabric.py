@@ -1,0 +1,130 @@
+"""Fabric mode figures: flows per switch on a fat tree, and failover time on a real lab.
+
+    .venv/bin/python -m simulations.bench_fabric                  # pure: flows per switch
+    flock /tmp/qnet-lab.lock .venv/bin/python -m simulations.bench_fabric --lab --cuts 10
+
+Pure part: a k=4 fat tree (20 switches: 4 core, 8 aggregation, 8 edge) with HOSTS hosts in
+NETWORKS networks spread over the edge switches, compiled with apps/fabric_flows.py into
+in-process switches (simulations/fabric_sim.py); prints flows and groups per switch role,
+compile time, and what one aggregation-core link cut costs (networks rerouted, messages).
+
+Lab part (root, under the lab lock): ``qnet serve --mode fabric`` and the looped mesh lab; h1
+pings h5 (same network, path over the chord s1-s3) every 20 ms while s1-s3 is cut, then
+restored; the outage is the longest gap between replies (last packet before -> first after).
+Also prints the controller's own figure: link event -> new flows acknowledged by barrier.
+"""
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+
+from simulations.fabric_sim import SimFabric, fat_tree
+from tests.unit.overlay_fixtures import model, network, port
+
+
+def pure(hosts, networks, seed=1):
+    g, edges = fat_tree(4)
+    sim = SimFabric(g)
+    rnd = random.Random(seed)
+    ports = []
+    for i in range(hosts):
+        edge = edges[i % len(edges)]
+        net = f"net{rnd.randrange(networks)}"
+        p = port(f"p{i}", net, "fa:16:3e:%02x:%02x:%02x" % (i >> 16, (i >> 8) & 255, i & 255),
+                 f"10.0.{i // 250}.{i % 250 + 2}", f"vm{i}")
+        p["binding:profile"] = sim.add_host(f"h{i}", edge)
+        ports.append(p)
+    m = model([network(f"net{n}", 1000 + n) for n in range(networks)], ports)
+    t0 = time.perf_counter()
+    sent = sim.program(m)
+    compile_s = time.perf_counter() - t0
+    roles = {"core": range(1, 5), "aggregation": [], "edge": edges}
+    roles["aggregation"] = [s for s in g if s > 4 and s not in edges]
+    print(f"fat tree k=4: {len(g)} switches, {g.number_of_edges()} links, {hosts} hosts in "
+          f"{networks} networks (random placement, seed {seed})")
+    print(f"first compile + load into fake switches: {sent} messages, {compile_s:.2f} s")
+    print(f"{'role':<12} {'switches':>8} {'flows min':>9} {'median':>7} {'max':>5} "
+          f"{'groups max':>10}")
+    for role, members in roles.items():
+        flows = [sim.switches[s].switch.flow_count() for s in members]
+        groups = [len(sim.desired[s].groups) for s in members]
+        print(f"{role:<12} {len(members):>8} {min(flows):>9} {statistics.median(flows):>7.0f} "
+              f"{max(flows):>5} {max(groups):>10}")
+    a, b = 5, 1                     # the first pod's first aggregation switch to a core
+    before = dict(sim.routes.routes)
+    t0 = time.perf_counter()
+    sim.cut(a, b)
+    sent = sim.program(m)
+    cut_s = time.perf_counter() - t0
+    rerouted = sum(1 for n, r in sim.routes.routes.items() if before.get(n) != r)
+    print(f"cut link s{a}-s{b}: {rerouted} of {len(before)} networks rerouted, {sent} messages, "
+          f"recompute + compile + diff {cut_s * 1000:.0f} ms")
+
+
+def lab(cuts):
+    from simulations.bench_overlay import QnetServer
+    from simulations.lab.api import Api
+    from simulations.lab.fabric import (LINKS, fabric_scenario, outage_during, pin_neighbours,
+                                        start_fabric, wait_ready)
+    from simulations.lab.nodes import wait_for
+
+    with tempfile.TemporaryDirectory(prefix="qnet-bench-fabric-") as workdir:
+        server = QnetServer(workdir, extra=["--mode", "fabric"])
+        try:
+            admin = Api(server.url, project="ops", admin=True)
+            with start_fabric("mesh", controller=f"127.0.0.1:{server.ofp_port}") as net:
+                members = {m.name: m for m in fabric_scenario(net, admin, "mesh")}
+                wait_ready(admin, list(members.values()), LINKS["mesh"])
+                pin_neighbours(list(members.values()))
+                h1, h5 = members["h1"], members["h5"]
+
+                def on_chord():
+                    topo = admin.call("GET", "/v2.0/qnet/topology")["topology"]
+                    return any([f"{1:016x}", f"{3:016x}"] in n["links"]
+                               for n in topo["networks"])
+
+                down, up, reaction = [], [], []
+                for i in range(cuts):
+                    wait_for(on_chord, timeout=15, interval=0.1, what="route back on s1-s3")
+                    gap, _, _ = outage_during(h1.host, h5.ip, lambda: net.configLinkStatus(
+                        "s1", "s3", "down"), before=1.0, after=2.0)
+                    down.append(gap)
+                    rec = admin.call("GET", "/v2.0/qnet/topology")["topology"]["recomputes"]
+                    reaction.append(rec[-1]["seconds"])
+                    gap, _, _ = outage_during(h1.host, h5.ip, lambda: net.configLinkStatus(
+                        "s1", "s3", "up"), before=0.5, after=3.0)
+                    up.append(gap)
+                    print(f"cut {i + 1}: outage {down[-1] * 1000:.0f} ms (controller: event -> "
+                          f"flows acked {reaction[-1] * 1000:.0f} ms); restore: longest gap "
+                          f"{gap * 1000:.0f} ms", flush=True)
+        finally:
+            server.stop()
+
+    def stats(xs):
+        xs = sorted(x * 1000 for x in xs)
+        return (f"p50 {statistics.median(xs):.0f} ms, p90 {xs[int(0.9 * (len(xs) - 1))]:.0f} "
+                f"ms, max {xs[-1]:.0f} ms")
+    print(f"\nfailover over {cuts} cuts of s1-s3 (ping every 20 ms, longest gap between "
+          f"replies): {stats(down)}")
+    print(f"controller, link event -> new flows acknowledged: {stats(reaction)}")
+    print(f"restore (rebalance onto s1-s3), longest gap: {stats(up)}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="bench_fabric", description=__doc__.split("\n")[0])
+    p.add_argument("--hosts", type=int, default=200)
+    p.add_argument("--networks", type=int, default=20)
+    p.add_argument("--lab", action="store_true", help="also measure failover on the mesh lab "
+                                                      "(root; run under the lab lock)")
+    p.add_argument("--cuts", type=int, default=10)
+    a = p.parse_args(argv)
+    pure(a.hosts, a.networks)
+    if a.lab:
+        lab(a.cuts)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
