@@ -1,9 +1,10 @@
 """Bandwidth limits end to end: a real ``qnet serve`` (openflow plug-in) meters a VM's port on a
 namespaced userspace OVS, and iperf3 TCP measures the limit, its change without re-plugging,
-the ingress direction and its change, and a neighbour on the same switch that stays
-unlimited."""
+the ingress direction and its change, a neighbour on the same switch that stays unlimited, and
+a controller restart that leaves the meters alone."""
 import os
 import re
+import time
 
 import pytest
 
@@ -30,6 +31,13 @@ def wait_meter_rate(hv, kbps):
              what=f"a meter at {kbps} kbit/s")
 
 
+def meter_packets(hv):
+    """{meter id: packets counted}: OVS's userspace meters start counting from 0 whenever a
+    meter is added or modified, so counts that only grow prove nobody rewrote the meter."""
+    out = hv.ofctl("meter-stats", "br-int")
+    return {int(m): int(n) for m, n in re.findall(r"meter:(\d+) .*?packet_in_count:(\d+)", out)}
+
+
 @pytest.fixture(scope="module")
 def qos_lab(tmp_path_factory):
     from simulations.lab.topo import start_lab
@@ -47,13 +55,13 @@ def qos_lab(tmp_path_factory):
             for server in servers.values():
                 seed.wait_active(api, server)
                 seed.dhcp(server)
-            yield hv, api, servers
+            yield hv, api, servers, ctl
     finally:
         ctl.stop()
 
 
 def test_bandwidth_limits_follow_the_policy(qos_lab):
-    hv, api, servers = qos_lab
+    hv, api, servers, ctl = qos_lab
     limited, sink, neighbour = (servers[n] for n in ("limited", "sink", "neighbour"))
     port_id = limited.nics[0].port["id"]
     ofport = hv.ofport(limited.nics[0].hv_intf)
@@ -79,6 +87,15 @@ def test_bandwidth_limits_follow_the_policy(qos_lab):
     wait_meter_rate(hv, 20000)
     into_20 = mbits(sink, limited)
     stats = api.ports.stats(port_id)
+
+    # a restarted controller reads the meters back and rewrites none
+    counted = meter_packets(hv)
+    ctl.stop()
+    ctl.start()
+    wait_for(lambda: api.ports.stats(port_id)["bound"],
+             timeout=20, what="the restarted controller to bind the port")
+    time.sleep(1)
+    recounted = meter_packets(hv)
 
     api.ports.update(port_id, qos_policy_id=None)
     wait_for(lambda: "meter=" not in hv.ofctl("dump-meters", "br-int"), timeout=10,
@@ -107,3 +124,5 @@ def test_bandwidth_limits_follow_the_policy(qos_lab):
     assert by_direction["ingress"]["rate_kbps"] == 20000
     assert by_direction["ingress"]["dropped_packets"] > 0
     assert by_direction["egress"]["packets"] > by_direction["egress"]["dropped_packets"]
+    assert sorted(counted) == sorted(recounted) == sorted(m["meter_id"] for m in stats["meters"])
+    assert all(recounted[m] >= counted[m] > 0 for m in counted), (counted, recounted)
