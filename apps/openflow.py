@@ -306,6 +306,12 @@ class QnetController(app_manager.OSKenApp):
         (unpruned while ``settling``). Returns the chassis ids whose switch now holds its
         desired state."""
         synced = set()
+        in_view = {ch.datapath_id for ch in chassis.values()}
+        for dpid, switch in self.switches.items():
+            if dpid not in in_view:
+                # Its chassis is out of view (OVSDB lost): its deltas are not sent, so what it
+                # holds is no longer what we last sent. Read it back when the chassis returns.
+                switch.synced = False
         for ch in chassis.values():
             switch = self.switches.get(ch.datapath_id)
             if switch is None:

@@ -52,8 +52,10 @@ class World:
             name = f"vx{peer.system_id}"
             if name in ch.interfaces and a % 3 == 0:
                 del ch.interfaces[name]
-            else:
-                ch.interfaces[name] = iface(name, 50 + a, type_="vxlan", remote_ip=peer.tunnel_ip)
+            else:   # a re-created tunnel may get a new number, never one the bridge uses
+                taken = {i.ofport for n, i in ch.interfaces.items() if n != name}
+                ofport = next(n for n in range(50 + a, 200) if n not in taken)
+                ch.interfaces[name] = iface(name, ofport, type_="vxlan", remote_ip=peer.tunnel_ip)
             changed.add(ch.system_id)
         elif op == "network":
             net_dict, sub = network(net, 100 + c % NETWORKS, dhcp=a % 2 == 0, admin_up=b != 2)
@@ -65,7 +67,6 @@ class World:
             changed.add(ch.system_id)
         elif op == "chassis_gone" and ch is not None:
             del self.chassis[ch.system_id]
-            self.held.pop(ch.system_id, None)
         elif op == "chassis_new":
             name = f"hv{3 + a}"
             if name not in self.chassis:
@@ -77,6 +78,10 @@ class World:
         deltas = self.state.update(self.model, list(self.chassis.values()), ports, networks,
                                    changed)
         self.dirty = (set(), set(), set())
+        # A chassis the state has seen go is a new, empty switch if it comes back; one that
+        # went and came back within a batch was never gone for the state, nor for its switch.
+        for system_id in set(self.held) - set(self.chassis):
+            del self.held[system_id]
         for system_id, delta in deltas.items():
             held = self.held.setdefault(system_id, ofmsg.Installed())
             for group, _ in delta.groups:

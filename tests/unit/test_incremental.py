@@ -7,7 +7,7 @@ costs does not grow with the number of ports in the cloud.
 import dataclasses
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from apps import flows, ofmsg
@@ -148,6 +148,9 @@ def check(world):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(OPERATIONS)
+# Found in CI: a switch whose chassis was out of view missed its deltas, and re-added groups
+# it still held (GROUP_EXISTS) when the chassis came back.
+@example(ops=[("plug", 0, 0), ("ovsdb_down", 0, 0), ("ovsdb_up", 0, 0)])
 def test_switches_hold_what_a_full_recomputation_says_after_any_operations(ops):
     world = World()
     world.cloud.settle()
