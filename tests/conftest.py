@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import hypothesis
 import pytest
 import webob
 from sqlalchemy import select
@@ -19,6 +20,12 @@ from controller.plugins.noop import NoopPlugin
 from rest.app import build_app
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Property tests explore new random cases on every developer run; CI runs a fixed set, so a
+# red CI always means a change broke something (cases found locally become @example's).
+hypothesis.settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI") == "true":
+    hypothesis.settings.load_profile("ci")
 QNET = os.path.join(os.path.dirname(sys.executable), "qnet")
 
 
