@@ -87,9 +87,10 @@ class ChassisMonitor(app_manager.OSKenApp):
         self._wake = hub.Event()
 
     def start(self):
+        """Returns the OVSDB manager's thread: os-ken's run_apps lives as long as it."""
         super().start()
-        self.ovsdb.start()
         self.threads.append(hub.spawn(self._worker))
+        return self.ovsdb.start()
 
     def stop(self):
         self.is_active = False

@@ -309,7 +309,7 @@ class OvsdbManager:
             req = self._requests.popleft()
             conn = self.connections.get(req.system_id)
             if conn is None:
-                req.reply.put((False, OvsdbError('%s: not connected' % req.system_id)))
+                req.reply.put((False, OvsdbError('%s: no OVSDB connection' % req.system_id)))
                 continue
             txn = ovs_idl.Transaction(conn.idl) if req.transaction else None
             try:

@@ -280,7 +280,7 @@ def test_ensure_tunnels_adds_and_removes_only_qnet_ports(setup):
 def test_unknown_chassis_is_an_error(setup):
     _, osken = setup
     reply = osken.call_ensure_tunnels('nope', {})
-    assert 'ChassisError' in reply['error'] and 'Unknown remote system_id nope' in reply['error']
+    assert 'ChassisError' in reply['error'] and 'nope: no OVSDB connection' in reply['error']
 
 
 def test_disconnect_and_reconnect_are_reported(setup):
