@@ -1,7 +1,7 @@
 """ChassisMonitor (apps/chassis.py) against real namespaced hypervisors (tier 3).
 
-An os-ken process (a small script, below) runs os-ken's OVSDB manager with ChassisMonitor
-and a probe app that prints every EventChassisChanged as a JSON line and runs
+An os-ken process (a small script, below) runs ChassisMonitor (with its OVSDB manager end,
+apps/ovsdb_manager.py) and a probe app that prints every EventChassisChanged as a JSON line and runs
 ``ensure_tunnels`` when told so on stdin. Each hypervisor's ovsdb-server connects to it
 through ``Hypervisor.set_manager`` (a unix-socket relay: the lab has no route to loopback).
 

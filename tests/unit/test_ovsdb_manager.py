@@ -110,9 +110,29 @@ def manager():
     mgr.stop()
 
 
+@pytest.fixture
+def hv1(manager, servers):
+    """An ovsdb-server with system-id hv1, connected to ``manager``."""
+    server = servers('hv1')
+    server.dial(manager.port)
+    manager.rec.wait_for('connected')
+    return server
+
+
 def interfaces(mgr, system_id):
     tables = mgr.read(system_id, snapshot_tables, timeout=5)
     return {row['name']: row for row in tables['Interface'].values()}
+
+
+def insert_port(tables, txn, name):
+    """Add port ``name`` (one interface) to the only bridge, in transaction ``txn``."""
+    br = next(iter(tables['Bridge'].rows.values()))
+    iface = txn.insert(tables['Interface'])
+    iface.name = name
+    port = txn.insert(tables['Port'])
+    port.name = name
+    port.interfaces = [iface]
+    br.addvalue('ports', port)
 
 
 def test_a_hypervisor_dialing_in_is_known_by_its_system_id(manager, servers):
@@ -124,54 +144,33 @@ def test_a_hypervisor_dialing_in_is_known_by_its_system_id(manager, servers):
     assert [b['name'] for b in tables['Bridge'].values()] == ['br-int']
 
 
-def test_replica_changes_are_reported_and_read_back(manager, servers):
-    server = servers('hv1')
-    server.dial(manager.port)
-    manager.rec.wait_for('connected')
-    server.vsctl('add-port', 'br-int', 'vm1', '--', 'set', 'Interface', 'vm1',
+def test_replica_changes_are_reported_and_read_back(manager, hv1):
+    hv1.vsctl('add-port', 'br-int', 'vm1', '--', 'set', 'Interface', 'vm1',
                  'external_ids:iface-id=port-1')
     manager.rec.wait_for('changed')
     assert interfaces(manager, 'hv1')['vm1']['external_ids'] == {'iface-id': 'port-1'}
 
 
-def test_a_transaction_is_written_to_the_hypervisor(manager, servers):
-    server = servers('hv1')
-    server.dial(manager.port)
-    manager.rec.wait_for('connected')
+def test_a_transaction_is_written_to_the_hypervisor(manager, hv1):
 
     def add_port(tables, txn):
-        br = next(iter(tables['Bridge'].rows.values()))
-        iface = txn.insert(tables['Interface'])
-        iface.name = 'p1'
-        port = txn.insert(tables['Port'])
-        port.name = 'p1'
-        port.interfaces = [iface]
-        br.addvalue('ports', port)
+        insert_port(tables, txn, 'p1')
         return 'added'
 
     assert manager.transact('hv1', add_port, timeout=5) == (SUCCESS, 'added')
-    assert 'p1' in server.vsctl('list-ports', 'br-int').split()
+    assert 'p1' in hv1.vsctl('list-ports', 'br-int').split()
     assert manager.transact('hv1', lambda tables, txn: None, timeout=5) == (UNCHANGED, None)
 
 
-def test_a_failing_transaction_writes_nothing_and_the_connection_goes_on(manager, servers):
-    server = servers('hv1')
-    server.dial(manager.port)
-    manager.rec.wait_for('connected')
+def test_a_failing_transaction_writes_nothing_and_the_connection_goes_on(manager, hv1):
 
     def half_then_fail(tables, txn):
-        br = next(iter(tables['Bridge'].rows.values()))
-        iface = txn.insert(tables['Interface'])
-        iface.name = 'half'
-        port = txn.insert(tables['Port'])
-        port.name = 'half'
-        port.interfaces = [iface]
-        br.addvalue('ports', port)
+        insert_port(tables, txn, 'half')
         raise ValueError('planned failure')
 
     with pytest.raises(ValueError, match='planned failure'):
         manager.transact('hv1', half_then_fail, timeout=5)
-    assert server.vsctl('list-ports', 'br-int') == ''
+    assert hv1.vsctl('list-ports', 'br-int') == ''
     assert 'br-int' in [b['name'] for b in
                         manager.read('hv1', snapshot_tables, timeout=5)['Bridge'].values()]
 
