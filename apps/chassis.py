@@ -136,7 +136,9 @@ class ChassisMonitor(app_manager.OSKenApp):
             for system_id in sorted(dirty):
                 try:
                     self._refresh(system_id)
-                except Exception:     # keep the worker alive; the next change retries
+                except ChassisError as e:   # lost or wedged: the next change retries
+                    LOG.warning('refreshing chassis %s failed: %s', system_id, e)
+                except Exception:           # keep the worker alive
                     LOG.exception('refreshing chassis %s failed', system_id)
 
     def _refresh(self, system_id):

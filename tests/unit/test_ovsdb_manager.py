@@ -6,6 +6,7 @@ a temp dir on a unix socket, points them at a manager listening on loopback (as
 """
 import os
 import queue
+import signal
 import subprocess
 import time
 
@@ -180,6 +181,23 @@ def test_requests_for_an_unknown_hypervisor_fail_at_once(manager):
     with pytest.raises(OvsdbError, match='nowhere: no OVSDB connection'):
         manager.read('nowhere', snapshot_tables, timeout=5)
     assert time.monotonic() - started < 2
+
+
+def test_a_wedged_hypervisor_times_out_the_caller_and_then_goes_on(manager, hv1):
+    os.kill(hv1.proc.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(OvsdbError, match='hv1: no OVSDB reply within 1s'):
+            manager.transact('hv1', lambda tables, txn: insert_port(tables, txn, 'late'),
+                             timeout=1)
+        assert time.monotonic() - started < 3
+    finally:
+        os.kill(hv1.proc.pid, signal.SIGCONT)
+    # Answered after all (the caller had given up): the replica and the manager go on.
+    deadline = time.monotonic() + WAIT
+    while 'late' not in interfaces(manager, 'hv1') and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert 'late' in interfaces(manager, 'hv1')
 
 
 def test_a_lost_connection_is_reported_once_and_requests_then_fail(manager, servers):
