@@ -6,7 +6,7 @@ all with the same interface, so the REST layer can serve any of them the same wa
 import dataclasses
 import logging
 
-from controller import logical
+from controller import snapshot
 from controller.db import Database
 from controller.plugin import load_plugin
 
@@ -77,7 +77,7 @@ class Core:
         """Every network, subnet, port and QoS policy as typed values (controller/logical.py),
         read in one transaction: what a back-end mirrors when it boots."""
         with self.db.read() as session:
-            return logical.snapshot(session)
+            return snapshot.snapshot(session)
 
     def close(self):
         self.plugin.stop()

@@ -9,17 +9,11 @@ classes here, which carry only what switch programming needs, already validated 
 They are frozen (a back-end may keep and share them, and equal values mean "nothing to redo")
 and slotted (a back-end holds one per port: 100,000 of them in simulations/bench_scale.py).
 A new resource (a router, a security group) is added the same way: a class here, a ``_from_api``
-translator registered in ``FROM_API``, and its rows read in ``snapshot``.
+translator registered in ``FROM_API``, and its rows read in controller/snapshot.py. (This module
+imports no database code: a back-end that only takes values does not load SQLAlchemy.)
 """
 import dataclasses
 
-from sqlalchemy import select
-
-from controller.models import BandwidthLimitRule, IPAllocation
-from controller.models import Network as NetworkRow
-from controller.models import Port as PortRow
-from controller.models import QosPolicy as QosPolicyRow
-from controller.models import Subnet as SubnetRow
 
 
 # -- the values --------------------------------------------------------------------------------
@@ -105,7 +99,7 @@ class QoSPolicy:
 
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
-    """Everything a back-end mirrors, read in one transaction (``Core.logical_snapshot``)."""
+    """Everything a back-end mirrors, read in one transaction (controller/snapshot.py)."""
 
     networks: tuple
     subnets: tuple
@@ -128,6 +122,12 @@ def make_port(id_, network_id, mac, ips, security, pairs, admin_up, attachment, 
 def by_version(ips):
     """(IPv4 addresses, IPv6 addresses) of validated ``ips``, each in the order given."""
     return tuple(i for i in ips if ":" not in i), tuple(i for i in ips if ":" in i)
+
+
+def routes_of(records):
+    """Host routes as ((destination cidr, next hop), ...) from {"destination", "nexthop"}
+    records (API bodies and the subnets table hold the same records)."""
+    return tuple((r["destination"], r["nexthop"]) for r in records)
 
 
 def binding_of(profile):
@@ -165,7 +165,7 @@ def _network_from_api(body):
 def _subnet_from_api(body):
     return Subnet(body["id"], body["network_id"], body["ip_version"], body["cidr"],
                   body["gateway_ip"], body["enable_dhcp"], tuple(body["dns_nameservers"]),
-                  tuple((r["destination"], r["nexthop"]) for r in body["host_routes"]))
+                  routes_of(body["host_routes"]))
 
 
 def _port_from_api(body):
@@ -175,13 +175,14 @@ def _port_from_api(body):
                      body.get("qos_policy_id"), body.get("binding:profile"))
 
 
-def _limits(rules):
+def limits_of_rules(rules):
+    """BandwidthLimits, sorted by direction, from bandwidth limit rule records."""
     return tuple(sorted((BandwidthLimit(r["direction"], r["max_kbps"], r["max_burst_kbps"])
                          for r in rules), key=lambda r: r.direction))
 
 
 def _qos_policy_from_api(body):
-    return QoSPolicy(body["id"], _limits(body["rules"]))
+    return QoSPolicy(body["id"], limits_of_rules(body["rules"]))
 
 
 #: resource name (as in a Change) -> its translator from an API body (an admin's view)
@@ -192,41 +193,3 @@ FROM_API = {"network": _network_from_api, "subnet": _subnet_from_api, "port": _p
 def from_api(resource, body):
     """The typed value of an API body (None stays None)."""
     return None if body is None else FROM_API[resource](body)
-
-
-def snapshot(session):
-    """Every network, subnet, port and QoS policy, typed, straight from the tables: no API
-    bodies, no paging (a back-end that boots wants all of them, as fast as possible)."""
-    networks = tuple(Network(r.id, r.segmentation_id, r.mtu, r.admin_state_up, r.qos_policy_id)
-                     for r in session.execute(select(
-                         NetworkRow.id, NetworkRow.segmentation_id, NetworkRow.mtu,
-                         NetworkRow.admin_state_up, NetworkRow.qos_policy_id)
-                         .order_by(NetworkRow.id)))
-    subnets = tuple(
-        Subnet(r.id, r.network_id, r.ip_version, r.cidr, r.gateway_ip, r.enable_dhcp,
-               tuple(r.dns_nameservers), tuple((h["destination"], h["nexthop"])
-                                               for h in r.host_routes))
-        for r in session.execute(select(
-            SubnetRow.id, SubnetRow.network_id, SubnetRow.ip_version, SubnetRow.cidr,
-            SubnetRow.gateway_ip, SubnetRow.enable_dhcp, SubnetRow.dns_nameservers,
-            SubnetRow.host_routes).order_by(SubnetRow.id)))
-    ips = {}
-    for port_id, ip in session.execute(select(IPAllocation.port_id, IPAllocation.ip_address)
-                                       .order_by(IPAllocation.id)):
-        ips.setdefault(port_id, []).append(ip)
-    ports, active_hosts = [], set()
-    for r in session.execute(select(*PortRow.__table__.columns).order_by(PortRow.id)):
-        ports.append(make_port(r.id, r.network_id, r.mac_address, ips.get(r.id, ()),
-                               r.port_security_enabled, r.allowed_address_pairs,
-                               r.admin_state_up, r.attachment, r.qos_policy_id,
-                               r.binding_profile))
-        if r.status == "ACTIVE" and r.binding_host:
-            active_hosts.add(r.binding_host)
-    rules = {}
-    for r in session.execute(select(BandwidthLimitRule.qos_policy_id,
-                                    BandwidthLimitRule.direction, BandwidthLimitRule.max_kbps,
-                                    BandwidthLimitRule.max_burst_kbps)):
-        rules.setdefault(r.qos_policy_id, []).append(r._mapping)
-    policies = tuple(QoSPolicy(pid, _limits(rules.get(pid, ())))
-                     for pid in session.scalars(select(QosPolicyRow.id).order_by(QosPolicyRow.id)))
-    return Snapshot(networks, subnets, tuple(ports), policies, frozenset(active_hosts))
