@@ -27,6 +27,7 @@ from apps.chassis_model import build_chassis, plan_tunnels
 from apps.incremental import Counters
 from apps.openflow import QnetController
 from simulations.fakeof import FakeDatapath, FakeSwitch
+from simulations.fixtures import network, port
 
 
 class CloudController(QnetController):
@@ -261,25 +262,18 @@ class StatusBoard:
         return True
 
 
-def port_dict(i, k, host, attachment=None):
-    """Port ``i`` (unique MAC) of network ``k`` with address 10.x.y.``host``, as the API's
-    Change carries it."""
-    return {"id": f"port-{i:07d}", "network_id": f"net-{k:05d}",
-            "mac_address": "fa:16:3e:%02x:%02x:%02x" % (i >> 16 & 255, i >> 8 & 255, i & 255),
-            "fixed_ips": [{"subnet_id": f"sub-{k:05d}",
-                           "ip_address": f"10.{k >> 8 & 255}.{k & 255}.{host}"}],
-            "port_security_enabled": True, "allowed_address_pairs": [],
-            "admin_state_up": True, "attachment": attachment}
+def scale_port(i, k, host, attachment=None):
+    """Port ``i`` (unique MAC) of network ``k`` with address 10.x.y.``host``."""
+    return port(f"port-{i:07d}", f"net-{k:05d}",
+                "fa:16:3e:%02x:%02x:%02x" % (i >> 16 & 255, i >> 8 & 255, i & 255),
+                f"10.{k >> 8 & 255}.{k & 255}.{host}", attachment)
 
 
-def network_dicts(k, mtu=1450):
-    net = {"id": f"net-{k:05d}", "provider:segmentation_id": 1000 + k, "mtu": mtu,
-           "admin_state_up": True}
-    sub = {"id": f"sub-{k:05d}", "network_id": net["id"], "enable_dhcp": True,
-           "ip_version": 4, "cidr": f"10.{k >> 8 & 255}.{k & 255}.0/24",
-           "gateway_ip": f"10.{k >> 8 & 255}.{k & 255}.1", "dns_nameservers": [],
-           "host_routes": []}
-    return net, sub
+def scale_network(k, mtu=1450):
+    """Network ``k`` (VNI 1000 + k) and its /24 10.x.y.0/24 subnet."""
+    prefix = f"10.{k >> 8 & 255}.{k & 255}"
+    return network(f"net-{k:05d}", 1000 + k, cidr=f"{prefix}.0/24", gateway=f"{prefix}.1",
+                   mtu=mtu)
 
 
 class Scenario:
@@ -325,15 +319,15 @@ class Scenario:
             cloud.add_hypervisor(self.system_id(s), self.tunnel_ip(s), s + 1)
         peers = {s: set() for s in range(self.n)}
         for k in range(self.k):
-            net, sub = network_dicts(k)
-            plugin.model.put("network", net)
-            plugin.model.put("subnet", sub)
+            net, sub = scale_network(k)
+            plugin.model.put(net)
+            plugin.model.put(sub)
             hosts = self.hosts(k)
             for s in hosts:
                 peers[s] |= hosts - {s}
         for i in range(self.p):
             k, j = divmod(i, self.per_network)
-            plugin.model.put("port", port_dict(i, k, j + 2, f"vm-{i}"))
+            plugin.model.put(scale_port(i, k, j + 2, f"vm-{i}"))
             cloud.hypervisors[self.system_id(self.switch_of(k, j))].plug(f"tap{i}", f"vm-{i}")
         for s, others in peers.items():
             cloud.hypervisors[self.system_id(s)].set_tunnels(
