@@ -5,9 +5,10 @@
 |     0 | classify        | VM port -> its egress meter (QoS), metadata := VNI, to port_security; tunnel port -> tunnel_in; fabric link -> fabric_in; else drop |
 |     1 | fabric_in       | (fabric mode) eth_src of a network crossing this switch -> metadata := VNI + FROM_TUNNEL; else drop |
 |     2 | tunnel_in       | tun_id of a hosted network -> metadata := VNI + FROM_TUNNEL, to l2_lookup; else drop |
-|     5 | port_security   | a port sends only from its MAC and IPs (plus allowed address pairs); else drop |
+|     5 | port_security   | a port sends only from its MAC and IPs (plus allowed address pairs) and its IPv6 link-local address; else drop. DHCP client packets pass the port's DHCP meter |
+|     6 | egress_guard    | from ports with port security: the port's own neighbour discovery (it advertises only its addresses) and a router port's RAs go on; other NS/NA, RAs, redirects, DHCP/DHCPv6 server packets are dropped; else on |
 |    10 | arp_responder   | ARP requests for IPs the model knows are answered here, never broadcast  |
-|    15 | dhcp            | DHCP client packets go to the controller, which answers from IPAM        |
+|    15 | dhcp            | DHCP client packets go to the controller (through the switch's packet-in meter), which answers from IPAM |
 |    20 | l2_lookup       | known MAC -> local port (through its ingress meter), or tun_id := VNI and out the tunnel to its host; broadcast -> flood group; else drop |
 
 Isolation comes from metadata, never VLANs: every lookup after ``classify`` matches the network's
@@ -30,7 +31,8 @@ PIPELINE = (
     Table(0, "classify", next=("fabric_in", "tunnel_in", "port_security")),
     Table(1, "fabric_in", next=("l2_lookup",)),
     Table(2, "tunnel_in", next=("l2_lookup",)),
-    Table(5, "port_security", next=("arp_responder",)),
+    Table(5, "port_security", next=("egress_guard", "arp_responder")),
+    Table(6, "egress_guard", next=("arp_responder",), miss="arp_responder"),
     Table(10, "arp_responder", next=("dhcp",), miss="dhcp"),
     Table(15, "dhcp", next=("l2_lookup",), miss="l2_lookup"),
     Table(20, "l2_lookup", next=("tunnel_out",)),
