@@ -1,4 +1,4 @@
-"""An in-process model of an OpenFlow 1.3 switch (DESIGN.md section 5, test tier 1).
+"""An in-process model of an OpenFlow 1.3 switch (docs/architecture.md, test tier 1).
 
 Feed it the os-ken OF1.3 message *objects* the controller builds (``OFPFlowMod``,
 ``OFPGroupMod``, ``OFPMeterMod``, ``OFPBarrierRequest``, stats requests...) and then ask what the

@@ -1,4 +1,4 @@
-"""Tests for simulations.fakeof, the in-process OpenFlow 1.3 switch model (DESIGN.md section 5)."""
+"""Tests for simulations.fakeof, the in-process OpenFlow 1.3 switch model (docs/architecture.md)."""
 import random
 
 import pytest
