@@ -2,8 +2,8 @@
 
 Each hypervisor is a FakeSwitch behind a FakeDatapath (simulations/fakeof.py) plus the OVSDB rows
 a real one would report (Open_vSwitch, br-int, its Ports and Interfaces). Its reports go through
-``apps.chassis.build_chassis`` -- the function the real ChassisMonitor applies to OVSDB -- and
-reach the controller as ``EventChassisChanged``, so ports bind exactly as on real switches: an
+``apps.chassis_model.build_chassis`` -- the function the real ChassisMonitor applies to OVSDB --
+and reach the controller as ``EventChassisChanged``, so ports bind exactly as on real switches: an
 interface with ``external_ids:iface-id`` appears on br-int, the controller binds the port whose
 attachment it is. Tunnel ports the controller asks for (``ensure_tunnels``) appear in the next
 report with an ofport, as ovs-vswitchd would give them.
@@ -22,7 +22,8 @@ from types import SimpleNamespace
 from os_ken.controller import ofp_event
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
-from apps.chassis import EventChassisChanged, build_chassis, plan_tunnels
+from apps.chassis import EventChassisChanged
+from apps.chassis_model import build_chassis, plan_tunnels
 from apps.incremental import Counters
 from apps.openflow import QnetController
 from simulations.fakeof import FakeDatapath, FakeSwitch
