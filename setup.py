@@ -16,6 +16,9 @@ setup(
         # DESIGN.md records (no osken-manager, native hub by default).
         "os-ken==4.2.2",
         "eventlet>=0.33",
+        # Open vSwitch's own Python library: its OVSDB IDL replicates each hypervisor's
+        # database (apps/ovsdb_manager.py); os-ken's OVSDB client does not work with it.
+        "ovs>=2.17",
         "webob>=1.8",
         "sqlalchemy>=2.0,<2.2",
         "netaddr>=0.8",

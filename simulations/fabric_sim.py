@@ -9,6 +9,7 @@ import networkx as nx
 
 from apps import fabric_flows, ofmsg
 from apps.ofmodel import ModelDatapath, SwitchModel
+from controller.logical import Binding
 from topology.graph import FabricGraph, RouteTable
 
 
@@ -69,11 +70,11 @@ class SimFabric:
         return port
 
     def add_host(self, name, dpid):
-        """A host on a new port of ``dpid``; returns its binding:profile."""
+        """A host on a new port of ``dpid``; returns the Binding of a port there (by name)."""
         port = self._new_port(dpid)
         self.hosts[(dpid, port)] = name
         self.where[name] = (dpid, port)
-        return {"datapath_id": f"{dpid:016x}", "port_name": f"s{dpid}-eth{port}"}
+        return Binding(dpid, port_name=f"s{dpid}-eth{port}")
 
     def cut(self, a, b):
         self.fabric.link_down(a, b)

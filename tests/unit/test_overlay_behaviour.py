@@ -121,7 +121,7 @@ def test_networks_and_tenants_with_the_same_cidr_are_isolated():
 
 def test_admin_down_port_carries_nothing():
     m, chs = two_hypervisors()
-    m.put("port", {**port("p1", "net", MAC1, IP1, "vm1"), "admin_state_up": False})
+    m.put(port("p1", "net", MAC1, IP1, "vm1", admin_up=False))
     sw = program(m, chs)["hv1"].switch
     assert sw.trace(1, **ip_frame(MAC1, MAC2, IP1, IP2)).dropped
 
