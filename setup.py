@@ -9,7 +9,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=["controller", "controller.plugins", "apps", "topology", "rest",
+    packages=["controller", "controller.plugins", "apps", "apps.ofmodel", "topology", "rest",
               "tunnel", "simulations", "simulations.lab", "qnetclient"],
     install_requires=[
         # The OpenFlow controller framework; 4.2.2 is the version whose quirks
