@@ -44,7 +44,8 @@ def serve(config):
 
     core = Core.from_url(config.db_url, config.backend(), config.core_config())
     app = build_app(core, auth=config.auth, noauth_project=config.noauth_project,
-                    max_limit=config.max_page_size or None)
+                    max_limit=config.max_page_size or None,
+                    max_body=config.max_request_body_size)
     ofp_host, ofp_port = config.split(config.ofp_listen)
     api_host, api_port = config.split(config.api_listen)
     core.plugin.configure(config)
