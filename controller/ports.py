@@ -4,10 +4,11 @@ import types
 
 import netaddr
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import object_session, selectinload
 
 from controller import errors, ipam
-from controller.models import IPAllocation, Port, Subnet, utcnow
+from controller.models import IPAllocation, Network, Port, Subnet, utcnow
+from controller.networks import as_parent
 from controller.resource import ResourceManager, isoformat, new_id, touch
 
 #: Port ids per ``IN (...)`` when a list reads the fixed IPs of its rows (well under the bound
@@ -32,6 +33,8 @@ _INSERT_PORT = insert(Port.__table__)
 _BINDING_OF_PORT = select(_PORTS.status, _PORTS.binding_datapath, _PORTS.binding_ofport,
                           _PORTS.binding_host).where(_PORTS.id == bindparam("id"))
 _INSERT_ALLOCATIONS = insert(IPAllocation.__table__)
+_NETWORK_OWNER = select(Network.__table__.c.project_id, Network.__table__.c.shared).where(
+    Network.__table__.c.id == bindparam("id"))
 
 
 class PortManager(ResourceManager):
@@ -41,6 +44,13 @@ class PortManager(ResourceManager):
     not_found = errors.PortNotFound
     columns = {"tenant_id": "project_id", "binding:host_id": "binding_host"}
     load_options = (selectinload(Port.fixed_ips),)
+    defaults = {"port_security_enabled": True, "allowed_address_pairs": [], "device_owner": "",
+                "binding:host_id": "", "binding:profile": {}}
+
+    def target(self, row):
+        """A port's owner and its network's: who may change what on a shared network."""
+        network = object_session(row).execute(_NETWORK_OWNER, {"id": row.network_id}).first()
+        return {**super().target(row), **as_parent(network.project_id, network.shared)}
 
     def filter_clause(self, attr, values):
         """``fixed_ips`` filters take Neutron's ``ip_address=X`` / ``subnet_id=Y`` form."""
@@ -250,8 +260,11 @@ class PortManager(ResourceManager):
 
     def create(self, ctx, attrs):
         def work(session):
-            network_id = self.core.networks.find_id(session, ctx, attrs["network_id"])
+            network_id, network_owner, shared = self.core.networks.find_brief(
+                session, ctx, attrs["network_id"])
             project = self.owner_of_new(ctx, attrs)
+            self.authorize(ctx, "create", {"project_id": project, "tenant_id": project,
+                                           **as_parent(network_owner, shared)}, attrs)
             mac = self._choose_mac(session, network_id, attrs.get("mac_address"))
             port = self._new_port(attrs, project, network_id, mac)
             self.core.qos.check_usable(session, ctx, port.qos_policy_id)
@@ -307,7 +320,7 @@ class PortManager(ResourceManager):
     def update(self, ctx, id_, attrs, only_if_free=False):
         def work(session):
             port = self.find(session, ctx, id_)
-            self.check_owner(ctx, port, "update")
+            self.check_owner(ctx, port, "update", attrs)
             if only_if_free and port.attachment not in (None, attrs.get("attachment")):
                 raise errors.PortInUse(id=port.id, attachment=port.attachment)
             old = self.to_dict(port)

@@ -231,8 +231,10 @@ def test_tenants_see_only_their_own_and_shared(core, alice, bob, admin):
         core.networks.update(bob, shared["id"], {"name": "mine"})
     with pytest.raises(errors.PolicyNotAuthorized):
         core.subnets.create(bob, {"network_id": shared["id"], "cidr": "10.5.0.0/24"})
-    with pytest.raises(errors.Conflict):  # bob's port keeps the network shared
+    with pytest.raises(errors.PolicyNotAuthorized):  # sharing is the admin's (policy)
         core.networks.update(alice, shared["id"], {"shared": False})
+    with pytest.raises(errors.Conflict):  # bob's port keeps the network shared
+        core.networks.update(admin, shared["id"], {"shared": False})
     assert len(core.networks.list(admin)[0]) == 2
     with pytest.raises(errors.PolicyNotAuthorized):
         core.networks.create(bob, {"project_id": "alice"})
