@@ -78,11 +78,18 @@ class Attachment(Extension):
     name = "Interface attachment"
     description = ("attachment on ports: the id of the interface (a VM's vNIC, ...) plugged "
                    "into the port, e.g. nova.example.com/<tenant>/server/<id>/eth0. An "
-                   "interface is plugged into at most one port at a time.")
+                   "interface is plugged into at most one port of its project at a time; "
+                   "another project naming the same id blocks nothing and binds nothing "
+                   "(a hypervisor binds an attachment only for the project it declares).")
 
     def attributes(self):
-        return {"ports": {"attachment": Attr(t.String(255), post=True, put=True,
-                                             nullable=True, sort=False)}}
+        return {"ports": {
+            "attachment": Attr(t.String(255), post=True, put=True, nullable=True, sort=False),
+            "binding_error": Attr(t.String(255), nullable=True, filter=False,
+                                  doc="Why no interface is bound although one claims this "
+                                      "port (e.g. an attachment claim naming no project); "
+                                      "null otherwise."),
+        }}
 
 
 class PortBinding(Extension):
