@@ -46,19 +46,17 @@ class FabricPlugin(OpenFlowPlugin):
         self.app.attach(self)
 
     def check(self, change):
-        """Refuse what fabric isolation cannot honour: a binding:profile that names no switch
-        port, and a MAC already used in another network (transit switches tell networks
-        apart by source MAC, so it must be unique across the fabric)."""
-        port = change.new
+        """Refuse what fabric isolation cannot honour: a binding that tries to name a switch
+        port and does not, and a MAC already used in another network (transit switches tell
+        networks apart by source MAC, so it must be unique across the fabric)."""
+        port = change.after
         if change.resource != "port" or port is None:
             return
-        try:
-            fabric_flows.parse_binding(port.get("binding:profile") or {})
-        except fabric_flows.BindingError as exc:
-            raise errors.InvalidInput(error=str(exc)) from None
-        macs = {port["mac_address"]} | {p["mac_address"] for p in port["allowed_address_pairs"]}
+        if port.binding.invalid is not None:
+            raise errors.InvalidInput(error=port.binding.invalid)
+        macs = {port.mac} | {m for m, _ in port.pairs}
         for other in self.model.ports.values():
-            if other.id != port["id"] and other.network_id != port["network_id"] and \
+            if other.id != port.id and other.network_id != port.network_id and \
                     macs & ({other.mac} | {m for m, _ in other.pairs}):
                 raise errors.MacAddressInUse(net_id=other.network_id,
                                              mac=", ".join(sorted(macs)))

@@ -21,48 +21,13 @@ from apps import pipeline as pl
 ETH_LLDP = 0x88CC
 
 
-class BindingError(ValueError):
-    """A binding:profile that cannot name a fabric port."""
-
-
-def parse_binding(profile):
-    """(dpid, port name or number) from a binding:profile, or None when it names no switch.
-
-    ``datapath_id`` is an integer or a hex string ("0000000000000001", "0x1");
-    ``port_number`` a positive integer, or ``port_name`` the switch's port name."""
-    if "datapath_id" not in profile:
-        return None
-    raw = profile["datapath_id"]
-    try:
-        dpid = raw if isinstance(raw, int) and not isinstance(raw, bool) else int(str(raw), 16)
-    except ValueError:
-        raise BindingError(f"binding:profile datapath_id {raw!r} is not a datapath id "
-                           "(an integer or a hex string)") from None
-    if not 0 < dpid < 1 << 64:
-        raise BindingError(f"binding:profile datapath_id {raw!r} is out of range")
-    number, name = profile.get("port_number"), profile.get("port_name")
-    if (number is None) == (name is None):
-        raise BindingError("binding:profile with a datapath_id needs exactly one of "
-                           "port_number and port_name")
-    if number is not None:
-        if isinstance(number, bool) or not isinstance(number, int) or not 0 < number < 0xFFFFFF00:
-            raise BindingError(f"binding:profile port_number {number!r} is not a port number")
-        return dpid, number
-    if not isinstance(name, str) or not name:
-        raise BindingError(f"binding:profile port_name {name!r} is not a port name")
-    return dpid, name
-
-
 def bind_ports(model, fabric):
-    """port id -> (dpid, ofport) for ports whose binding:profile names a connected switch's
-    host port (never an inter-switch link). Unparseable profiles were refused by the API."""
+    """port id -> (dpid, ofport) for ports whose Binding names a connected switch's host port
+    (never an inter-switch link). Invalid bindings were refused by ``FabricPlugin.check``."""
     bound = {}
     taken = set()
     for port in sorted(model.ports.values(), key=lambda p: p.id):
-        try:
-            where = parse_binding(port.profile)
-        except BindingError:
-            continue
+        where = port.binding.switch_port
         if where is None or where[0] not in fabric.graph:
             continue
         dpid, which = where

@@ -274,10 +274,10 @@ def arp_piece(port, vni):
     return Piece(tuple(install_arp_responder(port, vni)))
 
 
-def local_port_piece(port, ofport, vni, limits=None):
+def local_port_piece(port, ofport, vni, limits=()):
     """A port bound on this switch: classify, port security, delivery, and the meters of its
-    bandwidth ``limits`` ({direction: (max_kbps, max_burst_kbps)}, apps/meters.py)."""
-    port_meters = qos.port_meters(ofport, limits or {})
+    bandwidth ``limits`` (BandwidthLimits, apps/meters.py)."""
+    port_meters = qos.port_meters(ofport, limits or ())
     return Piece((classify_vm_port(ofport, vni, port_meters),
                   *install_port_security(port, ofport),
                   deliver_to_local_port(port, ofport, vni, port_meters)),

@@ -53,10 +53,11 @@ def burst_kbits(max_kbps, max_burst_kbps=0):
 
 
 def port_meters(ofport, limits):
-    """{direction: Meter} for the port at ``ofport`` with ``limits`` ({direction: (max_kbps,
-    max_burst_kbps)}, as ``LogicalModel.limits_of`` gives them)."""
-    return {direction: Meter(meter_id(ofport, direction), kbps, burst_kbits(kbps, burst))
-            for direction, (kbps, burst) in sorted(limits.items())}
+    """{direction: Meter} for the port at ``ofport`` with ``limits`` (BandwidthLimits of
+    controller/logical.py, at most one per direction, as ``LogicalModel.limits_of`` gives them)."""
+    return {limit.direction: Meter(meter_id(ofport, limit.direction), limit.max_kbps,
+                                   burst_kbits(limit.max_kbps, limit.max_burst_kbps))
+            for limit in sorted(limits, key=lambda limit: limit.direction)}
 
 
 def meter_instruction(meters, direction):

@@ -1,7 +1,7 @@
 """The OpenFlow back-end's view of the world, as plain values.
 
-``LogicalModel`` mirrors the tenant model (networks, subnets, ports, QoS policies) from the core's
-Change events;
+``LogicalModel`` mirrors the tenant model (networks, subnets, ports, QoS policies: the typed
+values of controller/logical.py) from the core's Change events;
 ``Placement`` says where ports are bound and which tunnel leads where, derived from what the
 switches report (chassis). Both are what ``flows.compile_chassis`` needs, and nothing more.
 """
@@ -9,124 +9,94 @@ import dataclasses
 
 import netaddr
 
+from controller.logical import Network, Port, QoSPolicy, Subnet
 from tunnel.mesh import tunnel_tag
 
 
-@dataclasses.dataclass(frozen=True)
-class NetworkView:
-    id: str
-    vni: int
-    mtu: int
-    admin_up: bool
-    dhcp: bool           # has at least one DHCP-enabled IPv4 subnet
-    qos_policy_id: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class PortView:
-    id: str
-    network_id: str
-    mac: str
-    ipv4: tuple
-    ipv6: tuple
-    security: bool
-    pairs: tuple          # ((mac, ip or cidr), ...)
-    admin_up: bool
-    attachment: str | None
-    qos_policy_id: str | None = None
-    #: binding:profile (admin-set); fabric mode binds by its datapath_id and port name/number
-    profile: dict = dataclasses.field(default_factory=dict, compare=False, hash=False)
-
-    @classmethod
-    def from_dict(cls, p):
-        ips = [i["ip_address"] for i in p["fixed_ips"]]
-        return cls(id=p["id"], network_id=p["network_id"], mac=p["mac_address"],
-                   ipv4=tuple(i for i in ips if netaddr.IPAddress(i).version == 4),
-                   ipv6=tuple(i for i in ips if netaddr.IPAddress(i).version == 6),
-                   security=p["port_security_enabled"],
-                   pairs=tuple((a["mac_address"], a["ip_address"])
-                               for a in p["allowed_address_pairs"]),
-                   admin_up=p["admin_state_up"], attachment=p["attachment"],
-                   profile=dict(p.get("binding:profile") or {}),
-                   qos_policy_id=p.get("qos_policy_id"))
-
-
 class LogicalModel:
-    """Networks, subnets, ports and QoS policies by id, kept current from the core's changes."""
+    """Networks, subnets, ports and QoS policies by id (the typed values of
+    controller/logical.py), kept current from the core's changes."""
 
     def __init__(self):
-        self.network_dicts, self.subnets, self.ports = {}, {}, {}
-        #: policy id -> {direction: (max_kbps, max_burst_kbps)}
-        self.qos_policies = {}
+        self.subnets, self.ports, self.qos_policies = {}, {}, {}
+        #: network id -> Network, with ``dhcp`` filled in from its subnets
         self.networks = {}
+        self._networks_as_given = {}
         self._ports_by_net = {}
         self.by_attachment = {}
         #: chassis that had ACTIVE ports when the model was loaded from the database
         self.hosts_at_load = set()
+        self._put = {Network: self._put_network, Subnet: self._put_subnet,
+                     Port: self._put_port, QoSPolicy: self._put_qos_policy}
+        self._remove = {Network: self._remove_network, Subnet: self._remove_subnet,
+                        Port: self._remove_port, QoSPolicy: self._remove_qos_policy}
 
     @classmethod
-    def load(cls, core, ctx):
+    def load(cls, core):
+        """The model of everything the core holds (``Core.logical_snapshot``)."""
+        snap = core.logical_snapshot()
         model = cls()
-        for net in core.networks.list(ctx)[0]:
-            model.put("network", net)
-        for sub in core.subnets.list(ctx)[0]:
-            model.put("subnet", sub)
-        for port in core.ports.list(ctx)[0]:
-            model.put("port", port)
-            if port["status"] == "ACTIVE" and port["binding:host_id"]:
-                model.hosts_at_load.add(port["binding:host_id"])
-        for policy in core.qos.list(ctx)[0]:
-            model.put("qos_policy", policy)
+        for item in (*snap.networks, *snap.subnets, *snap.ports, *snap.qos_policies):
+            model.put(item)
+        model.hosts_at_load = set(snap.active_hosts)
         return model
 
     def apply(self, change):
         """Fold one core Change in; returns the ids of the networks it touches."""
         if change.resource == "interface":
             return set()
-        if change.new is None:
-            self.remove(change.resource, change.old)
+        if change.after is None:
+            self.remove(change.before)
         else:
-            self.put(change.resource, change.new)
-        if change.resource == "qos_policy":
-            return {self.ports[p].network_id
-                    for p in self.ports_with_policy(change.current["id"])}
-        key = "id" if change.resource == "network" else "network_id"
-        return {d[key] for d in (change.old, change.new) if d is not None}
+            self.put(change.after)
+        if isinstance(change.subject, QoSPolicy):
+            return {self.ports[p].network_id for p in self.ports_with_policy(change.subject.id)}
+        return {v.id if isinstance(v, Network) else v.network_id
+                for v in (change.before, change.after) if v is not None}
 
-    def put(self, resource, item):
-        if resource == "qos_policy":
-            self.qos_policies[item["id"]] = {
-                r["direction"]: (r["max_kbps"], r["max_burst_kbps"]) for r in item["rules"]}
-        elif resource == "network":
-            self.network_dicts[item["id"]] = item
-            self._refresh_network(item["id"])
-        elif resource == "subnet":
-            self.subnets[item["id"]] = item
-            self._refresh_network(item["network_id"])
-        elif resource == "port":
-            old = self.ports.get(item["id"])
-            if old is not None:
-                self._unindex(old)
-            port = PortView.from_dict(item)
-            self.ports[port.id] = port
-            self._ports_by_net.setdefault(port.network_id, {})[port.id] = port
-            if port.attachment is not None:
-                self.by_attachment[port.attachment] = port
+    def put(self, item):
+        """Add or replace a Network, Subnet, Port or QoSPolicy."""
+        self._put[type(item)](item)
 
-    def remove(self, resource, item):
-        if resource == "qos_policy":
-            self.qos_policies.pop(item["id"], None)
-        elif resource == "network":
-            self.network_dicts.pop(item["id"], None)
-            self.networks.pop(item["id"], None)
-            self._ports_by_net.pop(item["id"], None)
-        elif resource == "subnet":
-            self.subnets.pop(item["id"], None)
-            self._refresh_network(item["network_id"])
-        elif resource == "port":
-            port = self.ports.pop(item["id"], None)
-            if port is not None:
-                self._unindex(port)
+    def remove(self, item):
+        self._remove[type(item)](item)
+
+    def _put_qos_policy(self, policy):
+        self.qos_policies[policy.id] = policy
+
+    def _remove_qos_policy(self, policy):
+        self.qos_policies.pop(policy.id, None)
+
+    def _put_network(self, net):
+        self._networks_as_given[net.id] = net
+        self._refresh_network(net.id)
+
+    def _remove_network(self, net):
+        self._networks_as_given.pop(net.id, None)
+        self.networks.pop(net.id, None)
+        self._ports_by_net.pop(net.id, None)
+
+    def _put_subnet(self, sub):
+        self.subnets[sub.id] = sub
+        self._refresh_network(sub.network_id)
+
+    def _remove_subnet(self, sub):
+        self.subnets.pop(sub.id, None)
+        self._refresh_network(sub.network_id)
+
+    def _put_port(self, port):
+        old = self.ports.get(port.id)
+        if old is not None:
+            self._unindex(old)
+        self.ports[port.id] = port
+        self._ports_by_net.setdefault(port.network_id, {})[port.id] = port
+        if port.attachment is not None:
+            self.by_attachment[port.attachment] = port
+
+    def _remove_port(self, port):
+        port = self.ports.pop(port.id, None)
+        if port is not None:
+            self._unindex(port)
 
     def _unindex(self, port):
         self._ports_by_net.get(port.network_id, {}).pop(port.id, None)
@@ -134,14 +104,12 @@ class LogicalModel:
             del self.by_attachment[port.attachment]
 
     def _refresh_network(self, net_id):
-        net = self.network_dicts.get(net_id)
+        net = self._networks_as_given.get(net_id)
         if net is None:
             return
-        dhcp = any(s["network_id"] == net_id and s["enable_dhcp"] and s["ip_version"] == 4
+        dhcp = any(s.network_id == net_id and s.dhcp and s.ip_version == 4
                    for s in self.subnets.values())
-        self.networks[net_id] = NetworkView(net_id, net["provider:segmentation_id"], net["mtu"],
-                                            net["admin_state_up"], dhcp,
-                                            net.get("qos_policy_id"))
+        self.networks[net_id] = net if net.dhcp == dhcp else dataclasses.replace(net, dhcp=dhcp)
 
     def ports_on_network(self, net_id):
         return sorted(self._ports_by_net.get(net_id, {}).values(), key=lambda p: p.id)
@@ -158,15 +126,15 @@ class LogicalModel:
         return [p.id for p in self.ports.values() if self.policy_of(p) == policy_id]
 
     def limits_of(self, port):
-        """{direction: (max_kbps, max_burst_kbps)} that apply to ``port`` (empty: none)."""
-        return self.qos_policies.get(self.policy_of(port), {})
+        """The BandwidthLimits that apply to ``port`` (empty: none)."""
+        policy = self.qos_policies.get(self.policy_of(port))
+        return policy.bandwidth_limits if policy is not None else ()
 
     def dhcp_subnet(self, port):
         """The DHCP-enabled IPv4 subnet that holds ``port``'s first IPv4 address."""
         for sub in self.subnets.values():
-            if sub["network_id"] == port.network_id and sub["enable_dhcp"] and \
-                    sub["ip_version"] == 4 and port.ipv4 and \
-                    netaddr.IPAddress(port.ipv4[0]) in netaddr.IPNetwork(sub["cidr"]):
+            if sub.network_id == port.network_id and sub.dhcp and sub.ip_version == 4 and \
+                    port.ipv4 and netaddr.IPAddress(port.ipv4[0]) in netaddr.IPNetwork(sub.cidr):
                 return sub
         return None
 

@@ -37,7 +37,6 @@ from apps.chassis import ChassisError, ChassisMonitor, EventChassisChanged
 from apps.incremental import DesiredState
 from apps.model import LogicalModel
 from controller import errors
-from controller.context import Context
 from controller.plugin import Plugin
 
 LOG = logging.getLogger(__name__)
@@ -64,7 +63,7 @@ class OpenFlowPlugin(Plugin):
 
     def start(self, core):
         super().start(core)
-        self.model = LogicalModel.load(core, Context.admin())
+        self.model = LogicalModel.load(core)
 
     def osken_args(self, config):
         host, port = config.split(config.ovsdb_listen)
@@ -86,8 +85,8 @@ class OpenFlowPlugin(Plugin):
 
     def port_stats(self, port):
         """The port's meters as configured and their counters, read from its switch now."""
-        view = self.model.ports.get(port["id"])
-        where = self.app.where(port["id"]) if self.app and view else None
+        view = self.model.ports.get(port.id)
+        where = self.app.where(port.id) if self.app and view else None
         if where is None:
             return {"bound": False, "meters": []}
         chassis_id, ofport = where
@@ -188,18 +187,18 @@ class QnetController(app_manager.OSKenApp):
 
     def changed(self, change):
         """Note what a committed API change touches, and wake the worker."""
-        item = change.current
+        item = change.subject
         if change.resource in ("port", "interface"):
-            self.dirty_ports.add(item["id"])
+            self.dirty_ports.add(item.id)
         elif change.resource == "network":
-            self.dirty_networks.add(item["id"])
-            if (change.old or {}).get("qos_policy_id") != (change.new or {}).get("qos_policy_id"):
-                self.dirty_ports.update(p.id for p in
-                                        self.plugin.model.ports_on_network(item["id"]))
+            self.dirty_networks.add(item.id)
+            if getattr(change.before, "qos_policy_id", None) != \
+                    getattr(change.after, "qos_policy_id", None):
+                self.dirty_ports.update(p.id for p in self.plugin.model.ports_on_network(item.id))
         elif change.resource == "qos_policy":
-            self.dirty_ports.update(self.plugin.model.ports_with_policy(item["id"]))
+            self.dirty_ports.update(self.plugin.model.ports_with_policy(item.id))
         elif change.resource == "subnet":
-            self.dirty_networks.add(item["network_id"])
+            self.dirty_networks.add(item.network_id)
         self.kick()
 
     # -- events --------------------------------------------------------------------------------
@@ -478,11 +477,9 @@ def dhcp_lease(model, port):
     sub = model.dhcp_subnet(port)
     if sub is None:
         return None
-    net = netaddr.IPNetwork(sub["cidr"])
-    server = sub["gateway_ip"] or str(netaddr.IPAddress(net.first + 1))
+    net = netaddr.IPNetwork(sub.cidr)
+    server = sub.gateway or str(netaddr.IPAddress(net.first + 1))
     return dhcp.Lease(mac=port.mac, ip=port.ipv4[0], prefixlen=net.prefixlen,
-                      gateway=sub["gateway_ip"], dns=tuple(sub["dns_nameservers"]),
-                      mtu=model.networks[port.network_id].mtu,
-                      host_routes=tuple((r["destination"], r["nexthop"])
-                                        for r in sub["host_routes"]),
+                      gateway=sub.gateway, dns=sub.dns,
+                      mtu=model.networks[port.network_id].mtu, host_routes=sub.routes,
                       server_ip=server, server_mac=DHCP_SERVER_MAC)

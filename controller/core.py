@@ -6,6 +6,7 @@ all with the same interface, so the REST layer can serve any of them the same wa
 import dataclasses
 import logging
 
+from controller import snapshot
 from controller.db import Database
 from controller.plugin import load_plugin
 
@@ -76,6 +77,12 @@ class Core:
             except Exception:  # the change is committed; the back-end must converge on its own
                 LOG.exception("plug-in %s failed on %s", self.plugin.name, change.hook)
         return result
+
+    def logical_snapshot(self):
+        """Every network, subnet, port and QoS policy as typed values (controller/logical.py),
+        read in one transaction: what a back-end mirrors when it boots."""
+        with self.db.read() as session:
+            return snapshot.snapshot(session)
 
     def close(self):
         self.plugin.stop()

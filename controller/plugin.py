@@ -2,7 +2,10 @@
 
 The API and the logical model never depend on one back-end technology: the core commits a change,
 then hands the selected plug-in a ``Change`` that says who made it and what the resource looked like
-before and after. Back-ends are found by name through the ``qnet.plugins`` entry-point group.
+before and after, both as the API shows it and as typed values (controller/logical.py: what a
+back-end should read, so that no back-end depends on the API's attribute names). A back-end that
+starts reads the whole model as typed values with ``core.logical_snapshot()``. Back-ends are found
+by name through the ``qnet.plugins`` entry-point group.
 
 A plug-in implements only the hooks it cares about, named ``<resource>_<action>``:
 ``network_created``, ``network_updated``, ``network_deleted``, the same for ``subnet`` and
@@ -18,7 +21,7 @@ import dataclasses
 import logging
 from importlib import metadata
 
-from controller import errors
+from controller import errors, logical
 from controller.context import Context
 
 LOG = logging.getLogger(__name__)
@@ -27,10 +30,12 @@ ENTRY_POINT_GROUP = "qnet.plugins"
 
 @dataclasses.dataclass(frozen=True)
 class Change:
-    """One committed change. ``old`` is None on create, ``new`` is None on delete.
+    """One committed change. ``old``/``before`` are None on create, ``new``/``after`` on delete.
 
     ``old``/``new`` are plain dicts (the resource as the API shows it to an admin), detached
-    from any database session, so a plug-in may keep them.
+    from any database session, so a plug-in may keep them. ``before``/``after`` are the same
+    as typed values (controller/logical.py): what a back-end reads, so that no back-end reads
+    an API attribute name. A change made without the API (a benchmark) may give only those.
     """
 
     resource: str
@@ -38,6 +43,13 @@ class Change:
     context: Context
     old: dict | None
     new: dict | None
+    before: object = None
+    after: object = None
+
+    def __post_init__(self):
+        for typed, body in (("before", self.old), ("after", self.new)):
+            if getattr(self, typed) is None and body is not None:
+                object.__setattr__(self, typed, logical.from_api(self.resource, body))
 
     @property
     def hook(self):
@@ -46,6 +58,11 @@ class Change:
     @property
     def current(self):
         return self.new if self.new is not None else self.old
+
+    @property
+    def subject(self):
+        """The typed value the change is about: as it is now, or as it was before a delete."""
+        return self.after if self.after is not None else self.before
 
 
 class Plugin:
@@ -82,7 +99,8 @@ class Plugin:
         """Veto point inside the transaction: raise a QnetError to refuse ``change``."""
 
     def port_stats(self, port):
-        """Per-port data-plane statistics of ``port`` (a v2.0 port dict) as a JSON-able dict."""
+        """Per-port data-plane statistics of ``port`` (a controller.logical.Port) as a
+        JSON-able dict."""
         raise errors.StatsNotAvailable(plugin=self.name)
 
     def notify(self, change):

@@ -6,7 +6,7 @@ import netaddr
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import object_session, selectinload
 
-from controller import errors, ipam
+from controller import errors, ipam, logical
 from controller.models import IPAllocation, Network, Port, Subnet, utcnow
 from controller.networks import as_parent
 from controller.resource import ResourceManager, isoformat, new_id, touch
@@ -409,7 +409,8 @@ class PortManager(ResourceManager):
     def stats(self, ctx, id_):
         """The back-end's counters for a port the caller can see (404 otherwise)."""
         port = self.get(ctx, id_)
-        return {"port_id": port["id"], **self.core.plugin.port_stats(port)}
+        return {"port_id": port["id"],
+                **self.core.plugin.port_stats(logical.from_api("port", port))}
 
     def plug(self, ctx, id_, interface_id):
         """Plug an interface into a port that is free (or already holds it): Quantum's rule."""

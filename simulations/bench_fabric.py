@@ -21,7 +21,7 @@ import tempfile
 import time
 
 from simulations.fabric_sim import SimFabric, fat_tree
-from tests.unit.overlay_fixtures import model, network, port
+from simulations.fixtures import model, network, port
 
 
 def pure(hosts, networks, seed=1):
@@ -32,10 +32,10 @@ def pure(hosts, networks, seed=1):
     for i in range(hosts):
         edge = edges[i % len(edges)]
         net = f"net{rnd.randrange(networks)}"
-        p = port(f"p{i}", net, "fa:16:3e:%02x:%02x:%02x" % (i >> 16, (i >> 8) & 255, i & 255),
-                 f"10.0.{i // 250}.{i % 250 + 2}", f"vm{i}")
-        p["binding:profile"] = sim.add_host(f"h{i}", edge)
-        ports.append(p)
+        ports.append(port(f"p{i}", net, "fa:16:3e:%02x:%02x:%02x" % (i >> 16, (i >> 8) & 255,
+                                                                    i & 255),
+                          f"10.0.{i // 250}.{i % 250 + 2}", f"vm{i}",
+                          binding=sim.add_host(f"h{i}", edge)))
     m = model([network(f"net{n}", 1000 + n) for n in range(networks)], ports)
     t0 = time.perf_counter()
     sent = sim.program(m)

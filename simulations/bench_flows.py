@@ -8,36 +8,30 @@ core (in-memory SQLite, noop plug-in), so the figures are those of the API's own
 """
 import json
 import time
-from types import SimpleNamespace
 
 from apps import flows
 from apps.model import LogicalModel, place
 from controller.context import Context
 from controller.core import Core
 from controller.plugins.noop import NoopPlugin
+from simulations import fixtures
 from tunnel.mesh import wanted_tunnels
 
 SEED = {"fw": ("dmz-net", "web-net"), "web": ("web-net", "db-net"), "db": ("db-net",)}
 
 
-def iface(name, ofport, iface_id=None, type_="", remote_ip=None):
-    return SimpleNamespace(name=name, ofport=ofport, iface_id=iface_id, type=type_,
-                           remote_ip=remote_ip)
-
-
 def build_chassis(core, plugs, hypervisors):
     """plugs: [(hypervisor index, attachment)]; returns chassis objects with tunnels wired."""
-    chassis = [SimpleNamespace(system_id=f"hv{i + 1}", tunnel_ip=f"172.16.0.{i + 1}",
-                               datapath_id=i + 1, connected=True, interfaces={})
+    chassis = [fixtures.chassis(f"hv{i + 1}", f"172.16.0.{i + 1}", datapath_id=i + 1)
                for i in range(hypervisors)]
     for n, (h, attachment) in enumerate(plugs):
-        chassis[h].interfaces[f"tap{n}"] = iface(f"tap{n}", n + 1, attachment)
-    model = LogicalModel.load(core, Context.admin())
+        chassis[h].interfaces[f"tap{n}"] = fixtures.iface(f"tap{n}", n + 1, attachment)
+    model = LogicalModel.load(core)
     wanted = wanted_tunnels(model, place(model, chassis).bound,
                             {c.system_id: c.tunnel_ip for c in chassis})
     for c in chassis:
         for k, (name, ip) in enumerate(sorted(wanted[c.system_id].items())):
-            c.interfaces[name] = iface(name, 1000 + k, type_="vxlan", remote_ip=ip)
+            c.interfaces[name] = fixtures.iface(name, 1000 + k, type_="vxlan", remote_ip=ip)
     return model, chassis
 
 

@@ -15,10 +15,10 @@ controller finds it (every VM interface plugged, tunnel ports in place, empty fl
 
 Times are CPU seconds of the process, split into the controller's (everything the real
 controller code does: chassis reports, incremental update, encoding, sending, status reports)
-and the simulation's (fakeof applying the messages, the fake OVSDB rows); the table shows the
-controller's and the total.
+and the simulation's (the switch models applying the messages, the fake OVSDB rows); the table
+shows the controller's and the total.
 The simulated switches take os-ken message objects; real ones cost os-ken a ``serialize()``
-per message on top (~45 us, DESIGN.md section 7). ``--plot FILE`` writes
+per message on top (~45 us, docs/scale.md). ``--plot FILE`` writes
 a PNG when matplotlib is installed (``pip install -e .[plot]``).
 """
 import argparse
@@ -33,7 +33,7 @@ import time
 from apps.openflow import OpenFlowPlugin
 from controller.context import Context
 from controller.plugin import Change
-from simulations.fakecloud import Scenario, Simulated, port_dict
+from simulations.fakecloud import Scenario, Simulated, scale_port
 
 SIZES = [(n, p) for n in (10, 100, 1000) for p in (1000, 10000, 100000)]
 ADMIN = Context.admin()
@@ -75,10 +75,10 @@ def run_case(n, p, repeat, null=False):
     results = {"add": [], "delete": [], "move": []}
     for r in range(repeat):
         i = p + r
-        new = port_dict(i, 0, 252, f"vm-{i}")
+        new = scale_port(i, 0, 252, f"vm-{i}")
 
         def add():
-            plugin.notify(Change("port", "created", ADMIN, None, new))
+            plugin.notify(Change("port", "created", ADMIN, None, None, after=new))
             cloud.plug(host, f"tap{i}", f"vm-{i}")
 
         def move():
@@ -86,7 +86,7 @@ def run_case(n, p, repeat, null=False):
             cloud.plug(other, f"tap{i}", f"vm-{i}")
 
         def delete():
-            plugin.notify(Change("port", "deleted", ADMIN, new, None))
+            plugin.notify(Change("port", "deleted", ADMIN, None, None, before=new))
             cloud.unplug(other, f"tap{i}")
         for name, step in (("add", add), ("move", move), ("delete", delete)):
             results[name].append(timed(cloud, step))

@@ -1,9 +1,9 @@
 """A cloud of in-process switches driven by the real controller (apps/openflow.py).
 
-Each hypervisor is a FakeSwitch behind a FakeDatapath (simulations/fakeof.py) plus the OVSDB rows
+Each hypervisor is a SwitchModel behind a ModelDatapath (apps/ofmodel) plus the OVSDB rows
 a real one would report (Open_vSwitch, br-int, its Ports and Interfaces). Its reports go through
-``apps.chassis.build_chassis`` -- the function the real ChassisMonitor applies to OVSDB -- and
-reach the controller as ``EventChassisChanged``, so ports bind exactly as on real switches: an
+``apps.chassis_model.build_chassis`` -- the function the real ChassisMonitor applies to OVSDB --
+and reach the controller as ``EventChassisChanged``, so ports bind exactly as on real switches: an
 interface with ``external_ids:iface-id`` appears on br-int, the controller binds the port whose
 attachment it is. Tunnel ports the controller asks for (``ensure_tunnels``) appear in the next
 report with an ofport, as ovs-vswitchd would give them.
@@ -22,10 +22,12 @@ from types import SimpleNamespace
 from os_ken.controller import ofp_event
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
-from apps.chassis import EventChassisChanged, build_chassis, plan_tunnels
+from apps.chassis import EventChassisChanged
+from apps.chassis_model import build_chassis, plan_tunnels
 from apps.incremental import Counters
+from apps.ofmodel import ModelDatapath, SwitchModel
 from apps.openflow import QnetController
-from simulations.fakeof import FakeDatapath, FakeSwitch
+from simulations.fixtures import network, port
 
 
 class CloudController(QnetController):
@@ -56,8 +58,8 @@ class Simulated:
         Simulated.seconds += time.perf_counter() - self.start
 
 
-class TimedSwitch(FakeSwitch):
-    """A FakeSwitch whose time on messages counts as ``Simulated``."""
+class TimedSwitch(SwitchModel):
+    """A SwitchModel whose time on messages counts as ``Simulated``."""
 
     __slots__ = ()
 
@@ -84,7 +86,7 @@ class FakeHypervisor:
 
     def __init__(self, system_id, tunnel_ip, dpid, record=False, null=False):
         self.system_id, self.tunnel_ip, self.dpid = system_id, tunnel_ip, dpid
-        self.dp = FakeDatapath((NullSwitch if null else TimedSwitch)(dpid), record=record)
+        self.dp = ModelDatapath((NullSwitch if null else TimedSwitch)(dpid), record=record)
         self.ports = {}            # name -> Interface row (each on its own Port)
         self.tunnel_names = set()  # names of the qnet tunnel ports
         self._ofports = itertools.count(1)
@@ -260,25 +262,18 @@ class StatusBoard:
         return True
 
 
-def port_dict(i, k, host, attachment=None):
-    """Port ``i`` (unique MAC) of network ``k`` with address 10.x.y.``host``, as the API's
-    Change carries it."""
-    return {"id": f"port-{i:07d}", "network_id": f"net-{k:05d}",
-            "mac_address": "fa:16:3e:%02x:%02x:%02x" % (i >> 16 & 255, i >> 8 & 255, i & 255),
-            "fixed_ips": [{"subnet_id": f"sub-{k:05d}",
-                           "ip_address": f"10.{k >> 8 & 255}.{k & 255}.{host}"}],
-            "port_security_enabled": True, "allowed_address_pairs": [],
-            "admin_state_up": True, "attachment": attachment}
+def scale_port(i, k, host, attachment=None):
+    """Port ``i`` (unique MAC) of network ``k`` with address 10.x.y.``host``."""
+    return port(f"port-{i:07d}", f"net-{k:05d}",
+                "fa:16:3e:%02x:%02x:%02x" % (i >> 16 & 255, i >> 8 & 255, i & 255),
+                f"10.{k >> 8 & 255}.{k & 255}.{host}", attachment)
 
 
-def network_dicts(k, mtu=1450):
-    net = {"id": f"net-{k:05d}", "provider:segmentation_id": 1000 + k, "mtu": mtu,
-           "admin_state_up": True}
-    sub = {"id": f"sub-{k:05d}", "network_id": net["id"], "enable_dhcp": True,
-           "ip_version": 4, "cidr": f"10.{k >> 8 & 255}.{k & 255}.0/24",
-           "gateway_ip": f"10.{k >> 8 & 255}.{k & 255}.1", "dns_nameservers": [],
-           "host_routes": []}
-    return net, sub
+def scale_network(k, mtu=1450):
+    """Network ``k`` (VNI 1000 + k) and its /24 10.x.y.0/24 subnet."""
+    prefix = f"10.{k >> 8 & 255}.{k & 255}"
+    return network(f"net-{k:05d}", 1000 + k, cidr=f"{prefix}.0/24", gateway=f"{prefix}.1",
+                   mtu=mtu)
 
 
 class Scenario:
@@ -324,15 +319,15 @@ class Scenario:
             cloud.add_hypervisor(self.system_id(s), self.tunnel_ip(s), s + 1)
         peers = {s: set() for s in range(self.n)}
         for k in range(self.k):
-            net, sub = network_dicts(k)
-            plugin.model.put("network", net)
-            plugin.model.put("subnet", sub)
+            net, sub = scale_network(k)
+            plugin.model.put(net)
+            plugin.model.put(sub)
             hosts = self.hosts(k)
             for s in hosts:
                 peers[s] |= hosts - {s}
         for i in range(self.p):
             k, j = divmod(i, self.per_network)
-            plugin.model.put("port", port_dict(i, k, j + 2, f"vm-{i}"))
+            plugin.model.put(scale_port(i, k, j + 2, f"vm-{i}"))
             cloud.hypervisors[self.system_id(self.switch_of(k, j))].plug(f"tap{i}", f"vm-{i}")
         for s, others in peers.items():
             cloud.hypervisors[self.system_id(s)].set_tunnels(

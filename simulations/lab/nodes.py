@@ -344,8 +344,9 @@ class Hypervisor(LabNode):
     # --- OVSDB manager relay
 
     def set_manager(self, target='127.0.0.1:6640', max_backoff_ms=1000):
-        """Make this hypervisor's ovsdb-server connect out to an OVSDB manager (os-ken's
-        OVSDB app) listening in the root namespace, as ``ovs-vsctl set-manager`` would.
+        """Make this hypervisor's ovsdb-server connect out to an OVSDB manager (qnet's,
+        apps/ovsdb_manager.py) listening in the root namespace, as ``ovs-vsctl set-manager``
+        would.
 
         Same trick as ``set_controller``: a socat relay in the root namespace from a unix
         socket in the run dir to TCP ``target`` ('host:port' or 'tcp:host:port'), and
@@ -354,7 +355,7 @@ class Hypervisor(LabNode):
         once it has the ``db:...manager_options`` remote, which ``start_ovs`` does not
         give it; that remote is added here at run time (ovsdb-server/add-remote).
         The Open_vSwitch row must already carry external_ids:system-id (setup_bridges
-        sets it): the manager identifies, and os-ken names, the connection by it.
+        sets it): the manager identifies the connection by it.
         """
         self.del_manager()
         self.manager_relay = start_relay(self.name, self.manager_socket, target)

@@ -226,7 +226,7 @@ def serve_openflow(launch, tmp_path, ovsdb_port, mode="overlay"):
 
 @pytest.mark.parametrize("mode", ["overlay", "fabric"])
 def test_sigterm_stops_the_openflow_plugin_promptly(launch, tmp_path, mode):
-    """The controller's worker and os-ken's OVSDB accept loop must both end on SIGTERM (the
+    """The controller's worker and the OVSDB manager's loop must both end on SIGTERM (the
     worker once slept through it and the process never exited)."""
     proc = serve_openflow(launch, tmp_path, free_port(), mode)
     wait_for_log(proc, "qnet serving the REST API")

@@ -1,7 +1,7 @@
 """ChassisMonitor (apps/chassis.py) against real namespaced hypervisors (tier 3).
 
-An os-ken process (a small script, below) runs os-ken's OVSDB manager with ChassisMonitor
-and a probe app that prints every EventChassisChanged as a JSON line and runs
+An os-ken process (a small script, below) runs ChassisMonitor (with its OVSDB manager end,
+apps/ovsdb_manager.py) and a probe app that prints every EventChassisChanged as a JSON line and runs
 ``ensure_tunnels`` when told so on stdin. Each hypervisor's ovsdb-server connects to it
 through ``Hypervisor.set_manager`` (a unix-socket relay: the lab has no route to loopback).
 
@@ -280,7 +280,7 @@ def test_ensure_tunnels_adds_and_removes_only_qnet_ports(setup):
 def test_unknown_chassis_is_an_error(setup):
     _, osken = setup
     reply = osken.call_ensure_tunnels('nope', {})
-    assert 'ChassisError' in reply['error'] and 'Unknown remote system_id nope' in reply['error']
+    assert 'ChassisError' in reply['error'] and 'nope: no OVSDB connection' in reply['error']
 
 
 def test_disconnect_and_reconnect_are_reported(setup):

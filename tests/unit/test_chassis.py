@@ -1,13 +1,14 @@
-"""Pure parts of apps/chassis.py: tunnel port names, Chassis from OVSDB rows, tunnel diffs.
+"""The chassis model (apps/chassis_model.py): tunnel port names, Chassis from OVSDB rows,
+tunnel diffs.
 
-Rows are written the way the IDL hands them over (references as uuid strings, optional
-columns as lists), so the same functions serve os-ken row events and replica snapshots.
+Rows are written the way ``snapshot_tables`` copies them from the IDL (references as uuid
+strings, optional columns as lists).
 """
 import dataclasses
 
 import pytest
 
-from apps.chassis import Chassis, Interface, TunnelPlan, build_chassis, plan_tunnels
+from apps.chassis_model import Chassis, Interface, TunnelPlan, build_chassis, plan_tunnels
 from tunnel.mesh import tunnel_port_name
 
 

@@ -31,12 +31,12 @@ class World:
         pid, net = f"p{a % PORTS}", f"n{c % NETWORKS}"
         if op == "port":
             old = self.model.ports.get(pid)
-            self.model.put("port", port(pid, old.network_id if old else net,
-                                        "fa:16:3e:00:00:%02x" % (a + c), f"10.0.0.{a + 2}",
-                                        f"vm{pid}", security=c != 1, admin_up=b != 2))
+            self.model.put(port(pid, old.network_id if old else net,
+                                "fa:16:3e:00:00:%02x" % (a + c), f"10.0.0.{a + 2}",
+                                f"vm{pid}", security=c != 1, admin_up=b != 2))
             ports.add(pid)
         elif op == "delete_port" and pid in self.model.ports:
-            self.model.remove("port", {"id": pid})
+            self.model.remove(self.model.ports[pid])
             ports.add(pid)
         elif op in ("plug", "move") and ch is not None:
             if op == "move":
@@ -58,9 +58,9 @@ class World:
                 ch.interfaces[name] = iface(name, ofport, type_="vxlan", remote_ip=peer.tunnel_ip)
             changed.add(ch.system_id)
         elif op == "network":
-            net_dict, sub = network(net, 100 + c % NETWORKS, dhcp=a % 2 == 0, admin_up=b != 2)
-            self.model.put("network", net_dict)
-            self.model.put("subnet", sub)
+            net_value, sub = network(net, 100 + c % NETWORKS, dhcp=a % 2 == 0, admin_up=b != 2)
+            self.model.put(net_value)
+            self.model.put(sub)
             networks.add(net)
         elif op == "tunnel_ip" and ch is not None:
             ch.tunnel_ip = None if a % 4 == 0 else f"172.16.0.{a % 5 + 1}"

@@ -7,6 +7,7 @@ import networkx as nx
 import pytest
 
 from apps import fabric_flows
+from controller.logical import Binding
 from simulations.fabric_sim import SimFabric, fat_tree, tree_topology
 from tests.unit.overlay_fixtures import model, network, port
 from topology.graph import FabricGraph, RouteTable, broadcast_tree, network_routes, path, \
@@ -33,11 +34,10 @@ def build(graph, placement):
     nets = sorted({n for _, n in placement.values()})
     hosts, ports = {}, []
     for i, (name, (switch, net)) in enumerate(sorted(placement.items()), start=1):
-        profile = sim.add_host(name, switch)
+        binding = sim.add_host(name, switch)
         hosts[name] = {"mac": mac(i), "ip": f"10.0.0.{10 + i}", "net": net}
-        p = port("p-" + name, net, mac(i), hosts[name]["ip"], "vm-" + name)
-        p["binding:profile"] = profile
-        ports.append(p)
+        ports.append(port("p-" + name, net, mac(i), hosts[name]["ip"], "vm-" + name,
+                          binding=binding))
     m = model([network(n, 1001 + k) for k, n in enumerate(nets)], ports)
     sim.program(m)
     return sim, m, hosts
@@ -100,28 +100,10 @@ def test_link_down_recomputes_only_the_networks_that_used_it():
 
 
 # -- binding ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("profile,expected", [
-    ({}, None), ({"datapath_id": "000000000000000a", "port_number": 3}, (10, 3)),
-    ({"datapath_id": 10, "port_name": "s10-eth3"}, (10, "s10-eth3")),
-    ({"datapath_id": "0x1f", "port_number": 1}, (31, 1))])
-def test_binding_profile_names_a_switch_port(profile, expected):
-    assert fabric_flows.parse_binding(profile) == expected
-
-
-@pytest.mark.parametrize("profile", [
-    {"datapath_id": "zz", "port_number": 1}, {"datapath_id": 0, "port_number": 1},
-    {"datapath_id": 1}, {"datapath_id": 1, "port_number": 1, "port_name": "x"},
-    {"datapath_id": 1, "port_number": -2}, {"datapath_id": 1, "port_number": True},
-    {"datapath_id": 1, "port_name": ""}])
-def test_bad_binding_profiles_are_refused(profile):
-    with pytest.raises(fabric_flows.BindingError):
-        fabric_flows.parse_binding(profile)
-
-
 def test_a_binding_on_an_inter_switch_link_is_ignored():
     sim = SimFabric(tree_topology(2, 3))
-    p = port("p", "n", mac(1), "10.0.0.1", "vm")
-    p["binding:profile"] = {"datapath_id": 1, "port_number": 1}   # s1-eth1 leads to s2
+    p = port("p", "n", mac(1), "10.0.0.1", "vm",
+             binding=Binding(1, port_number=1))                    # s1-eth1 leads to s2
     assert fabric_flows.bind_ports(model([network("n", 1001)], [p]), sim.fabric) == {}
 
 

@@ -150,7 +150,7 @@ def test_diff_sends_only_the_difference_then_nothing():
 def test_diff_deletes_stale_flows_by_exact_cookie():
     m, chs = two_hypervisors()
     state = flows.compile_chassis("hv1", m, place(m, chs))
-    m.remove("port", {"id": "p2"})
+    m.remove(m.ports["p2"])
     smaller = flows.compile_chassis("hv1", m, place(m, chs))
     msgs = ofmsg.diff(DP, ofmsg.Installed.from_state(state), smaller)
     deletes = [x for x in msgs if isinstance(x, parser.OFPFlowMod)]

@@ -26,17 +26,17 @@ def test_pieces_add_up_to_the_switch_state_and_sit_where_their_port_is():
 def test_a_port_change_changes_only_that_ports_pieces():
     m, chs = two_hypervisors()
     before = pieces(m, chs, "hv1")
-    m.put("port", port("p2", "net", "fa:16:3e:00:00:02", "10.0.0.42", "vm2"))
+    m.put(port("p2", "net", "fa:16:3e:00:00:02", "10.0.0.42", "vm2"))
     after = pieces(m, chs, "hv1")
     assert {k for k in before if before[k] != after[k]} == {("arp", "p2")}
-    m.put("port", port("p2", "net", "fa:16:3e:00:00:22", "10.0.0.42", "vm2"))
+    m.put(port("p2", "net", "fa:16:3e:00:00:22", "10.0.0.42", "vm2"))
     again = pieces(m, chs, "hv1")
     assert {k for k in after if after[k] != again[k]} == {("arp", "p2"), ("remote", "p2")}
 
 
 def test_a_port_admin_down_leaves_its_addresses_answered_but_no_path():
     m, chs = two_hypervisors()
-    m.put("port", port("p2", "net", "fa:16:3e:00:00:02", "10.0.0.12", "vm2", admin_up=False))
+    m.put(port("p2", "net", "fa:16:3e:00:00:02", "10.0.0.12", "vm2", admin_up=False))
     hv1 = pieces(m, chs, "hv1")
     assert ("arp", "p2") in hv1 and ("remote", "p2") not in hv1
     assert [g.buckets for g in hv1[("flood", "net")].groups] == [((("output", 1),),)] * 2

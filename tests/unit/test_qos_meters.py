@@ -5,8 +5,9 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from apps import flows, meters, ofmsg
 from apps.model import place
+from apps.ofmodel import ModelDatapath, SwitchModel
 from apps.openflow import meter_stats_view
-from simulations.fakeof import FakeDatapath, FakeSwitch
+from controller.logical import BandwidthLimit, QoSPolicy
 from tests.unit.overlay_fixtures import chassis, iface, model, network, port
 
 MAC1, MAC2, MAC3 = "fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "fa:16:3e:00:00:03"
@@ -14,10 +15,14 @@ IP1, IP2, IP3 = "10.0.0.11", "10.0.0.12", "10.0.0.13"
 TUNNEL = 5
 
 
+def limits(egress=None, ingress=None):
+    """BandwidthLimits from (max_kbps, max_burst_kbps) per direction."""
+    return tuple(BandwidthLimit(d, *r) for d, r in (("egress", egress), ("ingress", ingress))
+                 if r is not None)
+
+
 def policy(policy_id, egress=None, ingress=None):
-    rules = [{"direction": d, "max_kbps": r[0], "max_burst_kbps": r[1]}
-             for d, r in (("egress", egress), ("ingress", ingress)) if r is not None]
-    return {"id": policy_id, "rules": rules}
+    return QoSPolicy(policy_id, limits(egress, ingress))
 
 
 class Hypervisor:
@@ -25,19 +30,17 @@ class Hypervisor:
     that keeps what it was sent, and the controller's record of what it holds."""
 
     def __init__(self, policies=(), port_policy=None, network_policy=None):
-        net, sub = network("net", 1001)
-        net["qos_policy_id"] = network_policy
-        self.model = model([(net, sub)], [
-            {**port("p1", "net", MAC1, IP1, "vm1"), "qos_policy_id": port_policy},
+        self.model = model([network("net", 1001, qos_policy_id=network_policy)], [
+            port("p1", "net", MAC1, IP1, "vm1", qos_policy_id=port_policy),
             port("p2", "net", MAC2, IP2, "vm2"), port("p3", "net", MAC3, IP3, "vm3")])
         for p in policies:
-            self.model.put("qos_policy", p)
+            self.model.put(p)
         self.chassis = [
             chassis("hv1", "172.16.1.1", iface("tap1", 1, "vm1"), iface("tap3", 3, "vm3"),
                     iface("vx", TUNNEL, type_="vxlan", remote_ip="172.16.2.1")),
             chassis("hv2", "172.16.2.1", iface("tap2", 1, "vm2"),
                     iface("vx", 7, type_="vxlan", remote_ip="172.16.1.1"), datapath_id=2)]
-        self.dp = FakeDatapath(FakeSwitch(1, ports=range(1, 10)))
+        self.dp = ModelDatapath(SwitchModel(1, ports=range(1, 10)))
         self.installed = ofmsg.Installed()
 
     def reconcile(self):
@@ -51,11 +54,10 @@ class Hypervisor:
         return msgs[:-1]
 
     def update_policy(self, item):
-        self.model.put("qos_policy", item)
+        self.model.put(item)
 
     def set_port_policy(self, policy_id):
-        self.model.put("port", {**port("p1", "net", MAC1, IP1, "vm1"),
-                                "qos_policy_id": policy_id})
+        self.model.put(port("p1", "net", MAC1, IP1, "vm1", qos_policy_id=policy_id))
 
     def send(self, in_port, src_mac, dst_mac, src_ip, dst_ip, **extra):
         return self.dp.switch.trace(in_port, eth_src=src_mac, eth_dst=dst_mac, eth_type=0x0800,
@@ -172,7 +174,7 @@ def test_adding_and_removing_a_policy_keeps_traffic_flowing():
 def test_a_deleted_policy_removes_the_meter():
     hv = Hypervisor([policy("gold", egress=(10000, 0))], port_policy="gold")
     hv.reconcile()
-    hv.model.remove("qos_policy", {"id": "gold"})
+    hv.model.remove(hv.model.qos_policies["gold"])
     hv.reconcile()
     assert hv.meter_config() == {}
     assert hv.send(1, MAC1, MAC2, IP1, IP2).output_ports() == [TUNNEL]
@@ -207,7 +209,7 @@ def test_a_foreign_meter_config_is_rewritten():
 
 
 def test_meter_stats_view():
-    wanted = meters.port_meters(4, {"egress": (1000, 0), "ingress": (2000, 100)})
+    wanted = meters.port_meters(4, limits(egress=(1000, 0), ingress=(2000, 100)))
     stats = {meters.meter_id(4, "egress"): parser.OFPMeterStats(
         meter_id=8, flow_count=1, packet_in_count=100, byte_in_count=150000, duration_sec=3,
         duration_nsec=0, band_stats=[parser.OFPMeterBandStats(7, 10500)])}
@@ -223,13 +225,14 @@ def test_the_model_follows_policy_changes():
     from controller.plugin import Change
     hv = Hypervisor(network_policy="gold")
     p1 = hv.model.ports["p1"]
-    assert hv.model.limits_of(p1) == {}
+    assert hv.model.limits_of(p1) == ()
     gold = policy("gold", egress=(1000, 0))
-    touched = hv.model.apply(Change("qos_policy", "created", Context.admin(), None, gold))
+    touched = hv.model.apply(Change("qos_policy", "created", Context.admin(), None, None,
+                                    after=gold))
     assert touched == {"net"}   # every port of net falls back to the network's policy
-    assert hv.model.limits_of(p1) == {"egress": (1000, 0)}
-    hv.model.apply(Change("qos_policy", "updated", Context.admin(), gold,
-                          policy("gold", ingress=(5, 7))))
-    assert hv.model.limits_of(p1) == {"ingress": (5, 7)}
-    hv.model.apply(Change("qos_policy", "deleted", Context.admin(), gold, None))
-    assert hv.model.limits_of(p1) == {}
+    assert hv.model.limits_of(p1) == limits(egress=(1000, 0))
+    hv.model.apply(Change("qos_policy", "updated", Context.admin(), None, None, before=gold,
+                          after=policy("gold", ingress=(5, 7))))
+    assert hv.model.limits_of(p1) == limits(ingress=(5, 7))
+    hv.model.apply(Change("qos_policy", "deleted", Context.admin(), None, None, before=gold))
+    assert hv.model.limits_of(p1) == ()

@@ -7,7 +7,6 @@ import pytest
 
 from apps.model import LogicalModel
 from apps.openflow import QnetController
-from controller.context import Context
 
 
 def controller(grace, hosts_at_load):
@@ -58,4 +57,4 @@ def test_the_model_remembers_where_ports_were_active(core, alice):
     down = core.ports.create(alice, {"network_id": net["id"]})
     core.ports.report_status(up["id"], "ACTIVE", "hv1", "0000000000000001", 3)
     core.ports.report_status(down["id"], "DOWN", "", None, None)
-    assert LogicalModel.load(core, Context.admin()).hosts_at_load == {"hv1"}
+    assert LogicalModel.load(core).hosts_at_load == {"hv1"}

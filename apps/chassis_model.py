@@ -1,0 +1,191 @@
+"""The chassis model: what the controller knows of a hypervisor from its OVSDB, as values.
+
+Each hypervisor's OVSDB says which hypervisor a datapath is, its tunnel address and which
+logical port each VM interface carries (the Neutron/OVN conventions):
+
+  Open_vSwitch  external_ids:system-id        the chassis name
+                external_ids:qnet-tunnel-ip    its underlay/tunnel address (or ovn-encap-ip)
+  Bridge        br-int                        the integration bridge and its datapath_id
+  Interface     external_ids:iface-id         the logical port (attachment) a VM port carries
+
+Pure functions only, unit-tested without any switch: ``snapshot_tables`` copies an OVSDB
+replica into plain dicts, ``build_chassis`` turns such dicts into a ``Chassis``, and
+``plan_tunnels`` diffs a chassis' tunnel ports against the wanted ones (port names come from
+tunnel/mesh.py). Plain dicts in, dataclasses out; apps/chassis.py feeds them from OVSDB
+(apps/ovsdb_manager.py) and writes what ``plan_tunnels`` says.
+"""
+
+import dataclasses
+
+TUNNEL_IP_KEYS = ('qnet-tunnel-ip', 'ovn-encap-ip')   # Open_vSwitch external_ids, in order
+QNET_TUNNEL_KEY = 'qnet-tunnel'                       # external_ids marking ports we own
+TUNNEL_TYPE = 'vxlan'
+TUNNEL_KEY = 'flow'          # VNI set per packet by flows (set_field tun_id)
+COLUMNS = {                  # what build_chassis / plan_tunnels read: all that is replicated
+    'Open_vSwitch': ('external_ids',),
+    'Bridge': ('name', 'datapath_id', 'other_config', 'ports'),
+    'Port': ('name', 'interfaces', 'external_ids'),
+    'Interface': ('name', 'ofport', 'type', 'options', 'external_ids'),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Interface:
+    """One OVSDB Interface on the integration bridge, reduced to what the controller uses.
+
+    ofport is None until ovs-vswitchd has assigned one (or if it failed: OVSDB says -1).
+    remote_ip and key are the tunnel options (None for non-tunnel interfaces); qnet_tunnel
+    says the port carries external_ids:qnet-tunnel=true, i.e. ``ensure_tunnels`` owns it.
+    """
+    name: str
+    ofport: int | None
+    iface_id: str | None
+    type: str
+    remote_ip: str | None
+    key: str | None = None
+    qnet_tunnel: bool = False
+
+
+@dataclasses.dataclass
+class Chassis:
+    """A hypervisor as its OVSDB describes it; equal snapshots mean nothing changed."""
+    system_id: str
+    tunnel_ip: str | None = None
+    datapath_id: int | None = None
+    interfaces: dict = dataclasses.field(default_factory=dict)   # name -> Interface
+    connected: bool = True
+
+    def by_iface_id(self, iface_id):
+        """The interface bound to logical port ``iface_id`` (None if not plugged here)."""
+        return next((i for i in self.interfaces.values() if i.iface_id == iface_id), None)
+
+    @property
+    def tunnels(self):
+        """name -> Interface of the tunnel ports qnet manages on this chassis."""
+        return {n: i for n, i in self.interfaces.items() if i.qnet_tunnel}
+
+
+@dataclasses.dataclass(frozen=True)
+class TunnelPlan:
+    """What ``ensure_tunnels`` must do (and, once it returns, did) on one chassis."""
+    add: dict            # name -> remote_ip: new qnet tunnel ports
+    update: dict         # name -> remote_ip: qnet tunnel ports with wrong type/options
+    remove: tuple        # names of qnet tunnel ports nobody wants any more
+    conflicts: tuple     # wanted names held by ports qnet does not own: left alone
+
+    @property
+    def empty(self):
+        return not (self.add or self.update or self.remove)
+
+
+def _scalar(value):
+    """OVSDB optional columns come as [] / [x] from the IDL; accept a bare x as well."""
+    if isinstance(value, (list, tuple)):
+        return value[0] if value else None
+    return value
+
+
+def _parse_dpid(value):
+    if not value:
+        return None
+    try:
+        return int(str(value), 16)
+    except ValueError:
+        return None
+
+
+def _uuid(value):
+    return str(value) if value is not None else None
+
+
+def build_chassis(system_id, tables, bridge='br-int', connected=True):
+    """Chassis from OVSDB rows: ``tables`` maps table name -> {uuid: row dict}.
+
+    Rows are column -> value as ``snapshot_tables`` gives them (references as uuid
+    strings, optional columns as lists). Only interfaces of ports on
+    ``bridge`` are listed: other bridges (br-phy, the underlay) are not the controller's.
+    """
+    ovs_rows = list(tables.get('Open_vSwitch', {}).values())
+    ext = dict(ovs_rows[0].get('external_ids') or {}) if ovs_rows else {}
+    tunnel_ip = next((ext[k] for k in TUNNEL_IP_KEYS if ext.get(k)), None)
+
+    br = next((r for r in tables.get('Bridge', {}).values() if r.get('name') == bridge), None)
+    chassis = Chassis(system_id=system_id, tunnel_ip=tunnel_ip, connected=connected)
+    if br is None:
+        return chassis
+    # datapath_id is written by ovs-vswitchd; before it runs, the requested id is all we have.
+    chassis.datapath_id = (_parse_dpid(_scalar(br.get('datapath_id')))
+                           or _parse_dpid((br.get('other_config') or {}).get('datapath-id')))
+    ports = tables.get('Port', {})
+    ifaces = tables.get('Interface', {})
+    for port_uuid in br.get('ports') or ():
+        port = ports.get(_uuid(port_uuid))
+        if port is None:
+            continue          # reference to a row not (yet) in this snapshot
+        port_owned = (port.get('external_ids') or {}).get(QNET_TUNNEL_KEY) == 'true'
+        for iface_uuid in port.get('interfaces') or ():
+            row = ifaces.get(_uuid(iface_uuid))
+            if row is None:
+                continue
+            chassis.interfaces[row['name']] = _interface(row, port_owned)
+    return chassis
+
+
+def _interface(row, port_owned=False):
+    ext = row.get('external_ids') or {}
+    opts = row.get('options') or {}
+    ofport = _scalar(row.get('ofport'))
+    return Interface(
+        name=row['name'],
+        ofport=ofport if isinstance(ofport, int) and ofport > 0 else None,
+        iface_id=ext.get('iface-id') or None,
+        type=row.get('type') or '',
+        remote_ip=opts.get('remote_ip'),
+        key=opts.get('key'),
+        qnet_tunnel=port_owned or ext.get(QNET_TUNNEL_KEY) == 'true')
+
+
+def plan_tunnels(interfaces, wanted):
+    """Diff the tunnel ports on a bridge against ``wanted`` (port name -> remote_ip).
+
+    ``interfaces`` is ``Chassis.interfaces``. Only ports marked qnet-tunnel are ever
+    updated or removed, so hand-made ports, VM ports and other agents' tunnels survive; a
+    wanted name already used by such a port is reported as a conflict and left alone.
+    """
+    add, update, conflicts = {}, {}, []
+    for name, ip in sorted(wanted.items()):
+        have = interfaces.get(name)
+        if have is None:
+            add[name] = ip
+        elif not have.qnet_tunnel:
+            conflicts.append(name)
+        elif (have.type, have.remote_ip, have.key) != (TUNNEL_TYPE, ip, TUNNEL_KEY):
+            update[name] = ip
+    remove = tuple(sorted(n for n, i in interfaces.items() if i.qnet_tunnel and n not in wanted))
+    return TunnelPlan(add=add, update=update, remove=remove, conflicts=tuple(conflicts))
+
+
+def snapshot_tables(tables):
+    """Plain-dict copy of the ``COLUMNS`` of an OVSDB IDL replica (``Idl.tables``), in the
+    shape ``build_chassis`` reads: {table: {uuid string: {column: value}}}.
+
+    Callers then never hold IDL rows, which change under them as updates arrive. References
+    become uuid strings; optional columns stay lists, as the IDL gives them.
+    """
+    out = {}
+    for name, columns in COLUMNS.items():
+        table = tables.get(name)
+        out[name] = {} if table is None else {
+            str(row.uuid): {c: _plain(getattr(row, c)) for c in columns}
+            for row in table.rows.values()}
+    return out
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, 'uuid'):          # a referenced IDL row
+        return str(value.uuid)
+    return value

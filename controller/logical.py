@@ -1,0 +1,194 @@
+"""The logical model as back-ends see it: typed values, and the one place that builds them.
+
+The API speaks in Neutron's attribute names (``binding:profile``, ``provider:segmentation_id``,
+``fixed_ips``, ...); a back-end should not have to. The core hands a plug-in these values instead
+(``Change.before`` / ``Change.after``, and ``Core.logical_snapshot`` when it boots), so this module
+is where API names stop: everything below ``rest/`` and ``controller/`` reads attributes of the
+classes here, which carry only what switch programming needs, already validated and normalised.
+
+They are frozen (a back-end may keep and share them, and equal values mean "nothing to redo")
+and slotted (a back-end holds one per port: 100,000 of them in simulations/bench_scale.py).
+A new resource (a router, a security group) is added the same way: a class here, a ``_from_api``
+translator registered in ``FROM_API``, and its rows read in controller/snapshot.py. (This module
+imports no database code: a back-end that only takes values does not load SQLAlchemy.)
+"""
+import dataclasses
+
+
+# -- the values --------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True, slots=True)
+class Network:
+    id: str
+    vni: int
+    mtu: int
+    admin_up: bool
+    qos_policy_id: str | None = None
+    #: has at least one DHCP-enabled IPv4 subnet: the core reports a network without its
+    #: subnets, so the back-end's model that holds them fills this in (dataclasses.replace)
+    dhcp: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Subnet:
+    id: str
+    network_id: str
+    ip_version: int
+    cidr: str
+    gateway: str | None
+    dhcp: bool
+    dns: tuple = ()              # name server addresses
+    routes: tuple = ()           # ((destination cidr, next hop), ...) handed out by DHCP
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Binding:
+    """The switch port an admin bound a port to (fabric mode binds by it; overlay mode binds
+    by attachment and ignores it): a datapath id and a port number or name. ``invalid`` says
+    why a binding that tries to name a switch port does not (fabric mode refuses the port)."""
+
+    datapath_id: int | None = None
+    port_number: int | None = None
+    port_name: str | None = None
+    invalid: str | None = None
+
+    @property
+    def switch_port(self):
+        """(datapath id, port number or name), or None when it names no switch port."""
+        if self.datapath_id is None or self.invalid is not None:
+            return None
+        return self.datapath_id, (self.port_number if self.port_number is not None
+                                  else self.port_name)
+
+
+UNBOUND = Binding()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Port:
+    id: str
+    network_id: str
+    mac: str
+    ipv4: tuple                  # fixed addresses, in allocation order
+    ipv6: tuple
+    security: bool               # port security: only its own addresses may send
+    pairs: tuple                 # allowed address pairs: ((mac, ip or cidr), ...)
+    admin_up: bool
+    attachment: str | None       # the interface plugged in (overlay mode binds by it)
+    qos_policy_id: str | None = None
+    #: not part of a port's equality: it says where a port goes, not which flows it needs
+    #: (code that places ports compares it on its own)
+    binding: Binding = dataclasses.field(default=UNBOUND, compare=False)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BandwidthLimit:
+    """A rate limit in one direction: ``egress`` (what the port's interface sends) or
+    ``ingress``; ``max_burst_kbps`` 0 means the default burst (apps/meters.py)."""
+
+    direction: str
+    max_kbps: int
+    max_burst_kbps: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QoSPolicy:
+    id: str
+    bandwidth_limits: tuple = ()     # BandwidthLimit, at most one per direction, sorted
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """Everything a back-end mirrors, read in one transaction (controller/snapshot.py)."""
+
+    networks: tuple
+    subnets: tuple
+    ports: tuple
+    qos_policies: tuple
+    #: hosts where ports were last reported ACTIVE: who a restarted back-end should hear from
+    active_hosts: frozenset
+
+
+# -- building them -----------------------------------------------------------------------------
+def make_port(id_, network_id, mac, ips, security, pairs, admin_up, attachment, qos_policy_id,
+              profile):
+    """A Port from the values the API and the database hold (``ips`` in allocation order,
+    ``pairs`` as {"mac_address", "ip_address"} records, ``profile`` the binding profile)."""
+    return Port(id_, network_id, mac, *by_version(ips), security,
+                tuple((p["mac_address"], p["ip_address"]) for p in pairs), admin_up, attachment,
+                qos_policy_id, binding_of(profile))
+
+
+def by_version(ips):
+    """(IPv4 addresses, IPv6 addresses) of validated ``ips``, each in the order given."""
+    return tuple(i for i in ips if ":" not in i), tuple(i for i in ips if ":" in i)
+
+
+def routes_of(records):
+    """Host routes as ((destination cidr, next hop), ...) from {"destination", "nexthop"}
+    records (API bodies and the subnets table hold the same records)."""
+    return tuple((r["destination"], r["nexthop"]) for r in records)
+
+
+def binding_of(profile):
+    """The Binding a ``binding:profile`` asks for: ``datapath_id`` an integer or a hex string
+    ("0000000000000001", "0x1"), with exactly one of ``port_number`` (a positive integer) and
+    ``port_name``. A profile without ``datapath_id`` names no switch port."""
+    if not profile or "datapath_id" not in profile:
+        return UNBOUND
+    raw = profile["datapath_id"]
+    try:
+        dpid = raw if isinstance(raw, int) and not isinstance(raw, bool) else int(str(raw), 16)
+    except ValueError:
+        return Binding(invalid=f"binding:profile datapath_id {raw!r} is not a datapath id "
+                               "(an integer or a hex string)")
+    if not 0 < dpid < 1 << 64:
+        return Binding(invalid=f"binding:profile datapath_id {raw!r} is out of range")
+    number, name = profile.get("port_number"), profile.get("port_name")
+    if (number is None) == (name is None):
+        return Binding(invalid="binding:profile with a datapath_id needs exactly one of "
+                               "port_number and port_name")
+    if number is not None:
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 < number < 0xFFFFFF00:
+            return Binding(invalid=f"binding:profile port_number {number!r} is not a port number")
+        return Binding(dpid, port_number=number)
+    if not isinstance(name, str) or not name:
+        return Binding(invalid=f"binding:profile port_name {name!r} is not a port name")
+    return Binding(dpid, port_name=name)
+
+
+def _network_from_api(body):
+    return Network(body["id"], body["provider:segmentation_id"], body["mtu"],
+                   body["admin_state_up"], body.get("qos_policy_id"))
+
+
+def _subnet_from_api(body):
+    return Subnet(body["id"], body["network_id"], body["ip_version"], body["cidr"],
+                  body["gateway_ip"], body["enable_dhcp"], tuple(body["dns_nameservers"]),
+                  routes_of(body["host_routes"]))
+
+
+def _port_from_api(body):
+    return make_port(body["id"], body["network_id"], body["mac_address"],
+                     [i["ip_address"] for i in body["fixed_ips"]], body["port_security_enabled"],
+                     body["allowed_address_pairs"], body["admin_state_up"], body["attachment"],
+                     body.get("qos_policy_id"), body.get("binding:profile"))
+
+
+def limits_of_rules(rules):
+    """BandwidthLimits, sorted by direction, from bandwidth limit rule records."""
+    return tuple(sorted((BandwidthLimit(r["direction"], r["max_kbps"], r["max_burst_kbps"])
+                         for r in rules), key=lambda r: r.direction))
+
+
+def _qos_policy_from_api(body):
+    return QoSPolicy(body["id"], limits_of_rules(body["rules"]))
+
+
+#: resource name (as in a Change) -> its translator from an API body (an admin's view)
+FROM_API = {"network": _network_from_api, "subnet": _subnet_from_api, "port": _port_from_api,
+            "interface": _port_from_api, "qos_policy": _qos_policy_from_api}
+
+
+def from_api(resource, body):
+    """The typed value of an API body (None stays None)."""
+    return None if body is None else FROM_API[resource](body)

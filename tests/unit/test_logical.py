@@ -1,0 +1,121 @@
+"""The back-end's typed logical model (controller/logical.py): built alike from API bodies and from
+the tables, binding profiles parsed once, and no API attribute name read below the controller."""
+import ast
+import pathlib
+
+import pytest
+
+from controller import logical
+from controller.context import Context
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+#: packages that program switches: they read typed values only
+BACK_END = ("apps", "topology", "tunnel")
+#: attribute names of the API's bodies (plus any name with a colon, e.g. binding:profile)
+API_NAMES = {"fixed_ips", "mac_address", "admin_state_up", "port_security_enabled",
+             "allowed_address_pairs", "cidr", "gateway_ip", "dns_nameservers", "host_routes",
+             "enable_dhcp", "ip_version", "network_id", "subnet_id", "ip_address",
+             "qos_policy_id", "segmentation_id", "attachment", "device_owner", "device_id",
+             "tenant_id", "project_id", "status", "rules", "max_kbps", "max_burst_kbps",
+             "direction", "revision_number"}
+
+
+# -- binding profiles ------------------------------------------------------------------------
+@pytest.mark.parametrize("profile,expected", [
+    ({}, None), (None, None), ({"other": 1}, None),
+    ({"datapath_id": "000000000000000a", "port_number": 3}, (10, 3)),
+    ({"datapath_id": 10, "port_name": "s10-eth3"}, (10, "s10-eth3")),
+    ({"datapath_id": "0x1f", "port_number": 1}, (31, 1))])
+def test_a_binding_profile_names_a_switch_port(profile, expected):
+    binding = logical.binding_of(profile)
+    assert binding.switch_port == expected and binding.invalid is None
+
+
+@pytest.mark.parametrize("profile", [
+    {"datapath_id": "zz", "port_number": 1}, {"datapath_id": 0, "port_number": 1},
+    {"datapath_id": None, "port_number": 1}, {"datapath_id": [1], "port_number": 1},
+    {"datapath_id": 1}, {"datapath_id": 1, "port_number": 1, "port_name": "x"},
+    {"datapath_id": 1, "port_number": -2}, {"datapath_id": 1, "port_number": True},
+    {"datapath_id": 1, "port_name": ""}])
+def test_a_bad_binding_profile_says_why_and_names_no_port(profile):
+    binding = logical.binding_of(profile)
+    assert binding.switch_port is None and "binding:profile" in binding.invalid
+    hash(binding)           # a port and its binding may be kept in sets and dict keys
+
+
+# -- the two ways in agree -------------------------------------------------------------------
+def test_changes_and_the_snapshot_give_the_same_values(core, alice):
+    """What a plug-in is told (Change.after, from the API body) and what it boots from
+    (Core.logical_snapshot, from the tables) are the same values."""
+    admin = Context.admin()
+    seen = []
+    core.plugin.notify = seen.append
+    policy = core.qos.create(admin, {"name": "gold", "project_id": "alice"})
+    core.qos_rules.within(admin, policy["id"]).create(
+        admin, {"max_kbps": 1000, "direction": "ingress"})
+    net = core.networks.create(alice, {"name": "n", "qos_policy_id": policy["id"]})
+    core.subnets.create(alice, {"network_id": net["id"], "cidr": "10.1.0.0/24",
+                                "ip_version": 4, "dns_nameservers": ["10.1.0.53"],
+                                "host_routes": [{"destination": "10.2.0.0/16",
+                                                 "nexthop": "10.1.0.254"}]})
+    core.subnets.create(alice, {"network_id": net["id"], "cidr": "fd00::/64", "ip_version": 6})
+    port = core.ports.create(admin, {
+        "network_id": net["id"], "tenant_id": "alice", "attachment": "vm-1",
+        "allowed_address_pairs": [{"ip_address": "10.1.0.0/28"}],
+        "binding:profile": {"datapath_id": "0x2", "port_name": "s2-eth1"}})
+    core.ports.report_status(port["id"], "ACTIVE", "hv1", "0000000000000002", 1)
+
+    told = {}
+    for change in seen:
+        told[change.subject.id] = change.after
+    snap = core.logical_snapshot()
+    booted = {v.id: v for v in (*snap.networks, *snap.subnets, *snap.ports, *snap.qos_policies)}
+    assert booted == told
+    typed = booted[port["id"]]
+    assert (typed.ipv4, len(typed.ipv6), typed.pairs) == (
+        (port["fixed_ips"][0]["ip_address"],), 1, ((port["mac_address"], "10.1.0.0/28"),))
+    assert typed.binding == told[port["id"]].binding == logical.Binding(2, port_name="s2-eth1")
+    assert booted[policy["id"]].bandwidth_limits == (logical.BandwidthLimit("ingress", 1000),)
+    assert snap.active_hosts == {"hv1"}
+
+
+def test_a_delete_carries_what_was_deleted(core, alice):
+    seen = []
+    core.plugin.notify = seen.append
+    net = core.networks.create(alice, {"name": "n"})
+    core.networks.delete(alice, net["id"])
+    assert isinstance(seen[-1].before, logical.Network) and seen[-1].after is None
+    assert seen[-1].subject.id == net["id"]
+
+
+# -- no API names below the controller ---------------------------------------------------------
+def api_names_read(source):
+    """(line, name) of each API attribute name ``source`` reads from a dict: as a subscript,
+    or as the key of get/pop/setdefault."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        key = None
+        if isinstance(node, ast.Subscript):
+            key = node.slice
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr in ("get", "pop", "setdefault") and node.args:
+            key = node.args[0]
+        if isinstance(key, ast.Constant) and isinstance(key.value, str) and \
+                (":" in key.value or key.value in API_NAMES):
+            found.append((node.lineno, key.value))
+    return found
+
+
+def test_the_scan_finds_api_names():
+    assert api_names_read('p["binding:profile"]\nn.get("provider:segmentation_id")\n'
+                          'x = s["cidr"]\nr.pop("fixed_ips", None)\n') == [
+        (1, "binding:profile"), (2, "provider:segmentation_id"), (3, "cidr"), (4, "fixed_ips")]
+    assert api_names_read('port.binding\nrow["external_ids"]\n') == []
+
+
+@pytest.mark.parametrize("package", BACK_END)
+def test_the_back_end_reads_no_api_attribute_names(package):
+    offending = [f"{path.relative_to(ROOT)}:{line}: {name}"
+                 for path in sorted((ROOT / package).rglob("*.py"))
+                 for line, name in api_names_read(path.read_text())]
+    assert offending == [], "read typed values (controller/logical.py) instead"
