@@ -32,6 +32,7 @@ class ServiceConfig:
     vni_range: str = "1000:16777215"
     default_mtu: int = 1450
     max_page_size: int = 0
+    max_request_body_size: int = 1024 * 1024
     resync_grace: int = 20
     log_level: str = "INFO"
     policy_file: str = ""
@@ -52,6 +53,8 @@ class ServiceConfig:
         "vni_range": "MIN:MAX of the VXLAN ids given to new networks",
         "default_mtu": "MTU of new networks (1450 leaves room for VXLAN)",
         "max_page_size": "largest page a list returns (0: no limit)",
+        "max_request_body_size": "largest request body in bytes; larger ones are refused "
+                                 "with 413 before they are read",
         "resync_grace": "seconds after start during which the openflow plug-in only adds "
                         "flows, until every hypervisor that had active ports is back",
         "log_level": "DEBUG, INFO, WARNING or ERROR",

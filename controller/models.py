@@ -47,6 +47,8 @@ class Token(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     description: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    # When the token stops working (UTC); null: it lasts until revoked.
+    expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Network(Timestamped, Base):

@@ -125,10 +125,12 @@ class ResourceManager:
             keys = [(col, "desc" if d == "asc" else "asc") for col, d in keys]
         with self.core.db.read() as session:
             if marker is not None:
-                # Only the sort values of the marker row are needed, not the whole object.
+                # Only the sort values of the marker row are needed, not the whole object. The
+                # marker is looked up within what the caller sees: another project's row would
+                # otherwise leak its sort values (name, MAC...) through where the page starts.
                 mrow = session.execute(select(*[col for col, _ in keys])
-                                       .where(self.model.id == marker)).first()
-                if mrow is None:  # as Neutron: a vanished marker ends the listing
+                                       .where(self.model.id == marker, self.visible(ctx))).first()
+                if mrow is None:  # as Neutron: a vanished (or invisible) marker ends the listing
                     return [], False
                 query = query.where(_after(keys, mrow))
             query = query.order_by(*[c.asc() if d == "asc" else c.desc() for c, d in keys])

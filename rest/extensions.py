@@ -13,6 +13,8 @@ from rest import types as t
 from rest.attributes import CORE_RESOURCES, Attr, ResourceSpec, standard_attributes
 
 UPDATED = "2026-11-25T00:00:00-00:00"
+#: An address count: an IPv6 subnet holds more than any database integer (reported, never set).
+COUNT = t.Integer(0, None)
 
 
 class Extension:
@@ -116,15 +118,15 @@ class NetworkIpAvailability(Extension):
     def resources(self):
         subnet_usage = t.ListOf(t.Record({
             "subnet_id": t.Uuid(), "subnet_name": t.String(), "cidr": t.Cidr(),
-            "ip_version": t.Enum(4, 6), "total_ips": t.Integer(0), "used_ips": t.Integer(0)}))
+            "ip_version": t.Enum(4, 6), "total_ips": COUNT, "used_ips": COUNT}))
         return [ResourceSpec(
             "network_ip_availability", "network_ip_availabilities", {
                 "network_id": Attr(t.Uuid(), sort=True),
                 "network_name": Attr(t.String(), sort=True),
                 "project_id": Attr(t.String(64), sort=True),
                 "tenant_id": Attr(t.String(64), sort=True),
-                "total_ips": Attr(t.Integer(0), filter=False),
-                "used_ips": Attr(t.Integer(0), filter=False),
+                "total_ips": Attr(COUNT, filter=False),
+                "used_ips": Attr(COUNT, filter=False),
                 "subnet_ip_availability": Attr(subnet_usage, filter=False),
             }, path="network-ip-availabilities", read_only=True, doc=self.description)]
 

@@ -26,6 +26,7 @@ FAULT_NAMES = {
     "RequestedStateInvalid": "requestedStateInvalid",
     "NotAuthenticated": "unauthorized",
     "PolicyNotAuthorized": "forbidden",
+    "HTTPRequestEntityTooLarge": "requestEntityTooLarge",
 }
 STATES = {"ACTIVE": True, "DOWN": False}
 LIMIT = t.Record({"max_kbps": t.Integer(), "max_burst_kbps": t.Integer()}, ("max_kbps",))

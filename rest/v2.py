@@ -9,6 +9,7 @@ which answers 404 when the parent is not visible and serves the children of that
 import urllib.parse
 
 from controller import errors
+from rest import types as t
 from rest.wsgi import json_body, json_response
 
 LIST_PARAMS = {"fields", "limit", "marker", "page_reverse", "sort_key", "sort_dir"}
@@ -138,9 +139,9 @@ class V2Api:
         limit = None
         if params.get("limit"):
             text = params["limit"][-1]
-            if not text.isdigit():
+            if not text.isascii() or not text.isdigit():  # "²".isdigit(), but int() refuses it
                 raise errors.BadRequest(f"limit must be a non-negative integer, not '{text}'")
-            limit = int(text) or None
+            limit = min(int(text), t.INT32_MAX) or None  # the database takes no larger LIMIT
             if self.max_limit and (limit is None or limit > self.max_limit):
                 limit = self.max_limit
         elif self.max_limit:  # as Neutron's pagination_max_limit: caps unbounded lists too
