@@ -21,7 +21,7 @@ setup(
     ],
     install_requires=[
         # The OpenFlow controller framework; 4.2.2 is the version whose quirks
-        # DESIGN.md records (no osken-manager, native hub by default).
+        # docs/architecture.md records (no osken-manager, native hub by default).
         "os-ken==4.2.2",
         "eventlet>=0.33",
         # Open vSwitch's own Python library: its OVSDB IDL replicates each hypervisor's
