@@ -33,6 +33,9 @@ setup(
         "networkx>=3.0",
         # The API client (qnetclient) and the `qnet` CLI on top of it.
         "requests>=2.28",
+        # Authorization rules as Neutron declares and overrides them (controller/policy.py):
+        # operators get Neutron's rule language and policy files instead of qnet's own ifs.
+        "oslo.policy>=4.0",
     ],
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1"],

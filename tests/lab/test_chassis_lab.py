@@ -248,6 +248,9 @@ def test_ensure_tunnels_adds_and_removes_only_qnet_ports(setup):
 
     # a qnet port someone changed by hand is repaired in place (same port, same ofport)
     hv1.vsctl('set', 'Interface', name, 'options:remote_ip=172.16.9.1', 'options:key=7')
+    # (the change reaches the controller through the manager relay, maybe after vsctl returns)
+    osken.chassis('hv1', lambda c: c['interfaces'][name]['remote_ip'] == '172.16.9.1',
+                  what='the hand-made change of %s seen' % name)
     fixed = osken.ensure_tunnels('hv1', {name: hv2.tunnel_ip})
     assert fixed['update'] == {name: hv2.tunnel_ip} and not fixed['add']
     assert hv1.vsctl('get', 'Interface', name, 'options').strip() == \
