@@ -15,6 +15,8 @@ from controller.plugins.noop import NoopPlugin
 from rest.app import build_app
 from simulations.serve import QnetServer
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 # Property tests explore new random cases on every developer run; CI runs a fixed set, so a
 # red CI always means a change broke something (cases found locally become @example's).
 hypothesis.settings.register_profile("ci", derandomize=True)
