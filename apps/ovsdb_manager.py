@@ -19,8 +19,9 @@ Why the ``ovs`` IDL used directly:
   it at import; that shim is what this module replaces.
 - ovsdbapp does not fit a manager: one ovsdbapp Connection is one IDL on one remote, and its
   passive mode ("ptcp:") is the ovs JSON-RPC Session's, which holds at most one connection
-  and drops it when the next one arrives, i.e. one hypervisor at a time. Its ovs-vsctl-like
-  commands would add nothing either: tunnel ports are planned from the replica at commit time.
+  and drops it when the next one arrives, i.e. one hypervisor at a time; its start() blocks
+  until that one has connected. Its ovs-vsctl-like commands would add nothing either: tunnel
+  ports are planned from the replica at commit time.
 
 One thread of os-ken's hub (a greenthread under eventlet, which qnet uses; a thread on the
 native hub) runs the listener and every connection, sleeping in ``ovs.poller`` on their
@@ -335,7 +336,7 @@ class OvsdbManager:
             sock = socket.socket(sock.family, sock.type, fileno=sock.detach())
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            address = '%s:%s' % peer[:2]
+            address = ('[%s]:%s' if sock.family == socket.AF_INET6 else '%s:%s') % peer[:2]
             self._all.append(OvsdbConnection(sock, address, self.columns,
                                              self.handshake_timeout))
             LOG.debug('OVSDB connection from %s', address)
