@@ -181,8 +181,8 @@ class DesiredState:
         self.by_ip = {}           # tunnel ip -> chassis id
         self.tags = {}            # chassis id -> tunnel tag
         self.tunnels = {}         # chassis id -> {remote chassis id: tunnel ofport}
-        self.ports = {}           # port id -> PortView folded in
-        self.networks = {}        # network id -> NetworkView folded in
+        self.ports = {}           # port id -> Port (controller/logical.py) folded in
+        self.networks = {}        # network id -> Network folded in
         self.net_ports = {}       # network id -> set of port ids
         self.bound = {}           # port id -> (chassis id, ofport)
         self.bound_by_net = {}    # network id -> {chassis id: {port id: ofport}}

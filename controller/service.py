@@ -17,7 +17,7 @@ LOG = logging.getLogger("qnet")
 def prepare_hub():
     """Must run before anything imports os_ken, SQLAlchemy or socket users."""
     os.environ.setdefault("OSKEN_HUB_TYPE", "eventlet")
-    # eventlet 0.41 warns against new use on import; the choice is deliberate (DESIGN.md §4).
+    # eventlet 0.41 warns against new use on import; it is chosen on purpose (docs/architecture.md)
     warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
     import eventlet
     eventlet.monkey_patch()
@@ -42,9 +42,14 @@ def serve(config):
     from controller.core import Core
     from rest.app import build_app
 
-    core = Core.from_url(config.db_url, config.backend(), config.core_config())
+    from controller.policy import PolicyFileError
+    try:
+        core = Core.from_url(config.db_url, config.backend(), config.core_config())
+    except PolicyFileError as exc:
+        raise SystemExit(str(exc)) from None
     app = build_app(core, auth=config.auth, noauth_project=config.noauth_project,
-                    max_limit=config.max_page_size or None)
+                    max_limit=config.max_page_size or None,
+                    max_body=config.max_request_body_size)
     ofp_host, ofp_port = config.split(config.ofp_listen)
     api_host, api_port = config.split(config.api_listen)
     core.plugin.configure(config)

@@ -1,6 +1,7 @@
 """Value types of API attributes: each converts client input (JSON or a query string) to the
 canonical Python value, or raises InvalidInput with a message that names the attribute, and
 describes itself as a JSON schema for the OpenAPI document."""
+import re
 import uuid
 
 import netaddr
@@ -63,8 +64,16 @@ class Boolean(Type):
         raise _bad(name, value, "a boolean")
 
 
+#: The range of the database's INTEGER columns (32-bit on PostgreSQL); a value beyond it would
+#: fail in the driver (SQLite: past 64 bits) rather than as bad input.
+INT32_MIN, INT32_MAX = -2 ** 31, 2 ** 31 - 1
+
+
 class Integer(Type):
-    def __init__(self, minimum=None, maximum=None):
+    """An integer in [minimum, maximum]; None for no bound (only for values the server
+    reports, such as an IPv6 subnet's address count, never for input or filters)."""
+
+    def __init__(self, minimum=INT32_MIN, maximum=INT32_MAX):
         self.minimum, self.maximum = minimum, maximum
         self.schema = {"type": "integer"}
         if minimum is not None:
@@ -143,16 +152,22 @@ class IpOrCidr(Type):
             raise _bad(name, value, "a valid IP address or CIDR")
 
 
+_HEX2, _HEX4 = "[0-9A-Fa-f]{2}", "[0-9A-Fa-f]{4}"
+#: The 48-bit MAC forms accepted: 00:11:22:33:44:55, 00-11-22-33-44-55, 0011.2233.4455 and
+#: 001122334455. netaddr alone would also take 64-bit EUIs (which no port can have) and bare
+#: integers ("1"), so the text is matched first, by the pattern the OpenAPI document states.
+MAC_PATTERN = (f"^({_HEX2}(:{_HEX2}){{5}}|{_HEX2}(-{_HEX2}){{5}}|{_HEX4}(\\.{_HEX4}){{2}}"
+               f"|[0-9A-Fa-f]{{12}})$")
+_MAC = re.compile(MAC_PATTERN)
+
+
 class MacAddress(Type):
-    schema = {"type": "string", "pattern": "^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$"}
+    schema = {"type": "string", "pattern": MAC_PATTERN}
 
     def convert(self, name, value):
-        try:
-            if not isinstance(value, str):
-                raise TypeError
-            return str(netaddr.EUI(value, dialect=netaddr.mac_unix_expanded))
-        except (netaddr.AddrFormatError, ValueError, TypeError):
-            raise _bad(name, value, "a valid MAC address")
+        if not isinstance(value, str) or not _MAC.fullmatch(value):
+            raise _bad(name, value, "a valid 48-bit MAC address")
+        return str(netaddr.EUI(value, version=48, dialect=netaddr.mac_unix_expanded))
 
 
 class ListOf(Type):

@@ -1,10 +1,10 @@
 """Overlay benchmark: port-up convergence, TCP through the qnet pipeline vs hand-written flows,
 flows per switch, and (``--ovn``) the same figures from the OVN peer in the same run.
 
-Usage (root, from /work/main, with the project's venv)::
+Usage (root, from the repository root, with the project's venv)::
 
     .venv/bin/python -m simulations.bench_overlay                 # qnet only
-    .venv/bin/python -m simulations.bench_overlay --ovn           # + OVN peer and ratios
+    .venv/bin/python -m simulations.bench_overlay --ovn PEER.sh   # + OVN peer and ratios
     .venv/bin/python -m simulations.bench_overlay --trace         # + where the time goes
 
 What it does (everything it starts is stopped by pid, everything it creates is removed, also on
@@ -31,7 +31,8 @@ failure; it checks that at the end and says so):
    flow and group deleted, and two flows per hypervisor added (VM port -> set tun_id -> qnet's
    tunnel port; tunnel port + tun_id -> VM port); back to qnet: hand flows deleted, controller
    set again, wait until qnet has reinstalled its flows (same count as before) and ping works.
-6. ``--ovn``: runs /work/shared/peers/ovn_lab.sh after the qnet lab is gone (apt-installs
+6. ``--ovn SCRIPT``: runs the OVN peer (a script outside this repository that builds an OVN
+   lab of the same shape and prints its figures) after the qnet lab is gone (apt-installs
    ovn-central ovn-host if missing) and prints qnet/OVN ratios (throughput: higher is better
    for qnet; port-up p50: lower is better for qnet).
 7. ``--trace``: runs ``qnet serve`` at DEBUG through a wrapper in this file that times, without
@@ -49,7 +50,6 @@ import re
 import select
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -59,8 +59,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+from simulations.serve import QnetServer  # noqa: E402
 
-OVN_SCRIPT = "/work/shared/peers/ovn_lab.sh"
 BENCH_PROJECT = "bench"
 BENCH_CIDR = "10.9.0.0/24"
 BVM1_IP, BVM2_IP, PROBE_IP = "10.9.0.11", "10.9.0.12", "10.9.0.20"
@@ -70,20 +70,6 @@ TRACE_TAG = "QNETTRACE"
 
 
 # -- small helpers --------------------------------------------------------------------------------
-def free_ports(n):
-    socks, ports = [], []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
-    return ports
-
-
 def pct(values, p):
     """Nearest-rank percentile."""
     v = sorted(values)
@@ -95,62 +81,15 @@ def loadavg():
         return float(f.read().split()[0])
 
 
-def qnet_bin():
-    for d in (os.path.dirname(sys.executable), os.path.join(ROOT, ".venv", "bin")):
-        if os.path.exists(os.path.join(d, "qnet")):
-            return os.path.join(d, "qnet")
-    raise SystemExit("cannot find the qnet command (run with the project's venv python)")
-
-
 # -- qnet serve -----------------------------------------------------------------------------------
-class QnetServer:
-    """``qnet serve --plugin openflow`` on free loopback ports; stopped by pid."""
-
-    def __init__(self, workdir, log_level="INFO", trace=False, extra=()):
-        self.api_port, self.ofp_port, self.ovsdb_port = free_ports(3)
-        self.url = f"http://127.0.0.1:{self.api_port}"
-        self.log_path = os.path.join(workdir, "serve.log")
-        args = ["serve", "--db-url", f"sqlite:///{workdir}/bench.sqlite", "--auth", "noauth",
-                "--plugin", "openflow", "--api-listen", f"127.0.0.1:{self.api_port}",
-                "--ofp-listen", f"127.0.0.1:{self.ofp_port}",
-                "--ovsdb-listen", f"127.0.0.1:{self.ovsdb_port}", "--log-level", log_level,
-                *extra]
-        if trace:
-            cmd = [sys.executable, "-c",
-                   "import sys; sys.path.insert(0, %r); "
-                   "from simulations.bench_overlay import traced_serve; traced_serve(sys.argv[1:])"
-                   % ROOT] + args
-        else:
-            cmd = [qnet_bin()] + args
-        self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                     stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("qnet serve exited: " + self.read_log()[-2000:])
-            try:
-                socket.create_connection(("127.0.0.1", self.api_port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("qnet serve did not start: " + self.read_log()[-2000:])
-
-    def read_log(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode
+def start_server(workdir, log_level="INFO", trace=False):
+    """``qnet serve --plugin openflow`` for the bench (started; ``stop()`` it); with `trace`, run
+    through ``traced_serve``."""
+    command = [sys.executable, "-c",
+               "import sys; sys.path.insert(0, %r); "
+               "from simulations.bench_overlay import traced_serve; traced_serve(sys.argv[1:])"
+               % ROOT] if trace else None
+    return QnetServer(workdir, plugin="openflow", log_level=log_level, command=command).start()
 
 
 def traced_serve(argv):
@@ -474,12 +413,12 @@ def ensure_ovn():
                    env=env, timeout=900, stdout=subprocess.DEVNULL)
 
 
-def run_ovn(samples):
+def run_ovn(script, samples):
     ensure_ovn()
     clash = [n for n in netns_names() if re.match(r"po(hv|vm|vx)", n)]
     if clash:
         raise RuntimeError(f"OVN peer namespaces already exist (someone else running it?): {clash}")
-    proc = subprocess.Popen(["bash", OVN_SCRIPT, str(samples)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen(["bash", script, str(samples)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=120 + 5 * samples)
@@ -540,7 +479,7 @@ def main(argv=None):
     p.add_argument("--iperf-seconds", type=int, default=5)
     p.add_argument("--iperf-runs", type=int, default=3)
     p.add_argument("--no-seed", action="store_true", help="only the bench network")
-    p.add_argument("--ovn", action="store_true", help="run the OVN peer in the same run")
+    p.add_argument("--ovn", metavar="SCRIPT", help="run this OVN peer script in the same run")
     p.add_argument("--ovn-samples", type=int, default=20, help="OVN port-up samples (max 60)")
     p.add_argument("--trace", action="store_true",
                    help="serve at DEBUG with timing probes; print a per-stage breakdown")
@@ -564,7 +503,7 @@ def main(argv=None):
     log_text = ""
     t_start = time.time()
     try:
-        server = QnetServer(workdir, log_level="DEBUG" if a.trace else "INFO", trace=a.trace)
+        server = start_server(workdir, log_level="DEBUG" if a.trace else "INFO", trace=a.trace)
         ofp_target = f"127.0.0.1:{server.ofp_port}"
         with start_lab(hypervisors=2, subnets=2) as lab:
             for hv in lab.hypervisors:
@@ -588,7 +527,7 @@ def main(argv=None):
     if a.trace:
         result["trace"] = breakdown(parse_trace(log_text), conv["t0_first"])
     if a.ovn:
-        result["ovn"] = run_ovn(a.ovn_samples)
+        result["ovn"] = run_ovn(a.ovn, a.ovn_samples)
     result["load"] = {"before": load_before, "after": loadavg()}
     result["elapsed_s"] = round(time.time() - t_start, 1)
     result["leftovers"] = leftovers(resources, server.proc.pid if server else None, workdir,
