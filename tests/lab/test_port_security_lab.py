@@ -24,7 +24,7 @@ from apps import flows, meters
 from qnetclient import Client
 from simulations.lab import seed
 from simulations.lab.nodes import kill_pid
-from tests.lab.test_overlay import Controller
+from simulations.serve import QnetServer
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="!!! LAB TESTS SKIPPED: not root (namespaces, OVS daemons) !!!")
@@ -59,7 +59,7 @@ def hostile(tmp_path_factory):
     """``evil`` and ``near`` on hv1, ``far`` on hv2, each with a NIC on both networks."""
     from simulations.lab.topo import start_lab
     tmp = tmp_path_factory.mktemp("port-security")
-    ctl = Controller(tmp).start()
+    ctl = QnetServer(tmp, plugin="openflow", log_level="INFO").start()
     try:
         with start_lab(hypervisors=2, subnets=2) as lab:
             for hv in lab.hypervisors:
