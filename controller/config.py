@@ -10,6 +10,7 @@ Example file (every key optional)::
     plugin = openflow
     mode = overlay
     auth = token
+    policy_file = /etc/qnet/policy.yaml
 """
 import argparse
 import configparser
@@ -34,6 +35,7 @@ class ServiceConfig:
     max_request_body_size: int = 1024 * 1024
     resync_grace: int = 20
     log_level: str = "INFO"
+    policy_file: str = ""
 
     HELP = {
         "db_url": "SQLAlchemy URL of the database (SQLite file by default; "
@@ -56,6 +58,8 @@ class ServiceConfig:
         "resync_grace": "seconds after start during which the openflow plug-in only adds "
                         "flows, until every hypervisor that had active ports is back",
         "log_level": "DEBUG, INFO, WARNING or ERROR",
+        "policy_file": "YAML or JSON file of authorization rules overriding the defaults "
+                       "(docs/policy.md lists them); empty: the defaults",
     }
 
     def backend(self):
@@ -66,7 +70,8 @@ class ServiceConfig:
 
     def core_config(self):
         low, _, high = self.vni_range.partition(":")
-        return CoreConfig(vni_min=int(low), vni_max=int(high), default_mtu=self.default_mtu)
+        return CoreConfig(vni_min=int(low), vni_max=int(high), default_mtu=self.default_mtu,
+                          policy_file=self.policy_file or None)
 
     @staticmethod
     def split(listen):

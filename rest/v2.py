@@ -61,16 +61,19 @@ class V2Api:
 
     # -- helpers --------------------------------------------------------------------------------
     def manager(self, spec, ctx, scope=None):
-        if spec.admin_only and not ctx.is_admin:
-            raise errors.PolicyNotAuthorized(action=f"get_{spec.resource}")
+        # a collection only some may read at all (get_network_ip_availability: admin only)
+        self.core.policy.enforce(ctx, f"get_{spec.resource}", {"project_id": ctx.project_id})
         manager = self.core.managers[spec.collection]
         return manager.within(ctx, **scope) if scope else manager
 
     def visible_keys(self, spec, ctx):
-        key = (spec.collection, ctx.is_admin)
+        """The attributes ``ctx`` may read (``get_<resource>:<attribute>`` rules)."""
+        key = (spec.collection, ctx.project_id, ctx.is_admin)
         if key not in self._visible:
-            self._visible[key] = [name for name, attr in spec.attributes.items()
-                                  if ctx.is_admin or not attr.admin_read]
+            if len(self._visible) > 10000:  # one entry per collection and caller: bounded
+                self._visible.clear()
+            self._visible[key] = [name for name in spec.attributes
+                                  if self.core.policy.readable(ctx, spec.resource, name)]
         return self._visible[key]
 
     def shape(self, item, keys):
@@ -95,10 +98,6 @@ class V2Api:
             attr = spec.attributes[name]
             if not (attr.post if action == "create" else attr.put):
                 raise errors.BadRequest(f"Attribute '{name}' not allowed in {verb}")
-            if attr.admin_set and not ctx.is_admin and not (
-                    action == "create" and value == attr.default):
-                # as Neutron: on create, stating the default (shared=false) is no privilege
-                raise errors.PolicyNotAuthorized(action=f"{action}_{spec.resource}:{name}")
             if value is None:
                 if not attr.nullable:
                     raise errors.InvalidInput(error=f"'{name}' may not be null")
