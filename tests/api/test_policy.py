@@ -11,7 +11,8 @@ from controller.core import Core, CoreConfig
 from controller.plugins.noop import NoopPlugin
 from controller.policy import RULES, Policy, PolicyFileError, markdown_table
 from rest.app import build_app
-from tests.conftest import ROOT, Client, Server, snapshot
+from simulations.serve import QnetServer
+from tests.conftest import ROOT, Client, snapshot
 
 
 def test_docs_policy_md_is_the_generated_table_of_the_defaults():
@@ -88,7 +89,7 @@ def test_a_missing_or_inconsistent_policy_file_is_refused(tmp_path):
 
 def test_qnet_serve_policy_file(tmp_path):
     path = write(tmp_path, {"create_network": "rule:admin_only"})
-    srv = Server(tmp_path, extra=["--policy-file", path])
+    srv = QnetServer(tmp_path, extra=["--policy-file", path]).start()
     try:
         url = srv.url + "/v2.0/networks"
         member = requests.post(url, json={"network": {"name": "n"}},
@@ -101,4 +102,4 @@ def test_qnet_serve_policy_file(tmp_path):
     finally:
         srv.stop()
     with pytest.raises(RuntimeError, match="does not exist"):
-        Server(tmp_path, extra=["--policy-file", str(tmp_path / "nope.yaml")])
+        QnetServer(tmp_path, extra=["--policy-file", str(tmp_path / "nope.yaml")]).start()

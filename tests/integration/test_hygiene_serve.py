@@ -6,14 +6,13 @@ import subprocess
 import pytest
 import requests
 
-from tests.conftest import Server
+from simulations.serve import QnetServer
 
 
 @pytest.fixture
 def small_server(tmp_path):
-    srv = Server(tmp_path, extra=["--max-request-body-size", "1000"])
-    yield srv
-    srv.stop()
+    with QnetServer(tmp_path, extra=["--max-request-body-size", "1000"]) as srv:
+        yield srv
 
 
 def chunks(total, size=256):

@@ -11,7 +11,7 @@ import pytest
 from qnetclient import Client
 from simulations.lab import check, seed
 from simulations.lab.nodes import wait_for
-from tests.lab.test_overlay import Controller
+from simulations.serve import QnetServer
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="!!! LAB TESTS SKIPPED: not root (namespaces, OVS daemons) !!!")
@@ -41,7 +41,7 @@ def meter_packets(hv):
 @pytest.fixture(scope="module")
 def qos_lab(tmp_path_factory):
     from simulations.lab.topo import start_lab
-    ctl = Controller(tmp_path_factory.mktemp("qos")).start()
+    ctl = QnetServer(tmp_path_factory.mktemp("qos"), plugin="openflow", log_level="INFO").start()
     try:
         with start_lab(hypervisors=1, subnets=1) as lab:
             hv = lab.hypervisors[0]
