@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import selectinload
 
 from controller import errors, ipam, logical
+from controller.context import Context
 from controller.models import IPAllocation, Port, Subnet, utcnow
 from controller.resource import ResourceManager, isoformat, new_id, touch
 
@@ -32,6 +33,8 @@ _INSERT_PORT = insert(Port.__table__)
 _BINDING_OF_PORT = select(_PORTS.status, _PORTS.binding_datapath, _PORTS.binding_ofport,
                           _PORTS.binding_host).where(_PORTS.id == bindparam("id"))
 _INSERT_ALLOCATIONS = insert(IPAllocation.__table__)
+#: Who writes a back-end's status reports.
+BACKEND = Context.admin()
 
 
 class PortManager(ResourceManager):
@@ -360,8 +363,11 @@ class PortManager(ResourceManager):
     def report_status(self, id_, status, host="", datapath=None, ofport=None):
         """For back-ends: where a port is bound and whether it carries traffic.
 
-        This is the back-end's answer to a change, not a tenant's change, so the plug-in is not
-        told about it. Returns False when the port no longer exists.
+        A real change is a write like any other: one transaction, and a ``port`` Change with
+        action ``status`` for every listener of the core's changes (a back-end ignores its own
+        reports: they change nothing it computes). It is the back-end's answer, not a
+        tenant's change, so no plug-in is asked to veto it. Returns False when the port no
+        longer exists.
 
         Back-ends report every port they see, and most reports change nothing (a new port is
         stored DOWN and unbound, which is what its first report says): a plain read answers
@@ -373,14 +379,19 @@ class PortManager(ResourceManager):
             return False
         if tuple(current) == (status, datapath, ofport, host or current.binding_host):
             return True
-        values = {"status": status, "binding_datapath": datapath, "binding_ofport": ofport}
-        if host:
-            values["binding_host"] = host
 
         def work(session):
-            return session.execute(update(Port).where(Port.id == id_).values(values)
-                                   .execution_options(synchronize_session=False)).rowcount > 0
-        return self.core.db.run_write(work)
+            try:
+                port = self.find(session, BACKEND, id_)
+            except errors.PortNotFound:
+                return False, []
+            old = self.to_dict(port)
+            port.status, port.binding_datapath, port.binding_ofport = status, datapath, ofport
+            if host:
+                port.binding_host = host
+            session.flush()
+            return True, [self.change(BACKEND, "status", old, self.to_dict(port))]
+        return self.core.write(work, veto=False)
 
     def stats(self, ctx, id_):
         """The back-end's counters for a port the caller can see (404 otherwise)."""
