@@ -177,7 +177,7 @@ class PieceState:
     def __init__(self):
         self.cold = True          # nothing folded in yet
         self.switches = {}        # switch key -> SwitchPieces
-        self.ports = {}           # port id -> Port folded in
+        self.ports = {}           # port id -> Port (controller/logical.py) folded in
         self.networks = {}        # network id -> Network folded in
         self.net_ports = {}       # network id -> set of port ids
         self.bound = {}           # port id -> (switch key, ofport)

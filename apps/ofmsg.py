@@ -8,7 +8,7 @@ changes is modified in place.
 ``messages`` encodes a ``Delta`` (what diff computes, or what apps/incremental.py computes without
 looking at the whole switch) the same way.
 
-Encoding is the costly part of a flow-mod in Python (DESIGN.md section 7), so it is done as
+Encoding is the costly part of a flow-mod in Python (docs/scale.md), so it is done as
 little as possible: match fields are normalised once per distinct (field, value) instead of by
 ``OFPMatch(**kwargs)`` for every flow, and the ADD message of a flow is kept for a while and sent
 as it is to the next switch that needs the same flow (flows that name no local port -- ARP

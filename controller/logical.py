@@ -15,7 +15,6 @@ imports no database code: a back-end that only takes values does not load SQLAlc
 import dataclasses
 
 
-
 # -- the values --------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True, slots=True)
 class Network:

@@ -2,7 +2,10 @@
 
 The API and the logical model never depend on one back-end technology: the core commits a change,
 then hands the selected plug-in a ``Change`` that says who made it and what the resource looked like
-before and after. Back-ends are found by name through the ``qnet.plugins`` entry-point group.
+before and after, both as the API shows it and as typed values (controller/logical.py: what a
+back-end should read, so that no back-end depends on the API's attribute names). A back-end that
+starts reads the whole model as typed values with ``core.logical_snapshot()``. Back-ends are found
+by name through the ``qnet.plugins`` entry-point group.
 
 A plug-in implements only the hooks it cares about, named ``<resource>_<action>``:
 ``network_created``, ``network_updated``, ``network_deleted``, the same for ``subnet`` and

@@ -17,7 +17,7 @@ LOG = logging.getLogger("qnet")
 def prepare_hub():
     """Must run before anything imports os_ken, SQLAlchemy or socket users."""
     os.environ.setdefault("OSKEN_HUB_TYPE", "eventlet")
-    # eventlet 0.41 warns against new use on import; the choice is deliberate (DESIGN.md §4).
+    # eventlet 0.41 warns against new use on import; it is chosen on purpose (docs/architecture.md)
     warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
     import eventlet
     eventlet.monkey_patch()

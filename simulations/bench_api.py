@@ -1,11 +1,11 @@
 """REST API benchmark: port creation throughput/latency, paged listing, peak server memory.
 
-Usage (from /work/main, with the project's venv)::
+Usage (from the repository root, with the project's venv)::
 
     .venv/bin/python -m simulations.bench_api --spawn                      # qnet alone
     .venv/bin/python -m simulations.bench_api --spawn --list-ports 10000   # + the 10k list target
     .venv/bin/python -m simulations.bench_api --url http://127.0.0.1:9797 --server-pid 1234
-    .venv/bin/python -m simulations.bench_api --spawn --compare-neutron    # qnet vs real Neutron
+    .venv/bin/python -m simulations.bench_api --spawn --compare-neutron --neutron-script PEER.sh  # vs Neutron
 
 Method (the same for every target, so the figures compare):
 
@@ -32,7 +32,8 @@ Method (the same for every target, so the figures compare):
 
 Servers: ``--spawn`` starts ``qnet serve`` on free loopback ports with a temporary SQLite db and
 stops it (SIGTERM to its pid) afterwards. ``--compare-neutron`` then runs the same workload against
-the Neutron peer (``/work/shared/peers/neutron_server.sh``), starting it with ``all`` if its API
+the Neutron peer (``--neutron-script``: a script outside this repository taking ``all`` and
+``stop``, e.g. a devstack-like uWSGI + MariaDB Neutron with ML2), starting it with ``all`` if its API
 is not already up and stopping it (``stop``: uWSGI and its MariaDB) if this script started it,
 and prints qnet/Neutron ratios. All traffic goes to 127.0.0.1; every loop has a fixed bound.
 
@@ -55,7 +56,6 @@ import urllib.parse
 import requests
 
 PAGE_LIMIT = 1000
-NEUTRON_SCRIPT = "/work/shared/peers/neutron_server.sh"
 SUBNET_CIDR = "10.77.0.0/16"
 HTTP_TIMEOUT = 120  # Neutron with 8 clients and one worker queues requests for seconds
 
@@ -425,12 +425,14 @@ def parse_args(argv=None):
     p.add_argument("--compare-neutron", action="store_true",
                    help="also run against the Neutron peer and print qnet/Neutron ratios")
     p.add_argument("--neutron-url", default="http://127.0.0.1:9696")
-    p.add_argument("--neutron-script", default=NEUTRON_SCRIPT)
+    p.add_argument("--neutron-script", help="starts (all) and stops (stop) the Neutron peer")
     opts = p.parse_args(argv)
     if not (1 <= opts.ports <= 50000 and 1 <= opts.clients <= 64 and opts.list_ports <= 60000):
         p.error("--ports 1..50000, --clients 1..64, --list-ports <= 60000")
     if opts.compare_neutron and not opts.spawn and opts.url == opts.neutron_url:
         p.error("--compare-neutron needs --spawn or a qnet --url other than --neutron-url")
+    if opts.compare_neutron and not opts.neutron_script:
+        p.error("--compare-neutron needs --neutron-script")
     return opts
 
 

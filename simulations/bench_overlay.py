@@ -1,10 +1,10 @@
 """Overlay benchmark: port-up convergence, TCP through the qnet pipeline vs hand-written flows,
 flows per switch, and (``--ovn``) the same figures from the OVN peer in the same run.
 
-Usage (root, from /work/main, with the project's venv)::
+Usage (root, from the repository root, with the project's venv)::
 
     .venv/bin/python -m simulations.bench_overlay                 # qnet only
-    .venv/bin/python -m simulations.bench_overlay --ovn           # + OVN peer and ratios
+    .venv/bin/python -m simulations.bench_overlay --ovn PEER.sh   # + OVN peer and ratios
     .venv/bin/python -m simulations.bench_overlay --trace         # + where the time goes
 
 What it does (everything it starts is stopped by pid, everything it creates is removed, also on
@@ -31,7 +31,8 @@ failure; it checks that at the end and says so):
    flow and group deleted, and two flows per hypervisor added (VM port -> set tun_id -> qnet's
    tunnel port; tunnel port + tun_id -> VM port); back to qnet: hand flows deleted, controller
    set again, wait until qnet has reinstalled its flows (same count as before) and ping works.
-6. ``--ovn``: runs /work/shared/peers/ovn_lab.sh after the qnet lab is gone (apt-installs
+6. ``--ovn SCRIPT``: runs the OVN peer (a script outside this repository that builds an OVN
+   lab of the same shape and prints its figures) after the qnet lab is gone (apt-installs
    ovn-central ovn-host if missing) and prints qnet/OVN ratios (throughput: higher is better
    for qnet; port-up p50: lower is better for qnet).
 7. ``--trace``: runs ``qnet serve`` at DEBUG through a wrapper in this file that times, without
@@ -60,7 +61,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-OVN_SCRIPT = "/work/shared/peers/ovn_lab.sh"
 BENCH_PROJECT = "bench"
 BENCH_CIDR = "10.9.0.0/24"
 BVM1_IP, BVM2_IP, PROBE_IP = "10.9.0.11", "10.9.0.12", "10.9.0.20"
@@ -474,12 +474,12 @@ def ensure_ovn():
                    env=env, timeout=900, stdout=subprocess.DEVNULL)
 
 
-def run_ovn(samples):
+def run_ovn(script, samples):
     ensure_ovn()
     clash = [n for n in netns_names() if re.match(r"po(hv|vm|vx)", n)]
     if clash:
         raise RuntimeError(f"OVN peer namespaces already exist (someone else running it?): {clash}")
-    proc = subprocess.Popen(["bash", OVN_SCRIPT, str(samples)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen(["bash", script, str(samples)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=120 + 5 * samples)
@@ -540,7 +540,7 @@ def main(argv=None):
     p.add_argument("--iperf-seconds", type=int, default=5)
     p.add_argument("--iperf-runs", type=int, default=3)
     p.add_argument("--no-seed", action="store_true", help="only the bench network")
-    p.add_argument("--ovn", action="store_true", help="run the OVN peer in the same run")
+    p.add_argument("--ovn", metavar="SCRIPT", help="run this OVN peer script in the same run")
     p.add_argument("--ovn-samples", type=int, default=20, help="OVN port-up samples (max 60)")
     p.add_argument("--trace", action="store_true",
                    help="serve at DEBUG with timing probes; print a per-stage breakdown")
@@ -588,7 +588,7 @@ def main(argv=None):
     if a.trace:
         result["trace"] = breakdown(parse_trace(log_text), conv["t0_first"])
     if a.ovn:
-        result["ovn"] = run_ovn(a.ovn_samples)
+        result["ovn"] = run_ovn(a.ovn, a.ovn_samples)
     result["load"] = {"before": load_before, "after": loadavg()}
     result["elapsed_s"] = round(time.time() - t_start, 1)
     result["leftovers"] = leftovers(resources, server.proc.pid if server else None, workdir,

@@ -15,10 +15,10 @@ controller finds it (every VM interface plugged, tunnel ports in place, empty fl
 
 Times are CPU seconds of the process, split into the controller's (everything the real
 controller code does: chassis reports, incremental update, encoding, sending, status reports)
-and the simulation's (fakeof applying the messages, the fake OVSDB rows); the table shows the
-controller's and the total.
+and the simulation's (the switch models applying the messages, the fake OVSDB rows); the table
+shows the controller's and the total.
 The simulated switches take os-ken message objects; real ones cost os-ken a ``serialize()``
-per message on top (~45 us, DESIGN.md section 7). ``--plot FILE`` writes
+per message on top (~45 us, docs/scale.md). ``--plot FILE`` writes
 a PNG when matplotlib is installed (``pip install -e .[plot]``).
 """
 import argparse

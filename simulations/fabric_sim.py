@@ -1,15 +1,15 @@
-"""A whole fabric in-process: fake switches (simulations/fakeof.py) wired by links, and hosts.
+"""A whole fabric in-process: switch models (apps/ofmodel) wired by links, and hosts.
 
 Used by the unit tests and bench_fabric: build a topology as a networkx graph, bind hosts,
-compile with apps/fabric_flows.py, load each switch's diff into its FakeSwitch, then ``send``
+compile with apps/fabric_flows.py, load each switch's diff into its SwitchModel, then ``send``
 a frame from a host and follow every copy across links until it is delivered or dropped.
 A copy that comes back to a (switch, in port) it already crossed is counted as a loop.
 """
 import networkx as nx
 
 from apps import fabric_flows, ofmsg
+from apps.ofmodel import ModelDatapath, SwitchModel
 from controller.logical import Binding
-from simulations.fakeof import FakeDatapath, FakeSwitch
 from topology.graph import FabricGraph, RouteTable
 
 
@@ -58,7 +58,7 @@ class SimFabric:
             pa, pb = self._new_port(a), self._new_port(b)
             self.fabric.link_up(a, pa, b, pb)
             self.peer[(a, pa)], self.peer[(b, pb)] = (b, pb), (a, pa)
-        self.switches = {s: FakeDatapath(FakeSwitch(s, ports=range(1, 64)), record=False)
+        self.switches = {s: ModelDatapath(SwitchModel(s, ports=range(1, 64)), record=False)
                          for s in graph}
         self.installed = {s: ofmsg.Installed() for s in graph}
         self.routes = RouteTable()

@@ -1,6 +1,6 @@
 """A cloud of in-process switches driven by the real controller (apps/openflow.py).
 
-Each hypervisor is a FakeSwitch behind a FakeDatapath (simulations/fakeof.py) plus the OVSDB rows
+Each hypervisor is a SwitchModel behind a ModelDatapath (apps/ofmodel) plus the OVSDB rows
 a real one would report (Open_vSwitch, br-int, its Ports and Interfaces). Its reports go through
 ``apps.chassis_model.build_chassis`` -- the function the real ChassisMonitor applies to OVSDB --
 and reach the controller as ``EventChassisChanged``, so ports bind exactly as on real switches: an
@@ -25,8 +25,8 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 from apps.chassis import EventChassisChanged
 from apps.chassis_model import build_chassis, plan_tunnels
 from apps.incremental import Counters
+from apps.ofmodel import ModelDatapath, SwitchModel
 from apps.openflow import QnetController
-from simulations.fakeof import FakeDatapath, FakeSwitch
 from simulations.fixtures import network, port
 
 
@@ -58,8 +58,8 @@ class Simulated:
         Simulated.seconds += time.perf_counter() - self.start
 
 
-class TimedSwitch(FakeSwitch):
-    """A FakeSwitch whose time on messages counts as ``Simulated``."""
+class TimedSwitch(SwitchModel):
+    """A SwitchModel whose time on messages counts as ``Simulated``."""
 
     __slots__ = ()
 
@@ -86,7 +86,7 @@ class FakeHypervisor:
 
     def __init__(self, system_id, tunnel_ip, dpid, record=False, null=False):
         self.system_id, self.tunnel_ip, self.dpid = system_id, tunnel_ip, dpid
-        self.dp = FakeDatapath((NullSwitch if null else TimedSwitch)(dpid), record=record)
+        self.dp = ModelDatapath((NullSwitch if null else TimedSwitch)(dpid), record=record)
         self.ports = {}            # name -> Interface row (each on its own Port)
         self.tunnel_names = set()  # names of the qnet tunnel ports
         self._ofports = itertools.count(1)

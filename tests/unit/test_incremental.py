@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 from apps import flows, ofmsg
 from apps.model import place
+from apps.ofmodel import ModelDatapath
 from apps.openflow import OpenFlowPlugin
 from controller.context import Context
 from controller.core import Core
 from controller.plugin import Change
 from simulations.fakecloud import FakeCloud, Scenario, scale_port
-from simulations.fakeof import FakeDatapath
 
 HYPERVISORS = 3
 ADMIN = Context.admin()
@@ -221,14 +221,14 @@ def test_after_a_failed_pass_every_switch_is_resynced_and_nothing_is_wiped(monke
         world.do(*op)
     hv0, hv1 = (world.cloud.hypervisors[h].dp for h in ("hv0", "hv1"))
     entries = {id(e) for e in hv1.switch.iter_flows()}
-    real_send, broken = FakeDatapath.send_msg, {hv0}
+    real_send, broken = ModelDatapath.send_msg, {hv0}
 
     def send_msg(dp, msg, close_socket=False):
         if dp in broken:            # the connection to hv0 fails in the middle of a pass
             broken.clear()
             raise ConnectionError("lost")
         return real_send(dp, msg, close_socket)
-    monkeypatch.setattr(FakeDatapath, "send_msg", send_msg)
+    monkeypatch.setattr(ModelDatapath, "send_msg", send_msg)
     world.do("port", 0, 0)
     passes = world.cloud.controller.passes
     world.do("plug", 2, 0)          # a pass fails half-way; the next one is a full resync

@@ -9,7 +9,7 @@ import pytest
 
 from apps import flows, ofmsg
 from apps.model import place
-from simulations.fakeof import FakeDatapath, FakeSwitch, flow_table_dump, switch_dump
+from apps.ofmodel import ModelDatapath, SwitchModel, flow_table_dump, switch_dump
 from tests.unit.overlay_fixtures import chassis, iface, model, network, port, two_hypervisors
 
 MAC1, MAC2 = "fa:16:3e:00:00:01", "fa:16:3e:00:00:02"
@@ -22,7 +22,7 @@ def program(m, chs):
     placement = place(m, chs)
     dps = {}
     for ch in chs:
-        dp = FakeDatapath(FakeSwitch(ch.datapath_id, ports=range(1, 10)))
+        dp = ModelDatapath(SwitchModel(ch.datapath_id, ports=range(1, 10)))
         for msg in ofmsg.diff(dp, ofmsg.Installed(), flows.compile_chassis(ch.system_id, m,
                                                                            placement)):
             dp.send_msg(msg)
@@ -129,11 +129,11 @@ def test_admin_down_port_carries_nothing():
 def test_applying_the_same_messages_twice_or_reordered_changes_nothing():
     m, chs = two_hypervisors()
     state = flows.compile_chassis("hv1", m, place(m, chs))
-    once = FakeDatapath(FakeSwitch(1, ports=range(1, 10)))
+    once = ModelDatapath(SwitchModel(1, ports=range(1, 10)))
     msgs = ofmsg.diff(once, ofmsg.Installed(), state)
     for msg in msgs:
         once.send_msg(msg)
-    twice = FakeDatapath(FakeSwitch(1, ports=range(1, 10)))
+    twice = ModelDatapath(SwitchModel(1, ports=range(1, 10)))
     groups = [x for x in msgs if type(x).__name__ == "OFPGroupMod"]
     rest = [x for x in msgs if x not in groups]
     shuffled = rest[:]
@@ -147,7 +147,7 @@ def test_resync_from_flow_stats_sends_nothing_and_removes_strangers():
     """What a reconnecting controller does: read flows back, diff, send only the difference."""
     m, chs = two_hypervisors()
     state = flows.compile_chassis("hv1", m, place(m, chs))
-    dp = FakeDatapath(FakeSwitch(1, ports=range(1, 10)))
+    dp = ModelDatapath(SwitchModel(1, ports=range(1, 10)))
     for msg in ofmsg.diff(dp, ofmsg.Installed(), state):
         dp.send_msg(msg)
     parser = dp.ofproto_parser

@@ -5,9 +5,9 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from apps import flows, meters, ofmsg
 from apps.model import place
+from apps.ofmodel import ModelDatapath, SwitchModel
 from apps.openflow import meter_stats_view
 from controller.logical import BandwidthLimit, QoSPolicy
-from simulations.fakeof import FakeDatapath, FakeSwitch
 from tests.unit.overlay_fixtures import chassis, iface, model, network, port
 
 MAC1, MAC2, MAC3 = "fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "fa:16:3e:00:00:03"
@@ -40,7 +40,7 @@ class Hypervisor:
                     iface("vx", TUNNEL, type_="vxlan", remote_ip="172.16.2.1")),
             chassis("hv2", "172.16.2.1", iface("tap2", 1, "vm2"),
                     iface("vx", 7, type_="vxlan", remote_ip="172.16.1.1"), datapath_id=2)]
-        self.dp = FakeDatapath(FakeSwitch(1, ports=range(1, 10)))
+        self.dp = ModelDatapath(SwitchModel(1, ports=range(1, 10)))
         self.installed = ofmsg.Installed()
 
     def reconcile(self):

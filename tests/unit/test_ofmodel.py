@@ -1,11 +1,11 @@
-"""Tests for simulations.fakeof, the in-process OpenFlow 1.3 switch model (DESIGN.md section 5)."""
+"""Tests for apps.ofmodel, the in-process OpenFlow 1.3 switch model and packet tracer."""
 import random
 
 import pytest
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
-from simulations.fakeof import (FakeDatapath, FakeNetwork, FakeSwitch, OFError, flow_table_dump,
+from apps.ofmodel import (ModelDatapath, SwitchNetwork, SwitchModel, OFError, flow_table_dump,
                                 format_flows, group_dump, meter_dump, packet_fields, switch_dump)
 
 # ---- helpers building os-ken messages ---------------------------------------------------------
@@ -70,7 +70,7 @@ BCAST = 'ff:ff:ff:ff:ff:ff'
 
 @pytest.fixture
 def sw():
-    return FakeSwitch(0x1, ports=[1, 2, 3, 4])
+    return SwitchModel(0x1, ports=[1, 2, 3, 4])
 
 
 def codes(switch):
@@ -255,14 +255,14 @@ def test_duplicate_instruction_is_rejected(sw):
 
 
 def test_raise_errors_mode():
-    sw = FakeSwitch(1, [1, 2], raise_errors=True)
+    sw = SwitchModel(1, [1, 2], raise_errors=True)
     with pytest.raises(OFError) as exc:
         sw.apply(flow(3, 10, M(), [goto(2)]))
     assert exc.value.error.code_name == 'OFPBIC_BAD_TABLE_ID'
 
 
 def test_validation_can_be_switched_off():
-    sw = FakeSwitch(1, [1, 2], validate=False)
+    sw = SwitchModel(1, [1, 2], validate=False)
     sw.apply(flow(0, 10, M(ipv4_dst='10.0.0.1'), [apply_(parser.OFPActionGroup(9))]))
     assert sw.flow_count() == 1 and not sw.errors
 
@@ -601,7 +601,7 @@ def _pipeline_msgs():
 
 
 def test_applying_twice_leaves_the_same_tables():
-    a, b = FakeSwitch(1, [1, 2, 4]), FakeSwitch(1, [1, 2, 4])
+    a, b = SwitchModel(1, [1, 2, 4]), SwitchModel(1, [1, 2, 4])
     a.apply_all(_pipeline_msgs())
     b.apply_all(_pipeline_msgs())
     b.apply_all([m for m in _pipeline_msgs() if isinstance(m, parser.OFPFlowMod)])
@@ -613,18 +613,18 @@ def test_applying_twice_leaves_the_same_tables():
 def test_reordered_flow_mods_leave_the_same_tables():
     msgs = _pipeline_msgs()
     head, flows = msgs[:2], msgs[2:]
-    ref = FakeSwitch(1, [1, 2, 4])
+    ref = SwitchModel(1, [1, 2, 4])
     ref.apply_all(msgs)
     for seed in range(5):
         shuffled = flows[:]
         random.Random(seed).shuffle(shuffled)
-        other = FakeSwitch(1, [1, 2, 4])
+        other = SwitchModel(1, [1, 2, 4])
         other.apply_all(head + shuffled)
         assert flow_table_dump(other) == flow_table_dump(ref), format_flows(other)
 
 
 def test_dump_sees_real_differences():
-    a, b = FakeSwitch(1), FakeSwitch(1)
+    a, b = SwitchModel(1), SwitchModel(1)
     a.apply(flow(0, 10, M(in_port=1), [apply_(out(2))], cookie=1))
     b.apply(flow(0, 10, M(in_port=1), [apply_(out(2))], cookie=2))
     assert flow_table_dump(a) != flow_table_dump(b)
@@ -635,7 +635,7 @@ def test_dump_sees_real_differences():
 
 
 def test_flow_stats_filters_and_rebuilds_the_same_tables():
-    sw = FakeSwitch(1, [1, 2, 4])
+    sw = SwitchModel(1, [1, 2, 4])
     sw.apply_all(_pipeline_msgs())
     stats = sw.flow_stats()
     assert len(stats) == 6 and all(isinstance(s, parser.OFPFlowStats) for s in stats)
@@ -645,7 +645,7 @@ def test_flow_stats_filters_and_rebuilds_the_same_tables():
     s = sw.flow_stats(cookie=0x10003, cookie_mask=0xffffffff)[0]
     assert s.match['arp_tpa'] == '10.0.0.9' and s.match['metadata'] == (7, 0xffffff)
     # a controller resyncing from flow stats can rebuild an identical switch
-    clone = FakeSwitch(1, [1, 2, 4])
+    clone = SwitchModel(1, [1, 2, 4])
     clone.apply_all(_pipeline_msgs()[:2])
     for st in stats:
         clone.apply(flow(st.table_id, st.priority, st.match, st.instructions, cookie=st.cookie))
@@ -654,7 +654,7 @@ def test_flow_stats_filters_and_rebuilds_the_same_tables():
 
 
 def test_format_flows_is_readable():
-    sw = FakeSwitch(1, [1, 2, 4])
+    sw = SwitchModel(1, [1, 2, 4])
     sw.apply_all(_pipeline_msgs())
     text = format_flows(sw)
     assert 'move:eth_src[0..47]->eth_dst[0..47]' in text
@@ -663,9 +663,9 @@ def test_format_flows_is_readable():
 
 # ---- the os-ken Datapath façade ---------------------------------------------------------------
 
-def test_fake_datapath_send_msg_counts_assigns_xids_and_replies():
-    sw = FakeSwitch(0xabc, ports=[1, 2])
-    dp = FakeDatapath(sw)
+def test_model_datapath_send_msg_counts_assigns_xids_and_replies():
+    sw = SwitchModel(0xabc, ports=[1, 2])
+    dp = ModelDatapath(sw)
     assert dp.id == 0xabc and dp.ofproto is ofp and dp.ofproto_parser is parser
     assert dp.is_active and set(dp.ports) == {1, 2}
     p = dp.ofproto_parser
@@ -684,10 +684,10 @@ def test_fake_datapath_send_msg_counts_assigns_xids_and_replies():
     assert reply.datapath is dp
 
 
-def test_fake_datapath_stats_requests_and_error_callback():
+def test_model_datapath_stats_requests_and_error_callback():
     got = []
-    sw = FakeSwitch(7, ports=[1, 2])
-    dp = FakeDatapath(sw, on_reply=got.append, record=False)
+    sw = SwitchModel(7, ports=[1, 2])
+    dp = ModelDatapath(sw, on_reply=got.append, record=False)
     p = dp.ofproto_parser
     dp.send_msg(p.OFPGroupMod(dp, ofp.OFPGC_ADD, ofp.OFPGT_ALL, 1,
                               [p.OFPBucket(actions=[out(1)])]))
@@ -706,15 +706,15 @@ def test_fake_datapath_stats_requests_and_error_callback():
     assert sorted(port.port_no for port in got[3].body) == [1, 2]
 
 
-def test_fake_datapath_closed_drops_messages():
-    dp = FakeDatapath(FakeSwitch(1))
+def test_model_datapath_closed_drops_messages():
+    dp = ModelDatapath(SwitchModel(1))
     dp.close()
     assert dp.send_msg(parser.OFPBarrierRequest(dp)) is False
     assert dp.switch.barriers == 0
 
 
 def test_many_switches_with_a_thousand_flows_each_stay_correct():
-    net = FakeNetwork()
+    net = SwitchNetwork()
     for dpid in range(1, 4):
         dp = net.add_switch(dpid, ports=[1, 2], record=False)
         for i in range(1000):

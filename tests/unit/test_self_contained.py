@@ -1,0 +1,62 @@
+"""The repository stands alone: no tracked file refers to a design file it does not contain,
+to a sibling directory of the checkout, or to an absolute path of one particular machine."""
+import pathlib
+import re
+import subprocess
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+# Spelled in pieces so that this file does not match itself.
+FORBIDDEN = re.compile("|".join([
+    re.escape("DESIGN" + ".md"),
+    re.escape(".." + "/shared"),
+    r"(?<![\w.~/-])" + re.escape("/" + "work/"),     # an absolute path, not a relative one
+]))
+
+
+def tracked_files():
+    """The files git tracks; without git (an unpacked archive), every file but the venv."""
+    try:
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True,
+                             capture_output=True).stdout
+        return [ROOT / name for name in out.decode().split("\0") if name]
+    except (OSError, subprocess.CalledProcessError):
+        skip = {".git", ".venv", "var", "__pycache__"}
+        return [p for p in ROOT.rglob("*") if p.is_file() and not skip & set(p.parts)]
+
+
+def offences(paths):
+    found = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+            continue                        # binary (a PNG) or deleted in the work tree
+        for number, line in enumerate(text.splitlines(), 1):
+            if FORBIDDEN.search(line):
+                name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+                found.append(f"{name}:{number}: {line.strip()}")
+    return found
+
+
+def test_no_file_refers_outside_the_repository():
+    files = tracked_files()
+    assert len(files) > 50, "the file list looks wrong"
+    assert offences(files) == []
+
+
+def test_the_check_finds_each_kind_of_reference(tmp_path):
+    bad = tmp_path / "bad.md"
+    bad.write_text("see DESIGN" + ".md\nrun .." + "/shared/x.sh\nfrom /" + "work/main\n"
+                   "fine: docs/work/x, ./work/y and ~/work/z\n", encoding="utf-8")
+    assert [o.split(":")[1] for o in offences([bad])] == ["1", "2", "3"]
+
+
+def test_links_between_documents_resolve():
+    """Every relative link of README.md and docs/*.md names a file of the repository."""
+    link = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+    broken = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in link.findall(doc.read_text(encoding="utf-8")):
+            if "://" not in target and not (doc.parent / target).exists():
+                broken.append(f"{doc.relative_to(ROOT)}: {target}")
+    assert broken == []
