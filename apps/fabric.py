@@ -1,10 +1,12 @@
 """Fabric mode (``qnet serve --mode fabric``): a multi-switch OpenFlow fabric without tunnels.
 
-The plug-in half is the overlay's (it mirrors the logical model); the app half discovers the
-switches' links with its own LLDP (packet-out on every port, packet-in on the receiver), keeps
-them in a topology.graph.FabricGraph, and on every change recomputes the routes of the networks
-the change can affect (topology.graph.RouteTable), compiles each switch's desired state
-(apps/fabric_flows.py) and sends the difference (apps/ofmsg.py; read back first, never wiped).
+The plug-in half is the overlay's (it mirrors the logical model); switch sessions, read-back,
+deltas, barriers, DHCP and port status are the shared core's (apps/reconcile.py). What fabric
+mode adds is its placement: it discovers the switches' links with its own LLDP (packet-out on
+every port, packet-in on the receiver), keeps them in a topology.graph.FabricGraph, binds ports
+by their binding:profile, and keeps the routes of each network (topology.graph.RouteTable).
+Its desired state (apps/fabric_state.py) is incremental: a port change recomputes the pieces
+on its network's paths only, a link event only the networks whose routes changed.
 
 Links go down at once on port status (carrier lost, port disabled or deleted) and after
 LINK_TIMEOUT seconds without LLDP; they come back with the next LLDP round, and then every

@@ -146,35 +146,10 @@ class FabricState(PieceState):
                     del self.claims[target]
         return others - set(ports)
 
-    def _fold_network(self, model, net_id):
-        net = model.networks.get(net_id)
-        if net is None:
-            self.networks.pop(net_id, None)
-            self.shared.pop(("network", net_id), None)
-        else:
-            self.networks[net_id] = net
-
-    def _fold_port(self, model, port_id):
-        old, new = self.ports.get(port_id), model.ports.get(port_id)
-        where = self.bound.pop(port_id, None)
-        if old is not None:
-            self.net_ports.get(old.network_id, set()).discard(port_id)
-            if where is not None:
-                del self.bound_by_net[old.network_id][where[0]][port_id]
-                del self.bound_on[where[0]][port_id]
-        if new is None:
-            self.ports.pop(port_id, None)
-            self.limits.pop(port_id, None)
-            return
-        self.ports[port_id] = new
-        self.limits[port_id] = model.limits_of(new)
-        self.net_ports.setdefault(new.network_id, set()).add(port_id)
-        target = self.targets.get(port_id)
-        if target is not None and min(self.claims[target]) == port_id:
-            self.bound[port_id] = target
-            self.bound_by_net.setdefault(new.network_id, {}).setdefault(target[0], {})[
-                port_id] = target[1]
-            self.bound_on.setdefault(target[0], {})[port_id] = target[1]
+    def placement_of(self, port):
+        """The switch port its binding:profile names, unless a lower port id claims it."""
+        target = self.targets.get(port.id)
+        return target if target is not None and min(self.claims[target]) == port.id else None
 
     def _members(self, net_id):
         """Switches with an admin-up port of an admin-up network: the network's members."""

@@ -205,6 +205,44 @@ class PieceState:
                 return port_id
         return None
 
+    def placement_of(self, port):
+        """(switch key, ofport) where the mode binds ``port`` now, or None."""
+        raise NotImplementedError
+
+    def unplace(self, port):
+        """Forget what the mode noted of ``port`` when it was placed."""
+
+    def _fold_network(self, model, net_id):
+        net = model.networks.get(net_id)
+        if net is None:
+            self.networks.pop(net_id, None)
+            self.shared.pop(("network", net_id), None)
+        else:
+            self.networks[net_id] = net
+
+    def _fold_port(self, model, port_id):
+        old, new = self.ports.get(port_id), model.ports.get(port_id)
+        where = self.bound.pop(port_id, None)
+        if old is not None:
+            self.net_ports.get(old.network_id, set()).discard(port_id)
+            self.unplace(old)
+            if where is not None:
+                del self.bound_by_net[old.network_id][where[0]][port_id]
+                del self.bound_on[where[0]][port_id]
+        if new is None:
+            self.ports.pop(port_id, None)
+            self.limits.pop(port_id, None)
+            return
+        self.ports[port_id] = new
+        self.limits[port_id] = model.limits_of(new)
+        self.net_ports.setdefault(new.network_id, set()).add(port_id)
+        where = self.placement_of(new)
+        if where is not None:
+            self.bound[port_id] = where
+            self.bound_by_net.setdefault(new.network_id, {}).setdefault(where[0], {})[
+                port_id] = where[1]
+            self.bound_on.setdefault(where[0], {})[port_id] = where[1]
+
     def _refresh(self, refresh, live):
         """Re-evaluate the given pieces of each switch; the deltas of those that changed."""
         deltas = {}
@@ -428,40 +466,20 @@ class DesiredState(PieceState):
                 self.tunnels.pop(c, None)
         return tunnels_changed, new_chassis
 
-    def _fold_network(self, model, net_id):
-        net = model.networks.get(net_id)
-        if net is None:
-            self.networks.pop(net_id, None)
-            self.shared.pop(("network", net_id), None)
-        else:
-            self.networks[net_id] = net
+    def placement_of(self, port):
+        """Where ``port`` (just folded in) is bound: the switch whose OVSDB reports an
+        interface with its attachment (the lowest system-id if several do)."""
+        if port.attachment:
+            self.attached[port.attachment] = port.id
+        holders = self.claims.get(port.attachment) if port.attachment else None
+        if not holders:
+            return None
+        host = min(holders)
+        return host, holders[host]
 
-    def _fold_port(self, model, port_id):
-        old, new = self.ports.get(port_id), model.ports.get(port_id)
-        where = self.bound.pop(port_id, None)
-        if old is not None:
-            self.net_ports.get(old.network_id, set()).discard(port_id)
-            if old.attachment and self.attached.get(old.attachment) == port_id:
-                del self.attached[old.attachment]
-            if where is not None:
-                del self.bound_by_net[old.network_id][where[0]][port_id]
-                del self.bound_on[where[0]][port_id]
-        if new is None:
-            self.ports.pop(port_id, None)
-            self.limits.pop(port_id, None)
-            return
-        self.ports[port_id] = new
-        self.limits[port_id] = model.limits_of(new)
-        if new.attachment:
-            self.attached[new.attachment] = port_id
-        self.net_ports.setdefault(new.network_id, set()).add(port_id)
-        holders = self.claims.get(new.attachment) if new.attachment else None
-        if holders:
-            host = min(holders)
-            self.bound[port_id] = (host, holders[host])
-            self.bound_by_net.setdefault(new.network_id, {}).setdefault(host, {})[port_id] = \
-                holders[host]
-            self.bound_on.setdefault(host, {})[port_id] = holders[host]
+    def unplace(self, port):
+        if port.attachment and self.attached.get(port.attachment) == port.id:
+            del self.attached[port.attachment]
 
     # -- what a switch should hold ----------------------------------------------------------
     def _hosts(self, net_id):

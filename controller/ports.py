@@ -3,7 +3,7 @@ import random
 import types
 
 import netaddr
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import selectinload
 
 from controller import errors, ipam, logical
