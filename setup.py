@@ -9,8 +9,16 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=["controller", "controller.plugins", "apps", "apps.ofmodel", "topology", "rest",
-              "tunnel", "simulations", "simulations.lab", "qnetclient"],
+    packages=[
+        # The service (`qnet serve`, `qnet-manage`) and its API client (`qnet`).
+        "controller", "controller.plugins", "rest", "apps", "apps.ofmodel", "topology",
+        "tunnel", "qnetclient",
+        # The lab and the benches, installed on purpose: `simulations.lab` is behind the
+        # `qnet-lab` command (Mininet hypervisors, servers, the seed), `simulations` holds the
+        # benches, the scale simulation and the `qnet serve` launcher they share with the
+        # tests. The service needs none of it (tests/integration/test_service_standalone.py).
+        "simulations", "simulations.lab",
+    ],
     install_requires=[
         # The OpenFlow controller framework; 4.2.2 is the version whose quirks
         # docs/architecture.md records (no osken-manager, native hub by default).
@@ -25,19 +33,24 @@ setup(
         "networkx>=3.0",
         # The API client (qnetclient) and the `qnet` CLI on top of it.
         "requests>=2.28",
+        # Authorization rules as Neutron declares and overrides them (controller/policy.py):
+        # operators get Neutron's rule language and policy files instead of qnet's own ifs.
+        "oslo.policy>=4.0",
     ],
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1"],
         # only for the PNG of simulations/bench_scale.py --plot
         "plot": ["matplotlib>=3.5"],
         "test": ["pytest>=7", "hypothesis>=6.0", "openstacksdk>=4.0",
-                 "psycopg[binary]>=3.1"],
+                 "psycopg[binary]>=3.1",
+                 # fuzzes a running server from its /openapi.json (tests/fuzz)
+                 "schemathesis>=4.0,<5"],
     },
     entry_points={
         "console_scripts": [
             "qnet=controller.cli:main",
             "qnet-manage=controller.manage:main",
-            "qnet-lab=simulations.lab.cli:main",
+            "qnet-lab=simulations.lab.cli:main",      # the lab, not the service
         ],
         # Back-ends are found by name: `qnet serve --plugin NAME`.
         "qnet.plugins": [

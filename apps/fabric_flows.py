@@ -55,8 +55,7 @@ def hosted_networks(model, bound):
 # -- flow families ---------------------------------------------------------------------------
 def lldp_to_controller():
     """Link discovery: LLDP frames from any port go to the controller, before anything else."""
-    return fl.flow("classify", fl.PRIO_HIGH, {"eth_type": ETH_LLDP},
-                   fl.apply(("output", "controller")))
+    return fl.flow("classify", fl.PRIO_HIGH, {"eth_type": ETH_LLDP}, *fl.to_controller())
 
 
 def classify_fabric_port(ofport):
@@ -95,9 +94,12 @@ def flood_along_tree(vni, local_ofports, tree_ofports):
 
 # -- pieces (apps/pieces.py: the transport families of fabric mode) ---------------------------
 def switch_piece(fabric_ports):
-    """Table misses, LLDP to the controller, and the switch's links into ``fabric_in``."""
-    return fl.Piece(tuple(fl.table_miss_flows()) + (lldp_to_controller(),) +
-                    tuple(classify_fabric_port(p) for p in sorted(fabric_ports)))
+    """What every switch holds (``flows.switch_piece``: table misses, the egress guard, the
+    packet-in meter), LLDP to the controller, and the switch's links into ``fabric_in``."""
+    common = fl.switch_piece()
+    return fl.Piece(common.flows + (lldp_to_controller(),) +
+                    tuple(classify_fabric_port(p) for p in sorted(fabric_ports)),
+                    meters=common.meters)
 
 
 def dhcp_piece(vni):

@@ -19,8 +19,9 @@ Why the ``ovs`` IDL used directly:
   it at import; that shim is what this module replaces.
 - ovsdbapp does not fit a manager: one ovsdbapp Connection is one IDL on one remote, and its
   passive mode ("ptcp:") is the ovs JSON-RPC Session's, which holds at most one connection
-  and drops it when the next one arrives, i.e. one hypervisor at a time. Its ovs-vsctl-like
-  commands would add nothing either: tunnel ports are planned from the replica at commit time.
+  and drops it when the next one arrives, i.e. one hypervisor at a time; its start() blocks
+  until that one has connected. Its ovs-vsctl-like commands would add nothing either: tunnel
+  ports are planned from the replica at commit time.
 
 One thread of os-ken's hub (a greenthread under eventlet, which qnet uses; a thread on the
 native hub) runs the listener and every connection, sleeping in ``ovs.poller`` on their
@@ -77,29 +78,138 @@ class AcceptedIdl(ovs_idl.Idl):
         return self._session.is_connected()
 
 
-@dataclasses.dataclass(eq=False)
+# What OvsdbConnection.run() saw, for the manager to act on.
+CONNECTED = 'connected'    # the handshake is done: system_id is known (reported once)
+CHANGED = 'changed'        # the replica changed
+ENDED = 'ended'            # the connection is over (handshake failed or connection lost)
+
+
 class OvsdbConnection:
-    """One hypervisor's ovsdb-server, connected in; ``system_id`` is set once it is known."""
-    address: str
-    rpc: jsonrpc.Connection
-    deadline: float                      # ovs.timeval.msec() by which the handshake must end
-    system_id: str | None = None
-    idl: AcceptedIdl | None = None       # None while the schema is being fetched
-    connected: bool = True
-    schema_request: jsonrpc.Message | None = None
-    seqno: int | None = None             # idl.change_seqno already reported
-    transactions: list = dataclasses.field(default_factory=list)  # (Transaction, value, request)
+    """One hypervisor's ovsdb-server, connected in: the handshake (schema, then system-id),
+    then its IDL replica and the transactions in flight on it. Run by the manager's thread.
+    """
+
+    def __init__(self, sock, address, columns, handshake_timeout):
+        self.address = address
+        self.system_id = None             # known once the handshake is done
+        self.connected = True
+        self.idl = None                   # None while the schema is being fetched
+        self._columns = columns
+        self._timeout = handshake_timeout
+        self._deadline = timeval.msec() + handshake_timeout * 1000
+        self._rpc = jsonrpc.Connection(ovs_stream.Stream(sock, 'tcp:' + address, 0))
+        self._schema_request = jsonrpc.Message.create_request('get_schema', [DATABASE])
+        self._rpc.send(self._schema_request)
+        self._seqno = None                # idl.change_seqno already reported
+        self._transactions = []           # (Transaction, func's value, reply queue)
+
+    def run(self):
+        """Do what is due; returns CONNECTED, CHANGED, ENDED or None (nothing to report)."""
+        if self.idl is None:
+            return self._await_schema()
+        self.idl.run()
+        self._finish_transactions()
+        if not self.idl.is_connected():
+            return ENDED
+        if self.system_id is None:
+            return self._await_system_id()
+        if self.idl.change_seqno != self._seqno:
+            self._seqno = self.idl.change_seqno
+            return CHANGED
+        return None
+
+    def _await_schema(self):
+        self._rpc.run()
+        error, msg = self._rpc.recv()
+        if error == errno.EAGAIN:
+            return self._handshake_overdue('sent no schema')
+        if error:
+            LOG.info('OVSDB connection from %s closed during the handshake', self.address)
+            return ENDED
+        if msg.type == jsonrpc.Message.T_REQUEST and msg.method == 'echo':
+            self._rpc.send(jsonrpc.Message.create_reply(msg.params, msg.id))
+        elif msg.id == self._schema_request.id:
+            if msg.type != jsonrpc.Message.T_REPLY:
+                LOG.warning('%s has no %s database: %s', self.address, DATABASE, msg.error)
+                return ENDED
+            helper = ovs_idl.SchemaHelper(schema_json=msg.result)
+            for table, columns in self._columns.items():
+                helper.register_columns(table, columns)
+            fsm = reconnect.Reconnect(timeval.msec())
+            fsm.set_name(self._rpc.name)
+            fsm.set_quiet(True)
+            fsm.set_max_tries(0)          # passive: a lost connection stays lost
+            fsm.connected(timeval.msec())
+            self.idl = AcceptedIdl(jsonrpc.Session(fsm, self._rpc, [self._rpc.name]), helper)
+            return self.run()
+        return None
+
+    def _await_system_id(self):
+        rows = self.idl.tables[DATABASE].rows.values()
+        self.system_id = next((r.external_ids['system-id'] for r in rows
+                               if r.external_ids.get('system-id')), None)
+        if self.system_id is None:
+            return self._handshake_overdue('has no external_ids:system-id')
+        self._seqno = self.idl.change_seqno
+        return CONNECTED
+
+    def _handshake_overdue(self, what):
+        if timeval.msec() <= self._deadline:
+            return None
+        LOG.warning('OVSDB connection from %s %s after %ss: closed (it will redial)',
+                    self.address, what, self._timeout)
+        return ENDED
+
+    def read(self, func):
+        return func(self.idl.tables)
+
+    def transact(self, func, reply):
+        """Run ``func(tables, txn)`` in a new transaction and commit it; the outcome goes to
+        ``reply`` once ovsdb-server answers (see OvsdbManager.transact)."""
+        txn = ovs_idl.Transaction(self.idl)
+        try:
+            value = func(self.idl.tables, txn)
+        except Exception as e:
+            txn.abort()
+            reply.put((False, e))
+            return
+        self._transactions.append((txn, value, reply))
+        self._finish_transactions()
+
+    def _finish_transactions(self):
+        for item in list(self._transactions):
+            txn, value, reply = item
+            status = txn.commit()
+            if status == ovs_idl.Transaction.INCOMPLETE:
+                continue
+            self._transactions.remove(item)
+            if status in (SUCCESS, UNCHANGED, TRY_AGAIN):
+                reply.put((True, (status, value)))
+            else:
+                reply.put((False, OvsdbError('%s: transaction %s: %s' % (
+                    self.system_id, status, txn.get_error()))))
 
     def wait(self, poller):
         if self.idl is None:
-            self.rpc.wait(poller)
-            self.rpc.recv_wait(poller)
+            self._rpc.wait(poller)
+            self._rpc.recv_wait(poller)
         else:
             self.idl.wait(poller)
-            for txn, _, _ in self.transactions:
+            for txn, _, _ in self._transactions:
                 txn.wait(poller)
         if self.system_id is None:
-            poller.timer_wait_until(self.deadline)
+            poller.timer_wait_until(self._deadline)
+
+    def close(self):
+        """Close the connection; transactions still in flight fail."""
+        self.connected = False
+        for _, _, reply in self._transactions:
+            reply.put((False, OvsdbError('%s: OVSDB connection lost' % self.system_id)))
+        self._transactions.clear()
+        if self.idl is not None:
+            self.idl.close()
+        else:
+            self._rpc.close()
 
 
 @dataclasses.dataclass(eq=False)
@@ -193,8 +303,8 @@ class OvsdbManager:
     def _wakeup(self):
         try:
             self._wake_w.send(b'x')
-        except (BlockingIOError, OSError):
-            pass              # wake-ups already pending, or stopped
+        except OSError:
+            pass              # wake-ups already pending (BlockingIOError), or stopped
 
     # --- the manager's thread
 
@@ -203,13 +313,8 @@ class OvsdbManager:
             while self._running:
                 self._accept()
                 for conn in list(self._all):
-                    if conn not in self._all:     # closed meanwhile (replaced)
-                        continue
-                    try:
-                        self._step(conn)
-                    except Exception:
-                        LOG.exception('OVSDB connection from %s failed', conn.address)
-                        self._close(conn, lost=conn.system_id is not None)
+                    if conn in self._all:         # not closed meanwhile (replaced)
+                        self._run_connection(conn)
                 self._serve_requests()
                 self._sleep()
         except Exception:
@@ -231,78 +336,29 @@ class OvsdbManager:
             sock = socket.socket(sock.family, sock.type, fileno=sock.detach())
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            address = '%s:%s' % peer[:2]
-            rpc = jsonrpc.Connection(ovs_stream.Stream(sock, 'tcp:' + address, 0))
-            conn = OvsdbConnection(address, rpc,
-                                   timeval.msec() + self.handshake_timeout * 1000)
-            conn.schema_request = jsonrpc.Message.create_request('get_schema', [DATABASE])
-            rpc.send(conn.schema_request)
-            self._all.append(conn)
+            address = ('[%s]:%s' if sock.family == socket.AF_INET6 else '%s:%s') % peer[:2]
+            self._all.append(OvsdbConnection(sock, address, self.columns,
+                                             self.handshake_timeout))
             LOG.debug('OVSDB connection from %s', address)
 
-    def _step(self, conn):
-        if conn.idl is None:
-            self._await_schema(conn)
-            return
-        conn.idl.run()
-        if not conn.idl.is_connected():
-            self._close(conn, lost=conn.system_id is not None)
-            return
-        if conn.system_id is None:
-            self._await_system_id(conn)
-        elif conn.idl.change_seqno != conn.seqno:
-            conn.seqno = conn.idl.change_seqno
+    def _run_connection(self, conn):
+        try:
+            seen = conn.run()
+        except Exception:
+            LOG.exception('OVSDB connection from %s failed', conn.address)
+            seen = ENDED
+        if seen == CONNECTED:
+            old = self.connections.get(conn.system_id)
+            self.connections[conn.system_id] = conn
+            if old is not None:
+                LOG.info('%s: new OVSDB connection from %s replaces the one from %s',
+                         conn.system_id, conn.address, old.address)
+                self._close(old)
+            self._callback(self.on_connected, conn)
+        elif seen == CHANGED:
             self._callback(self.on_changed, conn)
-        self._finish_transactions(conn)
-
-    def _await_schema(self, conn):
-        conn.rpc.run()
-        error, msg = conn.rpc.recv()
-        if error == errno.EAGAIN:
-            if timeval.msec() > conn.deadline:
-                LOG.warning('OVSDB connection from %s sent no schema; closed', conn.address)
-                self._close(conn)
-            return
-        if error:
-            LOG.info('OVSDB connection from %s closed during handshake', conn.address)
-            self._close(conn)
-        elif msg.type == jsonrpc.Message.T_REQUEST and msg.method == 'echo':
-            conn.rpc.send(jsonrpc.Message.create_reply(msg.params, msg.id))
-        elif msg.id == conn.schema_request.id:
-            if msg.type != jsonrpc.Message.T_REPLY:
-                LOG.warning('%s has no %s database: %s', conn.address, DATABASE, msg.error)
-                self._close(conn)
-                return
-            helper = ovs_idl.SchemaHelper(schema_json=msg.result)
-            for table, columns in self.columns.items():
-                helper.register_columns(table, columns)
-            fsm = reconnect.Reconnect(timeval.msec())
-            fsm.set_name(conn.rpc.name)
-            fsm.set_quiet(True)
-            fsm.set_max_tries(0)          # passive: a lost connection stays lost
-            fsm.connected(timeval.msec())
-            conn.idl = AcceptedIdl(jsonrpc.Session(fsm, conn.rpc, [conn.rpc.name]), helper)
-            self._step(conn)
-
-    def _await_system_id(self, conn):
-        rows = conn.idl.tables[DATABASE].rows.values()
-        system_id = next((r.external_ids['system-id'] for r in rows
-                          if r.external_ids.get('system-id')), None)
-        if system_id is None:
-            if timeval.msec() > conn.deadline:
-                LOG.warning('OVSDB connection from %s: no external_ids:system-id in %ss; '
-                            'closed (it will redial)', conn.address, self.handshake_timeout)
-                self._close(conn)
-            return
-        conn.system_id = system_id
-        conn.seqno = conn.idl.change_seqno
-        old = self.connections.get(system_id)
-        self.connections[system_id] = conn
-        if old is not None:
-            LOG.info('%s: new OVSDB connection from %s replaces the one from %s',
-                     system_id, conn.address, old.address)
-            self._close(old)
-        self._callback(self.on_connected, conn)
+        elif seen == ENDED:
+            self._close(conn, lost=conn.system_id is not None)
 
     def _serve_requests(self):
         while self._requests:
@@ -310,33 +366,13 @@ class OvsdbManager:
             conn = self.connections.get(req.system_id)
             if conn is None:
                 req.reply.put((False, OvsdbError('%s: no OVSDB connection' % req.system_id)))
-                continue
-            txn = ovs_idl.Transaction(conn.idl) if req.transaction else None
-            try:
-                value = req.func(conn.idl.tables, txn) if txn else req.func(conn.idl.tables)
-            except Exception as e:
-                if txn is not None:
-                    txn.abort()
-                req.reply.put((False, e))
-                continue
-            if txn is None:
-                req.reply.put((True, value))
+            elif req.transaction:
+                conn.transact(req.func, req.reply)
             else:
-                conn.transactions.append((txn, value, req))
-                self._finish_transactions(conn)
-
-    def _finish_transactions(self, conn):
-        for item in list(conn.transactions):
-            txn, value, req = item
-            status = txn.commit()
-            if status == ovs_idl.Transaction.INCOMPLETE:
-                continue
-            conn.transactions.remove(item)
-            if status in (SUCCESS, UNCHANGED, TRY_AGAIN):
-                req.reply.put((True, (status, value)))
-            else:
-                req.reply.put((False, OvsdbError('%s: transaction %s: %s' % (
-                    conn.system_id, status, txn.get_error()))))
+                try:
+                    req.reply.put((True, conn.read(req.func)))
+                except Exception as e:
+                    req.reply.put((False, e))
 
     def _sleep(self):
         poller = ovs_poller.Poller()
@@ -360,19 +396,11 @@ class OvsdbManager:
             LOG.exception('OVSDB callback %s for %s failed', callback, conn.system_id)
 
     def _close(self, conn, lost=False):
-        """Forget ``conn``, fail its pending transactions; ``on_lost`` if ``lost``."""
-        if conn in self._all:
-            self._all.remove(conn)
-        if conn.system_id is not None and self.connections.get(conn.system_id) is conn:
+        """Forget and close ``conn``; ``on_lost`` if ``lost``."""
+        self._all.remove(conn)
+        if self.connections.get(conn.system_id) is conn:
             del self.connections[conn.system_id]
-        conn.connected = False
-        for _, _, req in conn.transactions:
-            req.reply.put((False, OvsdbError('%s: OVSDB connection lost' % conn.system_id)))
-        conn.transactions.clear()
-        if conn.idl is not None:
-            conn.idl.close()
-        else:
-            conn.rpc.close()
+        conn.close()
         if lost:
             LOG.info('OVSDB connection of %s (%s) lost', conn.system_id, conn.address)
             self._callback(self.on_lost, conn)

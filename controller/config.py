@@ -10,6 +10,7 @@ Example file (every key optional)::
     plugin = openflow
     mode = overlay
     auth = token
+    policy_file = /etc/qnet/policy.yaml
 """
 import argparse
 import configparser
@@ -31,8 +32,10 @@ class ServiceConfig:
     vni_range: str = "1000:16777215"
     default_mtu: int = 1450
     max_page_size: int = 0
+    max_request_body_size: int = 1024 * 1024
     resync_grace: int = 20
     log_level: str = "INFO"
+    policy_file: str = ""
 
     HELP = {
         "db_url": "SQLAlchemy URL of the database (SQLite file by default; "
@@ -50,9 +53,13 @@ class ServiceConfig:
         "vni_range": "MIN:MAX of the VXLAN ids given to new networks",
         "default_mtu": "MTU of new networks (1450 leaves room for VXLAN)",
         "max_page_size": "largest page a list returns (0: no limit)",
+        "max_request_body_size": "largest request body in bytes; larger ones are refused "
+                                 "with 413 before they are read",
         "resync_grace": "seconds after start during which the openflow plug-in only adds "
                         "flows, until every hypervisor that had active ports is back",
         "log_level": "DEBUG, INFO, WARNING or ERROR",
+        "policy_file": "YAML or JSON file of authorization rules overriding the defaults "
+                       "(docs/policy.md lists them); empty: the defaults",
     }
 
     def backend(self):
@@ -63,7 +70,8 @@ class ServiceConfig:
 
     def core_config(self):
         low, _, high = self.vni_range.partition(":")
-        return CoreConfig(vni_min=int(low), vni_max=int(high), default_mtu=self.default_mtu)
+        return CoreConfig(vni_min=int(low), vni_max=int(high), default_mtu=self.default_mtu,
+                          policy_file=self.policy_file or None)
 
     @staticmethod
     def split(listen):

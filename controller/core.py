@@ -23,14 +23,18 @@ class CoreConfig:
     default_mtu: int = 1450
     max_mtu: int = 9000
     base_mac: str = "fa:16:3e"
+    #: A YAML/JSON file whose rules override the authorization defaults (controller/policy.py).
+    policy_file: str | None = None
 
 
 class Core:
     """Entry point of the logical model: ``core.networks``, ``core.subnets``, ``core.ports``,
-    and ``core.qos`` (QoS policies; the qos extension serves them)."""
+    and ``core.qos`` (QoS policies; the qos extension serves them); ``core.policy`` judges
+    who may do what."""
 
     def __init__(self, db, plugin, config=None):
         from controller.networks import NetworkManager
+        from controller.policy import Policy
         from controller.ports import PortManager
         from controller.qos import BandwidthLimitRuleManager, QosPolicyManager
         from controller.subnets import SubnetManager
@@ -38,6 +42,7 @@ class Core:
         self.db = db
         self.plugin = plugin
         self.config = config or CoreConfig()
+        self.policy = Policy(self.config.policy_file)
         self.networks = NetworkManager(self)
         self.subnets = SubnetManager(self)
         self.ports = PortManager(self)

@@ -11,11 +11,11 @@ import random
 import threading
 import time
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import MetaData, create_engine, event, inspect
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.schema import CreateIndex
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from controller import errors
 from controller.models import Base
@@ -85,6 +85,48 @@ def _add_missing_indexes(engine):
                     conn.execute(CreateIndex(index, if_not_exists=True))
 
 
+def _scope_attachments_to_projects(engine):
+    """Drop the database-wide uniqueness of ports.attachment that databases made before
+    attachments were scoped to their project still carry (the per-project unique index
+    replaces it, see models.Port).
+
+    PostgreSQL drops the named constraint. SQLite cannot drop a constraint written into its
+    CREATE TABLE, so the table is rebuilt as the model declares it, rows copied, in one
+    transaction with foreign keys off (its addresses must not cascade away with it).
+    """
+    inspector = inspect(engine)
+    if not inspector.has_table("ports"):
+        return
+    old = [u for u in inspector.get_unique_constraints("ports")
+           if u["column_names"] == ["attachment"]]
+    if not old:
+        return
+    LOG.warning("scoping ports.attachment to projects: dropping its database-wide "
+                "uniqueness (one-time upgrade)")
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'ALTER TABLE ports DROP CONSTRAINT "{old[0]["name"]}"')
+        return
+    scratch = MetaData()  # a copy, so that the model's own metadata never holds the new name
+    Base.metadata.tables["networks"].to_metadata(scratch)  # for the foreign key
+    ports = Base.metadata.tables["ports"]
+    rebuilt = ports.to_metadata(scratch, name="ports_rebuilt")
+    rebuilt.indexes.clear()  # made under their own names once the table is back (below)
+    columns = ", ".join(c.name for c in ports.columns)
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection  # PRAGMA foreign_keys only works outside BEGIN
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                conn.execute(CreateTable(rebuilt))
+                conn.exec_driver_sql(
+                    f"INSERT INTO ports_rebuilt ({columns}) SELECT {columns} FROM ports")
+                conn.exec_driver_sql("DROP TABLE ports")
+                conn.exec_driver_sql("ALTER TABLE ports_rebuilt RENAME TO ports")
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
+
+
 class Database:
     """Owns the engine; hands out read sessions and all-or-nothing write transactions."""
 
@@ -112,6 +154,7 @@ class Database:
                              lambda conn, sql=begin: conn.exec_driver_sql(sql))
         Base.metadata.create_all(self.write_engine)
         _add_missing_columns(self.write_engine)
+        _scope_attachments_to_projects(self.write_engine)
         _add_missing_indexes(self.write_engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)

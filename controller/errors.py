@@ -41,7 +41,7 @@ class NotAuthenticated(QnetError):
 
 class PolicyNotAuthorized(QnetError):
     status = 403
-    message = "Rule {action} is not allowed: admin only."
+    message = "Rule {action} is not allowed: {reason}."
 
 
 class NotFound(QnetError):

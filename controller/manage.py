@@ -4,13 +4,15 @@ Whoever can write the database is the operator, so this needs no token: it is ho
 admin token comes to be.
 """
 import argparse
+import datetime
 import sys
 
 from sqlalchemy import select
 
 from controller import config
 from controller.db import Database
-from controller.models import Project, Token
+from controller.models import Project, Token, utcnow
+from controller.resource import isoformat
 
 
 def main(argv=None):
@@ -31,6 +33,9 @@ def main(argv=None):
                           "(created if missing)")
     t_create.add_argument("--admin", action="store_true", help="the token may act as admin")
     t_create.add_argument("--description", default="")
+    t_create.add_argument("--expires", metavar="SECONDS|DATE", type=expiry, default=None,
+                          help="lifetime: a number of seconds from now, or an ISO 8601 date "
+                               "or time (UTC unless it names an offset); default: until revoked")
     tok.add_parser("list", help="list tokens (not their secrets)")
     t_revoke = tok.add_parser("revoke", help="revoke a token by its number")
     t_revoke.add_argument("token_id", type=int)
@@ -56,13 +61,16 @@ def run(db, args):
             for p in session.scalars(select(Project).order_by(Project.id)):
                 print(f"{p.id}\t{p.name}\t{p.created_at:%Y-%m-%d %H:%M}")
     elif args.action == "create":
-        print(create_token(db, args.project, args.admin, args.description))
+        print(create_token(db, args.project, args.admin, args.description, args.expires))
     elif args.action == "list":
         with db.read() as session:
             for t in session.scalars(select(Token).order_by(Token.id)):
                 role = "admin" if t.is_admin else "member"
+                expires = "never" if t.expires_at is None else isoformat(t.expires_at)
+                if t.expires_at is not None and t.expires_at <= utcnow():
+                    expires += " (expired)"
                 print(f"{t.id}\t{t.project_id}\t{role}\t{t.created_at:%Y-%m-%d %H:%M}\t"
-                      f"{t.description}")
+                      f"expires {expires}\t{t.description}")
     else:
         def work(session):
             token = session.get(Token, args.token_id)
@@ -75,6 +83,27 @@ def run(db, args):
             return 1
         print(f"revoked token {args.token_id}")
     return 0
+
+
+def expiry(text):
+    """``--expires``: seconds from now, or an ISO 8601 date/time; naive UTC, in the future."""
+    now = utcnow()
+    if text.isascii() and text.isdigit():
+        try:
+            when = now + datetime.timedelta(seconds=int(text))
+        except OverflowError:
+            raise argparse.ArgumentTypeError(f"{text} seconds is beyond the calendar")
+    else:
+        try:
+            when = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is neither a number of seconds nor an ISO 8601 date or time")
+        if when.tzinfo is not None:
+            when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    if when <= now:
+        raise argparse.ArgumentTypeError(f"{text!r} is not in the future")
+    return when
 
 
 if __name__ == "__main__":

@@ -47,6 +47,8 @@ class Token(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     description: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    # When the token stops working (UTC); null: it lasts until revoked.
+    expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Network(Timestamped, Base):
@@ -96,6 +98,9 @@ class Port(Timestamped, Base):
         # this index serves each page as a range scan with no sort. It also serves every
         # network_id lookup, so network_id needs no index of its own.
         Index("ix_ports_network_id_id", "network_id", "id"),
+        # An attachment (interface id) is unique within its project only: another project
+        # setting the same string neither fails (no blocking) nor binds (docs/security.md).
+        Index("uniq_ports_project_attachment", "project_id", "attachment", unique=True),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -106,12 +111,16 @@ class Port(Timestamped, Base):
     device_owner: Mapped[str] = mapped_column(String(255), default="")
     admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default="DOWN")
-    # The interface (a VM's vNIC, ...) plugged into this port; one port per interface.
-    attachment: Mapped[str | None] = mapped_column(String(255), unique=True, nullable=True)
+    # The interface (a VM's vNIC, ...) plugged into this port; one port per interface and
+    # project (see __table_args__).
+    attachment: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     # Where the attachment was found: filled in by the back-end, or set by an admin.
     binding_host: Mapped[str] = mapped_column(String(255), default="")
     binding_datapath: Mapped[str | None] = mapped_column(String(16), nullable=True)
     binding_ofport: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Why the back-end bound no interface to this port although one claims it (e.g. an
+    # attachment claim that names no project: controller/binding.py); null otherwise.
+    binding_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
     binding_profile: Mapped[dict] = mapped_column(JSON, default=dict)
     port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     allowed_address_pairs: Mapped[list] = mapped_column(JSON, default=list)

@@ -4,11 +4,12 @@ import types
 
 import netaddr
 from sqlalchemy import bindparam, insert, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import object_session, selectinload
 
 from controller import errors, ipam, logical
 from controller.context import Context
-from controller.models import IPAllocation, Port, Subnet, utcnow
+from controller.models import IPAllocation, Network, Port, Subnet, utcnow
+from controller.networks import as_parent
 from controller.resource import ResourceManager, isoformat, new_id, touch
 
 #: Port ids per ``IN (...)`` when a list reads the fixed IPs of its rows (well under the bound
@@ -31,8 +32,11 @@ _USED_AMONG = select(_ALLOCATIONS.ip_address).where(
 _INSERT_PORT = insert(Port.__table__)
 # What report_status compares a report with.
 _BINDING_OF_PORT = select(_PORTS.status, _PORTS.binding_datapath, _PORTS.binding_ofport,
-                          _PORTS.binding_host).where(_PORTS.id == bindparam("id"))
+                          _PORTS.binding_host, _PORTS.binding_error).where(
+    _PORTS.id == bindparam("id"))
 _INSERT_ALLOCATIONS = insert(IPAllocation.__table__)
+_NETWORK_OWNER = select(Network.__table__.c.project_id, Network.__table__.c.shared).where(
+    Network.__table__.c.id == bindparam("id"))
 #: Who writes a back-end's status reports.
 BACKEND = Context.admin()
 
@@ -44,6 +48,13 @@ class PortManager(ResourceManager):
     not_found = errors.PortNotFound
     columns = {"tenant_id": "project_id", "binding:host_id": "binding_host"}
     load_options = (selectinload(Port.fixed_ips),)
+    defaults = {"port_security_enabled": True, "allowed_address_pairs": [], "device_owner": "",
+                "binding:host_id": "", "binding:profile": {}}
+
+    def target(self, row):
+        """A port's owner and its network's: who may change what on a shared network."""
+        network = object_session(row).execute(_NETWORK_OWNER, {"id": row.network_id}).first()
+        return {**super().target(row), **as_parent(network.project_id, network.shared)}
 
     def filter_clause(self, attr, values):
         """``fixed_ips`` filters take Neutron's ``ip_address=X`` / ``subnet_id=Y`` form."""
@@ -83,12 +94,14 @@ class PortManager(ResourceManager):
             "admin_state_up": port.admin_state_up,
             "status": port.status,
             "attachment": port.attachment,
+            "binding_error": port.binding_error,
             "port_security_enabled": port.port_security_enabled,
             "allowed_address_pairs": [dict(p) for p in port.allowed_address_pairs],
             "qos_policy_id": port.qos_policy_id,
             "binding:host_id": port.binding_host,
             "binding:profile": dict(port.binding_profile or {}),
-            "binding:vif_type": "ovs" if bound else "unbound",
+            "binding:vif_type": ("ovs" if bound else
+                                 "binding_failed" if port.binding_error else "unbound"),
             "binding:vif_details": ({"datapath_id": port.binding_datapath,
                                      "ofport": port.binding_ofport} if bound else {}),
             "binding:vnic_type": "normal",
@@ -235,8 +248,12 @@ class PortManager(ResourceManager):
             out.append(entry)
         return out
 
-    def _check_attachment(self, session, interface_id, port_id):
-        holder = session.scalar(select(Port.id).where(Port.attachment == interface_id))
+    def _check_attachment(self, session, project_id, interface_id, port_id):
+        """An interface is plugged into one port of its project at a time. Another project
+        may name the same interface: that blocks no one and binds nothing it should not
+        (docs/security.md)."""
+        holder = session.scalar(select(Port.id).where(Port.project_id == project_id,
+                                                      Port.attachment == interface_id))
         if holder is not None and holder != port_id:
             raise errors.AlreadyAttached(attachment=interface_id, id=port_id)
 
@@ -253,14 +270,17 @@ class PortManager(ResourceManager):
 
     def create(self, ctx, attrs):
         def work(session):
-            network_id = self.core.networks.find_id(session, ctx, attrs["network_id"])
+            network_id, network_owner, shared = self.core.networks.find_brief(
+                session, ctx, attrs["network_id"])
             project = self.owner_of_new(ctx, attrs)
+            self.authorize(ctx, "create", {"project_id": project, "tenant_id": project,
+                                           **as_parent(network_owner, shared)}, attrs)
             mac = self._choose_mac(session, network_id, attrs.get("mac_address"))
             port = self._new_port(attrs, project, network_id, mac)
             self.core.qos.check_usable(session, ctx, port.qos_policy_id)
             self._check_security(port)
             if port.attachment is not None:
-                self._check_attachment(session, port.attachment, port.id)
+                self._check_attachment(session, project, port.attachment, port.id)
             fixed_ips = [(sub.id, ip) for sub, ip in self._allocate(
                 session, network_id, attrs.get("fixed_ips"), port.device_owner)]
             self._insert(session, port, fixed_ips)
@@ -281,7 +301,8 @@ class PortManager(ResourceManager):
             admin_state_up=attrs.get("admin_state_up", True), status="DOWN",
             attachment=attrs.get("attachment"),
             binding_host=attrs.get("binding:host_id", ""), binding_datapath=None,
-            binding_ofport=None, binding_profile=attrs.get("binding:profile", {}),
+            binding_ofport=None, binding_error=None,
+            binding_profile=attrs.get("binding:profile", {}),
             port_security_enabled=attrs.get("port_security_enabled", True),
             allowed_address_pairs=self._address_pairs(attrs.get("allowed_address_pairs", []),
                                                       mac),
@@ -310,7 +331,7 @@ class PortManager(ResourceManager):
     def update(self, ctx, id_, attrs, only_if_free=False):
         def work(session):
             port = self.find(session, ctx, id_)
-            self.check_owner(ctx, port, "update")
+            self.check_owner(ctx, port, "update", attrs)
             if only_if_free and port.attachment not in (None, attrs.get("attachment")):
                 raise errors.PortInUse(id=port.id, attachment=port.attachment)
             old = self.to_dict(port)
@@ -336,7 +357,8 @@ class PortManager(ResourceManager):
                 port.allowed_address_pairs = self._address_pairs(attrs["allowed_address_pairs"],
                                                                  port.mac_address)
             if "attachment" in attrs and attrs["attachment"] is not None:
-                self._check_attachment(session, attrs["attachment"], port.id)
+                self._check_attachment(session, port.project_id, attrs["attachment"],
+                                       port.id)
             if attrs.get("qos_policy_id") is not None:
                 self.core.qos.check_usable(session, ctx, attrs["qos_policy_id"])
             simple = {"name": "name", "description": "description", "device_id": "device_id",
@@ -349,7 +371,7 @@ class PortManager(ResourceManager):
                     setattr(port, column, attrs[key])
             if "attachment" in attrs and attrs["attachment"] != old["attachment"]:
                 # A new interface is not where the old one was bound: the back-end rebinds.
-                port.binding_datapath = port.binding_ofport = None
+                port.binding_datapath = port.binding_ofport = port.binding_error = None
                 port.status = "DOWN"
             self._check_security(port)
             touch(port)
@@ -360,8 +382,9 @@ class PortManager(ResourceManager):
 
         return self.core.write(work)
 
-    def report_status(self, id_, status, host="", datapath=None, ofport=None):
-        """For back-ends: where a port is bound and whether it carries traffic.
+    def report_status(self, id_, status, host="", datapath=None, ofport=None, error=None):
+        """For back-ends: where a port is bound and whether it carries traffic, or ``error``:
+        why an interface that claims it was not bound (the port is then DOWN and unbound).
 
         A real change is a write like any other: one transaction, and a ``port`` Change with
         action ``status`` for every listener of the core's changes (a back-end ignores its own
@@ -377,7 +400,7 @@ class PortManager(ResourceManager):
             current = session.execute(_BINDING_OF_PORT, {"id": id_}).first()
         if current is None:
             return False
-        if tuple(current) == (status, datapath, ofport, host or current.binding_host):
+        if tuple(current) == (status, datapath, ofport, host or current.binding_host, error):
             return True
 
         def work(session):
@@ -387,6 +410,7 @@ class PortManager(ResourceManager):
                 return False, []
             old = self.to_dict(port)
             port.status, port.binding_datapath, port.binding_ofport = status, datapath, ofport
+            port.binding_error = error
             if host:
                 port.binding_host = host
             session.flush()

@@ -46,10 +46,11 @@ class QosPolicyManager(ResourceManager):
     not_found = errors.QosPolicyNotFound
     columns = {"tenant_id": "project_id"}
     load_options = (selectinload(QosPolicy.bandwidth_limit_rules),)
+    defaults = {"shared": False}
 
     def visible(self, ctx):
         """Own policies and shared ones (anyone may attach those to their ports)."""
-        if ctx.is_admin:
+        if self.core.policy.is_admin(ctx):
             return super().visible(ctx)
         return or_(QosPolicy.project_id == ctx.project_id, QosPolicy.shared.is_(True))
 
@@ -93,6 +94,7 @@ class QosPolicyManager(ResourceManager):
     # -- writes ----------------------------------------------------------------------------------
     def create(self, ctx, attrs):
         project = self.owner_of_new(ctx, attrs)
+        self.authorize(ctx, "create", {"project_id": project, "tenant_id": project}, attrs)
 
         def work(session):
             policy = QosPolicy(id=attrs.get("id") or new_id(), project_id=project,
@@ -109,7 +111,7 @@ class QosPolicyManager(ResourceManager):
     def update(self, ctx, id_, attrs):
         def work(session):
             policy = self.find(session, ctx, id_)
-            self.check_owner(ctx, policy, "update")
+            self.check_owner(ctx, policy, "update", attrs)
             old = self.to_dict(policy)
             if attrs.get("shared") is False and policy.shared:
                 user = self.user_of(session, policy.id, other_than=policy.project_id)
@@ -138,12 +140,14 @@ class QosPolicyManager(ResourceManager):
         self.core.write(work)
 
     # -- rules, as changes of their policy ---------------------------------------------------------
-    def change_rules(self, ctx, policy_id, edit):
-        """Run ``edit(session, policy) -> result`` on a policy the caller owns, in one
-        transaction, and report the policy as updated."""
+    def change_rules(self, ctx, policy_id, action, edit):
+        """Run ``edit(session, policy) -> result`` on a policy the caller may change the rules
+        of (``<action>_policy_bandwidth_limit_rule``), in one transaction, and report the
+        policy as updated."""
         def work(session):
             policy = self.find(session, ctx, policy_id)
-            self.check_owner(ctx, policy, "update")
+            self.core.policy.enforce_write(ctx, action, "policy_bandwidth_limit_rule",
+                                           self.target(policy), {})
             old = self.to_dict(policy)
             result = edit(session, policy)
             session.flush()
@@ -301,7 +305,7 @@ class PolicyRules:
             session.add(rule)
             return rule_dict(rule)
 
-        return self.policies.change_rules(ctx, self.policy_id, edit)
+        return self.policies.change_rules(ctx, self.policy_id, "create", edit)
 
     def update(self, ctx, id_, attrs):
         def edit(session, policy):
@@ -314,10 +318,10 @@ class PolicyRules:
             check_limits(rule.max_kbps, rule.max_burst_kbps)
             return rule_dict(rule)
 
-        return self.policies.change_rules(ctx, self.policy_id, edit)
+        return self.policies.change_rules(ctx, self.policy_id, "update", edit)
 
     def delete(self, ctx, id_):
         def edit(session, policy):
             session.delete(self._rule(session, ctx, id_))
 
-        self.policies.change_rules(ctx, self.policy_id, edit)
+        self.policies.change_rules(ctx, self.policy_id, "delete", edit)

@@ -48,18 +48,23 @@ class ResourceManager:
     #: Loader options for to_dict (e.g. selectinload of child rows).
     load_options = ()
 
+    #: Values that are no privilege to state on create (``shared: false``): their rules are
+    #: not judged then (controller/policy.py).
+    defaults = {}
+
     def __init__(self, core):
         self.core = core
 
-    # -- visibility ------------------------------------------------------------------------
+    # -- visibility and authorization ------------------------------------------------------
     def visible(self, ctx):
         """SQL condition for the rows ``ctx`` may see (admin: all; others: their own)."""
-        if ctx.is_admin:
+        if self.core.policy.is_admin(ctx):
             return true()
         return self.model.project_id == ctx.project_id
 
     def owner_of_new(self, ctx, attrs):
-        """The project a new resource belongs to: the caller's, or any one an admin names."""
+        """The project a new resource belongs to: the caller's, or the one the body names
+        (whether the caller may name it is the ``create_<resource>:project_id`` rule)."""
         project = attrs.get("project_id") or attrs.get("tenant_id")
         if attrs.get("project_id") and attrs.get("tenant_id") and \
                 attrs["project_id"] != attrs["tenant_id"]:
@@ -68,14 +73,21 @@ class ResourceManager:
             if ctx.project_id is None:
                 raise errors.InvalidInput(error="project_id is required")
             return ctx.project_id
-        if project != ctx.project_id and not ctx.is_admin:
-            raise errors.PolicyNotAuthorized(action=f"create_{self.resource}:project_id")
         return project
 
-    def check_owner(self, ctx, row, action):
+    def target(self, row):
+        """What the rules of an action on ``row`` judge (see controller/policy.py)."""
+        return {"project_id": row.project_id, "tenant_id": row.project_id}
+
+    def authorize(self, ctx, action, target, attrs=None):
+        """Refuse (403) unless the policy lets ``ctx`` do ``action`` with ``attrs``."""
+        attrs = {("project_id" if k == "tenant_id" else k): v for k, v in (attrs or {}).items()}
+        self.core.policy.enforce_write(ctx, action, self.resource, target, attrs,
+                                       self.defaults)
+
+    def check_owner(self, ctx, row, action, attrs=None):
         """Visible is not writable: a shared network is visible to all but owned by one."""
-        if not ctx.is_admin and row.project_id != ctx.project_id:
-            raise errors.PolicyNotAuthorized(action=f"{action}_{self.resource}")
+        self.authorize(ctx, action, self.target(row), attrs)
 
     # -- lookup ----------------------------------------------------------------------------
     def find(self, session, ctx, id_, for_update=False):
@@ -113,10 +125,12 @@ class ResourceManager:
             keys = [(col, "desc" if d == "asc" else "asc") for col, d in keys]
         with self.core.db.read() as session:
             if marker is not None:
-                # Only the sort values of the marker row are needed, not the whole object.
+                # Only the sort values of the marker row are needed, not the whole object. The
+                # marker is looked up within what the caller sees: another project's row would
+                # otherwise leak its sort values (name, MAC...) through where the page starts.
                 mrow = session.execute(select(*[col for col, _ in keys])
-                                       .where(self.model.id == marker)).first()
-                if mrow is None:  # as Neutron: a vanished marker ends the listing
+                                       .where(self.model.id == marker, self.visible(ctx))).first()
+                if mrow is None:  # as Neutron: a vanished (or invisible) marker ends the listing
                     return [], False
                 query = query.where(_after(keys, mrow))
             query = query.order_by(*[c.asc() if d == "asc" else c.desc() for c, d in keys])

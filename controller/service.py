@@ -42,9 +42,14 @@ def serve(config):
     from controller.core import Core
     from rest.app import build_app
 
-    core = Core.from_url(config.db_url, config.backend(), config.core_config())
+    from controller.policy import PolicyFileError
+    try:
+        core = Core.from_url(config.db_url, config.backend(), config.core_config())
+    except PolicyFileError as exc:
+        raise SystemExit(str(exc)) from None
     app = build_app(core, auth=config.auth, noauth_project=config.noauth_project,
-                    max_limit=config.max_page_size or None)
+                    max_limit=config.max_page_size or None,
+                    max_body=config.max_request_body_size)
     ofp_host, ofp_port = config.split(config.ofp_listen)
     api_host, api_port = config.split(config.api_listen)
     core.plugin.configure(config)

@@ -4,6 +4,7 @@ from sqlalchemy import or_, select
 
 from controller import errors, ipam
 from controller.models import IPAllocation, Network, Subnet
+from controller.networks import as_parent
 from controller.resource import ResourceManager, isoformat, new_id, touch
 
 IPV6_MODES = ("slaac", "dhcpv6-stateful", "dhcpv6-stateless")
@@ -18,7 +19,7 @@ class SubnetManager(ResourceManager):
 
     def visible(self, ctx):
         """Own subnets, plus the subnets of shared networks."""
-        if ctx.is_admin:
+        if self.core.policy.is_admin(ctx):
             return super().visible(ctx)
         shared = select(Network.id).where(Network.shared.is_(True))
         return or_(Subnet.project_id == ctx.project_id, Subnet.network_id.in_(shared))
@@ -103,10 +104,11 @@ class SubnetManager(ResourceManager):
                 raise errors.InvalidInput(error=f"{mode} is only valid for IPv6 subnets")
 
         def work(session):
-            network = self.core.networks.find(session, ctx, attrs["network_id"])
-            if not ctx.is_admin and network.project_id != ctx.project_id:
-                raise errors.PolicyNotAuthorized(action="create_subnet:network_id")
+            network = self.core.networks.find_brief(session, ctx, attrs["network_id"])
             project = self.owner_of_new(ctx, attrs)
+            self.authorize(ctx, "create", {"project_id": project, "tenant_id": project,
+                                           **as_parent(network.project_id, network.shared)},
+                           attrs)
             self._check_overlap(session, network.id, net)
             sub = Subnet(id=attrs.get("id") or new_id(), project_id=project,
                          network_id=network.id, name=attrs.get("name", ""),
@@ -127,7 +129,7 @@ class SubnetManager(ResourceManager):
     def update(self, ctx, id_, attrs):
         def work(session):
             sub = self.find(session, ctx, id_)
-            self.check_owner(ctx, sub, "update")
+            self.check_owner(ctx, sub, "update", attrs)
             old = self.to_dict(sub)
             net = netaddr.IPNetwork(sub.cidr)
             if "gateway_ip" in attrs:

@@ -1,5 +1,5 @@
 """Assembles the WSGI application: version discovery, OpenAPI, v1.0 and v2.0 routes."""
-from rest import openapi, topology, v1, v2
+from rest import openapi, request_checks, topology, v1, v2
 from rest.auth import Authenticator
 from rest.extensions import Registry
 from rest.wsgi import Router, json_response
@@ -15,11 +15,12 @@ def versions(req, ctx):
     ]})
 
 
-def build_app(core, auth="token", noauth_project="demo", extensions=None, max_limit=None):
+def build_app(core, auth="token", noauth_project="demo", extensions=None, max_limit=None,
+              max_body=request_checks.DEFAULT_MAX_BODY):
     registry = Registry(extensions)
     registry.bind(core)
     router = Router(Authenticator(core.db, auth, noauth_project), v2.render_error,
-                    {"/v1.0/": v1.render_error})
+                    {"/v1.0/": v1.render_error}, max_body=max_body)
     router.add("GET", "/", versions, public=True)
     document = openapi.build(registry)
     router.add("GET", "/openapi", lambda req, ctx: json_response(document), public=True)

@@ -1,7 +1,8 @@
 """The API's resources, declared once as data (in the manner of Neutron's attribute maps).
 
-Each attribute says who may set it (on create, on update, admins only), who may see it, whether it
-can be filtered and sorted on, and its type. Validation, list queries and the OpenAPI document are
+Each attribute says whether it may be set (on create, on update), whether it can be filtered and
+sorted on, and its type; who may set or see it is the authorization policy's to say
+(controller/policy.py). Validation, list queries and the OpenAPI document are
 all derived from these tables; extensions add attributes to them (rest/extensions.py).
 """
 import dataclasses
@@ -16,11 +17,8 @@ class Attr:
     put: bool = False           # may be changed on update
     required: bool = False      # must be given on create
     nullable: bool = False      # null is a valid value
-    admin_set: bool = False     # only admins may give it (403 for others)
-    admin_read: bool = False    # only admins see it
     filter: bool = True         # usable as a list filter
     sort: bool = False          # usable as sort_key (non-null columns only: keyset paging)
-    default: object = None      # the value when not given (an admin_set attr may state it)
     doc: str = ""
 
 
@@ -33,7 +31,6 @@ class ResourceSpec:
     attributes: dict
     path: str = ""              # URL path under /v2.0 (defaults to the collection name)
     read_only: bool = False
-    admin_only: bool = False
     doc: str = ""
 
     @property
@@ -55,8 +52,8 @@ def standard_attributes():
         "tenant_id": Attr(PROJECT, post=True, sort=True, doc="Alias of project_id."),
         "name": Attr(NAME, post=True, put=True, sort=True),
         "description": Attr(DESCRIPTION, post=True, put=True, sort=True),
-        "created_at": Attr(t.String(), sort=True, filter=False),
-        "updated_at": Attr(t.String(), sort=True, filter=False),
+        "created_at": Attr(t.Timestamp(), sort=True, filter=False),
+        "updated_at": Attr(t.Timestamp(), sort=True, filter=False),
         "revision_number": Attr(t.Integer(0), sort=True),
     }
 
@@ -64,8 +61,8 @@ def standard_attributes():
 NETWORK = {
     **standard_attributes(),
     "admin_state_up": Attr(t.Boolean(), post=True, put=True, sort=True),
-    "shared": Attr(t.Boolean(), post=True, put=True, admin_set=True, sort=True, default=False,
-                   doc="Visible to, and usable by, every project."),
+    "shared": Attr(t.Boolean(), post=True, put=True, sort=True,
+                   doc="Visible to, and usable by, every project (admin only)."),
     "status": Attr(t.String(16), sort=True),
     "mtu": Attr(t.Integer(68, 9000), post=True, put=True, sort=True,
                 doc="Default 1450: room for the VXLAN header on a 1500-byte underlay."),

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from controller import errors
 from controller.context import Context
-from controller.models import Project, Token
+from controller.models import Project, Token, utcnow
+from controller.resource import isoformat
 
 MODES = ("noauth", "token")
 # Quantum v1.0 names the tenant in the URL; without headers, noauth mode believes it.
@@ -49,17 +50,23 @@ class Authenticator:
             row = session.scalars(select(Token).where(Token.digest == digest(token))).first()
             if row is None:
                 raise errors.NotAuthenticated("The token is not valid.")
+            if row.expires_at is not None and row.expires_at <= utcnow():
+                raise errors.NotAuthenticated(
+                    f"The token expired at {isoformat(row.expires_at)}: ask for a new one.")
             return Context(project_id=row.project_id, is_admin=row.is_admin)
 
 
-def create_token(db, project_id, is_admin=False, description=""):
-    """Create ``project_id`` if needed and a token for it; return the token (shown once)."""
+def create_token(db, project_id, is_admin=False, description="", expires_at=None):
+    """Create ``project_id`` if needed and a token for it; return the token (shown once).
+
+    ``expires_at`` (naive UTC datetime) ends its life; None: it lasts until revoked.
+    """
     token = new_token()
 
     def work(session):
         if session.get(Project, project_id) is None:
             session.add(Project(id=project_id, name=project_id))
         session.add(Token(digest=digest(token), project_id=project_id, is_admin=is_admin,
-                          description=description))
+                          description=description, expires_at=expires_at))
     db.run_write(work)
     return token

@@ -13,6 +13,8 @@ from rest import types as t
 from rest.attributes import CORE_RESOURCES, Attr, ResourceSpec, standard_attributes
 
 UPDATED = "2026-11-25T00:00:00-00:00"
+#: An address count: an IPv6 subnet holds more than any database integer (reported, never set).
+COUNT = t.Integer(0, None)
 
 
 class Extension:
@@ -66,12 +68,10 @@ class Provider(Extension):
 
     def attributes(self):
         return {"networks": {
-            "provider:network_type": Attr(t.Enum("vxlan"), post=True, admin_set=True,
-                                          admin_read=True),
-            "provider:physical_network": Attr(t.String(64), nullable=True, admin_read=True,
-                                              filter=False),
+            "provider:network_type": Attr(t.Enum("vxlan"), post=True),
+            "provider:physical_network": Attr(t.String(64), nullable=True, filter=False),
             "provider:segmentation_id": Attr(t.Integer(1, 16777215), post=True, put=True,
-                                             admin_set=True, admin_read=True, sort=True),
+                                             sort=True),
         }}
 
 
@@ -80,11 +80,18 @@ class Attachment(Extension):
     name = "Interface attachment"
     description = ("attachment on ports: the id of the interface (a VM's vNIC, ...) plugged "
                    "into the port, e.g. nova.example.com/<tenant>/server/<id>/eth0. An "
-                   "interface is plugged into at most one port at a time.")
+                   "interface is plugged into at most one port of its project at a time; "
+                   "another project naming the same id blocks nothing and binds nothing "
+                   "(a hypervisor binds an attachment only for the project it declares).")
 
     def attributes(self):
-        return {"ports": {"attachment": Attr(t.String(255), post=True, put=True,
-                                             nullable=True, sort=False)}}
+        return {"ports": {
+            "attachment": Attr(t.String(255), post=True, put=True, nullable=True, sort=False),
+            "binding_error": Attr(t.String(255), nullable=True, filter=False,
+                                  doc="Why no interface is bound although one claims this "
+                                      "port (e.g. an attachment claim naming no project); "
+                                      "null otherwise."),
+        }}
 
 
 class PortBinding(Extension):
@@ -95,13 +102,11 @@ class PortBinding(Extension):
 
     def attributes(self):
         return {"ports": {
-            "binding:host_id": Attr(t.String(255), post=True, put=True, admin_set=True,
-                                    admin_read=True, sort=True, default=""),
-            "binding:profile": Attr(t.FreeDict(), post=True, put=True, admin_set=True,
-                                    admin_read=True, filter=False, default={}),
-            "binding:vif_type": Attr(t.String(), admin_read=True, filter=False),
-            "binding:vif_details": Attr(t.FreeDict(), admin_read=True, filter=False),
-            "binding:vnic_type": Attr(t.String(), admin_read=True, filter=False),
+            "binding:host_id": Attr(t.String(255), post=True, put=True, sort=True),
+            "binding:profile": Attr(t.FreeDict(), post=True, put=True, filter=False),
+            "binding:vif_type": Attr(t.String(), filter=False),
+            "binding:vif_details": Attr(t.FreeDict(), filter=False),
+            "binding:vnic_type": Attr(t.String(), filter=False),
         }}
 
 
@@ -113,18 +118,17 @@ class NetworkIpAvailability(Extension):
     def resources(self):
         subnet_usage = t.ListOf(t.Record({
             "subnet_id": t.Uuid(), "subnet_name": t.String(), "cidr": t.Cidr(),
-            "ip_version": t.Enum(4, 6), "total_ips": t.Integer(0), "used_ips": t.Integer(0)}))
+            "ip_version": t.Enum(4, 6), "total_ips": COUNT, "used_ips": COUNT}))
         return [ResourceSpec(
             "network_ip_availability", "network_ip_availabilities", {
                 "network_id": Attr(t.Uuid(), sort=True),
                 "network_name": Attr(t.String(), sort=True),
                 "project_id": Attr(t.String(64), sort=True),
                 "tenant_id": Attr(t.String(64), sort=True),
-                "total_ips": Attr(t.Integer(0), filter=False),
-                "used_ips": Attr(t.Integer(0), filter=False),
+                "total_ips": Attr(COUNT, filter=False),
+                "used_ips": Attr(COUNT, filter=False),
                 "subnet_ip_availability": Attr(subnet_usage, filter=False),
-            }, path="network-ip-availabilities", read_only=True, admin_only=True,
-            doc=self.description)]
+            }, path="network-ip-availabilities", read_only=True, doc=self.description)]
 
     def managers(self, core):
         return {"network_ip_availabilities": IpAvailabilityManager(core)}
@@ -154,8 +158,8 @@ class Qos(Extension):
                          "direction": t.Enum(*DIRECTIONS)})
         policies = ResourceSpec("policy", "policies", {
             **standard_attributes(),
-            "shared": Attr(t.Boolean(), post=True, put=True, admin_set=True, sort=True,
-                           default=False, doc="Usable by every project (admin only)."),
+            "shared": Attr(t.Boolean(), post=True, put=True, sort=True,
+                           doc="Usable by every project (admin only)."),
             "rules": Attr(t.ListOf(rule), filter=False),
         }, path="qos/policies", doc="QoS policies: sets of rules that ports and networks name.")
         rules = ResourceSpec("bandwidth_limit_rule", "bandwidth_limit_rules", {

@@ -26,6 +26,7 @@ FAULT_NAMES = {
     "RequestedStateInvalid": "requestedStateInvalid",
     "NotAuthenticated": "unauthorized",
     "PolicyNotAuthorized": "forbidden",
+    "HTTPRequestEntityTooLarge": "requestEntityTooLarge",
 }
 STATES = {"ACTIVE": True, "DOWN": False}
 LIMIT = t.Record({"max_kbps": t.Integer(), "max_burst_kbps": t.Integer()}, ("max_kbps",))
@@ -76,12 +77,11 @@ class V1Api:
         add("DELETE", p + "/attachment", self.unplug)
 
     # -- tenancy ---------------------------------------------------------------------------------
-    @staticmethod
-    def tenant_context(ctx, tenant):
+    def tenant_context(self, ctx, tenant):
         """The URL names the tenant: callers act in their own; admins in any (as that tenant's
-        owner, so they see exactly what the tenant sees)."""
-        if ctx.project_id != tenant and not ctx.is_admin:
-            raise errors.PolicyNotAuthorized(action=f"access tenant {tenant}")
+        owner, so they see exactly what the tenant sees): the ``access_tenant`` rule."""
+        self.core.policy.enforce(ctx, "access_tenant", {"project_id": tenant,
+                                                        "tenant_id": tenant})
         return dataclasses.replace(ctx, project_id=tenant, is_admin=False)
 
     def network(self, ctx, net):

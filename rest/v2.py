@@ -9,6 +9,7 @@ which answers 404 when the parent is not visible and serves the children of that
 import urllib.parse
 
 from controller import errors
+from rest import types as t
 from rest.wsgi import json_body, json_response
 
 LIST_PARAMS = {"fields", "limit", "marker", "page_reverse", "sort_key", "sort_dir"}
@@ -60,16 +61,19 @@ class V2Api:
 
     # -- helpers --------------------------------------------------------------------------------
     def manager(self, spec, ctx, scope=None):
-        if spec.admin_only and not ctx.is_admin:
-            raise errors.PolicyNotAuthorized(action=f"get_{spec.resource}")
+        # a collection only some may read at all (get_network_ip_availability: admin only)
+        self.core.policy.enforce(ctx, f"get_{spec.resource}", {"project_id": ctx.project_id})
         manager = self.core.managers[spec.collection]
         return manager.within(ctx, **scope) if scope else manager
 
     def visible_keys(self, spec, ctx):
-        key = (spec.collection, ctx.is_admin)
+        """The attributes ``ctx`` may read (``get_<resource>:<attribute>`` rules)."""
+        key = (spec.collection, ctx.project_id, ctx.is_admin)
         if key not in self._visible:
-            self._visible[key] = [name for name, attr in spec.attributes.items()
-                                  if ctx.is_admin or not attr.admin_read]
+            if len(self._visible) > 10000:  # one entry per collection and caller: bounded
+                self._visible.clear()
+            self._visible[key] = [name for name in spec.attributes
+                                  if self.core.policy.readable(ctx, spec.resource, name)]
         return self._visible[key]
 
     def shape(self, item, keys):
@@ -94,10 +98,6 @@ class V2Api:
             attr = spec.attributes[name]
             if not (attr.post if action == "create" else attr.put):
                 raise errors.BadRequest(f"Attribute '{name}' not allowed in {verb}")
-            if attr.admin_set and not ctx.is_admin and not (
-                    action == "create" and value == attr.default):
-                # as Neutron: on create, stating the default (shared=false) is no privilege
-                raise errors.PolicyNotAuthorized(action=f"{action}_{spec.resource}:{name}")
             if value is None:
                 if not attr.nullable:
                     raise errors.InvalidInput(error=f"'{name}' may not be null")
@@ -139,15 +139,18 @@ class V2Api:
         limit = None
         if params.get("limit"):
             text = params["limit"][-1]
-            if not text.isdigit():
+            if not text.isascii() or not text.isdigit():  # "²".isdigit(), but int() refuses it
                 raise errors.BadRequest(f"limit must be a non-negative integer, not '{text}'")
-            limit = int(text) or None
+            limit = min(int(text), t.INT32_MAX) or None  # the database takes no larger LIMIT
             if self.max_limit and (limit is None or limit > self.max_limit):
                 limit = self.max_limit
         elif self.max_limit:  # as Neutron's pagination_max_limit: caps unbounded lists too
             limit = self.max_limit
         marker = params.get("marker", [None])[-1]
-        reverse = params.get("page_reverse", ["false"])[-1].lower() in ("true", "1")
+        if marker is not None:  # any UUID will do (unknown: an empty page), but only a UUID
+            marker = t.Uuid().convert("marker", marker)
+        reverse = t.Boolean().parse_query("page_reverse",
+                                          params.get("page_reverse", ["false"])[-1])
         fields = [f for f in params.get("fields", []) if f in keys]
         return filters, sorts, limit, marker, reverse, fields
 

@@ -10,6 +10,7 @@ import re
 import webob
 
 from controller import errors
+from rest import request_checks
 
 LOG = logging.getLogger(__name__)
 
@@ -26,10 +27,7 @@ def json_body(req):
     raw = req.body  # webob copies the body on every access: read it once
     if not raw:
         raise errors.MalformedRequestBody(reason="the body is empty")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.MalformedRequestBody(reason=f"not valid JSON ({exc})")
+    body = request_checks.loads(raw)
     if not isinstance(body, dict):
         raise errors.MalformedRequestBody(reason="the body must be a JSON object")
     return body
@@ -47,8 +45,10 @@ class Route:
 class Router:
     """Dispatches (method, path) to a handler ``handler(req, ctx, **path_params)``."""
 
-    def __init__(self, authenticate, render_error, prefix_renderers=None):
+    def __init__(self, authenticate, render_error, prefix_renderers=None,
+                 max_body=request_checks.DEFAULT_MAX_BODY):
         self.routes = []
+        self.max_body = max_body
         self.authenticate = authenticate
         self.render_error = render_error
         #: error format for URLs that match no route, by path prefix (e.g. "/v1.0/")
@@ -60,14 +60,17 @@ class Router:
 
     def __call__(self, environ, start_response):
         req = webob.Request(environ)
-        # webob decodes path_info from the environ on every access: take it once per request.
-        path, method = req.path_info, req.method
-        if path.endswith(".json"):  # old Quantum clients name the format in the URL
-            path = req.path_info = path[:-len(".json")]
+        method = req.method
+        # The raw (undecoded) path picks the error format: a path that does not decode must
+        # still be refused in the format of the API it was meant for.
         render = next((r for prefix, r in self.prefix_renderers.items()
-                       if path.startswith(prefix)), self.render_error)
+                       if environ.get("PATH_INFO", "").startswith(prefix)), self.render_error)
         route, params = None, {}
         try:
+            # webob decodes path_info from the environ on every access: take it once.
+            path = request_checks.check_url(req)
+            if path.endswith(".json"):  # old Quantum clients name the format in the URL
+                path = req.path_info = path[:-len(".json")]
             allowed = []
             for candidate in self.routes:
                 match = candidate.regex.match(path)
@@ -84,6 +87,7 @@ class Router:
                 else:
                     resp = render(errors.NotFound(f"The resource {path} does not exist."))
             else:
+                request_checks.read_body(req, self.max_body)
                 ctx = None if route.public else self.authenticate(req)
                 resp = route.handler(req, ctx, **params)
         except errors.QnetError as exc:

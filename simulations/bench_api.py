@@ -43,9 +43,6 @@ import argparse
 import json
 import math
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,6 +51,8 @@ import time
 import urllib.parse
 
 import requests
+
+from simulations.serve import QnetServer
 
 PAGE_LIMIT = 1000
 SUBNET_CIDR = "10.77.0.0/16"
@@ -287,46 +286,6 @@ def run_workload(opts, name, url, pid):
 
 
 # -- servers -------------------------------------------------------------------------------------
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class QnetServer:
-    """``qnet serve`` on free loopback ports with a temporary SQLite db; stopped by pid."""
-
-    def __init__(self, qnet_bin):
-        self.qnet_bin = qnet_bin
-        self.dir = tempfile.mkdtemp(prefix="qnet-bench-")
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self.proc = None
-
-    def start(self):
-        api, ofp = urllib.parse.urlsplit(self.url).netloc, f"127.0.0.1:{free_port()}"
-        cmd = [self.qnet_bin, "serve", "--db-url", f"sqlite:///{self.dir}/q.sqlite",
-               "--auth", "noauth", "--api-listen", api, "--ofp-listen", ofp,
-               "--log-level", "WARNING"]
-        self.log = open(os.path.join(self.dir, "qnet.log"), "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-        if not wait_up(self.url) or self.proc.poll() is not None:
-            self.stop()
-            sys.exit(f"qnet serve did not come up; log in {self.dir}/qnet.log")
-        return self.proc.pid
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if self.proc:
-            self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 class NeutronPeer:
     """The Neutron peer of neutron_server.sh; started (``all``) and stopped only if not up."""
 
@@ -439,13 +398,15 @@ def parse_args(argv=None):
 def main(argv=None):
     opts = parse_args(argv)
     results = []
-    qnet = QnetServer(opts.qnet_bin) if opts.spawn else None
-    try:
-        pid = qnet.start() if qnet else opts.server_pid
-        results.append(run_workload(opts, "qnet", qnet.url if qnet else opts.url, pid))
-    finally:
-        if qnet:
-            qnet.stop()
+    with tempfile.TemporaryDirectory(prefix="qnet-bench-") as workdir:
+        qnet = QnetServer(workdir, plugin="openflow", command=[opts.qnet_bin]).start() \
+            if opts.spawn else None
+        try:
+            pid = qnet.pid if qnet else opts.server_pid
+            results.append(run_workload(opts, "qnet", qnet.url if qnet else opts.url, pid))
+        finally:
+            if qnet:
+                qnet.stop()
     print(json.dumps(results[-1]), flush=True)
     ratio = None
     if opts.compare_neutron:

@@ -22,6 +22,7 @@ import time
 
 from simulations.fabric_sim import SimFabric, fat_tree
 from simulations.fixtures import model, network, port
+from simulations.serve import QnetServer
 
 
 def pure(hosts, networks, seed=1):
@@ -64,14 +65,13 @@ def pure(hosts, networks, seed=1):
 
 
 def lab(cuts):
-    from simulations.bench_overlay import QnetServer
     from qnetclient import Client
     from simulations.lab.fabric import (LINKS, fabric_scenario, outage_during, pin_neighbours,
                                         start_fabric, wait_ready)
     from simulations.lab.nodes import wait_for
 
     with tempfile.TemporaryDirectory(prefix="qnet-bench-fabric-") as workdir:
-        server = QnetServer(workdir, extra=["--mode", "fabric"])
+        server = QnetServer(workdir, plugin="openflow", extra=["--mode", "fabric"]).start()
         try:
             admin = Client(server.url, project="ops", admin=True)
             with start_fabric("mesh", controller=f"127.0.0.1:{server.ofp_port}") as net:

@@ -50,7 +50,6 @@ import re
 import select
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -60,6 +59,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+from simulations.serve import QnetServer  # noqa: E402
 
 BENCH_PROJECT = "bench"
 BENCH_CIDR = "10.9.0.0/24"
@@ -70,20 +70,6 @@ TRACE_TAG = "QNETTRACE"
 
 
 # -- small helpers --------------------------------------------------------------------------------
-def free_ports(n):
-    socks, ports = [], []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
-    return ports
-
-
 def pct(values, p):
     """Nearest-rank percentile."""
     v = sorted(values)
@@ -95,62 +81,15 @@ def loadavg():
         return float(f.read().split()[0])
 
 
-def qnet_bin():
-    for d in (os.path.dirname(sys.executable), os.path.join(ROOT, ".venv", "bin")):
-        if os.path.exists(os.path.join(d, "qnet")):
-            return os.path.join(d, "qnet")
-    raise SystemExit("cannot find the qnet command (run with the project's venv python)")
-
-
 # -- qnet serve -----------------------------------------------------------------------------------
-class QnetServer:
-    """``qnet serve --plugin openflow`` on free loopback ports; stopped by pid."""
-
-    def __init__(self, workdir, log_level="INFO", trace=False, extra=()):
-        self.api_port, self.ofp_port, self.ovsdb_port = free_ports(3)
-        self.url = f"http://127.0.0.1:{self.api_port}"
-        self.log_path = os.path.join(workdir, "serve.log")
-        args = ["serve", "--db-url", f"sqlite:///{workdir}/bench.sqlite", "--auth", "noauth",
-                "--plugin", "openflow", "--api-listen", f"127.0.0.1:{self.api_port}",
-                "--ofp-listen", f"127.0.0.1:{self.ofp_port}",
-                "--ovsdb-listen", f"127.0.0.1:{self.ovsdb_port}", "--log-level", log_level,
-                *extra]
-        if trace:
-            cmd = [sys.executable, "-c",
-                   "import sys; sys.path.insert(0, %r); "
-                   "from simulations.bench_overlay import traced_serve; traced_serve(sys.argv[1:])"
-                   % ROOT] + args
-        else:
-            cmd = [qnet_bin()] + args
-        self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                     stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("qnet serve exited: " + self.read_log()[-2000:])
-            try:
-                socket.create_connection(("127.0.0.1", self.api_port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("qnet serve did not start: " + self.read_log()[-2000:])
-
-    def read_log(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode
+def start_server(workdir, log_level="INFO", trace=False):
+    """``qnet serve --plugin openflow`` for the bench (started; ``stop()`` it); with `trace`, run
+    through ``traced_serve``."""
+    command = [sys.executable, "-c",
+               "import sys; sys.path.insert(0, %r); "
+               "from simulations.bench_overlay import traced_serve; traced_serve(sys.argv[1:])"
+               % ROOT] if trace else None
+    return QnetServer(workdir, plugin="openflow", log_level=log_level, command=command).start()
 
 
 def traced_serve(argv):
@@ -564,7 +503,7 @@ def main(argv=None):
     log_text = ""
     t_start = time.time()
     try:
-        server = QnetServer(workdir, log_level="DEBUG" if a.trace else "INFO", trace=a.trace)
+        server = start_server(workdir, log_level="DEBUG" if a.trace else "INFO", trace=a.trace)
         ofp_target = f"127.0.0.1:{server.ofp_port}"
         with start_lab(hypervisors=2, subnets=2) as lab:
             for hv in lab.hypervisors:

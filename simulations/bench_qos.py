@@ -38,7 +38,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from simulations.bench_overlay import QnetServer, fmt, loadavg  # noqa: E402
+from simulations.bench_overlay import fmt, loadavg  # noqa: E402
+from simulations.serve import QnetServer  # noqa: E402
 
 PROJECT = "bench-qos"
 UDP_PAYLOAD = 1400          # fits the 1450-byte overlay MTU with IP and UDP headers
@@ -189,7 +190,7 @@ def main(argv=None):
     workdir = tempfile.mkdtemp(prefix="qnet-bench-qos-")
     server = None
     try:
-        server = QnetServer(workdir, log_level="WARNING")
+        server = QnetServer(workdir, plugin="openflow").start()
         with start_lab(hypervisors=1, subnets=1) as lab:
             hv = lab.hypervisors[0]
             hv.set_controller(f"127.0.0.1:{server.ofp_port}")

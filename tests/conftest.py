@@ -2,11 +2,6 @@
 subprocess for tests that need HTTP, concurrency or a real client."""
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 
 import hypothesis
 import pytest
@@ -18,6 +13,7 @@ from controller.core import Core, CoreConfig
 from controller.models import Base
 from controller.plugins.noop import NoopPlugin
 from rest.app import build_app
+from simulations.serve import QnetServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -26,7 +22,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 hypothesis.settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI") == "true":
     hypothesis.settings.load_profile("ci")
-QNET = os.path.join(os.path.dirname(sys.executable), "qnet")
 
 
 @pytest.fixture
@@ -110,66 +105,14 @@ def snapshot(core):
                 for t in Base.metadata.sorted_tables}
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """A ``qnet serve`` subprocess on free loopback ports; stopped by pid."""
-
-    def __init__(self, tmp_path, auth="noauth", db_url=None, extra=(), api_port=None,
-                 ofp_port=None):
-        self.api_port, self.ofp_port = api_port or free_port(), ofp_port or free_port()
-        self.url = f"http://127.0.0.1:{self.api_port}"
-        self.db_url = db_url or f"sqlite:///{tmp_path}/serve.sqlite"
-        self.log_path = tmp_path / "serve.log"
-        self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(
-            [QNET, "serve", "--db-url", self.db_url, "--auth", auth, "--plugin", "noop",
-             "--api-listen", f"127.0.0.1:{self.api_port}",
-             "--ofp-listen", f"127.0.0.1:{self.ofp_port}", "--log-level", "WARNING", *extra],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("qnet serve exited: " + self.log_path.read_text())
-            try:
-                socket.create_connection(("127.0.0.1", self.api_port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("qnet serve did not start: " + self.log_path.read_text())
-
-    def manage(self, *args):
-        out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "qnet-manage"),
-                              "--db-url", self.db_url, *args],
-                             check=True, capture_output=True, text=True)
-        return out.stdout.strip()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode
-
-
 @pytest.fixture
 def server(tmp_path):
-    srv = Server(tmp_path)
-    yield srv
-    srv.stop()
+    """A running ``qnet serve`` (noop plug-in, noauth) on free loopback ports."""
+    with QnetServer(tmp_path) as srv:
+        yield srv
 
 
 @pytest.fixture
 def token_server(tmp_path):
-    srv = Server(tmp_path, auth="token")
-    yield srv
-    srv.stop()
+    with QnetServer(tmp_path, auth="token") as srv:
+        yield srv

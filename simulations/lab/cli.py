@@ -14,9 +14,9 @@
 over a routed underlay, connects them to the controller's OpenFlow and OVSDB manager ports, and
 serves a control socket. `server create` creates the server's ports through the API with your
 credentials (QNET_URL, QNET_TOKEN, QNET_PROJECT as for `qnet`), asks the lab to start a VM on a
-hypervisor and plug its NICs (iface-id = the port's attachment), runs DHCP in it and prints its
-addresses. `--scenario seed` builds the seed's demo for two tenants with the same CIDRs and
-prints who can ping whom. `fabric` starts plain OVS switches as a tree or a looped mesh for
+hypervisor and plug its NICs (iface-id = the port's attachment, qnet-project-id = its project),
+runs DHCP in it and prints its addresses. `--scenario seed` builds the seed's demo for two
+tenants with the same CIDRs and prints who can ping whom. `fabric` starts plain OVS switches as a tree or a looped mesh for
 `qnet serve --mode fabric`. The lab is torn down on exit (Ctrl-C, SIGTERM too).
 """
 import argparse

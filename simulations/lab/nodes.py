@@ -375,12 +375,16 @@ class Hypervisor(LabNode):
 
     # --- VM ports and tunnels
 
-    def plug_vm(self, intf, iface_id, mac=None, ofport=None):
+    def plug_vm(self, intf, iface_id, mac=None, ofport=None, project=None):
         """Add a VM's hypervisor-side veth to br-int with external_ids:iface-id; return ofport.
 
-        iface-id is the Neutron/OVN convention the controller uses to bind the logical port.
+        iface-id is the Neutron/OVN convention the controller uses to bind the logical port:
+        a port id binds that port; an attachment id binds only with ``project``, the project
+        the VM was started for (external_ids:qnet-project-id, docs/security.md).
         """
         cols = ['external_ids:iface-id=%s' % iface_id, 'external_ids:iface-status=active']
+        if project:
+            cols.append('external_ids:qnet-project-id=%s' % project)
         if mac:
             cols.append('external_ids:attached-mac=%s' % mac)
         if ofport:

@@ -88,8 +88,8 @@ def create_ports(client, name, nics, addresses=None):
 
 def start_vm(lab, tenant, name, ports, hypervisor, host):
     """Start the server's VM (Mininet host ``host``: unique, at most 10 characters) on
-    ``hypervisor`` and plug every NIC (iface-id = attachment), with the port's MAC on the VM's
-    interface, as Nova does."""
+    ``hypervisor`` and plug every NIC (iface-id = attachment, qnet-project-id = the port's
+    project: docs/security.md), with the port's MAC on the VM's interface, as Nova does."""
     vm_name = host
     vm = lab.net.addHost(vm_name, cls=VM, ip=None)
     server = Server(name, tenant, vm, hypervisor, [])
@@ -99,7 +99,8 @@ def start_vm(lab, tenant, name, ports, hypervisor, host):
                         addr1=port["mac_address"])
         vm.cmd(f"ip link set dev {vm_if} address {port['mac_address']} mtu 1450 up")
         _ethtool_tx_off(vm, vm_if)
-        hypervisor.plug_vm(hv_if, port["attachment"], mac=port["mac_address"])
+        hypervisor.plug_vm(hv_if, port["attachment"], mac=port["mac_address"],
+                           project=port["project_id"])
         server.nics.append(Nic(net_name, port, vm_if, hv_if))
     return server
 

@@ -254,7 +254,7 @@ def token_rows(srv):
     rows = []
     for line in srv.manage("token", "list").splitlines():
         # manage() strips the output, and with it the last line's empty description.
-        id_, project, role, _created, description = (line.split("\t") + [""])[:5]
+        id_, project, role, _created, _expires, description = (line.split("\t") + [""])[:6]
         rows.append((int(id_), project, role, description))
     return rows
 

@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from qnetclient import cli
+from simulations.serve import QnetServer, free_port
 from tests.cli.conftest import Qnet
-from tests.conftest import Server
 
 QNET = os.path.join(os.path.dirname(sys.executable), "qnet")
 
@@ -209,7 +209,6 @@ def test_usage_errors_exit_2(qnet, capsys):
 
 
 def test_unreachable_server(capsys):
-    from tests.conftest import free_port
     assert cli.main(["--url", f"http://127.0.0.1:{free_port()}", "network", "list"]) == 1
     assert "cannot reach qnet at http://127.0.0.1:" in capsys.readouterr().err
 
@@ -240,8 +239,7 @@ def test_token_server_401_and_tenancy(token_server, capsys):
 
 # -- pagination, settings, entry point -------------------------------------------------------------
 def test_lists_follow_the_servers_pages(tmp_path, capsys):
-    srv = Server(tmp_path, extra=["--max-page-size", "3"])
-    try:
+    with QnetServer(tmp_path, extra=["--max-page-size", "3"]) as srv:
         q = Qnet(srv.url, capsys)
         names = [f"n{i}" for i in range(8)]
         q("network", "create", *names)
@@ -249,8 +247,6 @@ def test_lists_follow_the_servers_pages(tmp_path, capsys):
         from qnetclient import Client
         client = Client(srv.url, project="alice")
         assert len(list(client.networks.iter(page_size=2))) == 8
-    finally:
-        srv.stop()
 
 
 def test_settings_from_file_env_and_flags(server, tmp_path, monkeypatch, capsys):
@@ -311,14 +307,10 @@ def test_every_command_has_useful_help():
 
 
 def test_topology_of_a_fabric_server(tmp_path, capsys):
-    srv = Server(tmp_path, extra=["--plugin", "openflow", "--mode", "fabric",
-                                  "--ovsdb-listen", "127.0.0.1:0"])
-    try:
+    with QnetServer(tmp_path, plugin="openflow", extra=["--mode", "fabric"]) as srv:
         q = Qnet(srv.url, capsys, project="ops")
         topo = q.json("topology", "--admin")
         assert topo["mode"] == "fabric" and topo["switches"] == [] and topo["links"] == []
         table = q("topology", "--admin")
         assert table.startswith("mode: fabric\n") and "switches (0)" in table
         assert "admin only" in q("topology", expect=1)
-    finally:
-        srv.stop()

@@ -13,7 +13,7 @@ import requests
 from controller import errors
 from controller.context import Context
 from controller.core import Core
-from tests.conftest import Server, free_port
+from simulations.serve import QnetServer, free_port
 from tests.unit.test_concurrency import SLASH_28_USABLE, race_in_processes, small_subnet
 
 BINDIRS = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -81,7 +81,7 @@ def test_processes_race_on_postgresql(pg_url):
 
 def test_serve_with_postgresql_url(pg_url, tmp_path):
     _reset(pg_url)
-    srv = Server(tmp_path, db_url=pg_url)
+    srv = QnetServer(tmp_path, db_url=pg_url).start()
     try:
         h = {"X-Project-Id": "alice"}
         r = requests.post(srv.url + "/v2.0/networks", json={"network": {"name": "pg"}}, headers=h)

@@ -1,5 +1,4 @@
 """The ``qnet serve`` process: what it listens on, how it stops, and how it is configured."""
-import os
 import signal
 import socket
 import struct
@@ -11,9 +10,8 @@ import time
 import pytest
 import requests
 
-from tests.conftest import ROOT, Server, free_port
-
-QNET = os.path.join(os.path.dirname(sys.executable), "qnet")
+from simulations.serve import (ROOT, QnetServer, free_port, qnet_command, spawn, stop,
+                               wait_listening)
 
 
 def recv_exactly(sock, n):
@@ -24,19 +22,6 @@ def recv_exactly(sock, n):
             raise AssertionError(f"connection closed after {len(data)} of {n} bytes")
         data += chunk
     return data
-
-
-def wait_for_port(proc, port, log_path, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError("qnet serve exited: " + log_path.read_text())
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("qnet serve did not start: " + log_path.read_text())
 
 
 def private_ovsdb(args):
@@ -51,30 +36,20 @@ def launch(tmp_path):
     procs = []
 
     def start(*args):
-        log_path = tmp_path / f"serve-{len(procs)}.log"
-        log = open(log_path, "w")
-        proc = subprocess.Popen([QNET, "serve", *args, *private_ovsdb(args)], stdout=log,
-                                stderr=subprocess.STDOUT, cwd=ROOT)
-        proc.log_path = log_path
-        procs.append((proc, log))
+        proc = spawn([qnet_command(), "serve", *args, *private_ovsdb(args)],
+                     tmp_path / f"serve-{len(procs)}.log")
+        procs.append(proc)
         return proc
 
     yield start
-    for proc, log in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+    for proc in procs:
+        stop(proc)
 
 
 def run_serve(*args, timeout=60):
     """Run ``qnet serve`` expecting it to exit by itself; return (code, combined output)."""
-    out = subprocess.run([QNET, "serve", *args, *private_ovsdb(args)], capture_output=True,
-                         text=True, timeout=timeout, cwd=ROOT)
+    out = subprocess.run([qnet_command(), "serve", *args, *private_ovsdb(args)],
+                         capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     return out.returncode, out.stdout + out.stderr
 
 
@@ -148,7 +123,7 @@ def sigterm_under_connection_flood(tmp_path):
     it was still running 5 s later: then it is killed)."""
     # At DEBUG, eventlet logs each accept from inside its accept loop: the loop is then busy for
     # a larger share of the time, and the race below is hit in about 3 attempts out of 4.
-    srv = Server(tmp_path, extra=("--log-level", "DEBUG"))
+    srv = QnetServer(tmp_path, log_level="DEBUG").start()
     stop, accepted = threading.Event(), []
 
     def connect_loop():
@@ -220,7 +195,7 @@ def serve_openflow(launch, tmp_path, ovsdb_port, mode="overlay"):
                   "--db-url", f"sqlite:///{tmp_path}/of.sqlite",
                   "--api-listen", f"127.0.0.1:{api_port}", "--ofp-listen",
                   f"127.0.0.1:{free_port()}", "--ovsdb-listen", f"127.0.0.1:{ovsdb_port}")
-    wait_for_port(proc, api_port, proc.log_path)
+    wait_listening(proc, api_port)
     return proc
 
 
@@ -281,7 +256,7 @@ def test_config_file_is_honoured(launch, tmp_path):
                        auth="noauth", noauth_project="from-config", log_level="WARNING",
                        default_mtu=1400)
     proc = launch("--config", str(cfg))
-    wait_for_port(proc, api_port, proc.log_path)
+    wait_listening(proc, api_port)
     url = f"http://127.0.0.1:{api_port}"
     # auth = noauth (the default, token, would answer 401) and its default project.
     resp = requests.post(url + "/v2.0/networks", json={"network": {"name": "n"}}, timeout=10)
@@ -302,7 +277,7 @@ def test_flags_override_the_config_file(launch, tmp_path):
                        auth="noauth", log_level="WARNING")
     proc = launch("--config", str(cfg), "--api-listen", f"127.0.0.1:{api_port}",
                   "--auth", "token")
-    wait_for_port(proc, api_port, proc.log_path)
+    wait_listening(proc, api_port)
     resp = requests.get(f"http://127.0.0.1:{api_port}/v2.0/networks", timeout=10)
     assert resp.status_code == 401
     assert resp.json()["NeutronError"]["type"] == "NotAuthenticated"
@@ -314,7 +289,7 @@ def test_config_max_page_size_caps_requested_limits(launch, tmp_path):
                        api_listen=f"127.0.0.1:{api_port}", ofp_listen=f"127.0.0.1:{free_port()}",
                        auth="noauth", log_level="WARNING", max_page_size=2)
     proc = launch("--config", str(cfg))
-    wait_for_port(proc, api_port, proc.log_path)
+    wait_listening(proc, api_port)
     url = f"http://127.0.0.1:{api_port}/v2.0/networks"
     for i in range(3):
         assert requests.post(url, json={"network": {"name": f"n{i}"}},
@@ -330,7 +305,7 @@ def test_config_max_page_size_caps_lists_without_a_limit(launch, tmp_path):
                        api_listen=f"127.0.0.1:{api_port}", ofp_listen=f"127.0.0.1:{free_port()}",
                        auth="noauth", log_level="WARNING", max_page_size=2)
     proc = launch("--config", str(cfg))
-    wait_for_port(proc, api_port, proc.log_path)
+    wait_listening(proc, api_port)
     url = f"http://127.0.0.1:{api_port}/v2.0/networks"
     for i in range(3):
         assert requests.post(url, json={"network": {"name": f"n{i}"}},
@@ -378,26 +353,14 @@ cli.main(sys.argv[2:])
 
 
 def test_database_password_never_reaches_the_log(tmp_path):
-    api_port = free_port()
     script = tmp_path / "probe.py"
     script.write_text(LEAK_PROBE)
-    log_path = tmp_path / "serve.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, str(script), f"sqlite:///{tmp_path}/probe.sqlite", "serve",
-             "--db-url", "postgresql://qnet:s3cret-pw@127.0.0.1/qnet", "--auth", "token",
-             "--api-listen", f"127.0.0.1:{api_port}", "--ofp-listen", f"127.0.0.1:{free_port()}",
-             "--ovsdb-listen", f"127.0.0.1:{free_port()}", "--log-level", "INFO"], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        try:
-            wait_for_port(proc, api_port, log_path)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-    output = log_path.read_text()
+    with QnetServer(tmp_path, plugin="openflow", auth="token", log_level="INFO",
+                    db_url="postgresql://qnet:s3cret-pw@127.0.0.1/qnet",
+                    command=[sys.executable, str(script), f"sqlite:///{tmp_path}/probe.sqlite"]
+                    ) as srv:
+        pass
+    output = srv.read_log()
     assert "postgresql://qnet:***@127.0.0.1/qnet" in output  # the probe did reach the logs
     assert "get a token with" in output
     assert "s3cret-pw" not in output

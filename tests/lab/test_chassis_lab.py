@@ -11,7 +11,6 @@ Needs root:  .venv/bin/python -m pytest -q tests/lab/test_chassis_lab.py
 import json
 import os
 import queue
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ pytestmark = pytest.mark.skipif(
 from tunnel.mesh import tunnel_port_name  # noqa: E402
 from simulations.lab import start_lab  # noqa: E402
 from simulations.lab.nodes import kill_pid, pid_alive  # noqa: E402
+from simulations.serve import free_port  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -97,12 +97,6 @@ if __name__ == '__main__':
              project='os_ken')
     app_manager.AppManager.run_apps(['__main__', 'apps.chassis'])
 '''
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 class OsKen:
@@ -254,6 +248,9 @@ def test_ensure_tunnels_adds_and_removes_only_qnet_ports(setup):
 
     # a qnet port someone changed by hand is repaired in place (same port, same ofport)
     hv1.vsctl('set', 'Interface', name, 'options:remote_ip=172.16.9.1', 'options:key=7')
+    # (the change reaches the controller through the manager relay, maybe after vsctl returns)
+    osken.chassis('hv1', lambda c: c['interfaces'][name]['remote_ip'] == '172.16.9.1',
+                  what='the hand-made change of %s seen' % name)
     fixed = osken.ensure_tunnels('hv1', {name: hv2.tunnel_ip})
     assert fixed['update'] == {name: hv2.tunnel_ip} and not fixed['add']
     assert hv1.vsctl('get', 'Interface', name, 'options').strip() == \

@@ -14,12 +14,11 @@ import pytest
 
 from qnetclient import Client
 from simulations.lab import check
-from tests.conftest import Server
+from simulations.serve import QnetServer
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="!!! LAB TESTS SKIPPED: not root (namespaces, OVS daemons) !!!")
 
-FABRIC = ["--plugin", "openflow", "--mode", "fabric"]
 
 
 @pytest.fixture
@@ -29,23 +28,21 @@ def fabric_lab(tmp_path, request):
     from simulations.lab.fabric import (LINKS, fabric_scenario, pin_neighbours, start_fabric,
                                         wait_ready)
     shape = request.param
-    servers = [Server(tmp_path, extra=FABRIC)]
+    server = QnetServer(tmp_path, plugin="openflow", extra=["--mode", "fabric"]).start()
 
     def restart(pause=1.0):
-        old = servers[-1]
-        old.stop()
+        server.stop()
         time.sleep(pause)
-        servers.append(Server(tmp_path, extra=FABRIC, db_url=old.db_url,
-                              api_port=old.api_port, ofp_port=old.ofp_port))
+        server.start()
     try:
-        admin = Client(servers[0].url, project="ops", admin=True)
-        with start_fabric(shape, controller=f"127.0.0.1:{servers[0].ofp_port}") as net:
+        admin = Client(server.url, project="ops", admin=True)
+        with start_fabric(shape, controller=f"127.0.0.1:{server.ofp_port}") as net:
             members = fabric_scenario(net, admin, shape)
             wait_ready(admin, members, LINKS[shape])
             pin_neighbours(members)
             yield net, admin, members, restart
     finally:
-        servers[-1].stop()
+        server.stop()
 
 
 @pytest.mark.parametrize("fabric_lab", ["tree"], indirect=True)

@@ -16,7 +16,7 @@ from simulations.lab import check
 from simulations.lab.control import LabControl
 from simulations.lab.nodes import wait_for
 from simulations.lab import seed
-from tests.conftest import Server, free_port
+from simulations.serve import QnetServer
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="!!! LAB TESTS SKIPPED: not root (namespaces, OVS daemons) !!!")
@@ -26,34 +26,6 @@ BIN = os.path.dirname(sys.executable)
 # Same CIDRs for both tenants, disjoint pools: a reply from the wrong tenant can never be
 # mistaken for the right one.
 POOLS = {"tenant-a": (10, 99), "tenant-b": (100, 199)}
-
-
-class Controller:
-    """``qnet serve`` with the openflow plug-in, restartable on the same ports and database."""
-
-    def __init__(self, tmp_path):
-        self.tmp_path = tmp_path
-        self.ofp_port, self.ovsdb_port = free_port(), free_port()
-        self.db_url = f"sqlite:///{tmp_path}/overlay.sqlite"
-        self.server = None
-        self.api_port = None
-
-    def start(self):
-        extra = ["--plugin", "openflow", "--ovsdb-listen", f"127.0.0.1:{self.ovsdb_port}",
-                 "--log-level", "INFO"]
-        self.server = Server(self.tmp_path, db_url=self.db_url, extra=extra,
-                             api_port=self.api_port, ofp_port=self.ofp_port)
-        self.api_port = self.server.api_port
-        return self
-
-    def stop(self):
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.api_port}"
 
 
 class Shell:
@@ -93,7 +65,7 @@ def type_seed_demo(sh, tenant):
 def overlay(tmp_path_factory):
     from simulations.lab.topo import start_lab
     tmp = tmp_path_factory.mktemp("overlay")
-    ctl = Controller(tmp).start()
+    ctl = QnetServer(tmp, plugin="openflow", log_level="INFO").start()
     try:
         with start_lab(hypervisors=3, subnets=2) as lab, \
                 LabControl(lab, str(tmp / "control.sock")) as control:
@@ -247,7 +219,7 @@ def test_controller_restart_loses_no_packets(overlay):
     lost = [line for line in out.splitlines() if "no answer" in line]
     if got != sent:
         print("lost:", *lost, "events:", *(f"{t:.3f} {e}" for e, t in events),
-              "controller log:", ctl.server.log_path.read_text()[-6000:], sep="\n")
+              "controller log:", ctl.read_log()[-6000:], sep="\n")
     assert sent == 80 and got == 80
     seed.wait_active(client, late)
     seed.dhcp(late)

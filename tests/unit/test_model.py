@@ -184,22 +184,27 @@ def test_generated_mac_that_clashes_is_drawn_again(core, alice, monkeypatch):
         assert session.scalar(select(func.count()).select_from(IPAllocation)) == 2
 
 
-def test_interface_plugs_into_one_port_only(core, alice, bob):
+def test_interface_plugs_into_one_port_of_its_project_only(core, alice, bob):
     n, _ = net_with_subnet(core, alice)
     vif = "nova.example.com/alice/server/1/eth0"
     p1 = core.ports.create(alice, {"network_id": n["id"], "attachment": vif})
     p2 = core.ports.create(alice, {"network_id": n["id"]})
     with pytest.raises(errors.AlreadyAttached):
         core.ports.update(alice, p2["id"], {"attachment": vif})
+    # another project naming the same interface blocks no one (it binds nothing of alice's:
+    # controller/binding.py)
     nb = core.networks.create(bob, {})
-    with pytest.raises(errors.AlreadyAttached):
-        core.ports.create(bob, {"network_id": nb["id"], "attachment": vif})
+    theirs = core.ports.create(bob, {"network_id": nb["id"], "attachment": vif})
     core.ports.update(alice, p1["id"], {"attachment": None})
     assert core.ports.update(alice, p2["id"], {"attachment": vif})["attachment"] == vif
-    hooks = [(c.hook, (c.old or {}).get("attachment"), (c.new or {}).get("attachment"))
+    hooks = [(c.hook, c.current["project_id"], (c.old or {}).get("attachment"),
+              (c.new or {}).get("attachment"))
              for c in core.plugin.changes if c.resource == "interface"]
-    assert hooks == [("interface_plugged", None, vif), ("interface_unplugged", vif, None),
-                     ("interface_plugged", None, vif)]
+    assert hooks == [("interface_plugged", "alice", None, vif),
+                     ("interface_plugged", "bob", None, vif),
+                     ("interface_unplugged", "alice", vif, None),
+                     ("interface_plugged", "alice", None, vif)]
+    assert theirs["attachment"] == vif
 
 
 def test_port_security_and_address_pairs(core, alice):
@@ -231,8 +236,10 @@ def test_tenants_see_only_their_own_and_shared(core, alice, bob, admin):
         core.networks.update(bob, shared["id"], {"name": "mine"})
     with pytest.raises(errors.PolicyNotAuthorized):
         core.subnets.create(bob, {"network_id": shared["id"], "cidr": "10.5.0.0/24"})
-    with pytest.raises(errors.Conflict):  # bob's port keeps the network shared
+    with pytest.raises(errors.PolicyNotAuthorized):  # sharing is the admin's (policy)
         core.networks.update(alice, shared["id"], {"shared": False})
+    with pytest.raises(errors.Conflict):  # bob's port keeps the network shared
+        core.networks.update(admin, shared["id"], {"shared": False})
     assert len(core.networks.list(admin)[0]) == 2
     with pytest.raises(errors.PolicyNotAuthorized):
         core.networks.create(bob, {"project_id": "alice"})

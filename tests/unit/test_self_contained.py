@@ -24,18 +24,20 @@ def tracked_files():
         return [p for p in ROOT.rglob("*") if p.is_file() and not skip & set(p.parts)]
 
 
+def numbered_lines(path):
+    """(``path:number``, line) of a text file; nothing for a binary (a PNG) or deleted one."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+        return
+    name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    for number, line in enumerate(text.splitlines(), 1):
+        yield f"{name}:{number}", line
+
+
 def offences(paths):
-    found = []
-    for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
-            continue                        # binary (a PNG) or deleted in the work tree
-        for number, line in enumerate(text.splitlines(), 1):
-            if FORBIDDEN.search(line):
-                name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-                found.append(f"{name}:{number}: {line.strip()}")
-    return found
+    return [f"{where}: {line.strip()}" for path in paths
+            for where, line in numbered_lines(path) if FORBIDDEN.search(line)]
 
 
 def test_no_file_refers_outside_the_repository():
@@ -60,3 +62,12 @@ def test_links_between_documents_resolve():
             if "://" not in target and not (doc.parent / target).exists():
                 broken.append(f"{doc.relative_to(ROOT)}: {target}")
     assert broken == []
+
+
+def test_documents_that_files_name_exist():
+    """Every document of docs/ that a tracked file names (a docstring, a comment) exists."""
+    named = re.compile(r"\bdocs/([\w-]+\.md)\b")
+    missing = [f"{where} names docs/{name}" for path in tracked_files()
+               for where, line in numbered_lines(path) for name in named.findall(line)
+               if not (ROOT / "docs" / name).exists()]
+    assert missing == []
