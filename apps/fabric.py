@@ -3,14 +3,20 @@
 The plug-in half is the overlay's (it mirrors the logical model); switch sessions, read-back,
 deltas, barriers, DHCP and port status are the shared core's (apps/reconcile.py). What fabric
 mode adds is its placement: it discovers the switches' links with its own LLDP (packet-out on
-every port, packet-in on the receiver), keeps them in a topology.graph.FabricGraph, binds ports
-by their binding:profile, and keeps the routes of each network (topology.graph.RouteTable).
+every port no binding claims, packet-in on the receiver), keeps them in a
+topology.graph.FabricGraph, binds ports by their binding:profile, and keeps the routes of each
+network (topology.graph.RouteTable).
 Its desired state (apps/fabric_state.py) is incremental: a port change recomputes the pieces
 on its network's paths only, a link event only the networks whose routes changed.
 
 Links go down at once on port status (carrier lost, port disabled or deleted) and after
 LINK_TIMEOUT seconds without LLDP; they come back with the next LLDP round, and then every
 network is recomputed, so paths rebalance onto the restored link.
+
+Hosts must not be able to make or move links (a host port taken for a link would carry other
+networks' traffic): LLDP frames are signed with a per-run key (topology/lldp.py), none is sent
+out of or accepted from a port a binding claims, and a link counts only once both of its ends
+heard each other (topology/discovery.py).
 """
 import logging
 import time
@@ -24,6 +30,7 @@ from apps.openflow import OpenFlowPlugin
 from apps.reconcile import Reconciler
 from controller import errors
 from topology import lldp
+from topology.discovery import Sightings
 from topology.graph import FabricGraph, RouteTable
 
 LOG = logging.getLogger(__name__)
@@ -75,7 +82,8 @@ class FabricController(Reconciler):
         self.desired = FabricState()
         self.fabric = FabricGraph()
         self.routes = RouteTable()
-        self.heard = {}               # (a, b) with a < b -> monotonic time of the last LLDP
+        self.lldp_key = lldp.new_key()
+        self.sightings = Sightings()
         self.last_change = None       # when the last link event happened (monotonic)
         #: the most recent recomputations: [{"networks": n, "seconds": s, "cause": ...}]
         self.recomputes = []
@@ -139,26 +147,39 @@ class FabricController(Reconciler):
         self.kick()           # a host port may have appeared or gone: bindings change
 
     def packet_in(self, msg):
-        """LLDP from another switch: a link."""
-        sender = lldp.parse(msg.data)
+        """LLDP from another switch: half a link. Frames we did not sign are not ours; ours
+        received on or naming a host port prove nothing (a host replaying them)."""
+        sender = lldp.parse(self.lldp_key, msg.data)
         if sender is None:
             return False
-        self._lldp_heard(sender, (msg.datapath.id, msg.match.get("in_port")))
+        receiver = (msg.datapath.id, msg.match.get("in_port"))
+        if not self._host_port(*sender) and not self._host_port(*receiver):
+            self._lldp_heard(sender, receiver)
         return True
+
+    def _host_port(self, dpid, port_no):
+        """Whether a port binding names this switch port (bound or waiting for it)."""
+        return (dpid, port_no) in self.desired.claims
 
     # -- link discovery ------------------------------------------------------------------------
     def _send_lldp(self, dp, ports):
+        """Signed LLDP out of ``ports``, but not out of host ports: a host must not get frames
+        it could replay."""
         parser, ofp = dp.ofproto_parser, dp.ofproto
         for port_no in ports:
+            if self._host_port(dp.id, port_no):
+                continue
             dp.send_msg(parser.OFPPacketOut(
                 dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
-                actions=[parser.OFPActionOutput(port_no)], data=lldp.build(dp.id, port_no)))
+                actions=[parser.OFPActionOutput(port_no)],
+                data=lldp.build(self.lldp_key, dp.id, port_no)))
 
     def _lldp_heard(self, sender, receiver):
+        """One direction of a link heard; the link comes up once the other was heard too."""
         (a, port_a), (b, port_b) = sender, receiver
-        if a not in self.switches or b not in self.switches:
+        if a not in self.switches or b not in self.switches or \
+                not self.sightings.hear(sender, receiver, time.monotonic()):
             return
-        self.heard[(min(a, b), max(a, b))] = time.monotonic()
         if self.fabric.link_up(a, port_a, b, port_b):
             LOG.info("fabric link %016x:%d <-> %016x:%d up", a, port_a, b, port_b)
             self._link_event(up=True, cause=f"link {a:016x}-{b:016x} up")
@@ -167,10 +188,12 @@ class FabricController(Reconciler):
         while self.is_active:
             hub.sleep(LLDP_INTERVAL)
             now = time.monotonic()
-            for a, _, b, _, up in self.fabric.links():
-                if up and now - self.heard.get((a, b), now) > LINK_TIMEOUT:
+            for a, port_a, b, port_b, up in self.fabric.links():
+                heard = self.sightings.last_proved((a, port_a), (b, port_b))
+                if up and now - (now if heard is None else heard) > LINK_TIMEOUT:
                     self.fabric.link_down(a, b)
                     self._link_event(down=[(a, b)], cause=f"link {a:016x}-{b:016x} timed out")
+            self.sightings.forget_before(now - LINK_TIMEOUT)
             for dpid, switch in list(self.switches.items()):
                 self._send_lldp(switch.dp, self.fabric.port_names(dpid))
 

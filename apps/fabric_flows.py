@@ -7,7 +7,11 @@ new, and it needs neither VLAN tags nor tunnels (docs/fabric.md):
 
 * a frame arriving on an inter-switch link goes to ``fabric_in``, where its source MAC -- which
   port security at its edge switch vouched for, and which is unique across the fabric --
-  gives it its network (metadata := VNI + FROM_TUNNEL); unknown sources are dropped;
+  gives it its network (metadata := VNI + FROM_TUNNEL), but only on the links through which
+  that host's frames arrive (its paths and its network's broadcast tree); anything else is
+  dropped. Host ports never reach ``fabric_in``;
+* LLDP goes to the controller from inter-switch links and from ports no binding claims (where
+  new links are found), never from a bound host port (apps/fabric.py checks again);
 * ``l2_lookup`` sends a known MAC of the network to the next hop of the destination switch's
   sink tree (or the local port); transit switches only hold the MACs of networks whose
   paths cross them;
@@ -53,18 +57,27 @@ def hosted_networks(model, bound):
 
 
 # -- flow families ---------------------------------------------------------------------------
-def lldp_to_controller():
-    """Link discovery: LLDP frames from any port go to the controller, before anything else."""
-    return fl.flow("classify", fl.PRIO_HIGH, {"eth_type": ETH_LLDP}, *fl.to_controller())
+#: LLDP from a port nothing classifies (no link, no binding yet): below every port's own
+#: classification, so that a bound host port's flow shadows it and its LLDP never gets here
+PRIO_LLDP_UNCLAIMED = fl.PRIO_LOW
+
+
+def lldp_to_controller(fabric_ports):
+    """Link discovery: LLDP from the switch's links, above everything else, and from ports
+    no binding claims (where new links appear), below every port's classification."""
+    return [fl.flow("classify", fl.PRIO_HIGH, {"in_port": p, "eth_type": ETH_LLDP},
+                    *fl.to_controller()) for p in sorted(fabric_ports)] + [
+        fl.flow("classify", PRIO_LLDP_UNCLAIMED, {"eth_type": ETH_LLDP}, *fl.to_controller())]
 
 
 def classify_fabric_port(ofport):
     return fl.flow("classify", fl.PRIO_NORMAL, {"in_port": ofport}, fl.goto("fabric_in"))
 
 
-def accept_from_fabric(mac, vni):
-    """A frame from another switch belongs to the network of its (unique) source MAC."""
-    return fl.flow("fabric_in", fl.PRIO_NORMAL, {"eth_src": mac},
+def accept_from_fabric(mac, vni, ofport):
+    """A frame from another switch belongs to the network of its (unique) source MAC, if it
+    came in through a link on that host's way here (``ofport``)."""
+    return fl.flow("fabric_in", fl.PRIO_NORMAL, {"in_port": ofport, "eth_src": mac},
                    ("metadata", vni | pl.FROM_TUNNEL, pl.METADATA_MASK), fl.goto("l2_lookup"))
 
 
@@ -97,7 +110,7 @@ def switch_piece(fabric_ports):
     """What every switch holds (``flows.switch_piece``: table misses, the egress guard, the
     packet-in meter), LLDP to the controller, and the switch's links into ``fabric_in``."""
     common = fl.switch_piece()
-    return fl.Piece(common.flows + (lldp_to_controller(),) +
+    return fl.Piece(common.flows + tuple(lldp_to_controller(fabric_ports)) +
                     tuple(classify_fabric_port(p) for p in sorted(fabric_ports)),
                     meters=common.meters)
 
@@ -112,11 +125,12 @@ def flood_piece(vni, local_ofports, tree_ofports):
     return fl.Piece(tuple(flood), (group,))
 
 
-def remote_piece(port, vni, next_hop):
-    """A port bound on another switch: its frames are accepted from links, and the way to
-    it (``next_hop``: the port towards its switch, None when this switch is not on a path)."""
+def remote_piece(port, vni, next_hop, in_ports):
+    """A port bound on another switch: its frames are accepted from the links they come in
+    through (``in_ports``), and the way to it (``next_hop``: the port towards its switch, None
+    when this switch is not on a path)."""
     macs = sorted({port.mac, *(m for m, _ in port.pairs)})
-    out = [accept_from_fabric(mac, vni) for mac in macs]
+    out = [accept_from_fabric(mac, vni, p) for mac in macs for p in sorted(in_ports)]
     if next_hop is not None:
         out.append(forward_to_next_hop(port.mac, vni, next_hop))
     return fl.Piece(tuple(out))
@@ -148,7 +162,8 @@ def compile_fabric_switch(dpid, model, bound, routes, fabric_ports):
                 local.append(ofport)
                 pieces.append(fl.local_port_piece(port, ofport, vni, model.limits_of(port)))
             else:
-                pieces.append(remote_piece(port, vni, r.next_port.get((dpid, host))))
+                pieces.append(remote_piece(port, vni, r.next_port.get((dpid, host)),
+                                           r.in_ports.get((dpid, host), ())))
         if edge and net.dhcp:
             pieces.append(dhcp_piece(vni))
         pieces.append(flood_piece(vni, local, r.tree_ports.get(dpid, ())))

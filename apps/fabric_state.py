@@ -196,7 +196,9 @@ class FabricState(PieceState):
         if port is None or where is None or not port.admin_up or where[0] == dpid or \
                 not self._carries(dpid, port.network_id):
             return None
+        routes = self.routes[port.network_id]
         piece = ff.remote_piece(port, self.networks[port.network_id].vni,
-                                self.routes[port.network_id].next_port.get((dpid, where[0])))
+                                routes.next_port.get((dpid, where[0])),
+                                routes.in_ports.get((dpid, where[0]), ()))
         self._count(piece)
         return piece

@@ -33,13 +33,15 @@ PIPELINE = (
           matches="in_port; eth_type (LLDP, fabric mode)",
           overlay="VM port: through its egress meter (QoS), metadata := the network's VNI, to "
                   "port_security. Tunnel port: to tunnel_in",
-          fabric="LLDP: to the controller through the switch's packet-in meter (link "
-                 "discovery). Host port: as a VM port in "
-                 "overlay mode. Inter-switch port: to fabric_in"),
+          fabric="LLDP from an inter-switch port, or from a port no binding claims: to the "
+                 "controller through the switch's packet-in meter (link discovery). Host port: "
+                 "as a VM port in overlay mode (its LLDP never reaches the controller). "
+                 "Inter-switch port: to fabric_in"),
     Table(1, "fabric_in", next=("l2_lookup",),
-          matches="eth_src",
+          matches="in_port, eth_src",
           fabric="A MAC of a network whose paths or broadcast tree cross this switch, bound on "
-                 "another switch: metadata := its VNI + FROM_TUNNEL, to l2_lookup"),
+                 "another switch, arriving on a link its frames take to this switch: "
+                 "metadata := its VNI + FROM_TUNNEL, to l2_lookup"),
     Table(2, "tunnel_in", next=("l2_lookup",),
           matches="tunnel_id",
           overlay="The VNI of a network this switch hosts: metadata := VNI + FROM_TUNNEL, to "

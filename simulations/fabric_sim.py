@@ -190,8 +190,11 @@ class FabricCloud:
         return next(pa for (s, pa), (peer, _) in self.peer.items() if s == a and peer == b)
 
     def _hear(self, a, b):
+        """Both ends hear each other's LLDP (a link needs both directions)."""
         if self.switches[a].is_active and self.switches[b].is_active:
-            self.controller._lldp_heard((a, self._ports_of(a, b)), (b, self._ports_of(b, a)))
+            end_a, end_b = (a, self._ports_of(a, b)), (b, self._ports_of(b, a))
+            self.controller._lldp_heard(end_a, end_b)
+            self.controller._lldp_heard(end_b, end_a)
 
     def cable(self, a, b, up):
         """A link's carrier comes or goes: both ends report port status, and a link coming

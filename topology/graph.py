@@ -157,13 +157,16 @@ class NetworkRoutes:
 
     ``next_port[(switch, dst_switch)]``: port out of ``switch`` towards ``dst_switch`` for
     every switch on a path between two members; ``tree_ports[switch]``: the ports of the
-    network's broadcast tree at ``switch``; ``carriers``: every switch that carries it.
+    network's broadcast tree at ``switch``; ``in_ports[(switch, src_switch)]``: the ports
+    through which frames of hosts on ``src_switch`` reach ``switch`` (on their paths to the
+    other members and along the broadcast tree); ``carriers``: every switch that carries it.
     """
 
     members: frozenset
     next_port: dict
     tree_ports: dict
     edges: frozenset      # (a, b) with a < b: the links the network uses
+    in_ports: dict
 
     @property
     def carriers(self):
@@ -176,7 +179,10 @@ def network_routes(graph, members, trees):
     for m in members:
         if m not in trees:
             trees[m] = sink_tree(graph, m)
-    next_port, edges = {}, set()
+    next_port, edges, in_ports = {}, set(), {}
+
+    def arrives(at, src, prev):
+        in_ports.setdefault((at, src), set()).add(port_towards(graph, at, prev))
     for dst in members:
         tree = trees[dst]
         for src in members - {dst}:
@@ -184,13 +190,19 @@ def network_routes(graph, members, trees):
             for a, b in zip(hops, hops[1:]):
                 next_port[(a, dst)] = port_towards(graph, a, b)
                 edges.add((min(a, b), max(a, b)))
+                arrives(b, src, a)
     tree_ports = {}
+    flood = nx.Graph()
     for a, b in broadcast_tree(graph, members, trees):
         edges.add((a, b))
+        flood.add_edge(a, b)
         tree_ports.setdefault(a, set()).add(port_towards(graph, a, b))
         tree_ports.setdefault(b, set()).add(port_towards(graph, b, a))
+    for src in members & set(flood):          # a broadcast runs down the tree, away from src
+        for prev, at in nx.bfs_edges(flood, src):
+            arrives(at, src, prev)
     return NetworkRoutes(members, next_port, {s: frozenset(p) for s, p in tree_ports.items()},
-                         frozenset(edges))
+                         frozenset(edges), {k: frozenset(p) for k, p in in_ports.items()})
 
 
 class RouteTable:

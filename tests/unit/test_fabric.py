@@ -229,5 +229,6 @@ def test_dhcp_and_lldp_go_to_the_controller_and_only_there(tree):
 
 def test_lldp_frames_name_their_sender():
     from topology import lldp
-    assert lldp.parse(lldp.build(0x2a, 7)) == (0x2a, 7)
-    assert lldp.parse(b"\xff" * 60) is None
+    key = lldp.new_key()
+    assert lldp.parse(key, lldp.build(key, 0x2a, 7)) == (0x2a, 7)
+    assert lldp.parse(key, b"\xff" * 60) is None
