@@ -28,6 +28,7 @@ import time
 
 import netaddr
 from os_ken.app.ofctl import event as ofctl_event
+from os_ken.app.ofctl.exception import InvalidDatapath
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
 from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER,
@@ -264,6 +265,12 @@ class Reconciler(app_manager.OSKenApp):
                 switch.synced = False
                 switch.retry_at = time.monotonic() + RETRY_WEDGED
                 hub.spawn_after(RETRY_WEDGED, self.kick)
+                continue
+            except InvalidDatapath:
+                # The connection closed under the pass: the switch is gone (or already back
+                # with a new session that reads it back); the others are programmed all the same.
+                LOG.warning("switch %016x went away during the pass", dpid)
+                switch.synced = False
                 continue
             synced.add(key)
         return synced

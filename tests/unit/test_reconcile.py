@@ -1,6 +1,7 @@
 """The shared switch-programming core (apps/reconcile.py): a wedged switch does not stall the
 others, and port status goes back into the core as a Change like any write."""
 import pytest
+from os_ken.app.ofctl.exception import InvalidDatapath
 
 from apps import flows, reconcile
 from apps.model import place
@@ -38,21 +39,25 @@ class World:
         return set(self.cloud.flows_of(f"hv{h}")) == set(full.flows)
 
 
-def test_a_wedged_switch_is_left_out_and_the_others_are_programmed(monkeypatch):
+@pytest.mark.parametrize("failure", [SwitchTimeout(1), InvalidDatapath(result=1)])
+def test_a_wedged_or_vanished_switch_is_left_out_and_the_others_are_programmed(monkeypatch,
+                                                                               failure):
     world = World()
     wedged = world.cloud.hypervisors["hv1"].dp
     real_request = CloudController._request
 
     def request(ctl, dp, msg, reply_cls, multi=False):
         if dp is wedged:
-            raise SwitchTimeout(dp.id)       # no barrier reply, no stats reply
+            raise failure                    # no barrier reply, no stats reply
         return real_request(ctl, dp, msg, reply_cls, multi)
     monkeypatch.setattr(CloudController, "_request", request)
+    desired = world.cloud.controller.desired
     for h in (1, 2):
         world.cloud.plug(f"hv{h}", f"tap{h}", f"vm{h}")
     world.cloud.settle()
     assert world.holds_its_desired_state(2) and world.status(2) == "ACTIVE"
     assert world.status(1) == "DOWN"
+    assert world.cloud.controller.desired is desired      # the pass did not fail
     switch = world.cloud.controller.switches[wedged.id]
     assert not switch.synced
     monkeypatch.setattr(CloudController, "_request", real_request)    # it answers again
