@@ -6,7 +6,10 @@ logical port each VM interface carries (the Neutron/OVN conventions):
   Open_vSwitch  external_ids:system-id        the chassis name
                 external_ids:qnet-tunnel-ip    its underlay/tunnel address (or ovn-encap-ip)
   Bridge        br-int                        the integration bridge and its datapath_id
-  Interface     external_ids:iface-id         the logical port (attachment) a VM port carries
+  Interface     external_ids:iface-id         the logical port (its id, or its attachment) a
+                                              VM port carries
+                external_ids:qnet-project-id  the project the VM was started for (an
+                                              attachment binds only with it: docs/security.md)
 
 Pure functions only, unit-tested without any switch: ``snapshot_tables`` copies an OVSDB
 replica into plain dicts, ``build_chassis`` turns such dicts into a ``Chassis``, and
@@ -16,6 +19,8 @@ tunnel/mesh.py). Plain dicts in, dataclasses out; apps/chassis.py feeds them fro
 """
 
 import dataclasses
+
+from controller.binding import PROJECT_KEY
 
 TUNNEL_IP_KEYS = ('qnet-tunnel-ip', 'ovn-encap-ip')   # Open_vSwitch external_ids, in order
 QNET_TUNNEL_KEY = 'qnet-tunnel'                       # external_ids marking ports we own
@@ -44,6 +49,9 @@ class Interface:
     remote_ip: str | None
     key: str | None = None
     qnet_tunnel: bool = False
+    #: external_ids:qnet-project-id: the project the VM was started for; an attachment
+    #: iface-id binds only with it (controller/binding.py)
+    project_id: str | None = None
 
 
 @dataclasses.dataclass
@@ -142,7 +150,8 @@ def _interface(row, port_owned=False):
         type=row.get('type') or '',
         remote_ip=opts.get('remote_ip'),
         key=opts.get('key'),
-        qnet_tunnel=port_owned or ext.get(QNET_TUNNEL_KEY) == 'true')
+        qnet_tunnel=port_owned or ext.get(QNET_TUNNEL_KEY) == 'true',
+        project_id=ext.get(PROJECT_KEY) or None)
 
 
 def plan_tunnels(interfaces, wanted):

@@ -41,6 +41,7 @@ import dataclasses
 from apps import flows
 from apps import pipeline as pl
 from apps.ofmsg import Delta
+from controller import binding
 from tunnel.mesh import tunnel_port_name, tunnel_tag
 
 
@@ -49,7 +50,7 @@ class ChassisView:
     """What the desired state reads from a chassis report."""
 
     tunnel_ip: str | None
-    claims: dict          # iface-id -> ofport of the VM interfaces
+    claims: dict          # (iface-id, declared project) -> ofport of the VM interfaces
     tunnel_ports: dict    # remote tunnel ip -> ofport of the VXLAN ports
 
     @classmethod
@@ -61,7 +62,7 @@ class ChassisView:
             if iface.type == "vxlan":
                 tunnel_ports[iface.remote_ip] = iface.ofport
             elif iface.iface_id:
-                claims.setdefault(iface.iface_id, iface.ofport)
+                claims.setdefault((iface.iface_id, iface.project_id), iface.ofport)
         return cls(chassis.tunnel_ip, claims, tunnel_ports)
 
 
@@ -177,7 +178,7 @@ class DesiredState:
         self.cold = True          # nothing folded in yet
         self.switches = {}        # chassis id -> SwitchPieces
         self.views = {}           # chassis id -> ChassisView
-        self.claims = {}          # iface-id -> {chassis id: ofport}
+        self.claims = {}          # iface-id -> {project: {chassis id: ofport}} (binding.py)
         self.by_ip = {}           # tunnel ip -> chassis id
         self.tags = {}            # chassis id -> tunnel tag
         self.tunnels = {}         # chassis id -> {remote chassis id: tunnel ofport}
@@ -187,7 +188,8 @@ class DesiredState:
         self.bound = {}           # port id -> (chassis id, ofport)
         self.bound_by_net = {}    # network id -> {chassis id: {port id: ofport}}
         self.bound_on = {}        # chassis id -> {port id: ofport}
-        self.attached = {}        # iface-id -> port id, for the ports folded in
+        self.attached = {}        # iface-id -> ids of the folded ports it can bind
+        self.binding_errors = {}  # port id -> why the interface claiming it binds nothing
         self.shared = {}          # piece key -> (inputs, Piece)
         self.keys = {}            # port id -> its piece keys
         self.limits = {}          # port id -> bandwidth limits folded in (model.limits_of)
@@ -309,21 +311,14 @@ class DesiredState:
                 new_chassis.add(c)
             old_claims = old.claims if old else {}
             new_claims = new.claims if new else {}
-            for iface_id in old_claims.keys() | new_claims.keys():
-                if old_claims.get(iface_id) == new_claims.get(iface_id):
+            for key in old_claims.keys() | new_claims.keys():
+                if old_claims.get(key) == new_claims.get(key):
                     continue
-                holders = self.claims.setdefault(iface_id, {})
-                if iface_id in new_claims:
-                    holders[c] = new_claims[iface_id]
-                else:
-                    holders.pop(c, None)
-                    if not holders:
-                        del self.claims[iface_id]
-                port = model.by_attachment.get(iface_id)
-                if port is not None:
-                    ports.add(port.id)
-                if iface_id in self.attached:
-                    ports.add(self.attached[iface_id])
+                iface_id, project = key
+                binding.drop_claim(self.claims, iface_id, project, c)
+                if key in new_claims:
+                    binding.add_claim(self.claims, iface_id, project, c, new_claims[key])
+                ports.update(self.attached.get(iface_id, ()))
             if (old and old.tunnel_ip) != (new and new.tunnel_ip):
                 retag = True
             if (old and old.tunnel_ports) != (new and new.tunnel_ports):
@@ -368,21 +363,28 @@ class DesiredState:
         where = self.bound.pop(port_id, None)
         if old is not None:
             self.net_ports.get(old.network_id, set()).discard(port_id)
-            if old.attachment and self.attached.get(old.attachment) == port_id:
-                del self.attached[old.attachment]
+            for iface_id in binding.claimed_ids(old):
+                self.attached[iface_id].discard(port_id)
+                if not self.attached[iface_id]:
+                    del self.attached[iface_id]
             if where is not None:
                 del self.bound_by_net[old.network_id][where[0]][port_id]
                 del self.bound_on[where[0]][port_id]
         if new is None:
             self.ports.pop(port_id, None)
             self.limits.pop(port_id, None)
+            self.binding_errors.pop(port_id, None)
             return
         self.ports[port_id] = new
         self.limits[port_id] = model.limits_of(new)
-        if new.attachment:
-            self.attached[new.attachment] = port_id
+        for iface_id in binding.claimed_ids(new):
+            self.attached.setdefault(iface_id, set()).add(port_id)
         self.net_ports.setdefault(new.network_id, set()).add(port_id)
-        holders = self.claims.get(new.attachment) if new.attachment else None
+        holders, error = binding.holders_of(new, self.claims)
+        if error:
+            self.binding_errors[port_id] = error
+        else:
+            self.binding_errors.pop(port_id, None)
         if holders:
             host = min(holders)
             self.bound[port_id] = (host, holders[host])

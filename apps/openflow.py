@@ -385,7 +385,8 @@ class QnetController(app_manager.OSKenApp):
                 host, ofport = where
                 status = ("ACTIVE", host, f"{chassis[host].datapath_id:016x}", ofport)
             else:
-                status = ("DOWN", "", None, None)
+                # an interface that claims it but may not bind it says why (binding.py)
+                status = ("DOWN", "", None, None, self.desired.binding_errors.get(port_id))
             if self.reported.get(port_id) != status:
                 self.plugin.core.ports.report_status(port_id, *status)
                 self.reported[port_id] = status

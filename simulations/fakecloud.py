@@ -27,6 +27,7 @@ from apps.chassis_model import build_chassis, plan_tunnels
 from apps.incremental import Counters
 from apps.ofmodel import ModelDatapath, SwitchModel
 from apps.openflow import QnetController
+from controller.binding import PROJECT_KEY
 from simulations.fixtures import network, port
 
 
@@ -91,11 +92,15 @@ class FakeHypervisor:
         self.tunnel_names = set()  # names of the qnet tunnel ports
         self._ofports = itertools.count(1)
 
-    def plug(self, name, iface_id):
-        """A VM interface appears on br-int carrying ``iface_id``; returns its ofport."""
+    def plug(self, name, iface_id, project=None):
+        """A VM interface appears on br-int carrying ``iface_id`` (an attachment binds only
+        with the ``project`` it is declared for: controller/binding.py); returns its ofport."""
         ofport = next(self._ofports)
+        external_ids = {"iface-id": iface_id}
+        if project is not None:
+            external_ids[PROJECT_KEY] = project
         self.ports[name] = {"name": name, "ofport": ofport, "type": "", "options": {},
-                            "external_ids": {"iface-id": iface_id}}
+                            "external_ids": external_ids}
         self.dp.switch.add_port(ofport, name)
         return ofport
 
@@ -196,8 +201,8 @@ class FakeCloud:
         dp.is_active = False
         self.controller._switch_gone(SimpleNamespace(datapath=dp))
 
-    def plug(self, system_id, name, iface_id):
-        ofport = self.hypervisors[system_id].plug(name, iface_id)
+    def plug(self, system_id, name, iface_id, project=None):
+        ofport = self.hypervisors[system_id].plug(name, iface_id, project)
         self.reported.add(system_id)
         return ofport
 
