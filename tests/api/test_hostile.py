@@ -402,3 +402,14 @@ def test_within_a_project_an_interface_still_plugs_into_one_port(core, a, world)
     other = created(a.post(f"{V2}/ports", {"port": {"network_id": world["net"]["id"]}}), "port")
     refused(core, a, "PUT", f"{V2}/ports/{other['id']}", {"port": {"attachment": IFACE}}, 409,
             "AlreadyAttached")
+
+
+def test_another_projects_port_on_a_shared_network_is_not_found(core, a, b, world):
+    """Sharing a network shares no port on it: A's port there is as invisible to B as any."""
+    port = created(a.post(f"{V2}/ports", {"port": {"network_id": world["shared"]["id"]}}),
+                   "port")
+    for method, body in (("GET", None), ("PUT", {"port": {"name": "stolen"}}),
+                         ("PUT", {"port": {"attachment": IFACE}}), ("DELETE", None)):
+        refused(core, b, method, f"{V2}/ports/{port['id']}", body, 404, "PortNotFound")
+    listed = b.get(f"{V2}/ports?network_id={world['shared']['id']}")[1]["ports"]
+    assert port["id"] not in [p["id"] for p in listed]
