@@ -162,8 +162,8 @@ class ChassisMonitor(app_manager.OSKenApp):
         """Make the qnet VXLAN ports on the chassis' integration bridge exactly ``wanted``.
 
         ``wanted`` maps port name (see ``tunnel.mesh.tunnel_port_name``) -> remote_ip. Missing
-        ports are added (type=vxlan, options:remote_ip, options:key=flow, external_ids:
-        qnet-tunnel=true on Port and Interface), qnet ports with other settings are fixed
+        ports are added (type=vxlan, options:remote_ip, options:local_ip = the chassis' tunnel
+        address, options:key=flow, external_ids:qnet-tunnel=true on Port and Interface), qnet ports with other settings are fixed
         in place (their ofport survives), unwanted qnet ports are removed, and nothing
         else is touched. One OVSDB transaction, planned from the replica at commit time;
         ports are added/removed by mutation, so a concurrent ``ovs-vsctl add-port`` is never
@@ -204,13 +204,14 @@ def _tunnel_txn(bridge_name, wanted):
         br = next((r for r in tables['Bridge'].rows.values() if r.name == bridge_name), None)
         if br is None:
             raise ChassisError('no bridge %s' % bridge_name)
-        snap = snapshot_tables(tables)
-        plan = plan_tunnels(build_chassis('', snap, bridge_name).interfaces, wanted)
+        chassis = build_chassis('', snapshot_tables(tables), bridge_name)
+        local_ip = chassis.tunnel_ip
+        plan = plan_tunnels(chassis.interfaces, wanted, local_ip)
         ports = {p.name: p for p in br.ports}
         for name, ip in plan.add.items():
             iface = txn.insert(tables['Interface'])
             iface.name = name
-            _set_tunnel(iface, ip)
+            _set_tunnel(iface, ip, local_ip)
             port = txn.insert(tables['Port'])
             port.name = name
             port.interfaces = [iface]
@@ -218,16 +219,17 @@ def _tunnel_txn(bridge_name, wanted):
             br.addvalue('ports', port)
         for name, ip in plan.update.items():
             for iface in ports[name].interfaces:
-                _set_tunnel(iface, ip)
+                _set_tunnel(iface, ip, local_ip)
         for name in plan.remove:
             br.delvalue('ports', ports[name])   # OVSDB garbage-collects Port/Interface
         return plan
     return write
 
 
-def _set_tunnel(iface, remote_ip):
+def _set_tunnel(iface, remote_ip, local_ip):
     iface.type = TUNNEL_TYPE
-    iface.options = {'remote_ip': remote_ip, 'key': TUNNEL_KEY}
+    iface.options = {'remote_ip': remote_ip, 'key': TUNNEL_KEY,
+                     **({'local_ip': local_ip} if local_ip else {})}
     iface.external_ids = {QNET_TUNNEL_KEY: 'true'}
 
 

@@ -34,6 +34,7 @@ from os_ken.ofproto import ofproto_v1_3
 from apps import dhcp, meters, ofmsg
 from apps import pipeline as pl
 from apps.chassis import ChassisError, ChassisMonitor, EventChassisChanged
+from apps.chassis_model import chassis_problems
 from apps.incremental import DesiredState
 from apps.model import LogicalModel
 from controller import errors
@@ -139,6 +140,7 @@ class QnetController(app_manager.OSKenApp):
         self.dirty_ports, self.dirty_networks, self.dirty_chassis = set(), set(), set()
         self.synced = set()           # chassis ids whose switch holds its desired state
         self.reported = {}            # port id -> status tuple last written to the core
+        self.problems = {}            # chassis id -> its problems as last logged
         self.wake = hub.Event()
         self.passes = 0               # reconcile passes run (for tests and benchmarks)
         self.sent = 0                 # flow-mods and group-mods sent (for tests and benchmarks)
@@ -350,7 +352,7 @@ class QnetController(app_manager.OSKenApp):
             wanted = self.desired.wanted_tunnels(system_id)
             if settling:
                 wanted = {**have, **wanted}
-            if have != wanted:
+            if have != wanted or any(i.local_ip != ch.tunnel_ip for i in ch.tunnels.values()):
                 try:
                     self.monitor.ensure_tunnels(system_id, wanted)
                 except ChassisError as exc:
@@ -369,19 +371,31 @@ class QnetController(app_manager.OSKenApp):
         return self.desired.bound.get(port_id)
 
     def _report_status(self, model, chassis, synced):
-        """ACTIVE: bound and the flows of its switch are installed; DOWN otherwise. Only for
-        ports whose binding changed or whose switch got in or out of sync."""
+        """ACTIVE: bound and the flows of its switch are installed; DOWN otherwise, and DOWN
+        with the reason in ``binding_error`` (``binding:vif_type`` binding_failed, as Neutron
+        shows a port its host cannot serve) while its chassis is misconfigured so that
+        traffic would be lost (``chassis_problems``). Only for ports whose binding changed,
+        whose switch got in or out of sync or whose chassis' problems changed."""
         ports = set(self.desired.ports_changed)
         for system_id in synced ^ self.synced:
             ports.update(self.desired.bound_on.get(system_id, ()))
         self.synced = synced
+        broken = {}
+        for system_id in self._check_chassis():
+            ports.update(self.desired.bound_on.get(system_id, ()))
+        for system_id, found in self.problems.items():
+            reasons = [p.message for p in found if p.ports_down]
+            if reasons:
+                broken[system_id] = f"hypervisor {system_id}: " + "; ".join(reasons)
         for port_id in ports:
             port = model.ports.get(port_id)
             if port is None:
                 self.reported.pop(port_id, None)
                 continue
             where = self.desired.bound.get(port_id)
-            if where is not None and where[0] in synced and port.admin_up:
+            if where is not None and where[0] in broken:
+                status = ("DOWN", where[0], None, None, broken[where[0]][:255])
+            elif where is not None and where[0] in synced and port.admin_up:
                 host, ofport = where
                 status = ("ACTIVE", host, f"{chassis[host].datapath_id:016x}", ofport)
             else:
@@ -390,6 +404,24 @@ class QnetController(app_manager.OSKenApp):
                 self.plugin.core.ports.report_status(port_id, *status)
                 self.reported[port_id] = status
 
+    def _check_chassis(self):
+        """Update ``self.problems`` for every chassis ever seen and log each change once
+        (a warning while something is wrong, info when it is fixed). Returns the ids of
+        the chassis whose problems changed."""
+        changed = []
+        for ch in self.monitor.chassis.values():
+            found = chassis_problems(ch, ch.datapath_id in self.switches)
+            if found == self.problems.get(ch.system_id, ()):
+                continue
+            changed.append(ch.system_id)
+            self.problems[ch.system_id] = found
+            if found:
+                LOG.warning("hypervisor %s is misconfigured: %s", ch.system_id,
+                            "; ".join(p.message for p in found))
+            else:
+                LOG.info("hypervisor %s: no problems any more", ch.system_id)
+        return changed
+
     def describe(self):
         """The overlay as the admin API shows it: hypervisors (chassis) with their bridge's
         interfaces, the tunnels between them, and where bound ports sit."""
@@ -397,12 +429,14 @@ class QnetController(app_manager.OSKenApp):
         switches = [{"chassis": ch.system_id, "connected": ch.datapath_id in self.switches,
                      "datapath_id": f"{ch.datapath_id:016x}" if ch.datapath_id else None,
                      "tunnel_ip": ch.tunnel_ip,
+                     "problems": [p.message for p in chassis_problems(
+                         ch, ch.datapath_id in self.switches)],
                      "ports": [{"number": i.ofport, "name": i.name,
                                 "role": ("tunnel" if i.type == "vxlan" else "host"
                                          if (ch.system_id, i.ofport) in bound_at else "unused"),
                                 "port_id": bound_at.get((ch.system_id, i.ofport))}
                                for i in sorted(ch.interfaces.values(), key=lambda i: i.name)]}
-                    for ch in sorted(self.connected_chassis(), key=lambda c: c.system_id)]
+                    for ch in sorted(self.monitor.chassis.values(), key=lambda c: c.system_id)]
         tunnels = [{"from": a, "to": b, "port": port}
                    for a, peers in sorted(self.desired.tunnels.items())
                    for b, port in sorted(peers.items())]
