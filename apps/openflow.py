@@ -58,9 +58,11 @@ class OpenFlowPlugin(Plugin):
         self.model = LogicalModel()
         self.app = None
         self.resync_grace = 0
+        self.registered_only = False
 
     def configure(self, config):
         self.resync_grace = config.resync_grace
+        self.registered_only = config.hypervisors == "registered"
 
     def start(self, core):
         super().start(core)
@@ -68,10 +70,16 @@ class OpenFlowPlugin(Plugin):
 
     def osken_args(self, config):
         host, port = config.split(config.ovsdb_listen)
-        return ["--ovsdb-address", host, "--ovsdb-port", str(port)]
+        tls = config.tls()
+        return ["--ovsdb-address", host, "--ovsdb-port", str(port),
+                *(["--chassis-registered-only"] if self.registered_only else []),
+                *(["--ovsdb-private-key", tls[0], "--ovsdb-certificate", tls[1],
+                   "--ovsdb-ca-certificate", tls[2]] if tls else [])]
 
     def bind_apps(self, apps):
         self.app = next(a for a in apps.values() if isinstance(a, QnetController))
+        if self.registered_only:
+            self.app.monitor.admit = self.core.hypervisor_registered
         self.app.attach(self)
 
     def topology(self):

@@ -25,13 +25,13 @@ pytestmark = pytest.mark.skipif(not os.path.exists(SCHEMA),
 class OvsdbServer:
     """A private ovsdb-server with an Open_vSwitch row and br-int (rows only: no vswitchd)."""
 
-    def __init__(self, rundir, system_id):
+    def __init__(self, rundir, system_id, extra_args=()):
         rundir.mkdir()
         self.rundir, self.sock = rundir, rundir / 'db.sock'
         subprocess.run(['ovsdb-tool', 'create', str(rundir / 'conf.db'), SCHEMA], check=True)
         self.proc = subprocess.Popen(
             ['ovsdb-server', str(rundir / 'conf.db'), f'--remote=punix:{self.sock}',
-             f'--unixctl={rundir / "ctl"}', '--no-chdir'],
+             f'--unixctl={rundir / "ctl"}', '--no-chdir', *extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while not self.sock.exists() and time.monotonic() < deadline:
@@ -46,10 +46,10 @@ class OvsdbServer:
                                '--timeout=10', *args],
                               check=True, capture_output=True, text=True).stdout.strip()
 
-    def dial(self, port):
+    def dial(self, port, method='tcp'):
         """Connect out to a manager on loopback, as a hypervisor's set-manager does."""
         subprocess.run(['ovs-appctl', '-t', str(self.rundir / 'ctl'), 'ovsdb-server/add-remote',
-                        f'tcp:127.0.0.1:{port}'], check=True, capture_output=True)
+                        f'{method}:127.0.0.1:{port}'], check=True, capture_output=True)
 
     def stop(self):
         if self.proc.poll() is None:
