@@ -45,7 +45,9 @@ setup(
         # only for the PNG of simulations/bench_scale.py --plot
         "plot": ["matplotlib>=3.5"],
         "test": ["pytest>=7", "hypothesis>=6.0", "openstacksdk>=4.0",
-                 "psycopg[binary]>=3.1"],
+                 "psycopg[binary]>=3.1",
+                 # fuzzes a running server from its /openapi.json (tests/fuzz)
+                 "schemathesis>=4.0,<5"],
     },
     entry_points={
         "console_scripts": [

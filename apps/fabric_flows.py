@@ -55,8 +55,7 @@ def hosted_networks(model, bound):
 # -- flow families ---------------------------------------------------------------------------
 def lldp_to_controller():
     """Link discovery: LLDP frames from any port go to the controller, before anything else."""
-    return fl.flow("classify", fl.PRIO_HIGH, {"eth_type": ETH_LLDP},
-                   fl.apply(("output", "controller")))
+    return fl.flow("classify", fl.PRIO_HIGH, {"eth_type": ETH_LLDP}, *fl.to_controller())
 
 
 def classify_fabric_port(ofport):
@@ -100,7 +99,8 @@ def compile_fabric_switch(dpid, model, bound, routes, fabric_ports):
     ``bound``: port id -> (dpid, ofport); ``routes``: network id -> topology.graph.NetworkRoutes;
     ``fabric_ports``: this switch's ports that lead to other switches.
     """
-    flows, groups, meters = fl.table_miss_flows() + [lldp_to_controller()], [], []
+    common = fl.switch_piece()
+    flows, groups, meters = [*common.flows, lldp_to_controller()], [], [*common.meters]
     flows += [classify_fabric_port(p) for p in sorted(fabric_ports)]
     for net_id in sorted(routes):
         r = routes[net_id]

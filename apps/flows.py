@@ -124,35 +124,119 @@ def accept_tunneled_network(vni):
 
 
 # -- port security -----------------------------------------------------------------------------
+ICMPV6 = 58
+RS, RA, NS, NA, REDIRECT = 133, 134, 135, 136, 137
+NO_MAC = "00:00:00:00:00:00"      # an ND option that is absent reads as this
+# (eth_type, port a server sends from, port a client listens on) of DHCP and DHCPv6
+DHCP_SERVER_PORTS = ((ETH_IPV4, 67, 68), (ETH_IPV6, 547, 546))
+PRIO_DHCP_CLIENT = 120            # above the source checks: DHCP client packets are metered
+PRIO_ND, PRIO_DAD_DROP, PRIO_DAD = 150, 160, 170
+
+
+def link_local(mac):
+    """The EUI-64 IPv6 link-local address a host derives from ``mac`` (RFC 4291)."""
+    return str(netaddr.EUI(mac).ipv6_link_local())
+
+
+def ipv6_sources(port):
+    """[(mac, IPv6 address or CIDR)] a port with port security may send from: its fixed
+    addresses, its IPv6 address pairs, and the link-local address of each of its MACs (of
+    its own and of its pairs'), which a host has and needs whether or not its network has
+    an IPv6 subnet (neighbour discovery, MLD, DHCPv6 clients)."""
+    macs = [port.mac] + sorted({m for m, _ in port.pairs} - {port.mac})
+    return ([(m, link_local(m)) for m in macs] + [(port.mac, ip) for ip in port.ipv6] +
+            [(m, a) for m, a in port.pairs if _is_v6(a)])
+
+
 def install_port_security(port, ofport):
     """A port may send only from its MAC and addresses; DHCP discovery and ARP probes from
-    0.0.0.0, IPv6 link-local and DAD (::) are let through. Without port security: anything."""
+    0.0.0.0, and ICMPv6 to link-scope multicast from :: (DAD, MLD, RS), are let through; its
+    DHCP client packets pass its DHCP meter. What it sends then passes ``egress_guard``,
+    where ``install_nd_security`` vouches for its neighbour discovery.
+
+    A port without IPv4 addresses (nor IPv4 pairs) may send any IPv4 source, as before; a port
+    without IPv6 addresses only what its link-local address needs. Without port security:
+    anything (the DHCP meter still applies), and the guard is skipped too, as Neutron does (a
+    VM that is trusted with port security off may be a DHCP server or a router)."""
+    dhcp_meter = ("meter", qos.port_dhcp_meter(ofport).meter_id)
+    dhcp_client = {"eth_type": ETH_IPV4, "ip_proto": UDP, "udp_src": 68, "udp_dst": 67}
     if not port.security:
-        return [flow("port_security", PRIO_LOW, {"in_port": ofport}, goto("arp_responder"))]
+        return [flow("port_security", PRIO_DHCP_CLIENT, {"in_port": ofport, **dhcp_client},
+                     dhcp_meter, goto("arp_responder")),
+                flow("port_security", PRIO_LOW, {"in_port": ofport}, goto("arp_responder"))]
     out = []
-    allow = (lambda **match: out.append(flow("port_security", PRIO_NORMAL,
-                                             {"in_port": ofport, **match},
-                                             goto("arp_responder"))))
+
+    def allow(*instructions, priority=PRIO_NORMAL, **match):
+        out.append(flow("port_security", priority, {"in_port": ofport, **match},
+                        *instructions, goto("egress_guard")))
+
     mac = port.mac
-    sources = [(mac, ip) for ip in port.ipv4 + port.ipv6] + list(port.pairs)
-    v4 = [(m, a) for m, a in sources if not _is_v6(a)]
-    v6 = [(m, a) for m, a in sources if _is_v6(a)]
-    if not port.ipv4 and not [p for p in port.pairs if not _is_v6(p[1])]:
-        v4 = [(mac, "0.0.0.0/0")]
-    if not port.ipv6 and not [p for p in port.pairs if _is_v6(p[1])]:
-        v6 = [(mac, "::/0")]
-    for src_mac, addr in v4:
+    v4 = [(mac, ip) for ip in port.ipv4] + [(m, a) for m, a in port.pairs if not _is_v6(a)]
+    dhcp_sources = v4 + [(mac, "0.0.0.0")] if v4 else [(mac, "0.0.0.0/0")]
+    for src_mac, addr in v4 or [(mac, "0.0.0.0/0")]:
         allow(eth_src=src_mac, eth_type=ETH_IPV4, ipv4_src=_masked(addr))
         allow(eth_src=src_mac, eth_type=ETH_ARP, arp_sha=src_mac, arp_spa=_masked(addr))
-    for src_mac, addr in v6:
-        allow(eth_src=src_mac, eth_type=ETH_IPV6, ipv6_src=_masked(addr))
-    allow(eth_src=mac, eth_type=ETH_IPV4, ipv4_src="0.0.0.0", ip_proto=UDP, udp_src=68,
-          udp_dst=67)
+    for src_mac, addr in dhcp_sources:
+        allow(dhcp_meter, priority=PRIO_DHCP_CLIENT, eth_src=src_mac, ipv4_src=_masked(addr),
+              **dhcp_client)
     allow(eth_src=mac, eth_type=ETH_ARP, arp_sha=mac, arp_spa="0.0.0.0")
-    if port.ipv6 or v6 != [(mac, "::/0")]:
-        allow(eth_src=mac, eth_type=ETH_IPV6, ipv6_src=_masked("fe80::/10"))
-        allow(eth_src=mac, eth_type=ETH_IPV6, ipv6_src="::")
+    for src_mac, addr in ipv6_sources(port):
+        allow(eth_src=src_mac, eth_type=ETH_IPV6, ipv6_src=_masked(addr))
+    allow(eth_src=mac, eth_type=ETH_IPV6, ipv6_src="::", ipv6_dst=_masked("ff02::/16"),
+          ip_proto=ICMPV6)
+    return out + install_nd_security(port, ofport)
+
+
+def install_nd_security(port, ofport):
+    """Neutron's and OVN's ND rules, in ``egress_guard`` after port security checked the
+    source addresses (so per port, rather than per source and target): a port
+    advertises (NA target) only addresses it may send from, with its own MAC or none as the
+    target link-layer address; it solicits with its own MAC or none as source link-layer
+    address, and probes for duplicates (DAD: NS from ::) only its own addresses. A router port
+    may also send router advertisements and redirects from its link-local address. What
+    matches none of these meets the guard's drops of every other NS, NA, RA and redirect."""
+    out = []
+
+    def nd(priority, instructions, **match):
+        out.append(flow("egress_guard", priority, {"in_port": ofport, "eth_type": ETH_IPV6,
+                                                   "ip_proto": ICMPV6, **match},
+                        *instructions))
+
+    vouched = (goto("arp_responder"),)
+    sources = ipv6_sources(port)
+    for src_mac in dict.fromkeys(m for m, _ in sources):
+        nd(PRIO_ND, vouched, eth_src=src_mac, icmpv6_type=NS, ipv6_nd_sll=src_mac)
+    nd(PRIO_ND, vouched, icmpv6_type=NS, ipv6_nd_sll=NO_MAC)
+    for src_mac, addr in sources:
+        for tll in (src_mac, NO_MAC):
+            nd(PRIO_ND, vouched, eth_src=src_mac, icmpv6_type=NA,
+               ipv6_nd_target=_masked(addr), ipv6_nd_tll=tll)
+        nd(PRIO_DAD, vouched, eth_src=src_mac, ipv6_src="::", icmpv6_type=NS,
+           ipv6_nd_target=_masked(addr), ipv6_nd_sll=NO_MAC)
+    nd(PRIO_DAD_DROP, (), ipv6_src="::", icmpv6_type=NS)
+    if port.router:
+        for src_mac, addr in sources[:1]:
+            for kind in (RA, REDIRECT):
+                nd(PRIO_ND, vouched, eth_src=src_mac, ipv6_src=addr, icmpv6_type=kind)
     return out
+
+
+def egress_guard():
+    """What only the cloud's own services send, dropped from every port with port security
+    (the same flows on every switch, below the ports' own ND flows of
+    ``install_nd_security``): DHCP and DHCPv6 server packets -- from the server port,
+    or to the client port, since a client may listen whatever the source port --, router
+    advertisements and redirects, and neighbour solicitations and advertisements that
+    ``install_nd_security`` did not vouch for. The controller's own DHCP answers are
+    packet-outs and never pass here."""
+    out = []
+    for eth_type, server, client in DHCP_SERVER_PORTS:
+        proto = {"eth_type": eth_type, "ip_proto": UDP}
+        out += [flow("egress_guard", PRIO_NORMAL, {**proto, "udp_src": server}),
+                flow("egress_guard", PRIO_NORMAL, {**proto, "udp_dst": client})]
+    return out + [flow("egress_guard", PRIO_NORMAL,
+                       {"eth_type": ETH_IPV6, "ip_proto": ICMPV6, "icmpv6_type": kind})
+                  for kind in (RA, NS, NA, REDIRECT)]
 
 
 # -- ARP responder and DHCP --------------------------------------------------------------------
@@ -172,10 +256,18 @@ def install_arp_responder(port, vni):
 
 
 def send_dhcp_to_controller(vni):
+    """DHCP client packets of the network to the controller, through the switch's packet-in
+    meter (the port's DHCP meter was passed in port_security)."""
     return flow("dhcp", PRIO_NORMAL,
                 {"metadata": (vni, pl.METADATA_MASK), "eth_type": ETH_IPV4, "ip_proto": UDP,
                  "udp_src": 68, "udp_dst": 67},
-                apply(("output", "controller")))
+                *to_controller())
+
+
+def to_controller():
+    """The instructions of a flow that sends to the controller: through the switch's
+    packet-in meter, so that the controller-bound traffic of one switch is capped."""
+    return ("meter", qos.switch_packet_in_meter().meter_id), apply(("output", "controller"))
 
 
 def table_miss_flows():
@@ -248,12 +340,21 @@ class Piece:
     meters: tuple = ()
 
 
+def switch_piece():
+    """What every switch holds whatever it hosts: table misses, the egress guard, and the
+    packet-in meter its controller-bound flows go through (fabric switches too)."""
+    return Piece(tuple(table_miss_flows() + egress_guard()),
+                 meters=(qos.switch_packet_in_meter(),))
+
+
 def chassis_piece(tunnel_ofports):
-    """Table misses, and for each tunnel port (``{peer's tag: ofport}``) its classification
-    and the way out to the peer: one per switch."""
-    return Piece(tuple(table_miss_flows()) +
+    """What every integration bridge holds (``switch_piece``), and for each tunnel port
+    (``{peer's tag: ofport}``) its classification and the way out to the peer."""
+    common = switch_piece()
+    return Piece(common.flows +
                  tuple(classify_tunnel_port(p) for p in sorted(tunnel_ofports.values())) +
-                 tuple(output_to_tunnel(t, p) for t, p in sorted(tunnel_ofports.items())))
+                 tuple(output_to_tunnel(t, p) for t, p in sorted(tunnel_ofports.items())),
+                 meters=common.meters)
 
 
 def network_piece(net):
@@ -275,13 +376,13 @@ def arp_piece(port, vni):
 
 
 def local_port_piece(port, ofport, vni, limits=()):
-    """A port bound on this switch: classify, port security, delivery, and the meters of its
-    bandwidth ``limits`` (BandwidthLimits, apps/meters.py)."""
+    """A port bound on this switch: classify, port security, delivery, the meters of its
+    bandwidth ``limits`` (BandwidthLimits, apps/meters.py) and its DHCP meter."""
     port_meters = qos.port_meters(ofport, limits or ())
     return Piece((classify_vm_port(ofport, vni, port_meters),
                   *install_port_security(port, ofport),
                   deliver_to_local_port(port, ofport, vni, port_meters)),
-                 meters=tuple(port_meters.values()))
+                 meters=(*port_meters.values(), qos.port_dhcp_meter(ofport)))
 
 
 def remote_port_piece(port, vni, host_tag):

@@ -23,7 +23,7 @@ import re
 from os_ken.lib import type_desc
 
 from apps import pipeline as pl
-from apps.meters import Meter
+from apps.meters import KBPS, PKTPS, Meter
 
 INSTRUCTION_ORDER = {"meter": 0, "apply": 1, "metadata": 2, "goto": 3}
 ALL_ONES = 0xFFFFFFFFFFFFFFFF
@@ -173,8 +173,9 @@ def group_mod(dp, group, command):
 
 def meter_mod(dp, meter, command):
     parser, ofp = dp.ofproto_parser, dp.ofproto
+    unit = ofp.OFPMF_PKTPS if meter.unit == PKTPS else ofp.OFPMF_KBPS
     return parser.OFPMeterMod(
-        dp, command=command, flags=ofp.OFPMF_KBPS | ofp.OFPMF_BURST | ofp.OFPMF_STATS,
+        dp, command=command, flags=unit | ofp.OFPMF_BURST | ofp.OFPMF_STATS,
         meter_id=meter.meter_id,
         bands=[parser.OFPMeterBandDrop(rate=meter.rate_kbps, burst_size=meter.burst_kbits)])
 
@@ -188,12 +189,14 @@ def meter_from_config(dp, stat):
     """The Meter a switch's meter config describes, or None if qnet would not have made it
     that way (it will be rewritten)."""
     ofp = dp.ofproto
-    flags = ofp.OFPMF_KBPS | ofp.OFPMF_BURST | ofp.OFPMF_STATS
+    unit = {ofp.OFPMF_KBPS: KBPS, ofp.OFPMF_PKTPS: PKTPS}.get(
+        stat.flags & (ofp.OFPMF_KBPS | ofp.OFPMF_PKTPS))
     bands = list(stat.bands or [])
-    if stat.flags & (ofp.OFPMF_KBPS | ofp.OFPMF_BURST) != ofp.OFPMF_KBPS | ofp.OFPMF_BURST or \
-            stat.flags & ~flags or len(bands) != 1 or bands[0].type != ofp.OFPMBT_DROP:
+    if unit is None or not stat.flags & ofp.OFPMF_BURST or \
+            stat.flags & ~(ofp.OFPMF_KBPS | ofp.OFPMF_PKTPS | ofp.OFPMF_BURST | ofp.OFPMF_STATS) \
+            or len(bands) != 1 or bands[0].type != ofp.OFPMBT_DROP:
         return None
-    return Meter(stat.meter_id, bands[0].rate, bands[0].burst_size)
+    return Meter(stat.meter_id, bands[0].rate, bands[0].burst_size, unit)
 
 
 def delete_group(dp, group_id):

@@ -33,7 +33,8 @@ PIPELINE = (
           matches="in_port; eth_type (LLDP, fabric mode)",
           overlay="VM port: through its egress meter (QoS), metadata := the network's VNI, to "
                   "port_security. Tunnel port: to tunnel_in",
-          fabric="LLDP: to the controller (link discovery). Host port: as a VM port in "
+          fabric="LLDP: to the controller through the switch's packet-in meter (link "
+                 "discovery). Host port: as a VM port in "
                  "overlay mode. Inter-switch port: to fabric_in"),
     Table(1, "fabric_in", next=("l2_lookup",),
           matches="eth_src",
@@ -43,12 +44,23 @@ PIPELINE = (
           matches="tunnel_id",
           overlay="The VNI of a network this switch hosts: metadata := VNI + FROM_TUNNEL, to "
                   "l2_lookup"),
-    Table(5, "port_security", next=("arp_responder",),
+    Table(5, "port_security", next=("egress_guard", "arp_responder"),
           matches="in_port, eth_src, eth_type, ipv4_src / ipv6_src, arp_sha, arp_spa, "
-                  "DHCP discovery (udp 68 → 67)",
+                  "DHCP client packets (udp 68 → 67)",
           overlay="A port sends only from its MAC and its IPs (plus allowed address pairs, "
-                  "DHCP discovery from 0.0.0.0, ARP probes, IPv6 link-local and DAD): to "
-                  "arp_responder. A port without port security: anything, to arp_responder",
+                  "DHCP discovery from 0.0.0.0, ARP probes, its EUI-64 IPv6 link-local address, "
+                  "ICMPv6 from :: to link-scope multicast for DAD and MLD): to egress_guard; "
+                  "its DHCP client packets through its DHCP meter. A port without port "
+                  "security: anything, to arp_responder (its DHCP through its DHCP meter)",
+          fabric="As in overlay mode, on the edge switch of the port"),
+    Table(6, "egress_guard", next=("arp_responder",), miss="arp_responder",
+          matches="in_port, eth_src, ipv6_src, icmpv6_type, nd_target, nd_sll, nd_tll; "
+                  "udp ports 67/68, 547/546",
+          overlay="From ports with port security. A port's own ND (NA only for its own "
+                  "addresses with its own MAC, NS with its own MAC, DAD only for its own "
+                  "addresses) and a router port's RAs and redirects from its link-local "
+                  "address: to arp_responder. Any other NS, NA, RA, redirect, and DHCP or "
+                  "DHCPv6 server packets (from 67/547 or to 68/546): dropped",
           fabric="As in overlay mode, on the edge switch of the port"),
     Table(10, "arp_responder", next=("dhcp",), miss="dhcp",
           matches="metadata (VNI), eth_type ARP, arp_op 1, arp_tpa",
@@ -57,8 +69,8 @@ PIPELINE = (
           fabric="As in overlay mode, on the edge switches of the network"),
     Table(15, "dhcp", next=("l2_lookup",), miss="l2_lookup",
           matches="metadata (VNI), udp 68 → 67",
-          overlay="DHCP client packets of a network with DHCP: to the controller, which "
-                  "answers from IPAM (apps/dhcp.py)",
+          overlay="DHCP client packets of a network with DHCP: to the controller through the "
+                  "switch's packet-in meter; the controller answers from IPAM (apps/dhcp.py)",
           fabric="As in overlay mode, on the edge switches of the network"),
     Table(20, "l2_lookup", next=("tunnel_out",),
           matches="metadata (VNI, FROM_TUNNEL), eth_dst; in_port (fabric broadcast)",

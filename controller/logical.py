@@ -78,6 +78,9 @@ class Port:
     #: not part of a port's equality: it says where a port goes, not which flows it needs
     #: (code that places ports compares it on its own)
     binding: Binding = dataclasses.field(default=UNBOUND, compare=False)
+    #: a router's interface (device owner ``network:router...``): it may send IPv6 router
+    #: advertisements and redirects, which port security drops from every other port
+    router: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -110,12 +113,18 @@ class Snapshot:
 
 # -- building them -----------------------------------------------------------------------------
 def make_port(id_, network_id, mac, ips, security, pairs, admin_up, attachment, qos_policy_id,
-              profile):
+              profile, device_owner=""):
     """A Port from the values the API and the database hold (``ips`` in allocation order,
     ``pairs`` as {"mac_address", "ip_address"} records, ``profile`` the binding profile)."""
     return Port(id_, network_id, mac, *by_version(ips), security,
                 tuple((p["mac_address"], p["ip_address"]) for p in pairs), admin_up, attachment,
-                qos_policy_id, binding_of(profile))
+                qos_policy_id, binding_of(profile), is_router_owner(device_owner))
+
+
+def is_router_owner(device_owner):
+    """Whether a port's ``device_owner`` makes it a router's interface (Neutron's
+    ``network:router_interface``, ``network:router_gateway``, ``..._distributed``, ...)."""
+    return (device_owner or "").startswith("network:router")
 
 
 def by_version(ips):
@@ -171,7 +180,8 @@ def _port_from_api(body):
     return make_port(body["id"], body["network_id"], body["mac_address"],
                      [i["ip_address"] for i in body["fixed_ips"]], body["port_security_enabled"],
                      body["allowed_address_pairs"], body["admin_state_up"], body["attachment"],
-                     body.get("qos_policy_id"), body.get("binding:profile"))
+                     body.get("qos_policy_id"), body.get("binding:profile"),
+                     body.get("device_owner", ""))
 
 
 def limits_of_rules(rules):

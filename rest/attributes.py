@@ -52,8 +52,8 @@ def standard_attributes():
         "tenant_id": Attr(PROJECT, post=True, sort=True, doc="Alias of project_id."),
         "name": Attr(NAME, post=True, put=True, sort=True),
         "description": Attr(DESCRIPTION, post=True, put=True, sort=True),
-        "created_at": Attr(t.String(), sort=True, filter=False),
-        "updated_at": Attr(t.String(), sort=True, filter=False),
+        "created_at": Attr(t.Timestamp(), sort=True, filter=False),
+        "updated_at": Attr(t.Timestamp(), sort=True, filter=False),
         "revision_number": Attr(t.Integer(0), sort=True),
     }
 

@@ -30,7 +30,8 @@ class Type:
 class String(Type):
     def __init__(self, max_len=255):
         self.max_len = max_len
-        self.schema = {"type": "string", "maxLength": max_len}
+        # no NUL: the server refuses it anywhere (rest/request_checks.py)
+        self.schema = {"type": "string", "maxLength": max_len, "pattern": "^[^\\u0000]*$"}
 
     def convert(self, name, value):
         if not isinstance(value, str):
@@ -39,6 +40,14 @@ class String(Type):
             raise errors.InvalidInput(
                 error=f"'{name}' exceeds the maximum length of {self.max_len}")
         return value
+
+
+class Timestamp(String):
+    """A time the server sets (created_at): RFC 3339 in UTC, 2026-01-02T03:04:05Z."""
+
+    def __init__(self):
+        super().__init__(32)
+        self.schema = {"type": "string", "format": "date-time"}
 
 
 class Uuid(Type):
@@ -115,8 +124,25 @@ class Enum(Type):
         raise _bad(name, text, "one of " + ", ".join(map(str, self.values)))
 
 
+IP_SCHEMA = {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
+# JSON Schema has no CIDR format: these patterns say it (prefix-length form only, which is what
+# the server answers with; it also takes a netmask, 10.0.0.0/255.255.255.0, and canonicalises).
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_V4 = f"{_OCTET}(\\.{_OCTET}){{3}}"
+_G = "[0-9A-Fa-f]{1,4}"
+_V6 = "|".join([f"({_G}:){{7}}{_G}", f"({_G}:){{1,7}}:", f"({_G}:){{1,6}}:{_G}",
+                f"({_G}:){{1,5}}(:{_G}){{1,2}}", f"({_G}:){{1,4}}(:{_G}){{1,3}}",
+                f"({_G}:){{1,3}}(:{_G}){{1,4}}", f"({_G}:){{1,2}}(:{_G}){{1,5}}",
+                f"{_G}:(:{_G}){{1,6}}", f":((:{_G}){{1,7}}|:)", f"({_G}:){{6}}{_V4}",
+                f"({_G}:){{1,4}}:{_V4}", f"::(ffff(:0{{1,4}})?:)?{_V4}"])
+CIDR4_PATTERN = f"^{_V4}/(3[0-2]|[12]?[0-9])$"
+CIDR6_PATTERN = f"^({_V6})/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$"
+CIDR_SCHEMA = {"type": "string", "anyOf": [{"pattern": CIDR4_PATTERN},
+                                           {"pattern": CIDR6_PATTERN}]}
+
+
 class IpAddress(Type):
-    schema = {"type": "string", "format": "ip-address"}
+    schema = IP_SCHEMA
 
     def convert(self, name, value):
         try:
@@ -128,7 +154,7 @@ class IpAddress(Type):
 
 
 class Cidr(Type):
-    schema = {"type": "string", "format": "cidr"}
+    schema = CIDR_SCHEMA
 
     def convert(self, name, value):
         if not isinstance(value, str) or "/" not in value:
@@ -140,16 +166,16 @@ class Cidr(Type):
 
 
 class IpOrCidr(Type):
-    schema = {"type": "string"}
+    """An address or a network, answered in canonical form (as the schema states it)."""
+
+    schema = {"type": "string", "anyOf": [*IP_SCHEMA["anyOf"], *CIDR_SCHEMA["anyOf"]]}
 
     def convert(self, name, value):
-        try:
-            if not isinstance(value, str):
-                raise TypeError
-            netaddr.IPNetwork(value)
-            return value
-        except (netaddr.AddrFormatError, ValueError, TypeError):
+        if not isinstance(value, str):
             raise _bad(name, value, "a valid IP address or CIDR")
+        if "/" in value:
+            return Cidr().convert(name, value)
+        return IpAddress().convert(name, value)
 
 
 _HEX2, _HEX4 = "[0-9A-Fa-f]{2}", "[0-9A-Fa-f]{4}"

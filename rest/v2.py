@@ -147,7 +147,10 @@ class V2Api:
         elif self.max_limit:  # as Neutron's pagination_max_limit: caps unbounded lists too
             limit = self.max_limit
         marker = params.get("marker", [None])[-1]
-        reverse = params.get("page_reverse", ["false"])[-1].lower() in ("true", "1")
+        if marker is not None:  # any UUID will do (unknown: an empty page), but only a UUID
+            marker = t.Uuid().convert("marker", marker)
+        reverse = t.Boolean().parse_query("page_reverse",
+                                          params.get("page_reverse", ["false"])[-1])
         fields = [f for f in params.get("fields", []) if f in keys]
         return filters, sorts, limit, marker, reverse, fields
 

@@ -5,7 +5,7 @@ import pytest
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
-from apps import flows, ofmsg
+from apps import flows, meters, ofmsg
 from apps import pipeline as pl
 from apps.model import place
 from tests.unit.overlay_fixtures import chassis, iface, model, network, port, two_hypervisors
@@ -51,14 +51,16 @@ def test_two_hypervisors_exact_flows_on_hv1():
               ("metadata", (1001 | pl.FROM_TUNNEL, pl.METADATA_MASK)))):
             (("apply", (("group", 2003),)),),
     }
-    # ARP answered for both ports' addresses; DHCP to the controller; misses continue
+    # ARP answered for both ports' addresses; DHCP to the controller, through the switch's
+    # packet-in meter; misses continue
     assert sorted(dict(f.match)["arp_tpa"] for f in t["arp_responder"] if f.priority) == \
         ["10.0.0.11", "10.0.0.12"]
-    assert [f.instructions for f in t["dhcp"] if f.priority] == [(("apply", (("output",
-                                                                            "controller"),)),)]
-    assert {(f.table, f.instructions) for f in t["arp_responder"] + t["dhcp"]
+    assert [f.instructions for f in t["dhcp"] if f.priority] == [
+        (("meter", meters.PACKET_IN_METERS), ("apply", (("output", "controller"),)))]
+    assert {(f.table, f.instructions) for f in t["arp_responder"] + t["dhcp"] + t["egress_guard"]
             if not f.priority} == {("arp_responder", (("goto", "dhcp"),)),
-                                   ("dhcp", (("goto", "l2_lookup"),))}
+                                   ("dhcp", (("goto", "l2_lookup"),)),
+                                   ("egress_guard", (("goto", "arp_responder"),))}
     groups = flows.compile_chassis("hv1", m, placement).groups
     assert groups[2002].buckets == ((("output", 1),), (("set", "tunnel_id", 1001), ("output", 5)))
     assert groups[2003].buckets == ((("output", 1),),)
@@ -85,8 +87,13 @@ def test_no_port_security_and_address_pairs():
              pairs=[("fa:16:3e:00:00:0b", "10.0.0.100")])])
     ch = chassis("hv", "172.16.1.1", iface("ta", 1, "a"), iface("tb", 2, "b"))
     ps = by_table(flows.compile_chassis("hv", m, place(m, [ch])))["port_security"]
-    assert [(f.priority, f.match) for f in ps if dict(f.match)["in_port"] == 1] == \
-        [(50, (("in_port", 1),))]
+    # the open port: anything, its DHCP client packets through its DHCP meter
+    assert sorted((f.priority, f.match, f.instructions) for f in ps
+                  if dict(f.match)["in_port"] == 1) == [
+        (50, (("in_port", 1),), (("goto", "arp_responder"),)),
+        (flows.PRIO_DHCP_CLIENT, (("eth_type", 0x0800), ("in_port", 1), ("ip_proto", 17),
+                                  ("udp_dst", 67), ("udp_src", 68)),
+         (("meter", meters.PACKET_IN_METERS | 1), ("goto", "arp_responder")))]
     assert any(dict(f.match).get("ipv4_src") == "10.0.0.100" for f in ps)
 
 

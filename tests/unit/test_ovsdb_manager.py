@@ -1,73 +1,17 @@
-"""apps/ovsdb_manager.py against real ovsdb-servers that dial in, as hypervisors do.
-
-Each test starts private ovsdb-servers (no ovs-vswitchd: OVSDB is all the manager speaks) in
-a temp dir on a unix socket, points them at a manager listening on loopback (as
-``ovs-vsctl set-manager tcp:...`` would) and stops them by pid.
-"""
+"""apps/ovsdb_manager.py against real ovsdb-servers that dial in, as hypervisors do
+(tests/unit/ovsdb_server.py)."""
 import os
 import queue
 import signal
-import subprocess
 import time
 
 import pytest
 
 from apps.chassis_model import COLUMNS, snapshot_tables
 from apps.ovsdb_manager import SUCCESS, UNCHANGED, OvsdbError, OvsdbManager
+from tests.unit.ovsdb_server import WAIT, needs_ovsdb, servers, wait_until  # noqa: F401
 
-SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
-WAIT = 15          # seconds: ovsdb-server redials after a backoff of 1 s and more
-
-pytestmark = pytest.mark.skipif(not os.path.exists(SCHEMA),
-                                reason='Open vSwitch (ovsdb-server, its schema) not installed')
-
-
-class OvsdbServer:
-    """A private ovsdb-server with an Open_vSwitch row and br-int (rows only: no vswitchd)."""
-
-    def __init__(self, rundir, system_id, extra_args=()):
-        rundir.mkdir()
-        self.rundir, self.sock = rundir, rundir / 'db.sock'
-        subprocess.run(['ovsdb-tool', 'create', str(rundir / 'conf.db'), SCHEMA], check=True)
-        self.proc = subprocess.Popen(
-            ['ovsdb-server', str(rundir / 'conf.db'), f'--remote=punix:{self.sock}',
-             f'--unixctl={rundir / "ctl"}', '--no-chdir', *extra_args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not self.sock.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        self.vsctl('init')
-        if system_id:
-            self.vsctl('set', 'Open_vSwitch', '.', f'external_ids:system-id={system_id}')
-        self.vsctl('add-br', 'br-int')
-
-    def vsctl(self, *args):
-        return subprocess.run(['ovs-vsctl', f'--db=unix:{self.sock}', '--no-wait',
-                               '--timeout=10', *args],
-                              check=True, capture_output=True, text=True).stdout.strip()
-
-    def dial(self, port, method='tcp'):
-        """Connect out to a manager on loopback, as a hypervisor's set-manager does."""
-        subprocess.run(['ovs-appctl', '-t', str(self.rundir / 'ctl'), 'ovsdb-server/add-remote',
-                        f'{method}:127.0.0.1:{port}'], check=True, capture_output=True)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-
-@pytest.fixture
-def servers(tmp_path):
-    """``servers(system_id)`` starts an ovsdb-server; all are stopped (by pid) afterwards."""
-    started = []
-
-    def start(system_id='hv1'):
-        started.append(OvsdbServer(tmp_path / f'ovsdb{len(started)}', system_id))
-        return started[-1]
-    yield start
-    for server in started:
-        server.stop()
+pytestmark = needs_ovsdb
 
 
 class Recorder:
@@ -194,10 +138,7 @@ def test_a_wedged_hypervisor_times_out_the_caller_and_then_goes_on(manager, hv1)
     finally:
         os.kill(hv1.proc.pid, signal.SIGCONT)
     # Answered after all (the caller had given up): the replica and the manager go on.
-    deadline = time.monotonic() + WAIT
-    while 'late' not in interfaces(manager, 'hv1') and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert 'late' in interfaces(manager, 'hv1')
+    wait_until(lambda: 'late' in interfaces(manager, 'hv1'), 'the late port in the replica')
 
 
 def test_a_lost_connection_is_reported_once_and_requests_then_fail(manager, servers):

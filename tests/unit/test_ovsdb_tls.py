@@ -12,8 +12,10 @@ import pytest
 from apps.chassis_model import COLUMNS, snapshot_tables
 from apps.ovsdb_manager import OvsdbManager, server_tls_context
 from controller import pki
-from tests.unit.test_ovsdb_manager import SCHEMA, OvsdbServer, Recorder  # noqa: F401
-from tests.unit.test_ovsdb_manager import pytestmark  # noqa: F401  (skip without OVS)
+from tests.unit.ovsdb_server import OvsdbServer, needs_ovsdb
+from tests.unit.test_ovsdb_manager import Recorder
+
+pytestmark = needs_ovsdb
 
 
 @pytest.fixture(scope="module")

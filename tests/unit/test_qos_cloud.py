@@ -37,8 +37,9 @@ class World:
         return self.cloud.hypervisors[f"hv{h}"].dp.switch
 
     def meters_on(self, h):
+        """The switch's bandwidth meters (not its packet-in meters)."""
         return {m.meter_id: (m.bands[0].rate, m.bands[0].burst_size)
-                for m in self.switch(h).meters.values()}
+                for m in self.switch(h).meters.values() if m.meter_id < meters.PACKET_IN_METERS}
 
     def rule(self, policy_id, **attrs):
         return self.core.qos_rules.within(TENANT, policy_id).create(TENANT, attrs)
