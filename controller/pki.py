@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-CA_NAME = "qnet CA"
+CA_NAME = "qnet CA"      # + a random suffix: two installations' CAs never share a name
 CONTROLLER = "controller"
 LIFETIME = datetime.timedelta(days=3650)
 
@@ -48,7 +48,10 @@ def init(directory):
     if os.path.exists(key_path) or os.path.exists(cert_path):
         raise FileExistsError(f"{directory} already holds a CA ({cert_path})")
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CA_NAME)])
+    # A unique name: OpenSSL looks a peer's issuer up by name, so another qnet CA's
+    # certificate is then refused as "unknown CA", not as a failed signature check.
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+                                         f"{CA_NAME} {os.urandom(6).hex()}")])
     now = _now()
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())

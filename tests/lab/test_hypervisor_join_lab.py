@@ -101,7 +101,7 @@ def test_registered_hypervisors_with_the_cas_certificates_join_and_carry_traffic
     hv1 = lab.hypervisors[0]
     # what hypervisor add set up, read back from the hypervisor's own database
     assert hv1.vsctl("get", "Bridge", "br-int", "fail_mode").strip() == "secure"
-    assert hv1.vsctl("get", "Bridge", "br-int", "protocols").strip() == '["OpenFlow13"]'
+    assert hv1.vsctl("get", "Bridge", "br-int", "protocols").strip() == "[OpenFlow13]"
     assert hv1.vsctl("get-manager").strip() == "ssl:127.0.0.1:6640"
     # the tunnel to hv2 leaves from hv1's tunnel address
     tunnels = [line.split() for line in hv1.vsctl(
@@ -134,7 +134,6 @@ def test_a_hypervisor_without_tunnel_address_makes_its_ports_say_so(joined):
                         timeout=15, what="hv2's port no longer ACTIVE")
         assert port["status"] == "DOWN"
         assert "tunnel address" in port["binding_error"]
-        assert port["binding:vif_type"] == "binding_failed"
         problems = {s["chassis"]: s["problems"] for s in admin.topology()["switches"]}
         assert problems["hv1"] == [] and any("tunnel address" in p for p in problems["hv2"])
     finally:
