@@ -20,6 +20,7 @@ read on demand for the API (``port_stats``).
 """
 import gc
 import logging
+import ssl
 import time
 
 import netaddr
@@ -35,6 +36,7 @@ from apps import dhcp, meters, ofmsg
 from apps import pipeline as pl
 from apps.chassis import ChassisError, ChassisMonitor, EventChassisChanged
 from apps.chassis_model import chassis_problems
+from apps.ovsdb_manager import common_name
 from apps.incremental import DesiredState
 from apps.model import LogicalModel
 from controller import errors
@@ -133,6 +135,10 @@ class Switch:
         self.dp = dp
         self.synced = False
         self.unpruned = False
+        # With TLS: the CN of its certificate, which must be its chassis' system-id.
+        sock = getattr(dp, "socket", None)
+        self.common_name = common_name(sock) if isinstance(sock, ssl.SSLSocket) else None
+        self.impostor_logged = False
 
 
 class QnetController(app_manager.OSKenApp):
@@ -322,7 +328,7 @@ class QnetController(app_manager.OSKenApp):
                 # holds is no longer what we last sent. Read it back when the chassis returns.
                 switch.synced = False
         for ch in chassis.values():
-            switch = self.switches.get(ch.datapath_id)
+            switch = self.switch_of(ch)
             if switch is None:
                 continue
             if not switch.synced or (switch.unpruned and not settling):
@@ -342,6 +348,19 @@ class QnetController(app_manager.OSKenApp):
                 LOG.debug("switch %016x: %d changes", switch.dp.id, len(delta))
             synced.add(ch.system_id)
         return synced
+
+    def switch_of(self, ch):
+        """The OpenFlow switch of chassis ``ch``: the one with its datapath id and, with TLS,
+        a certificate for its system-id (another hypervisor's certificate claiming this
+        datapath id gets nothing: logged once per connection). None if there is none."""
+        switch = self.switches.get(ch.datapath_id)
+        if switch is None or switch.common_name in (None, ch.system_id):
+            return switch
+        if not switch.impostor_logged:
+            switch.impostor_logged = True
+            LOG.warning("switch %016x refused: it is chassis %s's datapath but its certificate "
+                        "is for %s", ch.datapath_id, ch.system_id, switch.common_name)
+        return None
 
     def _request(self, dp, msg, reply_cls, multi=False):
         """Send a request and wait for its reply (a list of replies if ``multi``)."""
@@ -371,7 +390,7 @@ class QnetController(app_manager.OSKenApp):
         """{meter id: OFPMeterStats} of ``meter_ids`` on ``chassis_id``'s switch (a round trip
         to the switch; empty if it is not connected)."""
         ch = self.monitor.chassis.get(chassis_id)
-        switch = self.switches.get(ch.datapath_id) if ch is not None else None
+        switch = self.switch_of(ch) if ch is not None else None
         return read_meter_stats(self._request, switch.dp, meter_ids) if switch else {}
 
     def where(self, port_id):
@@ -418,7 +437,7 @@ class QnetController(app_manager.OSKenApp):
         the chassis whose problems changed."""
         changed = []
         for ch in self.monitor.chassis.values():
-            found = chassis_problems(ch, ch.datapath_id in self.switches)
+            found = chassis_problems(ch, self.switch_of(ch) is not None)
             if found == self.problems.get(ch.system_id, ()):
                 continue
             changed.append(ch.system_id)
@@ -434,11 +453,11 @@ class QnetController(app_manager.OSKenApp):
         """The overlay as the admin API shows it: hypervisors (chassis) with their bridge's
         interfaces, the tunnels between them, and where bound ports sit."""
         bound_at = {where: pid for pid, where in self.desired.bound.items()}
-        switches = [{"chassis": ch.system_id, "connected": ch.datapath_id in self.switches,
+        switches = [{"chassis": ch.system_id, "connected": self.switch_of(ch) is not None,
                      "datapath_id": f"{ch.datapath_id:016x}" if ch.datapath_id else None,
                      "tunnel_ip": ch.tunnel_ip,
                      "problems": [p.message for p in chassis_problems(
-                         ch, ch.datapath_id in self.switches)],
+                         ch, self.switch_of(ch) is not None)],
                      "ports": [{"number": i.ofport, "name": i.name,
                                 "role": ("tunnel" if i.type == "vxlan" else "host"
                                          if (ch.system_id, i.ofport) in bound_at else "unused"),

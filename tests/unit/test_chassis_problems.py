@@ -117,3 +117,29 @@ def test_ports_of_a_hypervisor_without_tunnel_address_say_so(caplog):
     fixed = world.port(2)
     assert fixed["status"] == "ACTIVE" and fixed["binding_error"] is None
     assert world.problems()["hv2"] == []
+
+
+def test_a_switch_whose_certificate_names_another_hypervisor_gets_nothing(caplog):
+    """With TLS, hv2's certificate claiming hv1's datapath id is an impostor: not programmed,
+    hv1's ports not ACTIVE, logged once."""
+    world = World()
+    world.cloud.hypervisors["hv2"].tunnel_ip = "172.16.0.2"
+    world.cloud.reported.add("hv2")
+    world.cloud.settle()
+    assert world.port(1)["status"] == "ACTIVE"
+    switch = world.plugin.app.switches[1]
+    switch.common_name = "hv2"
+    with caplog.at_level(logging.WARNING, logger="apps.openflow"):
+        world.plugin.app.switches[1].synced = False
+        world.plugin.app.kick()
+        world.cloud.settle()
+        world.cloud.settle()
+    assert world.port(1)["status"] == "DOWN"
+    assert "not connected to the OpenFlow controller" in world.port(1)["binding_error"]
+    assert [s["connected"] for s in world.plugin.topology()["switches"]] == [False, True]
+    impostor = [r for r in caplog.records if "certificate is for hv2" in r.getMessage()]
+    assert len(impostor) == 1
+    switch.common_name = "hv1"
+    world.plugin.app.kick()
+    world.cloud.settle()
+    assert world.port(1)["status"] == "ACTIVE"
