@@ -1,10 +1,12 @@
 """Fabric mode (``qnet serve --mode fabric``): a multi-switch OpenFlow fabric without tunnels.
 
-The plug-in half is the overlay's (it mirrors the logical model); the app half discovers the
-switches' links with its own LLDP (packet-out on every port, packet-in on the receiver), keeps
-them in a topology.graph.FabricGraph, and on every change recomputes the routes of the networks
-the change can affect (topology.graph.RouteTable), compiles each switch's desired state
-(apps/fabric_flows.py) and sends the difference (apps/ofmsg.py; read back first, never wiped).
+The plug-in half is the overlay's (it mirrors the logical model); switch sessions, read-back,
+deltas, barriers, DHCP and port status are the shared core's (apps/reconcile.py). What fabric
+mode adds is its placement: it discovers the switches' links with its own LLDP (packet-out on
+every port, packet-in on the receiver), keeps them in a topology.graph.FabricGraph, binds ports
+by their binding:profile, and keeps the routes of each network (topology.graph.RouteTable).
+Its desired state (apps/fabric_state.py) is incremental: a port change recomputes the pieces
+on its network's paths only, a link event only the networks whose routes changed.
 
 Links go down at once on port status (carrier lost, port disabled or deleted) and after
 LINK_TIMEOUT seconds without LLDP; they come back with the next LLDP round, and then every
@@ -13,16 +15,13 @@ network is recomputed, so paths rebalance onto the restored link.
 import logging
 import time
 
-from os_ken.app.ofctl import api as ofctl
-from os_ken.base import app_manager
 from os_ken.controller import ofp_event
-from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER,
-                                       set_ev_cls)
+from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from os_ken.lib import hub
-from os_ken.ofproto import ofproto_v1_3
 
-from apps import fabric_flows, ofmsg
-from apps.openflow import OpenFlowPlugin, answer_dhcp, read_installed, read_meter_stats
+from apps.fabric_state import FabricState
+from apps.openflow import OpenFlowPlugin
+from apps.reconcile import Reconciler
 from controller import errors
 from topology import lldp
 from topology.graph import FabricGraph, RouteTable
@@ -67,56 +66,27 @@ class FabricPlugin(OpenFlowPlugin):
         return self.app.describe()
 
 
-class FabricSwitch:
-    """A connected switch whose ports are described, and what qnet believes it holds
-    (None: not read back yet, or it refused a message)."""
-
-    def __init__(self, dp):
-        self.dp = dp
-        self.installed = None
-        #: flows are only added, never removed, until LLDP had time to find the links
-        #: (LINK_TIMEOUT): after a controller restart the switch keeps forwarding meanwhile
-        self.prune_after = time.monotonic() + LINK_TIMEOUT
-
-
-class FabricController(app_manager.OSKenApp):
-    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+class FabricController(Reconciler):
+    """Fabric mode on the shared core: switches are keyed by datapath id; the placement is
+    the LLDP graph (topology/graph.py) and the ports' binding:profile."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.plugin = None
-        self.wake = hub.Event()
-        self.passes = 0               # reconcile passes run (for tests)
-        self.reported = {}            # port id -> status tuple last written to the core
-        self.switches = {}            # dpid -> FabricSwitch
+        self.desired = FabricState()
         self.fabric = FabricGraph()
         self.routes = RouteTable()
-        self.bound = {}               # port id -> (dpid, ofport)
         self.heard = {}               # (a, b) with a < b -> monotonic time of the last LLDP
         self.last_change = None       # when the last link event happened (monotonic)
         #: the most recent recomputations: [{"networks": n, "seconds": s, "cause": ...}]
         self.recomputes = []
 
+    def new_desired_state(self):
+        return FabricState()
+
     def start(self):
         thread = super().start()
-        self.threads += [hub.spawn(self._worker), hub.spawn(self._lldp_loop)]
+        self.threads.append(hub.spawn(self._lldp_loop))
         return thread
-
-    def stop(self):
-        self.is_active = False        # ends the worker and the LLDP loop
-        self.kick()
-        super().stop()
-
-    def attach(self, plugin):
-        self.plugin = plugin
-        self.kick()
-
-    def kick(self):
-        self.wake.set()
-
-    def changed(self, change):
-        """A committed API change: every pass recomputes bindings and routes from the model."""
-        self.kick()
 
     # -- switches and ports --------------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
@@ -135,19 +105,19 @@ class FabricController(app_manager.OSKenApp):
             self.fabric.graph.nodes[dp.id]["ports"].update(ports)
         else:
             self.fabric.add_switch(dp.id, ports)
-        self.switches[dp.id] = FabricSwitch(dp)
+        self.switch_up(dp)
         hub.spawn_after(LINK_TIMEOUT, self.kick)     # the pass that may prune
         self._link_event(up=True, cause=f"switch {dp.id:016x} joined")
         self._send_lldp(dp, ports)
 
-    @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
-    def _switch_gone(self, ev):
-        switch = self.switches.get(ev.datapath.id)
-        if switch is not None and switch.dp is ev.datapath:
-            LOG.info("fabric switch %016x disconnected", ev.datapath.id)
-            del self.switches[ev.datapath.id]
-            self.fabric.remove_switch(ev.datapath.id)
-            self._link_event(up=True, cause=f"switch {ev.datapath.id:016x} left")
+    def switch_down(self, dpid):
+        self.fabric.remove_switch(dpid)
+        self._link_event(up=True, cause=f"switch {dpid:016x} left")
+
+    def may_prune(self, switch):
+        """Flows are only added, never removed, until LLDP had time to find the links
+        (LINK_TIMEOUT): after a controller restart the switch keeps forwarding meanwhile."""
+        return time.monotonic() >= switch.connected_at + LINK_TIMEOUT
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def _port_status(self, ev):
@@ -168,26 +138,13 @@ class FabricController(app_manager.OSKenApp):
             self._send_lldp(dp, {port.port_no: None})
         self.kick()           # a host port may have appeared or gone: bindings change
 
-    @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
-    def _switch_error(self, ev):
-        LOG.error("fabric switch %016x rejected a message: type=%s code=%s",
-                  ev.msg.datapath.id, ev.msg.type, ev.msg.code)
-        switch = self.switches.get(ev.msg.datapath.id)
-        if switch is not None:
-            switch.installed = None   # read back what it really holds on the next pass
-            self.kick()
-
-    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
-    def _packet_in(self, ev):
-        msg = ev.msg
-        dpid, in_port = msg.datapath.id, msg.match.get("in_port")
+    def packet_in(self, msg):
+        """LLDP from another switch: a link."""
         sender = lldp.parse(msg.data)
-        if sender is not None:
-            self._lldp_heard(sender, (dpid, in_port))
-            return
-        port = self._port_at(dpid, in_port)
-        if port is not None:
-            answer_dhcp(msg, self.plugin.model, port)
+        if sender is None:
+            return False
+        self._lldp_heard(sender, (msg.datapath.id, msg.match.get("in_port")))
+        return True
 
     # -- link discovery ------------------------------------------------------------------------
     def _send_lldp(self, dp, ports):
@@ -223,97 +180,37 @@ class FabricController(app_manager.OSKenApp):
         self.last_change = (time.monotonic(), cause)
         self.kick()
 
-    # -- the worker ----------------------------------------------------------------------------
-    def _worker(self):
-        while True:
-            self.wake.wait()
-            self.wake.clear()
-            if not self.is_active:
-                return
-            try:
-                self.reconcile()
-            except Exception:
-                LOG.exception("fabric pass failed; switches are read back on the next one")
-                for switch in self.switches.values():
-                    switch.installed = None
-            self.passes += 1
+    # -- the pass ------------------------------------------------------------------------------
+    def plan(self, model, ports, networks):
+        """Bind ports, bring the routes up to date, and the desired state with them; every
+        switch of the graph is in view."""
+        deltas = self.desired.update(model, self.fabric, self.routes, ports, networks)
+        return {dpid: dpid for dpid in self.fabric.switches()}, deltas
 
-    def reconcile(self):
-        if self.plugin is None:
-            return
-        started, change = time.monotonic(), self.last_change
-        model = self.plugin.model
-        self.bound = fabric_flows.bind_ports(model, self.fabric)
-        changed = self.routes.update(self.fabric.live(),
-                                     fabric_flows.hosted_networks(model, self.bound))
-        desired = fabric_flows.compile_fabric(model, self.fabric, self.bound,
-                                              self.routes.routes)
-        sent, synced = 0, set()
-        for dpid, state in desired.items():
-            switch = self.switches.get(dpid)
-            if switch is not None:
-                sent += self._push(switch, state)
-                synced.add(dpid)
-        if changed and change is not None:
-            record = {"cause": change[1], "networks": len(changed), "messages": sent,
+    def _reconcile(self):
+        started, change, sent = time.monotonic(), self.last_change, self.sent
+        super()._reconcile()
+        rerouted = self.desired.rerouted
+        if rerouted and change is not None:
+            record = {"cause": change[1], "networks": len(rerouted),
+                      "messages": self.sent - sent,
                       "seconds": round(time.monotonic() - change[0], 4),
                       "compute_seconds": round(time.monotonic() - started, 4)}
             LOG.info("fabric: %(networks)d networks rerouted after %(cause)s: %(messages)d "
                      "messages, flows acknowledged %(seconds).3f s after the event", record)
             self.recomputes = (self.recomputes + [record])[-20:]
-        self._report_status(model, synced)
 
-    def _push(self, switch, desired):
-        """Send ``switch`` the difference to ``desired`` (read back first if unknown) and wait
-        for its barrier; returns the number of changes."""
-        if switch.installed is None:
-            switch.installed = read_installed(self._request, switch.dp)
-        prune = time.monotonic() >= switch.prune_after
-        delta = ofmsg.changes(switch.installed, desired, prune=prune)
-        if delta:
-            for msg in ofmsg.messages(switch.dp, delta):
-                switch.dp.send_msg(msg)
-            parser = switch.dp.ofproto_parser
-            self._request(switch.dp, parser.OFPBarrierRequest(switch.dp), parser.OFPBarrierReply)
-        switch.installed = ofmsg.Installed.from_state(
-            desired, kept=None if prune else switch.installed)
-        return len(delta)
+    def host_name(self, dpid):
+        return f"{dpid:016x}"
 
-    def _request(self, dp, msg, reply_cls, multi=False):
-        return ofctl.send_msg(self, msg, reply_cls=reply_cls, reply_multi=multi)
-
-    def _report_status(self, model, synced):
-        """ACTIVE: bound and its switch holds its flows; DOWN otherwise."""
-        for port in list(model.ports.values()):
-            where = self.bound.get(port.id)
-            if where is not None and where[0] in synced and port.admin_up:
-                status = ("ACTIVE", f"{where[0]:016x}", f"{where[0]:016x}", where[1])
-            else:
-                status = ("DOWN", "", None, None)
-            if self.reported.get(port.id) != status:
-                self.plugin.core.ports.report_status(port.id, *status)
-                self.reported[port.id] = status
-
-    def where(self, port_id):
-        """(datapath id in hex, ofport) where a port is bound, or None (QoS port stats)."""
-        where = self.bound.get(port_id)
-        return (f"{where[0]:016x}", where[1]) if where else None
-
-    def meter_stats(self, dpid_hex, meter_ids):
-        switch = self.switches.get(int(dpid_hex, 16))
-        return read_meter_stats(self._request, switch.dp, meter_ids) if switch else {}
-
-    def _port_at(self, dpid, ofport):
-        for port_id, where in self.bound.items():
-            if where == (dpid, ofport):
-                return self.plugin.model.ports.get(port_id)
-        return None
+    def dpid_of(self, host):
+        return int(host, 16)
 
     # -- the admin view --------------------------------------------------------------------------
     def describe(self):
         """Switches, links, bound ports and per-network routes, as plain JSON values."""
         model = self.plugin.model
-        bound_at = {where: pid for pid, where in self.bound.items()}
+        bound_at = {where: pid for pid, where in self.desired.bound.items()}
         switches = []
         for dpid in self.fabric.switches():
             fabric_ports = self.fabric.fabric_ports(dpid)
@@ -331,7 +228,8 @@ class FabricController(app_manager.OSKenApp):
         ports = [{"port_id": pid, "network_id": model.ports[pid].network_id,
                   "mac_address": model.ports[pid].mac, "datapath_id": f"{dpid:016x}",
                   "port_number": no, "port_name": self.fabric.port_names(dpid).get(no)}
-                 for pid, (dpid, no) in sorted(self.bound.items()) if pid in model.ports]
+                 for pid, (dpid, no) in sorted(self.desired.bound.items())
+                 if pid in model.ports]
         networks = [{"network_id": net_id,
                      "switches": [f"{s:016x}" for s in sorted(r.members)],
                      "transit": [f"{s:016x}" for s in sorted(r.carriers - r.members)],

@@ -92,16 +92,44 @@ def flood_along_tree(vni, local_ofports, tree_ofports):
     return flows, group
 
 
-# -- one switch --------------------------------------------------------------------------------
+# -- pieces (apps/pieces.py: the transport families of fabric mode) ---------------------------
+def switch_piece(fabric_ports):
+    """What every switch holds (``flows.switch_piece``: table misses, the egress guard, the
+    packet-in meter), LLDP to the controller, and the switch's links into ``fabric_in``."""
+    common = fl.switch_piece()
+    return fl.Piece(common.flows + (lldp_to_controller(),) +
+                    tuple(classify_fabric_port(p) for p in sorted(fabric_ports)),
+                    meters=common.meters)
+
+
+def dhcp_piece(vni):
+    """At the network's edge switches: DHCP from its ports goes to the controller."""
+    return fl.Piece((fl.send_dhcp_to_controller(vni),))
+
+
+def flood_piece(vni, local_ofports, tree_ofports):
+    flood, group = flood_along_tree(vni, local_ofports, tree_ofports)
+    return fl.Piece(tuple(flood), (group,))
+
+
+def remote_piece(port, vni, next_hop):
+    """A port bound on another switch: its frames are accepted from links, and the way to
+    it (``next_hop``: the port towards its switch, None when this switch is not on a path)."""
+    macs = sorted({port.mac, *(m for m, _ in port.pairs)})
+    out = [accept_from_fabric(mac, vni) for mac in macs]
+    if next_hop is not None:
+        out.append(forward_to_next_hop(port.mac, vni, next_hop))
+    return fl.Piece(tuple(out))
+
+
+# -- one switch, from scratch (the reference the incremental state is tested against) --------
 def compile_fabric_switch(dpid, model, bound, routes, fabric_ports):
     """The complete desired state of fabric switch ``dpid``.
 
     ``bound``: port id -> (dpid, ofport); ``routes``: network id -> topology.graph.NetworkRoutes;
     ``fabric_ports``: this switch's ports that lead to other switches.
     """
-    common = fl.switch_piece()
-    flows, groups, meters = [*common.flows, lldp_to_controller()], [], [*common.meters]
-    flows += [classify_fabric_port(p) for p in sorted(fabric_ports)]
+    pieces = [switch_piece(fabric_ports)]
     for net_id in sorted(routes):
         r = routes[net_id]
         net = model.networks.get(net_id)
@@ -111,28 +139,20 @@ def compile_fabric_switch(dpid, model, bound, routes, fabric_ports):
         local = []
         for port in model.ports_on_network(net_id):
             if edge and port.ipv4:
-                flows += fl.arp_piece(port, vni).flows
+                pieces.append(fl.arp_piece(port, vni))
             where = bound.get(port.id)
             if where is None or not port.admin_up:
                 continue
             host, ofport = where
             if host == dpid:
                 local.append(ofport)
-                piece = fl.local_port_piece(port, ofport, vni, model.limits_of(port))
-                flows += piece.flows
-                meters += piece.meters
-                continue
-            for mac in sorted({port.mac, *(m for m, _ in port.pairs)}):
-                flows.append(accept_from_fabric(mac, vni))
-            out = r.next_port.get((dpid, host))
-            if out is not None:
-                flows.append(forward_to_next_hop(port.mac, vni, out))
+                pieces.append(fl.local_port_piece(port, ofport, vni, model.limits_of(port)))
+            else:
+                pieces.append(remote_piece(port, vni, r.next_port.get((dpid, host))))
         if edge and net.dhcp:
-            flows.append(fl.send_dhcp_to_controller(vni))
-        flood, group = flood_along_tree(vni, local, r.tree_ports.get(dpid, ()))
-        flows += flood
-        groups.append(group)
-    return fl.SwitchState.of(flows, groups, meters)
+            pieces.append(dhcp_piece(vni))
+        pieces.append(flood_piece(vni, local, r.tree_ports.get(dpid, ())))
+    return fl.union(pieces)
 
 
 def compile_fabric(model, fabric, bound, routes):

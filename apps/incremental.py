@@ -38,7 +38,7 @@ with a proactive controller that knows every MAC it is not worth it.
 """
 import dataclasses
 
-from apps import flows
+from apps import flows, pieces
 from apps import pipeline as pl
 from apps.ofmsg import Delta
 from tunnel.mesh import tunnel_port_name, tunnel_tag
@@ -166,34 +166,179 @@ class SwitchPieces:
         return flows.SwitchState(self.flows, self.groups, self.meters)
 
 
-class DesiredState:
-    """The desired state of every chassis, kept current by ``update`` (see the module doc).
+class PieceState:
+    """What both modes' desired states share: each switch's SwitchPieces, pieces that are
+    the same on every switch built once, the work counters, and the views the core
+    (apps/reconcile.py) reads: ``bound``, ``bound_on``, ``ports_changed``, ``state()``,
+    ``port_at()``. Which pieces exist and who builds them is apps/pieces.py ``FAMILIES``;
+    a mode supplies its placement (``is_edge``) and its transport families
+    (``transport_<family>``)."""
+
+    def __init__(self):
+        self.cold = True          # nothing folded in yet
+        self.switches = {}        # switch key -> SwitchPieces
+        self.ports = {}           # port id -> Port (controller/logical.py) folded in
+        self.networks = {}        # network id -> Network folded in
+        self.net_ports = {}       # network id -> set of port ids
+        self.bound = {}           # port id -> (switch key, ofport)
+        self.bound_by_net = {}    # network id -> {switch key: {port id: ofport}}
+        self.bound_on = {}        # switch key -> {port id: ofport}
+        self.limits = {}          # port id -> bandwidth limits folded in (model.limits_of)
+        self.shared = {}          # piece key -> (inputs, Piece)
+        self.keys = {}            # port id -> its piece keys
+        self.ports_changed = set()   # ports whose binding or view the last update changed
+        self.counters = Counters()
+
+    def is_edge(self, switch, net_id):
+        """Whether ``switch`` hosts ports of ``net_id`` (holds its EDGE pieces)."""
+        raise NotImplementedError
+
+    def state(self, key):
+        """The full desired SwitchState of a switch (for a resync against what it holds)."""
+        switch = self.switches.get(key)
+        return switch.state() if switch else flows.SwitchState({}, {})
+
+    def port_at(self, key, ofport):
+        """The id of the port bound to ``ofport`` on a switch, or None."""
+        for port_id, where in self.bound_on.get(key, {}).items():
+            if where == ofport:
+                return port_id
+        return None
+
+    def placement_of(self, port):
+        """(switch key, ofport) where the mode binds ``port`` now, or None."""
+        raise NotImplementedError
+
+    def unplace(self, port):
+        """Forget what the mode noted of ``port`` when it was placed."""
+
+    def _fold_network(self, model, net_id):
+        net = model.networks.get(net_id)
+        if net is None:
+            self.networks.pop(net_id, None)
+            self.shared.pop(("network", net_id), None)
+        else:
+            self.networks[net_id] = net
+
+    def _fold_port(self, model, port_id):
+        old, new = self.ports.get(port_id), model.ports.get(port_id)
+        where = self.bound.pop(port_id, None)
+        if old is not None:
+            self.net_ports.get(old.network_id, set()).discard(port_id)
+            self.unplace(old)
+            if where is not None:
+                del self.bound_by_net[old.network_id][where[0]][port_id]
+                del self.bound_on[where[0]][port_id]
+        if new is None:
+            self.ports.pop(port_id, None)
+            self.limits.pop(port_id, None)
+            return
+        self.ports[port_id] = new
+        self.limits[port_id] = model.limits_of(new)
+        self.net_ports.setdefault(new.network_id, set()).add(port_id)
+        where = self.placement_of(new)
+        if where is not None:
+            self.bound[port_id] = where
+            self.bound_by_net.setdefault(new.network_id, {}).setdefault(where[0], {})[
+                port_id] = where[1]
+            self.bound_on.setdefault(where[0], {})[port_id] = where[1]
+
+    def _refresh(self, refresh, live):
+        """Re-evaluate the given pieces of each switch; the deltas of those that changed."""
+        deltas = {}
+        for c, keys in refresh.items():
+            if c not in live:
+                continue
+            switch = self.switches.get(c)
+            if switch is None:
+                switch = self.switches[c] = SwitchPieces()
+            self.counters.switches_visited += 1
+            for key in keys:
+                switch.put(key, self._want(c, key))
+            delta = switch.take_delta()
+            if delta:
+                deltas[c] = delta
+                self.counters.switches_touched += 1
+                self.counters.changes += len(delta)
+        return deltas
+
+    def _forget_pieces(self, ports):
+        """Drop the shared pieces of deleted ports."""
+        for p in ports:
+            if p not in self.ports:
+                for key in self.keys.pop(p, ()):
+                    self.shared.pop(key, None)
+
+    def _network_keys(self, net_id, switch):
+        """Keys of the pieces of a network a switch may hold: the network's own, and per port
+        its EDGE pieces and either its HOST or its REMOTE ones (a port whose binding changed
+        is refreshed with all its keys by its own change)."""
+        keys = [(f.name, net_id) for f in pieces.NETWORK_FAMILIES]
+        for p in self.net_ports.get(net_id, ()):
+            here = self.bound.get(p, (None,))[0] == switch
+            keys += [(f.name, p) for f in pieces.PORT_FAMILIES
+                     if f.held_on not in (pieces.HOST, pieces.REMOTE)
+                     or (f.held_on == pieces.HOST) == here]
+        return keys
+
+    def _port_keys(self, port_id):
+        """("arp", id), ("local", id), ("remote", id)...: made once, held by many switches."""
+        keys = self.keys.get(port_id)
+        if keys is None:
+            keys = self.keys[port_id] = tuple((f.name, port_id) for f in pieces.PORT_FAMILIES)
+        return keys
+
+    def _shared(self, key, inputs, build):
+        """A piece that is the same on every switch: built once per distinct ``inputs``."""
+        cached = self.shared.get(key)
+        if cached is not None and cached[0] == inputs:
+            return cached[1]
+        piece = build(*inputs)
+        self.shared[key] = (inputs, piece)
+        if piece is not None:
+            self._count(piece)
+        return piece
+
+    def _count(self, piece):
+        self.counters.pieces_computed += 1
+        self.counters.flows_computed += len(piece.flows) + len(piece.groups)
+
+    def _want(self, c, key):
+        """The piece switch ``c`` should hold under ``key`` now, or None: an edge family is
+        built here, the same way in both modes; a transport family by the mode."""
+        family = pieces.BY_NAME[key[0]]
+        if family.build is None:
+            return getattr(self, "transport_" + family.name)(c, key[-1])
+        port = self.ports.get(key[-1])
+        if port is None or not self.is_edge(c, port.network_id):
+            return None
+        vni = self.networks[port.network_id].vni
+        if family.held_on == pieces.EDGE:
+            return self._shared(key, (port, vni), family.build)
+        where = self.bound.get(port.id)
+        if where is None or not port.admin_up or where[0] != c:
+            return None
+        return self._shared(key, (port, vni, where[1], self.limits.get(port.id)),
+                            family.build)
+
+
+class DesiredState(PieceState):
+    """The desired state of every chassis (overlay mode), kept current by ``update`` (see the
+    module doc).
 
     It keeps its own copy of what it last folded in (port and network views, chassis views),
     so a change is judged against what the switches were given, whatever the model says now.
     """
 
     def __init__(self):
-        self.cold = True          # nothing folded in yet
-        self.switches = {}        # chassis id -> SwitchPieces
+        super().__init__()
         self.views = {}           # chassis id -> ChassisView
         self.claims = {}          # iface-id -> {chassis id: ofport}
         self.by_ip = {}           # tunnel ip -> chassis id
         self.tags = {}            # chassis id -> tunnel tag
         self.tunnels = {}         # chassis id -> {remote chassis id: tunnel ofport}
-        self.ports = {}           # port id -> Port (controller/logical.py) folded in
-        self.networks = {}        # network id -> Network folded in
-        self.net_ports = {}       # network id -> set of port ids
-        self.bound = {}           # port id -> (chassis id, ofport)
-        self.bound_by_net = {}    # network id -> {chassis id: {port id: ofport}}
-        self.bound_on = {}        # chassis id -> {port id: ofport}
         self.attached = {}        # iface-id -> port id, for the ports folded in
-        self.shared = {}          # piece key -> (inputs, Piece)
-        self.keys = {}            # port id -> its piece keys
-        self.limits = {}          # port id -> bandwidth limits folded in (model.limits_of)
         self.tunnels_dirty = set()   # chassis whose wanted tunnel ports may have changed
-        self.ports_changed = set()   # ports whose binding or view the last update changed
-        self.counters = Counters()
 
     # -- the one entry point ----------------------------------------------------------------
     def update(self, model, chassis, ports=(), networks=(), dirty_chassis=None):
@@ -232,10 +377,7 @@ class DesiredState:
         deltas = self._refresh(refresh, live)
         for c in set(self.switches) - set(live):
             del self.switches[c]
-        for p in ports:
-            if p not in self.ports:
-                for key in self.keys.pop(p, ()):
-                    self.shared.pop(key, None)
+        self._forget_pieces(ports)
         return deltas
 
     def _fold_model(self, model, ports, networks):
@@ -251,30 +393,6 @@ class DesiredState:
             self._fold_port(model, p)
         return {n: (before[n], self._hosts(n)) for n in touched}, port_nets
 
-    def _refresh(self, refresh, live):
-        """Re-evaluate the given pieces of each switch; the deltas of those that changed."""
-        deltas = {}
-        for c, keys in refresh.items():
-            if c not in live:
-                continue
-            switch = self.switches.get(c)
-            if switch is None:
-                switch = self.switches[c] = SwitchPieces()
-            self.counters.switches_visited += 1
-            for key in keys:
-                switch.put(key, self._want(c, key))
-            delta = switch.take_delta()
-            if delta:
-                deltas[c] = delta
-                self.counters.switches_touched += 1
-                self.counters.changes += len(delta)
-        return deltas
-
-    def state(self, chassis_id):
-        """The full desired SwitchState of a chassis (for a resync against what it holds)."""
-        switch = self.switches.get(chassis_id)
-        return switch.state() if switch else flows.SwitchState({}, {})
-
     def wanted_tunnels(self, chassis_id):
         """{tunnel port name: remote ip} the chassis needs: one per switch it shares a network
         with (see tunnel/mesh.py)."""
@@ -287,13 +405,6 @@ class DesiredState:
         peers.discard(chassis_id)
         ips = (self.views[c].tunnel_ip for c in peers)
         return {tunnel_port_name(ip): ip for ip in ips if ip}
-
-    def port_at(self, chassis_id, ofport):
-        """The id of the port bound to ``ofport`` on a chassis, or None."""
-        for port_id, where in self.bound_on.get(chassis_id, {}).items():
-            if where == ofport:
-                return port_id
-        return None
 
     # -- folding inputs in ------------------------------------------------------------------
     def _fold_chassis(self, model, live, candidates, ports):
@@ -355,40 +466,20 @@ class DesiredState:
                 self.tunnels.pop(c, None)
         return tunnels_changed, new_chassis
 
-    def _fold_network(self, model, net_id):
-        net = model.networks.get(net_id)
-        if net is None:
-            self.networks.pop(net_id, None)
-            self.shared.pop(("network", net_id), None)
-        else:
-            self.networks[net_id] = net
+    def placement_of(self, port):
+        """Where ``port`` (just folded in) is bound: the switch whose OVSDB reports an
+        interface with its attachment (the lowest system-id if several do)."""
+        if port.attachment:
+            self.attached[port.attachment] = port.id
+        holders = self.claims.get(port.attachment) if port.attachment else None
+        if not holders:
+            return None
+        host = min(holders)
+        return host, holders[host]
 
-    def _fold_port(self, model, port_id):
-        old, new = self.ports.get(port_id), model.ports.get(port_id)
-        where = self.bound.pop(port_id, None)
-        if old is not None:
-            self.net_ports.get(old.network_id, set()).discard(port_id)
-            if old.attachment and self.attached.get(old.attachment) == port_id:
-                del self.attached[old.attachment]
-            if where is not None:
-                del self.bound_by_net[old.network_id][where[0]][port_id]
-                del self.bound_on[where[0]][port_id]
-        if new is None:
-            self.ports.pop(port_id, None)
-            self.limits.pop(port_id, None)
-            return
-        self.ports[port_id] = new
-        self.limits[port_id] = model.limits_of(new)
-        if new.attachment:
-            self.attached[new.attachment] = port_id
-        self.net_ports.setdefault(new.network_id, set()).add(port_id)
-        holders = self.claims.get(new.attachment) if new.attachment else None
-        if holders:
-            host = min(holders)
-            self.bound[port_id] = (host, holders[host])
-            self.bound_by_net.setdefault(new.network_id, {}).setdefault(host, {})[port_id] = \
-                holders[host]
-            self.bound_on.setdefault(host, {})[port_id] = holders[host]
+    def unplace(self, port):
+        if port.attachment and self.attached.get(port.attachment) == port.id:
+            del self.attached[port.attachment]
 
     # -- what a switch should hold ----------------------------------------------------------
     def _hosts(self, net_id):
@@ -398,79 +489,43 @@ class DesiredState:
             return set()
         return {c for c, bound in self.bound_by_net.get(net_id, {}).items() if bound}
 
-    def _hosting(self, chassis_id, net_id):
+    def is_edge(self, chassis_id, net_id):
         net = self.networks.get(net_id)
         return net is not None and net.admin_up and \
             bool(self.bound_by_net.get(net_id, {}).get(chassis_id))
 
     def _hosted_by(self, chassis_id):
         return {n for n in {self.ports[p].network_id for p in self.bound_on.get(chassis_id, ())}
-                if self._hosting(chassis_id, n)}
+                if self.is_edge(chassis_id, n)}
 
-    def _network_keys(self, net_id, chassis_id):
-        """Keys of the pieces of a network a switch may hold: per port, its ARP answers and
-        either its local or its remote piece (a port whose binding changed is refreshed
-        with all three keys by its own change)."""
-        keys = [("network", net_id), ("flood", net_id)]
-        for p in self.net_ports.get(net_id, ()):
-            arp, local, remote = self._port_keys(p)
-            keys.append(arp)
-            keys.append(local if self.bound.get(p, (None,))[0] == chassis_id else remote)
-        return keys
-
-    def _port_keys(self, port_id):
-        """("arp", id), ("local", id), ("remote", id): made once, held by many switches."""
-        keys = self.keys.get(port_id)
-        if keys is None:
-            keys = self.keys[port_id] = (("arp", port_id), ("local", port_id),
-                                         ("remote", port_id))
-        return keys
-
-    def _shared(self, key, inputs, build):
-        """A piece that is the same on every switch: built once per distinct ``inputs``."""
-        cached = self.shared.get(key)
-        if cached is not None and cached[0] == inputs:
-            return cached[1]
-        piece = build(*inputs)
-        self.shared[key] = (inputs, piece)
+    # -- the transport families (apps/pieces.py): VXLAN tunnels between chassis --------------
+    def transport_chassis(self, c, _):
+        piece = flows.chassis_piece({self.tags[r]: ofport for r, ofport
+                                     in self.tunnels.get(c, {}).items()})
         self._count(piece)
         return piece
 
-    def _count(self, piece):
-        self.counters.pieces_computed += 1
-        self.counters.flows_computed += len(piece.flows) + len(piece.groups)
-
-    def _want(self, c, key):
-        """The piece chassis ``c`` should hold under ``key`` now, or None."""
-        kind, ident = key[0], key[-1]
-        if kind == "chassis":
-            piece = flows.chassis_piece({self.tags[r]: ofport for r, ofport
-                                         in self.tunnels.get(c, {}).items()})
-            self._count(piece)
-            return piece
-        if kind in ("network", "flood"):
-            if not self._hosting(c, ident):
-                return None
-            net = self.networks[ident]
-            if kind == "network":
-                return self._shared(key, (net,), flows.network_piece)
-            return self._flood(c, net)
-        port = self.ports.get(ident)
-        if port is None or not self._hosting(c, port.network_id):
+    def transport_network(self, c, net_id):
+        if not self.is_edge(c, net_id):
             return None
-        vni = self.networks[port.network_id].vni
-        if kind == "arp":
-            return self._shared(key, (port, vni), flows.arp_piece) if port.ipv4 else None
-        where = self.bound.get(ident)
+        return self._shared(("network", net_id), (self.networks[net_id],), flows.network_piece)
+
+    def transport_flood(self, c, net_id):
+        return self._flood(c, self.networks[net_id]) if self.is_edge(c, net_id) else None
+
+    def transport_remote(self, c, port_id):
+        port = self.ports.get(port_id)
+        if port is None or not self.is_edge(c, port.network_id):
+            return None
+        where = self.bound.get(port_id)
         if where is None or not port.admin_up:
             return None
-        host, ofport = where
-        if kind == "local":
-            return self._shared(key, (port, ofport, vni, self.limits.get(ident)),
-                                flows.local_port_piece) if host == c else None
+        host = where[0]
         if host == c or host not in self.tags:
             return None
-        return self._shared(key, (port, vni, self.tags[host]), flows.remote_port_piece)
+        return self._shared(("remote", port_id),
+                            (port, self.networks[port.network_id].vni, self.tags[host]),
+                            flows.remote_port_piece)
 
     def _flood(self, c, net):
         tunnels = self.tunnels.get(c, {})

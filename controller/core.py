@@ -58,17 +58,19 @@ class Core:
         plugin_obj.start(core)
         return core
 
-    def write(self, work):
+    def write(self, work, veto=True):
         """Run ``work(session) -> (result, [Change, ...])`` as one transaction.
 
         The plug-in may veto each change before commit (the transaction then rolls back and
-        nothing is stored); after commit it is told about each change, in order.
+        nothing is stored; not for ``veto=False``: a back-end's own status reports); after
+        commit it is told about each change, in order.
         """
         def transaction(session):
             result, changes = work(session)
             session.flush()
-            for change in changes:
-                self.plugin.check(change)
+            if veto:
+                for change in changes:
+                    self.plugin.check(change)
             return result, changes
 
         result, changes = self.db.run_write(transaction)

@@ -3,10 +3,11 @@ import random
 import types
 
 import netaddr
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import object_session, selectinload
 
 from controller import errors, ipam, logical
+from controller.context import Context
 from controller.models import IPAllocation, Network, Port, Subnet, utcnow
 from controller.networks import as_parent
 from controller.resource import ResourceManager, isoformat, new_id, touch
@@ -36,6 +37,8 @@ _BINDING_OF_PORT = select(_PORTS.status, _PORTS.binding_datapath, _PORTS.binding
 _INSERT_ALLOCATIONS = insert(IPAllocation.__table__)
 _NETWORK_OWNER = select(Network.__table__.c.project_id, Network.__table__.c.shared).where(
     Network.__table__.c.id == bindparam("id"))
+#: Who writes a back-end's status reports.
+BACKEND = Context.admin()
 
 
 class PortManager(ResourceManager):
@@ -383,8 +386,11 @@ class PortManager(ResourceManager):
         """For back-ends: where a port is bound and whether it carries traffic, or ``error``:
         why an interface that claims it was not bound (the port is then DOWN and unbound).
 
-        This is the back-end's answer to a change, not a tenant's change, so the plug-in is not
-        told about it. Returns False when the port no longer exists.
+        A real change is a write like any other: one transaction, and a ``port`` Change with
+        action ``status`` for every listener of the core's changes (a back-end ignores its own
+        reports: they change nothing it computes). It is the back-end's answer, not a
+        tenant's change, so no plug-in is asked to veto it. Returns False when the port no
+        longer exists.
 
         Back-ends report every port they see, and most reports change nothing (a new port is
         stored DOWN and unbound, which is what its first report says): a plain read answers
@@ -396,15 +402,20 @@ class PortManager(ResourceManager):
             return False
         if tuple(current) == (status, datapath, ofport, host or current.binding_host, error):
             return True
-        values = {"status": status, "binding_datapath": datapath, "binding_ofport": ofport,
-                  "binding_error": error}
-        if host:
-            values["binding_host"] = host
 
         def work(session):
-            return session.execute(update(Port).where(Port.id == id_).values(values)
-                                   .execution_options(synchronize_session=False)).rowcount > 0
-        return self.core.db.run_write(work)
+            try:
+                port = self.find(session, BACKEND, id_)
+            except errors.PortNotFound:
+                return False, []
+            old = self.to_dict(port)
+            port.status, port.binding_datapath, port.binding_ofport = status, datapath, ofport
+            port.binding_error = error
+            if host:
+                port.binding_host = host
+            session.flush()
+            return True, [self.change(BACKEND, "status", old, self.to_dict(port))]
+        return self.core.write(work, veto=False)
 
     def stats(self, ctx, id_):
         """The back-end's counters for a port the caller can see (404 otherwise)."""

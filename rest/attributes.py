@@ -91,7 +91,7 @@ SUBNET = {
     "subnetpool_id": Attr(t.Uuid(), nullable=True, filter=False),
 }
 
-FIXED_IP = t.Record({"subnet_id": t.Uuid(), "ip_address": t.IpAddress()})
+FIXED_IP = t.Record({"subnet_id": t.Uuid(), "ip_address": t.IpAddress()}, min_keys=1)
 
 PORT = {
     **standard_attributes(),

@@ -13,6 +13,7 @@ from controller import errors
 from controller.context import Context
 from controller.models import Project, Token, utcnow
 from controller.resource import isoformat
+from rest.attributes import PROJECT
 
 MODES = ("noauth", "token")
 # Quantum v1.0 names the tenant in the URL; without headers, noauth mode believes it.
@@ -42,6 +43,8 @@ class Authenticator:
             v1_tenant = V1_TENANT.match(req.path_info)
             project = (req.headers.get("X-Project-Id") or req.headers.get("X-Tenant-Id")
                        or (v1_tenant and v1_tenant.group(1)) or self.noauth_project)
+            # the project names what it creates: it must fit where project ids are stored
+            PROJECT.convert("project_id", project)
             return Context(project_id=project, is_admin="admin" in _roles(req))
         token = req.headers.get("X-Auth-Token")
         if not token:

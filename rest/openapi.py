@@ -9,7 +9,7 @@ operations, which is how a stateful client (or fuzzer) finds what to read, chang
 """
 import re
 
-from rest import types as t
+from rest import openapi_v1, types as t
 
 STATUS = {
     400: "Bad input: an invalid attribute, filter or query, or a URL or body that is not "
@@ -256,11 +256,17 @@ def _discovery_paths(registry):
     return paths
 
 
+def _codes(kind, ok=None):
+    """The statuses of a ``kind`` of operation; ``ok`` replaces its success code (v1.0's)."""
+    return ((ok,) + ALLOWED[kind][1:]) if ok else ALLOWED[kind]
+
+
 def build(registry, server_url="/"):
-    schemas = {"Error": ERROR}
+    schemas = {"Error": ERROR, "V1Fault": openapi_v1.FAULT}
     paths = _discovery_paths(registry)
     for spec in registry.resources.values():
         paths.update(_resource_paths(spec, schemas))
+    paths.update(openapi_v1.paths(registry, _codes))
     _nested_links(registry, paths)
     if "/v2.0/ports/{id}/qnet-stats" in paths:
         paths["/v2.0/ports"]["post"]["responses"]["201"]["links"]["ShowPortStats"] = {
@@ -268,7 +274,8 @@ def build(registry, server_url="/"):
             "parameters": {"id": "$response.body#/port/id"}}
     return {
         "openapi": "3.0.3",
-        "info": {"title": "qnet network API (Neutron v2.0 shape)", "version": "2.0"},
+        "info": {"title": "qnet network API (Neutron v2.0 and Quantum v1.0 shapes)",
+                 "version": "2.0"},
         "servers": [{"url": server_url}],
         "components": {"schemas": schemas, "securitySchemes": {
             "token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}}},

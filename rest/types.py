@@ -214,14 +214,17 @@ class ListOf(Type):
 
 
 class Record(Type):
-    """A JSON object with known keys (``required`` must be present; no others allowed)."""
+    """A JSON object with known keys (``required`` must be present; no others allowed; at
+    least ``min_keys`` of them)."""
 
-    def __init__(self, fields, required=()):
-        self.fields, self.required = fields, set(required)
+    def __init__(self, fields, required=(), min_keys=0):
+        self.fields, self.required, self.min_keys = fields, set(required), min_keys
         self.schema = {"type": "object", "additionalProperties": False,
                        "properties": {k: t.schema for k, t in fields.items()}}
         if required:
             self.schema["required"] = sorted(required)
+        if min_keys:
+            self.schema["minProperties"] = min_keys
 
     def convert(self, name, value):
         if not isinstance(value, dict):
@@ -234,6 +237,9 @@ class Record(Type):
         if missing:
             raise errors.InvalidInput(
                 error=f"'{name}' entries need {', '.join(sorted(missing))}")
+        if len(value) < self.min_keys:
+            raise errors.InvalidInput(error=f"'{name}' entries need at least {self.min_keys} "
+                                            f"of {', '.join(self.fields)}")
         return {k: self.fields[k].convert(f"{name}.{k}", v) for k, v in value.items()}
 
     def parse_query(self, name, text):

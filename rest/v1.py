@@ -13,8 +13,9 @@ as Quantum v1.1 did, instead of v1.0's private 420-440 codes that HTTP tooling d
 import dataclasses
 
 from controller import errors
-from controller.qos import DIRECTIONS
+from controller.qos import DIRECTIONS, MAX_KBPS
 from rest import types as t
+from rest.attributes import PROJECT
 from rest.wsgi import json_body, json_response
 
 FAULT_NAMES = {
@@ -29,7 +30,10 @@ FAULT_NAMES = {
     "HTTPRequestEntityTooLarge": "requestEntityTooLarge",
 }
 STATES = {"ACTIVE": True, "DOWN": False}
-LIMIT = t.Record({"max_kbps": t.Integer(), "max_burst_kbps": t.Integer()}, ("max_kbps",))
+LIMIT = t.Record({"max_kbps": t.Integer(1, MAX_KBPS), "max_burst_kbps": t.Integer(0, MAX_KBPS)},
+                 ("max_kbps",))
+NAME = t.String(255)
+INTERFACE = t.String(255)
 
 
 class RequestedStateInvalid(errors.BadRequest):
@@ -80,6 +84,7 @@ class V1Api:
     def tenant_context(self, ctx, tenant):
         """The URL names the tenant: callers act in their own; admins in any (as that tenant's
         owner, so they see exactly what the tenant sees): the ``access_tenant`` rule."""
+        PROJECT.convert("tenant", tenant)  # an admin's tenant must fit where projects are kept
         self.core.policy.enforce(ctx, "access_tenant", {"project_id": tenant,
                                                         "tenant_id": tenant})
         return dataclasses.replace(ctx, project_id=tenant, is_admin=False)
@@ -121,22 +126,22 @@ class V1Api:
             if required:
                 raise errors.BadRequest("Missing attribute(s): name")
             return {}
-        if not isinstance(data["name"], str) or len(data["name"]) > 255:
-            raise errors.InvalidInput(error="'name' must be a string of at most 255 characters")
-        return {"name": data["name"]}
+        return {"name": NAME.convert("name", data["name"])}
 
     @staticmethod
     def state(data):
         if "state" not in data:
             return {}
-        if data["state"] not in STATES:
+        if not isinstance(data["state"], str) or data["state"] not in STATES:
             raise RequestedStateInvalid(state=data["state"])
         return {"admin_state_up": STATES[data["state"]]}
 
     @staticmethod
     def limits(data):
         """{direction: (max_kbps, max_burst_kbps)} from a body's bandwidth_limits."""
-        value = data.get("bandwidth_limits") or {}
+        value = data.get("bandwidth_limits")
+        if value is None:
+            value = {}
         if not isinstance(value, dict):
             raise errors.InvalidInput(error="bandwidth_limits must be an object keyed by "
                                             "direction (egress, ingress)")
@@ -257,10 +262,9 @@ class V1Api:
         ctx = self.tenant_context(ctx, tenant)
         data = self.body(req, "attachment")
         self.only(data, ("id",))
-        interface = data.get("id")
-        if not isinstance(interface, str) or not interface or len(interface) > 255:
-            raise errors.InvalidInput(
-                error="attachment id must be a non-empty string of at most 255 characters")
+        interface = INTERFACE.convert("attachment.id", data.get("id"))
+        if not interface:
+            raise errors.InvalidInput(error="attachment id must not be empty")
         self.port(ctx, net, port)
         self.core.ports.plug(ctx, port, interface)
         return json_response(None, 204)

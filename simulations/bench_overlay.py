@@ -144,18 +144,18 @@ def traced_serve(argv):
         return msgs
     ofmsg.messages = messages
 
-    orig_send = of.ofctl.send_msg
+    orig_request = of.QnetController._request
 
-    def send_msg(app, msg, reply_cls=None, *a, **kw):
+    def request(self, dp, msg, reply_cls, *a, **kw):
         barrier = reply_cls is not None and reply_cls.__name__ == "OFPBarrierReply"
         if barrier:
             emit("barrier_sent", dpid=msg.datapath.id)
         try:
-            return orig_send(app, msg, reply_cls, *a, **kw)
+            return orig_request(self, dp, msg, reply_cls, *a, **kw)
         finally:
             if barrier:
                 emit("barrier_done", dpid=msg.datapath.id)
-    of.ofctl.send_msg = send_msg
+    of.QnetController._request = request
 
     for name in ("_request_tunnels", "_report_status"):
         orig = getattr(of.QnetController, name)

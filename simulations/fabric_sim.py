@@ -4,12 +4,23 @@ Used by the unit tests and bench_fabric: build a topology as a networkx graph, b
 compile with apps/fabric_flows.py, load each switch's diff into its SwitchModel, then ``send``
 a frame from a host and follow every copy across links until it is delivered or dropped.
 A copy that comes back to a (switch, in port) it already crossed is counted as a loop.
+
+``FabricCloud`` runs the real fabric controller (apps/fabric.py) instead of compiling: switches
+connect and describe their ports, links are heard as LLDP would report them and cut with port
+status, and the controller's passes run until it has nothing left to do.
 """
+from types import SimpleNamespace
+
 import networkx as nx
+from os_ken.controller import ofp_event
+from os_ken.ofproto import ofproto_v1_3 as ofp
+from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from apps import fabric_flows, ofmsg
+from apps.fabric import FabricController
 from apps.ofmodel import ModelDatapath, SwitchModel
 from controller.logical import Binding
+from simulations.fakecloud import AnsweredAtOnce, settle
 from topology.graph import FabricGraph, RouteTable
 
 
@@ -120,3 +131,86 @@ class SimFabric:
 
     def flow_counts(self):
         return {dpid: dp.switch.flow_count() for dpid, dp in self.switches.items()}
+
+
+class SimController(AnsweredAtOnce, FabricController):
+    """The real fabric controller on in-process switches."""
+
+
+class FabricCloud:
+    """Switch models wired as ``graph`` (hosts' ports numbered after the links), driven by the
+    real fabric controller and plug-in (``plugin``: an apps.fabric.FabricPlugin whose ``core``
+    takes the status reports)."""
+
+    def __init__(self, plugin, graph, host_ports=4):
+        self.plugin = plugin
+        self.controller = SimController()
+        plugin.app = self.controller
+        self.controller.attach(plugin)
+        self.switches, self.peer, self.cables = {}, {}, {}
+        numbers = {s: iter(range(1, 1000)) for s in graph}
+        models = {s: SwitchModel(s) for s in graph}
+        for a, b in sorted((min(e), max(e)) for e in graph.edges):
+            pa, pb = next(numbers[a]), next(numbers[b])
+            models[a].add_port(pa, f"s{a}-eth{pa}")
+            models[b].add_port(pb, f"s{b}-eth{pb}")
+            self.peer[(a, pa)], self.peer[(b, pb)] = (b, pb), (a, pa)
+            self.cables[(a, b)] = True
+        for s, model in models.items():
+            for _ in range(host_ports):
+                no = next(numbers[s])
+                model.add_port(no, f"s{s}-eth{no}")
+            self.switches[s] = ModelDatapath(model, record=False)
+            self.switches[s].is_active = False
+
+    def host_ports(self, dpid):
+        """Names of ``dpid``'s ports that lead to no other switch."""
+        return [p.name.decode() for no, p in sorted(self.switches[dpid].switch.ports.items())
+                if (dpid, no) not in self.peer]
+
+    def connect(self, dpid):
+        """The switch connects and describes its ports; its links are heard (LLDP)."""
+        dp = self.switches[dpid]
+        dp.is_active = True
+        self.controller._switch_connected(SimpleNamespace(msg=SimpleNamespace(datapath=dp)))
+        desc = [r for r in dp.replies if isinstance(r, parser.OFPPortDescStatsReply)]
+        dp.replies = []
+        for reply in desc:
+            self.controller._port_desc(ofp_event.EventOFPPortDescStatsReply(reply))
+        for (a, b), up in self.cables.items():
+            if up and dpid in (a, b):
+                self._hear(a, b)
+
+    def disconnect(self, dpid):
+        dp = self.switches[dpid]
+        dp.is_active = False
+        self.controller._switch_gone(SimpleNamespace(datapath=dp))
+
+    def _ports_of(self, a, b):
+        return next(pa for (s, pa), (peer, _) in self.peer.items() if s == a and peer == b)
+
+    def _hear(self, a, b):
+        if self.switches[a].is_active and self.switches[b].is_active:
+            self.controller._lldp_heard((a, self._ports_of(a, b)), (b, self._ports_of(b, a)))
+
+    def cable(self, a, b, up):
+        """A link's carrier comes or goes: both ends report port status, and a link coming
+        up is heard by LLDP."""
+        a, b = min(a, b), max(a, b)
+        self.cables[(a, b)] = up
+        for s, peer in ((a, b), (b, a)):
+            dp = self.switches[s]
+            if not dp.is_active:
+                continue
+            no = self._ports_of(s, peer)
+            port = dp.switch.ports[no] = dp.switch.ports[no]._replace(
+                state=ofp.OFPPS_LIVE if up else ofp.OFPPS_LINK_DOWN)
+            msg = parser.OFPPortStatus(dp, ofp.OFPPR_MODIFY, port)
+            self.controller._port_status(ofp_event.EventOFPPortStatus(msg))
+        if up:
+            self._hear(a, b)
+
+    def settle(self, max_passes=10):
+        """Run controller passes until nothing is left to do; returns the work counters of
+        those passes summed and the flow-, group- and meter-mods sent."""
+        return settle(self.controller, lambda: None, max_passes)

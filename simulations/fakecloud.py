@@ -30,8 +30,9 @@ from apps.openflow import QnetController
 from simulations.fixtures import network, port
 
 
-class CloudController(QnetController):
-    """The real controller; requests are answered at once by in-process switches."""
+class AnsweredAtOnce:
+    """Mixed into a real controller app (apps/reconcile.py): its requests are answered at once
+    by in-process switches."""
 
     def _request(self, dp, msg, reply_cls, multi=False):
         """Send ``msg``; the switch has answered it (and everything sent before) at once.
@@ -43,6 +44,27 @@ class CloudController(QnetController):
                 self._switch_error(ofp_event.EventOFPErrorMsg(r))
         replies = [r for r in replies if isinstance(r, reply_cls)]
         return replies if multi else (replies[-1] if replies else None)
+
+
+def settle(controller, publish, max_passes=10):
+    """Run ``publish()`` (switch reports) and the controller's passes (what its worker thread
+    does on a real hub) until it has nothing left to do. Returns the work done: the passes'
+    counters summed, and the flow-, group- and meter-mods sent."""
+    work, sent = Counters(), controller.sent
+    for _ in range(max_passes):
+        publish()
+        if not controller.wake.is_set():
+            return work, controller.sent - sent
+        controller.wake.clear()
+        controller.run_pass()
+        for field in dataclasses.fields(Counters):
+            setattr(work, field.name, getattr(work, field.name) +
+                    getattr(controller.desired.counters, field.name))
+    raise RuntimeError("the controller did not settle")
+
+
+class CloudController(AnsweredAtOnce, QnetController):
+    """The real overlay controller on in-process switches."""
 
 
 class Simulated:
@@ -233,17 +255,7 @@ class FakeCloud:
     def settle(self, max_passes=10):
         """Deliver reports and run controller passes until nothing is left to do. Returns the
         work done: the passes' counters summed, and ``sent``, the flow- and group-mods."""
-        work, sent = Counters(), self.controller.sent
-        for _ in range(max_passes):
-            self.publish()
-            if not self.controller.wake.is_set():
-                return work, self.controller.sent - sent
-            self.controller.wake.clear()
-            self.controller.run_pass()
-            for field in dataclasses.fields(Counters):
-                setattr(work, field.name, getattr(work, field.name) +
-                        getattr(self.controller.desired.counters, field.name))
-        raise RuntimeError("the cloud did not settle")
+        return settle(self.controller, self.publish, max_passes)
 
     def flows_of(self, system_id):
         """{cookie: (table_id, priority, canonical match)} a fake switch holds."""

@@ -168,7 +168,7 @@ def test_qos_limits_become_meters_on_the_edge_switch(fabric):
     admin.post(f"{V2}/ports", {"port": {"network_id": net, "binding:profile": {
         "datapath_id": 1, "port_number": 2}}})
     app.reconcile()
-    states = fabric_flows.compile_fabric(core.plugin.model, app.fabric, app.bound,
+    states = fabric_flows.compile_fabric(core.plugin.model, app.fabric, app.desired.bound,
                                          app.routes.routes)
     def bandwidth(state):      # not the packet-in meters every switch has
         return [m for m in state.meters.values() if m.meter_id < meters.PACKET_IN_METERS]

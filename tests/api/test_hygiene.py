@@ -327,3 +327,28 @@ def test_an_expired_token_is_401_and_says_so(core):
     future = utcnow() + datetime.timedelta(hours=1)
     for token in (create_token(core.db, "p1", expires_at=future), create_token(core.db, "p1")):
         assert Client(app, {"X-Auth-Token": token}).get(f"{V2}/networks")[0] == 200
+
+
+# -- project ids that do not fit ------------------------------------------------------------------
+def test_a_project_id_longer_than_stored_ones_is_400(api, core):
+    """PostgreSQL keeps project ids in 64 characters: a longer one named by an admin's v1.0 URL
+    or a noauth header must be bad input, not a database error at flush."""
+    long = "p" * 65
+    before = snapshot(core)
+    admin = api.as_project("ops", admin=True)
+    code, body = admin.post(f"/v1.0/tenants/{long}/networks", {"network": {"name": "n"}})
+    assert code == 400 and "maximum length" in body["malformedRequest"]["message"]
+    neutron_error(*api.as_project(long).post(f"{V2}/networks", {"network": {"name": "n"}}))
+    assert snapshot(core) == before
+
+
+def test_a_fixed_ip_naming_neither_subnet_nor_address_is_400(api, core, net, port):
+    """Found by the fuzzer: an empty fixed_ips entry reached address allocation (a 500)."""
+    created(api, "subnets", "subnet", network_id=net["id"], cidr="10.0.0.0/24")
+    before = snapshot(core)
+    for code, body in (
+            api.put(f"{V2}/ports/{port['id']}", {"port": {"fixed_ips": [{}]}}),
+            api.post(f"{V2}/ports", {"port": {"network_id": net["id"], "fixed_ips": [
+                {"ip_address": "10.0.0.7"}, {}]}})):
+        assert "need at least 1 of subnet_id, ip_address" in neutron_error(code, body)["message"]
+    assert snapshot(core) == before

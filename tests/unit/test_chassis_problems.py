@@ -2,11 +2,14 @@
 whole back-end (real core and controller, in-process switches): its ports are DOWN with the
 reason in binding_error, the topology lists the problem, the log warns once per change."""
 import logging
+import socket
+import ssl
 
 import pytest
 
 from apps.chassis_model import (Chassis, Interface, build_chassis, chassis_problems,
                                 plan_tunnels)
+from apps import openflow
 from apps.openflow import OpenFlowPlugin
 from controller.context import Context
 from controller.core import Core
@@ -119,27 +122,33 @@ def test_ports_of_a_hypervisor_without_tunnel_address_say_so(caplog):
     assert world.problems()["hv2"] == []
 
 
-def test_a_switch_whose_certificate_names_another_hypervisor_gets_nothing(caplog):
-    """With TLS, hv2's certificate claiming hv1's datapath id is an impostor: not programmed,
+def test_a_switch_whose_certificate_names_another_hypervisor_gets_nothing(caplog, monkeypatch):
+    """With TLS, a certificate for hv2 on hv1's datapath id is an impostor: not programmed,
     hv1's ports not ACTIVE, logged once."""
     world = World()
     world.cloud.hypervisors["hv2"].tunnel_ip = "172.16.0.2"
     world.cloud.reported.add("hv2")
     world.cloud.settle()
     assert world.port(1)["status"] == "ACTIVE"
-    switch = world.plugin.app.switches[1]
-    switch.common_name = "hv2"
-    with caplog.at_level(logging.WARNING, logger="apps.openflow"):
-        world.plugin.app.switches[1].synced = False
+    named = {"cn": "hv2"}
+    monkeypatch.setattr(openflow, "common_name", lambda sock: named["cn"])
+    tls_sock = ssl.create_default_context().wrap_socket(
+        socket.socket(), server_hostname="hv1", do_handshake_on_connect=False)
+    try:
+        world.cloud.hypervisors["hv1"].dp.socket = tls_sock
+        with caplog.at_level(logging.WARNING, logger="apps.openflow"):
+            world.plugin.app.kick()
+            world.cloud.settle()
+            world.plugin.app.kick()
+            world.cloud.settle()
+        assert world.port(1)["status"] == "DOWN"
+        assert "not connected to the OpenFlow controller" in world.port(1)["binding_error"]
+        assert [s["connected"] for s in world.plugin.topology()["switches"]] == [False, True]
+        assert len([r for r in caplog.records
+                    if "certificate is for hv2" in r.getMessage()]) == 1
+        named["cn"] = "hv1"
         world.plugin.app.kick()
         world.cloud.settle()
-        world.cloud.settle()
-    assert world.port(1)["status"] == "DOWN"
-    assert "not connected to the OpenFlow controller" in world.port(1)["binding_error"]
-    assert [s["connected"] for s in world.plugin.topology()["switches"]] == [False, True]
-    impostor = [r for r in caplog.records if "certificate is for hv2" in r.getMessage()]
-    assert len(impostor) == 1
-    switch.common_name = "hv1"
-    world.plugin.app.kick()
-    world.cloud.settle()
-    assert world.port(1)["status"] == "ACTIVE"
+        assert world.port(1)["status"] == "ACTIVE"
+    finally:
+        tls_sock.close()

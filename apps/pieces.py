@@ -1,0 +1,55 @@
+"""The piece families a switch's desired state is made of, declared once for both modes.
+
+A switch holds the union of pieces (apps/flows.py ``Piece``), each under a key ``(family,)``
+or ``(family, id)``, and a change recomputes only the pieces that read it (apps/incremental.py
+``PieceState``). Both modes' desired states -- overlay's ``incremental.DesiredState`` and
+fabric's ``fabric_state.FabricState`` -- take their keys, and the builders of the edge
+families, from ``FAMILIES`` below: **this is the one place a new pipeline stage or flow family
+(security groups, a router's gateway) is added for both modes.**
+
+* An *edge* family sits where a port or its network is (port security, ARP answers, delivery,
+  QoS meters): it reads only the model, so one builder serves both modes (``build``).
+* A *transport* family carries frames between switches: VXLAN tunnels in overlay, fabric paths
+  in fabric. Each mode builds it (``transport_<name>(switch, id)`` of its desired state).
+
+``held_on`` says which switches hold a family's piece: EVERY switch, the EDGE switches of the
+network (those with ports of it bound), every CARRIER of it (edges and, in fabric, the transit
+switches on its paths), the port's HOST switch, or the REMOTE carriers (all but its host).
+"""
+import dataclasses
+
+from apps import flows
+
+SWITCH, NETWORK, PORT = "switch", "network", "port"
+EVERY, EDGE, CARRIER, HOST, REMOTE = "every", "edge", "carrier", "host", "remote"
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    name: str
+    scope: str            # what the key's id names: SWITCH (no id), NETWORK or PORT
+    held_on: str
+    #: edge families: ``build(port, vni)`` (EDGE) or ``build(port, vni, ofport, limits)``
+    #: (HOST), shared by every switch holding it; None: a transport family
+    build: object = None
+
+
+def _arp(port, vni):
+    return flows.arp_piece(port, vni) if port.ipv4 else None
+
+
+def _local(port, vni, ofport, limits):
+    return flows.local_port_piece(port, ofport, vni, limits)
+
+
+FAMILIES = (
+    Family("chassis", SWITCH, EVERY),         # table misses, the switch's links or tunnels
+    Family("network", NETWORK, EDGE),         # per network at its edges: DHCP (+ tunnel_in)
+    Family("flood", NETWORK, CARRIER),        # the network's flood groups on each switch
+    Family("arp", PORT, EDGE, _arp),          # ARP answers for the port's addresses
+    Family("local", PORT, HOST, _local),      # classify, port security, delivery, meters
+    Family("remote", PORT, REMOTE),           # the way to the port from other switches
+)
+BY_NAME = {f.name: f for f in FAMILIES}
+NETWORK_FAMILIES = tuple(f for f in FAMILIES if f.scope == NETWORK)
+PORT_FAMILIES = tuple(f for f in FAMILIES if f.scope == PORT)

@@ -1,0 +1,420 @@
+"""The switch-programming core both modes share: keep every connected switch holding its
+desired state, and tell the core where ports are bound and whether they carry traffic.
+
+A mode (overlay: apps/openflow.py, fabric: apps/fabric.py) contributes two things only:
+
+* its *placement* -- where ports are bound (OVSDB iface-ids in overlay, binding:profile and
+  the LLDP graph in fabric) and which switches are in view -- and
+* its *desired state* -- an incremental object (apps/incremental.py) that folds in what
+  changed and returns each touched switch's delta; its pieces are built by the families
+  listed once in apps/pieces.py.
+
+Everything else is here, once: the switch sessions, reading a switch back (flows by cookie,
+groups, meters: never wiped), sending a delta followed by a barrier, per-switch timeouts (a
+wedged switch is left unsynced and retried later while the others are programmed), the worker
+(API calls and switch events only note what changed and wake it; bursts coalesce into one
+pass; a failed pass starts the desired state over and resyncs every switch), switch errors
+(read the switch back), DHCP answers to packet-ins, meter counters, and port status reports.
+
+Resync after a controller restart: a switch that (re)connects, or rejected a message, or any
+switch after a failed pass, is read back and only the difference from its whole desired state
+is sent, so traffic keeps flowing (switches run with fail_mode=secure). Deletions wait until
+the mode says its view is complete (``may_prune``); a switch resynced before that is resynced
+again once it is.
+"""
+import gc
+import logging
+import time
+
+import netaddr
+from os_ken.app.ofctl import event as ofctl_event
+from os_ken.base import app_manager
+from os_ken.controller import ofp_event
+from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER,
+                                       set_ev_cls)
+from os_ken.lib import hub
+from os_ken.ofproto import ofproto_v1_3
+
+from apps import dhcp, ofmsg
+from apps import pipeline as pl
+
+LOG = logging.getLogger(__name__)
+#: Seconds a switch has to answer a request (a barrier, a read-back) before it is taken as
+#: wedged: left unsynced, and retried after RETRY_WEDGED while the others go on.
+SWITCH_TIMEOUT = 10.0
+RETRY_WEDGED = 5.0
+#: A pass with this many flow/group changes freezes what survived it (see ``reconcile``).
+FREEZE_AFTER_CHANGES = 10000
+#: Source MAC of the controller's DHCP replies (locally administered, outside fa:16:3e).
+DHCP_SERVER_MAC = "02:71:6e:65:74:01"
+#: What a port that is not bound, or whose switch is not in sync, is reported as.
+DOWN = ("DOWN", "", None, None)
+
+
+class SwitchTimeout(Exception):
+    """A switch did not answer a request within SWITCH_TIMEOUT."""
+
+
+class Switch:
+    """One connected switch. ``synced``: it holds its desired state, so deltas suffice
+    (False: read it back and resync on the next pass); ``unpruned``: resynced while pruning
+    was not allowed yet, so it may still hold stale flows (resync again once allowed);
+    ``retry_at``: it timed out, leave it alone until then."""
+
+    def __init__(self, dp):
+        self.dp = dp
+        self.synced = False
+        self.unpruned = False
+        self.retry_at = 0.0
+        self.connected_at = time.monotonic()
+
+
+class Reconciler(app_manager.OSKenApp):
+    """The skeleton of a mode's controller app (see the module doc). A mode sets
+    ``self.desired`` and implements ``plan`` (and the small lookups below it)."""
+
+    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.plugin = None
+        self.desired = None
+        self.switches = {}            # dpid -> Switch
+        self.dirty_ports, self.dirty_networks = set(), set()
+        self.synced = set()           # keys of the switches holding their desired state
+        self.reported = {}            # port id -> status tuple last written to the core
+        self.problems_changed = set()  # keys whose ``host_problem`` changed: re-report
+        self.wake = hub.Event()
+        self.passes = 0               # reconcile passes run (for tests and benchmarks)
+        self.sent = 0                 # flow-, group- and meter-mods sent (same)
+
+    # -- what a mode provides ---------------------------------------------------------------
+    def new_desired_state(self):
+        """A fresh, empty desired state (the first update takes in everything)."""
+        raise NotImplementedError
+
+    def plan(self, model, ports, networks):
+        """Fold the changed ``ports`` and ``networks`` (ids) and the mode's own events into
+        ``self.desired``; return ({switch key: dpid} of the switches in view, {key: Delta})."""
+        raise NotImplementedError
+
+    def may_prune(self, switch):
+        """Whether stale flows may be deleted from ``switch`` now (the view is complete)."""
+        return True
+
+    def host_name(self, key):
+        """How the core names the host of a port bound on switch ``key`` (binding:host_id)."""
+        return key
+
+    def dpid_of(self, host):
+        """The datapath id of the switch named ``host`` by ``host_name``, or None."""
+        raise NotImplementedError
+
+    def host_problem(self, key):
+        """Why the ports bound on switch ``key`` cannot carry their traffic, or None. Such
+        ports are reported DOWN with it as their binding_error; a mode that computes it adds
+        ``key`` to ``problems_changed`` when it changes."""
+        return None
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self):
+        thread = super().start()
+        self.threads.append(hub.spawn(self._worker))
+        return thread
+
+    def stop(self):
+        # The worker sleeps on ``wake``: without this it never sees the app stop and
+        # AppManager.close() would wait for it forever (``qnet serve`` hanging on SIGTERM).
+        self.is_active = False
+        self.kick()
+        super().stop()
+
+    def attach(self, plugin):
+        self.plugin = plugin
+        self.kick()
+
+    def kick(self):
+        self.wake.set()
+
+    def changed(self, change):
+        """Note what a committed API change touches, and wake the worker."""
+        item = change.subject
+        if change.resource in ("port", "interface"):
+            self.dirty_ports.add(item.id)
+        elif change.resource == "network":
+            self.dirty_networks.add(item.id)
+            if getattr(change.before, "qos_policy_id", None) != \
+                    getattr(change.after, "qos_policy_id", None):
+                self.dirty_ports.update(p.id for p in self.plugin.model.ports_on_network(item.id))
+        elif change.resource == "qos_policy":
+            self.dirty_ports.update(self.plugin.model.ports_with_policy(item.id))
+        elif change.resource == "subnet":
+            self.dirty_networks.add(item.network_id)
+        self.kick()
+
+    # -- switch events --------------------------------------------------------------------------
+    def switch_up(self, dp):
+        """A switch is ready to be programmed (a new session: it is read back first)."""
+        LOG.info("switch %016x connected", dp.id)
+        self.switches[dp.id] = Switch(dp)
+        self.kick()
+
+    @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
+    def _switch_gone(self, ev):
+        switch = self.switches.get(ev.datapath.id)
+        if switch is not None and switch.dp is ev.datapath:
+            LOG.info("switch %016x disconnected", ev.datapath.id)
+            del self.switches[ev.datapath.id]
+            self.switch_down(ev.datapath.id)
+            self.kick()       # its ports are reported DOWN
+
+    def switch_down(self, dpid):
+        """A mode's hook for a switch whose session ended."""
+
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
+    def _switch_error(self, ev):
+        msg = ev.msg
+        LOG.error("switch %016x rejected a message: type=%s code=%s", msg.datapath.id,
+                  msg.type, msg.code)
+        switch = self.switches.get(msg.datapath.id)
+        if switch is not None:
+            switch.synced = False  # re-read what it really holds on the next pass
+            self.kick()
+
+    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    def _packet_in(self, ev):
+        msg = ev.msg
+        if self.packet_in(msg):
+            return
+        port = self.port_at(msg.datapath.id, msg.match.get("in_port"))
+        if port is not None:
+            answer_dhcp(msg, self.plugin.model, port)
+
+    def packet_in(self, msg):
+        """A mode's own packet-ins (LLDP in fabric); True if it took ``msg``."""
+        return False
+
+    # -- the worker ----------------------------------------------------------------------------
+    def _worker(self):
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            if not self.is_active:
+                return
+            self.run_pass()
+
+    def run_pass(self):
+        """One pass of the worker; after one that fails, the next is a full resync."""
+        try:
+            self.reconcile()
+        except Exception:
+            LOG.exception("reconcile pass failed; full resync on the next change")
+            self.start_over()
+        self.passes += 1
+
+    def start_over(self):
+        """Forget the desired state and what switches hold: the next pass recomputes everything
+        from the model and resyncs every switch against what it reads back (never a wipe)."""
+        self.desired = self.new_desired_state()
+        for switch in self.switches.values():
+            switch.synced = False
+
+    def reconcile(self):
+        """One pass, with Python's cyclic garbage collector paused: a cold start allocates
+        millions of objects, and every full collection would walk all of them again (a
+        third of the pass). After a pass that changed much, what survived is frozen
+        (``gc.freeze``), so later collections -- during a port change -- skip it: with
+        millions of long-lived flows a full collection takes seconds."""
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._reconcile()
+        finally:
+            if enabled:
+                gc.enable()
+            if self.desired.counters.changes >= FREEZE_AFTER_CHANGES:
+                gc.freeze()
+
+    def _reconcile(self):
+        if self.plugin is None:
+            return
+        model = self.plugin.model
+        ports, self.dirty_ports = self.dirty_ports, set()
+        networks, self.dirty_networks = self.dirty_networks, set()
+        targets, deltas = self.plan(model, ports, networks)
+        synced = self._program(targets, deltas)
+        self._report_status(model, targets, synced)
+
+    # -- programming switches -----------------------------------------------------------------
+    def _program(self, targets, deltas):
+        """Send each switch in view its delta, or a full resync if it is not known to be in
+        sync. ``targets``: {key: dpid}. Returns the keys of the switches that now hold their
+        desired state. A switch that does not answer in time is left out (unsynced) and
+        retried later; the others are programmed all the same."""
+        synced = set()
+        in_view = set(targets.values())
+        for dpid, switch in self.switches.items():
+            if dpid not in in_view:
+                # Out of view (its chassis or its ports not known): its deltas are not sent, so
+                # what it holds is no longer what we last sent. Read it back when it returns.
+                switch.synced = False
+        now = time.monotonic()
+        for key, dpid in targets.items():
+            switch = self.switches.get(dpid)
+            if switch is None or switch.retry_at > now:
+                continue
+            try:
+                self._sync(switch, key, deltas.get(key))
+            except SwitchTimeout:
+                LOG.warning("switch %016x did not answer within %.0f s: left out, retried in "
+                            "%.0f s", dpid, SWITCH_TIMEOUT, RETRY_WEDGED)
+                switch.synced = False
+                switch.retry_at = time.monotonic() + RETRY_WEDGED
+                hub.spawn_after(RETRY_WEDGED, self.kick)
+                continue
+            synced.add(key)
+        return synced
+
+    def _sync(self, switch, key, delta):
+        """Bring one switch to its desired state and wait for its barrier."""
+        prune = self.may_prune(switch)
+        if not switch.synced or (switch.unpruned and prune):
+            delta = ofmsg.changes(read_installed(self._request, switch.dp),
+                                  self.desired.state(key), prune=prune)
+            switch.unpruned = not prune
+        switch.synced = True      # before sending: an error reply while we wait undoes it
+        if delta:
+            for msg in ofmsg.messages(switch.dp, delta):
+                switch.dp.send_msg(msg)
+            parser = switch.dp.ofproto_parser
+            self._request(switch.dp, parser.OFPBarrierRequest(switch.dp),
+                          parser.OFPBarrierReply)
+            self.sent += len(delta)
+            LOG.debug("switch %016x: %d changes", switch.dp.id, len(delta))
+
+    def _request(self, dp, msg, reply_cls, multi=False):
+        """Send a request through os-ken's ofctl service and wait for its reply (a list of
+        replies if ``multi``) at most SWITCH_TIMEOUT seconds (SwitchTimeout after that)."""
+        req = ofctl_event.SendMsgRequest(msg=msg, reply_cls=reply_cls, reply_multi=multi)
+        req.sync = True
+        req.reply_q = hub.Queue()
+        self.send_event(req.dst, req)
+        try:
+            reply = req.reply_q.get(timeout=SWITCH_TIMEOUT)
+        except hub.QueueEmpty:
+            raise SwitchTimeout(dp.id) from None
+        return reply()
+
+    # -- port status ---------------------------------------------------------------------------
+    def _report_status(self, model, targets, synced):
+        """ACTIVE: bound and the flows of its switch are installed; DOWN otherwise, with the
+        reason as binding_error while its host has a ``host_problem``. Only for ports whose
+        binding changed, whose switch got in or out of sync or whose host's problem changed; a status is
+        written to the core (``report_status``, which emits a Change) only when it differs
+        from the one last reported."""
+        ports = set(self.desired.ports_changed)
+        for key in (synced ^ self.synced) | self.problems_changed:
+            ports.update(self.desired.bound_on.get(key, ()))
+        self.synced, self.problems_changed = synced, set()
+        for port_id in ports:
+            port = model.ports.get(port_id)
+            if port is None:
+                self.reported.pop(port_id, None)
+                continue
+            where = self.desired.bound.get(port_id)
+            problem = self.host_problem(where[0]) if where is not None else None
+            if problem:
+                status = ("DOWN", self.host_name(where[0]), None, None, problem[:255])
+            elif where is not None and where[0] in synced and port.admin_up:
+                key, ofport = where
+                status = ("ACTIVE", self.host_name(key), f"{targets[key]:016x}", ofport)
+            else:
+                status = DOWN
+            if self.reported.get(port_id) != status:
+                self.plugin.core.ports.report_status(port_id, *status)
+                self.reported[port_id] = status
+
+    # -- lookups ---------------------------------------------------------------------------------
+    def where(self, port_id):
+        """(host name, ofport) where a port is bound, or None."""
+        where = self.desired.bound.get(port_id)
+        return (self.host_name(where[0]), where[1]) if where else None
+
+    def port_at(self, dpid, ofport):
+        """The model's port bound to ``ofport`` of switch ``dpid``, or None."""
+        key = self.key_of(dpid)
+        port_id = self.desired.port_at(key, ofport) if key is not None else None
+        return self.plugin.model.ports.get(port_id) if port_id is not None else None
+
+    def key_of(self, dpid):
+        """The desired state's key of switch ``dpid``, or None."""
+        return dpid
+
+    def meter_stats(self, host, meter_ids):
+        """{meter id: OFPMeterStats} of ``meter_ids`` on ``host``'s switch (a round trip
+        to the switch; empty if it is not connected)."""
+        switch = self.switches.get(self.dpid_of(host))
+        return read_meter_stats(self._request, switch.dp, meter_ids) if switch else {}
+
+
+def read_installed(request, dp):
+    """Flows (by cookie) and groups a switch holds: read back, never wiped. ``request(dp,
+    msg, reply_cls, multi)`` sends a request and returns its replies."""
+    parser, ofp = dp.ofproto_parser, dp.ofproto
+    installed = ofmsg.Installed()
+    req = parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY,
+                                     0, 0, parser.OFPMatch())
+    for reply in request(dp, req, parser.OFPFlowStatsReply, multi=True) or []:
+        for stat in reply.body:
+            if stat.cookie & pl.COOKIE_PREFIX_MASK != pl.COOKIE_PREFIX:
+                LOG.warning("switch %016x: removing a flow qnet did not install: %s",
+                            dp.id, stat.match)
+            installed.flows[stat.cookie] = (stat.table_id, stat.priority, stat.match)
+    req = parser.OFPGroupDescStatsRequest(dp, 0)
+    for reply in request(dp, req, parser.OFPGroupDescStatsReply, multi=True) or []:
+        for stat in reply.body:
+            installed.groups[stat.group_id] = None
+    req = parser.OFPMeterConfigStatsRequest(dp, 0, ofp.OFPM_ALL)
+    for reply in request(dp, req, parser.OFPMeterConfigStatsReply, multi=True) or []:
+        for stat in reply.body:
+            installed.meters[stat.meter_id] = ofmsg.meter_from_config(dp, stat)
+    LOG.info("switch %016x holds %d flows, %d groups, %d meters", dp.id,
+             len(installed.flows), len(installed.groups), len(installed.meters))
+    return installed
+
+
+def read_meter_stats(request, dp, meter_ids):
+    """{meter id: OFPMeterStats} of ``meter_ids`` on ``dp`` (a round trip to the switch)."""
+    parser = dp.ofproto_parser
+    out = {}
+    for meter_id in meter_ids:
+        req = parser.OFPMeterStatsRequest(dp, 0, meter_id)
+        for reply in request(dp, req, parser.OFPMeterStatsReply, multi=True) or []:
+            out.update((stat.meter_id, stat) for stat in reply.body)
+    return out
+
+
+def answer_dhcp(msg, model, port):
+    """Answer a DHCP packet-in from ``port`` out of the port it came in on."""
+    lease = dhcp_lease(model, port)
+    reply = dhcp.handle_dhcp(msg.data, lambda mac: lease if mac == port.mac else None) \
+        if lease else None
+    if reply is not None:
+        dp = msg.datapath
+        parser, ofp = dp.ofproto_parser, dp.ofproto
+        dp.send_msg(parser.OFPPacketOut(
+            dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
+            actions=[parser.OFPActionOutput(msg.match["in_port"])], data=reply))
+
+
+def dhcp_lease(model, port):
+    """The DHCP answer for ``port``: its first IPv4 address and its subnet's options."""
+    sub = model.dhcp_subnet(port)
+    if sub is None:
+        return None
+    net = netaddr.IPNetwork(sub.cidr)
+    server = sub.gateway or str(netaddr.IPAddress(net.first + 1))
+    return dhcp.Lease(mac=port.mac, ip=port.ipv4[0], prefixlen=net.prefixlen,
+                      gateway=sub.gateway, dns=sub.dns,
+                      mtu=model.networks[port.network_id].mtu, host_routes=sub.routes,
+                      server_ip=server, server_mac=DHCP_SERVER_MAC)
