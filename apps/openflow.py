@@ -97,6 +97,12 @@ class OpenFlowPlugin(Plugin):
                 "meters": meter_stats_view(wanted, replies)}
 
 
+def certificate_name(dp):
+    """The CN of a TLS switch's certificate (None without TLS)."""
+    sock = getattr(dp, "socket", None)
+    return common_name(sock) if isinstance(sock, ssl.SSLSocket) else None
+
+
 def meter_stats_view(wanted, stats):
     """API rows for a port's meters ({direction: Meter}) from OFPMeterStats (by meter id):
     what passed the meter and what its drop band dropped. A meter the switch does not report
@@ -218,8 +224,7 @@ class QnetController(Reconciler):
         a certificate for its system-id (another hypervisor's certificate claiming this
         datapath id gets nothing; logged once per connection). None if there is none."""
         switch = self.switches.get(ch.datapath_id)
-        sock = getattr(switch.dp, "socket", None) if switch is not None else None
-        name = common_name(sock) if isinstance(sock, ssl.SSLSocket) else None
+        name = certificate_name(switch.dp) if switch is not None else None
         if name in (None, ch.system_id):
             return switch
         if (id(switch), name) not in self.impostors:
