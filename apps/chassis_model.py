@@ -200,7 +200,11 @@ def chassis_problems(chassis, openflow_connected=True):
     (``qnet-manage hypervisor add`` prints the whole recipe).
     """
     found = []
-    if not chassis.connected:
+    # Chassis-like stand-ins (tests, simulations) may lack the bridge fields: OVS defaults.
+    bridge_missing = getattr(chassis, 'bridge_missing', False)
+    protocols = getattr(chassis, 'protocols', ())
+    fail_mode = getattr(chassis, 'fail_mode', 'secure')
+    if not getattr(chassis, 'connected', True):
         found.append(Problem('manager-disconnected', 'OVSDB manager connection lost '
                              '(ovs-vsctl set-manager; ovsdb-server needs the remote '
                              'db:Open_vSwitch,Open_vSwitch,manager_options)'))
@@ -208,19 +212,19 @@ def chassis_problems(chassis, openflow_connected=True):
         found.append(Problem('no-tunnel-ip', 'no tunnel address: ports cannot reach other '
                              'hypervisors (ovs-vsctl set Open_vSwitch . '
                              'external_ids:qnet-tunnel-ip=ADDRESS)'))
-    if chassis.bridge_missing:
+    if bridge_missing:
         found.append(Problem('no-bridge', 'no integration bridge br-int '
                              '(qnet-manage hypervisor add prints how to make it)'))
-    elif chassis.protocols and OPENFLOW_VERSION not in chassis.protocols:
+    elif protocols and OPENFLOW_VERSION not in protocols:
         found.append(Problem('wrong-protocols', 'br-int does not allow %s (protocols=%s)'
-                             % (OPENFLOW_VERSION, ','.join(chassis.protocols))))
+                             % (OPENFLOW_VERSION, ','.join(protocols))))
     elif not openflow_connected:
         found.append(Problem('controller-disconnected', 'br-int is not connected to the '
                              'OpenFlow controller (ovs-vsctl set-controller br-int ...)'))
-    if not chassis.bridge_missing and chassis.fail_mode != 'secure':
+    if not bridge_missing and fail_mode != 'secure':
         found.append(Problem('fail-mode', 'br-int fail_mode is %s, not secure: without the '
                              'controller it would forward between networks'
-                             % (chassis.fail_mode or 'standalone (the default)'),
+                             % (fail_mode or 'standalone (the default)'),
                              ports_down=False))
     return tuple(found)
 
