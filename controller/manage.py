@@ -27,15 +27,15 @@ def main(argv=None):
     proj = sub.add_parser("project", help="projects (tenants)").add_subparsers(
         dest="action", required=True)
     p_create = proj.add_parser("create", help="create a project")
-    p_create.add_argument("project_id")
-    p_create.add_argument("--name", default="")
+    p_create.add_argument("project_id", type=text(64))
+    p_create.add_argument("--name", default="", type=text(255))
     proj.add_parser("list", help="list projects")
     tok = sub.add_parser("token", help="API tokens").add_subparsers(dest="action", required=True)
     t_create = tok.add_parser("create", help="create a token (printed once, stored hashed)")
-    t_create.add_argument("--project", required=True, help="project the token acts for "
-                          "(created if missing)")
+    t_create.add_argument("--project", required=True, type=text(64),
+                          help="project the token acts for (created if missing)")
     t_create.add_argument("--admin", action="store_true", help="the token may act as admin")
-    t_create.add_argument("--description", default="")
+    t_create.add_argument("--description", default="", type=text(255))
     t_create.add_argument("--expires", metavar="SECONDS|DATE", type=expiry, default=None,
                           help="lifetime: a number of seconds from now, or an ISO 8601 date "
                                "or time (UTC unless it names an offset); default: until revoked")
@@ -47,7 +47,7 @@ def main(argv=None):
     h_add = hyp.add_parser(
         "add", help="register a hypervisor and print (or --run) the ovs-vsctl steps that make "
                     "it join (docs/hypervisors.md)")
-    h_add.add_argument("name", help="its external_ids:system-id")
+    h_add.add_argument("name", type=text(255), help="its external_ids:system-id")
     h_add.add_argument("--tunnel-ip", required=True, help="its underlay (VXLAN) address")
     h_add.add_argument("--controller", default="127.0.0.1:6653",
                        help="HOST[:PORT] of qnet serve's OpenFlow listener (ofp_listen)")
@@ -200,24 +200,33 @@ def run_hypervisor(db, args):
     return 0
 
 
-def expiry(text):
+def text(max_len):
+    """An argparse type: a string that fits its column (PostgreSQL refuses longer ones)."""
+    def check(value):
+        if len(value) > max_len:
+            raise argparse.ArgumentTypeError(f"longer than {max_len} characters")
+        return value
+    return check
+
+
+def expiry(value):
     """``--expires``: seconds from now, or an ISO 8601 date/time; naive UTC, in the future."""
     now = utcnow()
-    if text.isascii() and text.isdigit():
+    if value.isascii() and value.isdigit():
         try:
-            when = now + datetime.timedelta(seconds=int(text))
+            when = now + datetime.timedelta(seconds=int(value))
         except OverflowError:
-            raise argparse.ArgumentTypeError(f"{text} seconds is beyond the calendar")
+            raise argparse.ArgumentTypeError(f"{value} seconds is beyond the calendar")
     else:
         try:
-            when = datetime.datetime.fromisoformat(text)
-        except ValueError:
+            when = datetime.datetime.fromisoformat(value)
+            if when.tzinfo is not None:
+                when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        except (ValueError, OverflowError):
             raise argparse.ArgumentTypeError(
-                f"{text!r} is neither a number of seconds nor an ISO 8601 date or time")
-        if when.tzinfo is not None:
-            when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+                f"{value!r} is neither a number of seconds nor an ISO 8601 date or time")
     if when <= now:
-        raise argparse.ArgumentTypeError(f"{text!r} is not in the future")
+        raise argparse.ArgumentTypeError(f"{value!r} is not in the future")
     return when
 
 

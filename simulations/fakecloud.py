@@ -34,7 +34,7 @@ class AnsweredAtOnce:
     """Mixed into a real controller app (apps/reconcile.py): its requests are answered at once
     by in-process switches."""
 
-    def _request(self, dp, msg, reply_cls, multi=False):
+    def _begin(self, dp, msg, reply_cls, multi=False):
         """Send ``msg``; the switch has answered it (and everything sent before) at once.
         Error replies go to the controller's error handler, as os-ken would deliver them."""
         dp.send_msg(msg)
@@ -43,7 +43,8 @@ class AnsweredAtOnce:
             if isinstance(r, parser.OFPErrorMsg):
                 self._switch_error(ofp_event.EventOFPErrorMsg(r))
         replies = [r for r in replies if isinstance(r, reply_cls)]
-        return replies if multi else (replies[-1] if replies else None)
+        result = replies if multi else (replies[-1] if replies else None)
+        return lambda timeout=None: result
 
 
 def settle(controller, publish, max_passes=10):
