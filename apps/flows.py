@@ -206,14 +206,12 @@ def install_nd_security(port, ofport):
     sources = ipv6_sources(port)
     for src_mac in dict.fromkeys(m for m, _ in sources):
         nd(PRIO_ND, vouched, eth_src=src_mac, icmpv6_type=NS, ipv6_nd_sll=src_mac)
-    nd(PRIO_ND, vouched, icmpv6_type=NS, ipv6_nd_sll=NO_MAC)
     for src_mac, addr in sources:
         for tll in (src_mac, NO_MAC):
             nd(PRIO_ND, vouched, eth_src=src_mac, icmpv6_type=NA,
                ipv6_nd_target=_masked(addr), ipv6_nd_tll=tll)
         nd(PRIO_DAD, vouched, eth_src=src_mac, ipv6_src="::", icmpv6_type=NS,
            ipv6_nd_target=_masked(addr), ipv6_nd_sll=NO_MAC)
-    nd(PRIO_DAD_DROP, (), ipv6_src="::", icmpv6_type=NS)
     if port.router:
         for src_mac, addr in sources[:1]:
             for kind in (RA, REDIRECT):
@@ -227,9 +225,14 @@ def egress_guard():
     ``install_nd_security``): DHCP and DHCPv6 server packets -- from the server port,
     or to the client port, since a client may listen whatever the source port --, router
     advertisements and redirects, and neighbour solicitations and advertisements that
-    ``install_nd_security`` did not vouch for. The controller's own DHCP answers are
-    packet-outs and never pass here."""
-    out = []
+    ``install_nd_security`` did not vouch for. Two ND rules hold for every port alike, so
+    they are here once rather than in each port's flows: an NS without a source link-layer
+    address goes on (the source was checked in port_security), and a DAD probe (NS from ::)
+    goes on only if the port's own flow vouched for its target. The controller's own DHCP
+    answers are packet-outs and never pass here."""
+    nd = {"eth_type": ETH_IPV6, "ip_proto": ICMPV6, "icmpv6_type": NS}
+    out = [flow("egress_guard", PRIO_ND, {**nd, "ipv6_nd_sll": NO_MAC}, goto("arp_responder")),
+           flow("egress_guard", PRIO_DAD_DROP, {**nd, "ipv6_src": "::"})]
     for eth_type, server, client in DHCP_SERVER_PORTS:
         proto = {"eth_type": eth_type, "ip_proto": UDP}
         out += [flow("egress_guard", PRIO_NORMAL, {**proto, "udp_src": server}),

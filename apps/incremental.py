@@ -19,6 +19,11 @@ QoS policy, network's policy       the ports it applies to (as port changes abov
                                    piece's meters change, its flows do not
 =================================  =============================================================
 
+The machinery is shared with fabric mode (apps/fabric_state.py): ``SwitchPieces`` (a switch's
+ref-counted union) and ``PieceState`` (pieces per switch, shared pieces, the edge families of
+apps/pieces.py built once for both modes, the views the core reads); ``DesiredState`` adds
+overlay's placement (chassis reports) and its transport families (VXLAN tunnels).
+
 So one port change costs O(switches hosting its network), whatever the size of the cloud, and
 pieces that are the same everywhere (a network's tunnel_in/DHCP/flood lookups, a port's ARP
 answers and the way to it) are computed once and shared by every switch that holds them.

@@ -22,12 +22,14 @@ is sent, so traffic keeps flowing (switches run with fail_mode=secure). Deletion
 the mode says its view is complete (``may_prune``); a switch resynced before that is resynced
 again once it is.
 """
+import contextlib
 import gc
 import logging
 import time
 
 import netaddr
 from os_ken.app.ofctl import event as ofctl_event
+from os_ken.app.ofctl.exception import InvalidDatapath
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
 from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER,
@@ -83,6 +85,7 @@ class Reconciler(app_manager.OSKenApp):
         self.dirty_ports, self.dirty_networks = set(), set()
         self.synced = set()           # keys of the switches holding their desired state
         self.reported = {}            # port id -> status tuple last written to the core
+        self.problems_changed = set()  # keys whose ``host_problem`` changed: re-report
         self.wake = hub.Event()
         self.passes = 0               # reconcile passes run (for tests and benchmarks)
         self.sent = 0                 # flow-, group- and meter-mods sent (same)
@@ -108,6 +111,12 @@ class Reconciler(app_manager.OSKenApp):
     def dpid_of(self, host):
         """The datapath id of the switch named ``host`` by ``host_name``, or None."""
         raise NotImplementedError
+
+    def host_problem(self, key):
+        """Why the ports bound on switch ``key`` cannot carry their traffic, or None. Such
+        ports are reported DOWN with it as their binding_error; a mode that computes it adds
+        ``key`` to ``problems_changed`` when it changes."""
+        return None
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self):
@@ -241,10 +250,14 @@ class Reconciler(app_manager.OSKenApp):
     # -- programming switches -----------------------------------------------------------------
     def _program(self, targets, deltas):
         """Send each switch in view its delta, or a full resync if it is not known to be in
-        sync. ``targets``: {key: dpid}. Returns the keys of the switches that now hold their
-        desired state. A switch that does not answer in time is left out (unsynced) and
-        retried later; the others are programmed all the same."""
-        synced = set()
+        sync, then wait for their barriers together. ``targets``: {key: dpid}. Returns the keys
+        of the switches that now hold their desired state.
+
+        Every delta leaves before the first read-back and before any barrier is awaited, and
+        the barriers share one deadline (SWITCH_TIMEOUT): a switch that does not answer in
+        time, or goes away, is left out (unsynced; a wedged one is retried after
+        RETRY_WEDGED) and delays the others' programming by nothing, their pass by at most
+        the deadline."""
         in_view = set(targets.values())
         for dpid, switch in self.switches.items():
             if dpid not in in_view:
@@ -252,69 +265,104 @@ class Reconciler(app_manager.OSKenApp):
                 # what it holds is no longer what we last sent. Read it back when it returns.
                 switch.synced = False
         now = time.monotonic()
-        for key, dpid in targets.items():
-            switch = self.switches.get(dpid)
-            if switch is None or switch.retry_at > now:
-                continue
-            try:
-                self._sync(switch, key, deltas.get(key))
-            except SwitchTimeout:
-                LOG.warning("switch %016x did not answer within %.0f s: left out, retried in "
-                            "%.0f s", dpid, SWITCH_TIMEOUT, RETRY_WEDGED)
-                switch.synced = False
-                switch.retry_at = time.monotonic() + RETRY_WEDGED
-                hub.spawn_after(RETRY_WEDGED, self.kick)
-                continue
-            synced.add(key)
+        todo = [(key, self.switches[dpid]) for key, dpid in targets.items()
+                if dpid in self.switches and self.switches[dpid].retry_at <= now]
+        todo.sort(key=lambda item: self._needs_resync(item[1]))   # deltas first
+        waiting = []
+        for key, switch in todo:
+            with self._leaving_out(switch):
+                waiting.append((key, switch, self._send(switch, key, deltas.get(key))))
+        deadline = time.monotonic() + SWITCH_TIMEOUT
+        synced = set()
+        for key, switch, barrier in waiting:
+            with self._leaving_out(switch):
+                if barrier is not None:
+                    barrier(max(0.0, deadline - time.monotonic()))
+                synced.add(key)
         return synced
 
-    def _sync(self, switch, key, delta):
-        """Bring one switch to its desired state and wait for its barrier."""
+    def _needs_resync(self, switch):
+        return not switch.synced or (switch.unpruned and self.may_prune(switch))
+
+    @contextlib.contextmanager
+    def _leaving_out(self, switch):
+        """Leave out a switch that does not answer in time or went away."""
+        try:
+            yield
+        except SwitchTimeout:
+            LOG.warning("switch %016x did not answer within %.0f s: left out, retried in "
+                        "%.0f s", switch.dp.id, SWITCH_TIMEOUT, RETRY_WEDGED)
+            switch.synced = False
+            switch.retry_at = time.monotonic() + RETRY_WEDGED
+            hub.spawn_after(RETRY_WEDGED, self.kick)
+        except InvalidDatapath:
+            # The connection closed under the pass: the switch is gone (or already back with
+            # a new session that reads it back).
+            LOG.warning("switch %016x went away during the pass", switch.dp.id)
+            switch.synced = False
+
+    def _send(self, switch, key, delta):
+        """Send one switch what takes it to its desired state (read back first if needed),
+        followed by a barrier; returns the barrier's ``wait(timeout)``, or None if nothing
+        was sent."""
         prune = self.may_prune(switch)
-        if not switch.synced or (switch.unpruned and prune):
+        if self._needs_resync(switch):
             delta = ofmsg.changes(read_installed(self._request, switch.dp),
                                   self.desired.state(key), prune=prune)
             switch.unpruned = not prune
         switch.synced = True      # before sending: an error reply while we wait undoes it
-        if delta:
-            for msg in ofmsg.messages(switch.dp, delta):
-                switch.dp.send_msg(msg)
-            parser = switch.dp.ofproto_parser
-            self._request(switch.dp, parser.OFPBarrierRequest(switch.dp),
-                          parser.OFPBarrierReply)
-            self.sent += len(delta)
-            LOG.debug("switch %016x: %d changes", switch.dp.id, len(delta))
+        if not delta:
+            return None
+        for msg in ofmsg.messages(switch.dp, delta):
+            switch.dp.send_msg(msg)
+        parser = switch.dp.ofproto_parser
+        barrier = self._begin(switch.dp, parser.OFPBarrierRequest(switch.dp),
+                              parser.OFPBarrierReply)
+        self.sent += len(delta)
+        LOG.debug("switch %016x: %d changes", switch.dp.id, len(delta))
+        return barrier
 
-    def _request(self, dp, msg, reply_cls, multi=False):
-        """Send a request through os-ken's ofctl service and wait for its reply (a list of
-        replies if ``multi``) at most SWITCH_TIMEOUT seconds (SwitchTimeout after that)."""
+    def _begin(self, dp, msg, reply_cls, multi=False):
+        """Send a request through os-ken's ofctl service; returns ``wait(timeout)``, which
+        returns its reply (a list of replies if ``multi``) or raises SwitchTimeout."""
         req = ofctl_event.SendMsgRequest(msg=msg, reply_cls=reply_cls, reply_multi=multi)
         req.sync = True
         req.reply_q = hub.Queue()
         self.send_event(req.dst, req)
-        try:
-            reply = req.reply_q.get(timeout=SWITCH_TIMEOUT)
-        except hub.QueueEmpty:
-            raise SwitchTimeout(dp.id) from None
-        return reply()
+
+        def wait(timeout=SWITCH_TIMEOUT):
+            try:
+                reply = req.reply_q.get(timeout=timeout)
+            except hub.QueueEmpty:
+                raise SwitchTimeout(dp.id) from None
+            return reply()
+        return wait
+
+    def _request(self, dp, msg, reply_cls, multi=False):
+        """Send a request and wait for its reply at most SWITCH_TIMEOUT seconds."""
+        return self._begin(dp, msg, reply_cls, multi)()
 
     # -- port status ---------------------------------------------------------------------------
     def _report_status(self, model, targets, synced):
-        """ACTIVE: bound and the flows of its switch are installed; DOWN otherwise. Only for
-        ports whose binding changed or whose switch got in or out of sync; a status is
+        """ACTIVE: bound and the flows of its switch are installed; DOWN otherwise, with the
+        reason as binding_error while its host has a ``host_problem``. Only for ports whose
+        binding changed, whose switch got in or out of sync or whose host's problem changed; a status is
         written to the core (``report_status``, which emits a Change) only when it differs
         from the one last reported."""
         ports = set(self.desired.ports_changed)
-        for key in synced ^ self.synced:
+        for key in (synced ^ self.synced) | self.problems_changed:
             ports.update(self.desired.bound_on.get(key, ()))
-        self.synced = synced
+        self.synced, self.problems_changed = synced, set()
         for port_id in ports:
             port = model.ports.get(port_id)
             if port is None:
                 self.reported.pop(port_id, None)
                 continue
             where = self.desired.bound.get(port_id)
-            if where is not None and where[0] in synced and port.admin_up:
+            problem = self.host_problem(where[0]) if where is not None else None
+            if problem:
+                status = ("DOWN", self.host_name(where[0]), None, None, problem[:255])
+            elif where is not None and where[0] in synced and port.admin_up:
                 key, ofport = where
                 status = ("ACTIVE", self.host_name(key), f"{targets[key]:016x}", ofport)
             else:   # with why an interface that claims it may not bind it (binding.py)

@@ -35,10 +35,7 @@ def read_body(req, limit):
     A declared Content-Length is judged before a byte is read; a chunked body (no length) is
     read up to one byte past the limit, never further.
     """
-    try:
-        length = req.content_length
-    except ValueError:
-        raise errors.BadRequest("Content-Length is not a number.")
+    length = req.content_length  # webob: None when absent or not a number
     if length is not None:
         if length > limit:
             raise RequestTooLarge(limit=limit)

@@ -6,7 +6,9 @@
 Pure part: a k=4 fat tree (20 switches: 4 core, 8 aggregation, 8 edge) with HOSTS hosts in
 NETWORKS networks spread over the edge switches, compiled with apps/fabric_flows.py into
 in-process switches (simulations/fabric_sim.py); prints flows and groups per switch role,
-compile time, and what one aggregation-core link cut costs (networks rerouted, messages).
+compile time, and what one aggregation-core link cut costs (networks rerouted, messages); then
+the same fabric driven by the real, incremental fabric controller: what one host port added
+and the same link cut cost it (changes, switches reached and visited).
 
 Lab part (root, under the lab lock): ``qnet serve --mode fabric`` and the looped mesh lab; h1
 pings h5 (same network, path over the chord s1-s3) every 20 ms while s1-s3 is cut, then
@@ -62,6 +64,59 @@ def pure(hosts, networks, seed=1):
     rerouted = sum(1 for n, r in sim.routes.routes.items() if before.get(n) != r)
     print(f"cut link s{a}-s{b}: {rerouted} of {len(before)} networks rerouted, {sent} messages, "
           f"recompute + compile + diff {cut_s * 1000:.0f} ms")
+
+
+def incremental(hosts, networks, seed=1):
+    """The same fabric driven by the real fabric controller (apps/fabric.py, incremental):
+    what one host port added and one link cut cost it."""
+    from apps.fabric import FabricPlugin
+    from controller.context import Context
+    from controller.logical import Binding
+    from controller.plugin import Change
+    from simulations.fabric_sim import FabricCloud
+    from simulations.fakecloud import StatusBoard
+
+    g, edges = fat_tree(4)
+    plugin = FabricPlugin()
+    plugin.core = StatusBoard()
+    per_edge = -(-hosts // len(edges)) + 1
+    cloud = FabricCloud(plugin, g, host_ports=per_edge)
+    rnd = random.Random(seed)
+    for n in range(networks):
+        for value in network(f"net{n}", 1000 + n):
+            plugin.model.put(value)
+
+    def host_port(i, net):
+        edge = edges[i % len(edges)]
+        where = Binding(edge, port_name=cloud.host_ports(edge)[i // len(edges)])
+        return port(f"p{i:05d}", net, "fa:16:3e:%02x:%02x:%02x" % (i >> 16, (i >> 8) & 255,
+                                                                    i & 255),
+                    f"10.0.{i // 250}.{i % 250 + 2}", f"vm{i}", binding=where)
+    for i in range(hosts):
+        plugin.model.put(host_port(i, f"net{rnd.randrange(networks)}"))
+    for dpid in sorted(g):
+        cloud.connect(dpid)
+    t0 = time.perf_counter()
+    work, sent = cloud.settle()
+    print(f"\nreal controller, incremental: cold start {sent} changes, "
+          f"{time.perf_counter() - t0:.2f} s")
+    new = host_port(hosts, "net0")
+    before = {d: dp.sent_count() for d, dp in cloud.switches.items()}
+    t0 = time.perf_counter()
+    plugin.notify(Change("port", "created", Context.admin(), None, None, after=new))
+    work, sent = cloud.settle()
+    reached = sum(dp.sent_count() > before[d] for d, dp in cloud.switches.items())
+    carriers = len(cloud.controller.routes.routes["net0"].carriers)
+    print(f"one host port added (net0, carried by {carriers} switches): {sent} changes on "
+          f"{reached} of {len(g)} switches, "
+          f"{work.switches_visited} visited, {work.pieces_computed} pieces, "
+          f"{(time.perf_counter() - t0) * 1000:.1f} ms")
+    t0 = time.perf_counter()
+    cloud.cable(5, 1, up=False)
+    work, sent = cloud.settle()
+    print(f"cut link s5-s1: {len(cloud.controller.desired.rerouted)} networks rerouted, "
+          f"{sent} changes, {work.switches_visited} switches visited, "
+          f"{(time.perf_counter() - t0) * 1000:.0f} ms")
 
 
 def lab(cuts):
@@ -121,6 +176,7 @@ def main(argv=None):
     p.add_argument("--cuts", type=int, default=10)
     a = p.parse_args(argv)
     pure(a.hosts, a.networks)
+    incremental(a.hosts, a.networks)
     if a.lab:
         lab(a.cuts)
     return 0

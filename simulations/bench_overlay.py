@@ -144,18 +144,21 @@ def traced_serve(argv):
         return msgs
     ofmsg.messages = messages
 
-    orig_request = of.QnetController._request
+    orig_begin = of.QnetController._begin
 
-    def request(self, dp, msg, reply_cls, *a, **kw):
-        barrier = reply_cls is not None and reply_cls.__name__ == "OFPBarrierReply"
-        if barrier:
-            emit("barrier_sent", dpid=msg.datapath.id)
-        try:
-            return orig_request(self, dp, msg, reply_cls, *a, **kw)
-        finally:
-            if barrier:
-                emit("barrier_done", dpid=msg.datapath.id)
-    of.QnetController._request = request
+    def begin(self, dp, msg, reply_cls, *a, **kw):
+        wait = orig_begin(self, dp, msg, reply_cls, *a, **kw)
+        if reply_cls is None or reply_cls.__name__ != "OFPBarrierReply":
+            return wait
+        emit("barrier_sent", dpid=dp.id)
+
+        def timed_wait(*args, **kwargs):
+            try:
+                return wait(*args, **kwargs)
+            finally:
+                emit("barrier_done", dpid=dp.id)
+        return timed_wait
+    of.QnetController._begin = begin
 
     for name in ("_request_tunnels", "_report_status"):
         orig = getattr(of.QnetController, name)

@@ -35,7 +35,7 @@ class AnsweredAtOnce:
     """Mixed into a real controller app (apps/reconcile.py): its requests are answered at once
     by in-process switches."""
 
-    def _request(self, dp, msg, reply_cls, multi=False):
+    def _begin(self, dp, msg, reply_cls, multi=False):
         """Send ``msg``; the switch has answered it (and everything sent before) at once.
         Error replies go to the controller's error handler, as os-ken would deliver them."""
         dp.send_msg(msg)
@@ -44,7 +44,8 @@ class AnsweredAtOnce:
             if isinstance(r, parser.OFPErrorMsg):
                 self._switch_error(ofp_event.EventOFPErrorMsg(r))
         replies = [r for r in replies if isinstance(r, reply_cls)]
-        return replies if multi else (replies[-1] if replies else None)
+        result = replies if multi else (replies[-1] if replies else None)
+        return lambda timeout=None: result
 
 
 def settle(controller, publish, max_passes=10):
@@ -134,18 +135,20 @@ class FakeHypervisor:
         """What ensure_tunnels does in OVSDB: add, fix and remove qnet VXLAN ports."""
         interfaces = {n: SimpleNamespace(qnet_tunnel=True, type="vxlan",
                                          remote_ip=self.ports[n]["options"]["remote_ip"],
+                                         local_ip=self.ports[n]["options"].get("local_ip"),
                                          key="flow") for n in self.tunnel_names}
-        plan = plan_tunnels(interfaces, wanted)
+        plan = plan_tunnels(interfaces, wanted, self.tunnel_ip)
         for name in plan.remove:
             self.unplug(name)
             self.tunnel_names.discard(name)
         for name, ip in {**plan.add, **plan.update}.items():
             if name in self.ports:
-                self.ports[name]["options"]["remote_ip"] = ip
+                self.ports[name]["options"].update(remote_ip=ip, local_ip=self.tunnel_ip)
                 continue
             ofport = next(self._ofports)
             self.ports[name] = {"name": name, "ofport": ofport, "type": "vxlan",
-                                "options": {"remote_ip": ip, "key": "flow"},
+                                "options": {"remote_ip": ip, "key": "flow",
+                                            "local_ip": self.tunnel_ip},
                                 "external_ids": {"qnet-tunnel": "true"}}
             self.dp.switch.add_port(ofport, name)
             self.tunnel_names.add(name)
@@ -161,7 +164,8 @@ class FakeHypervisor:
             "Open_vSwitch": {"ovs": {"external_ids": {"system-id": self.system_id,
                                                       "qnet-tunnel-ip": self.tunnel_ip}}},
             "Bridge": {"br-int": {"name": "br-int", "datapath_id": f"{self.dpid:016x}",
-                                  "other_config": {}, "ports": list(ports)}},
+                                  "other_config": {}, "ports": list(ports),
+                                  "fail_mode": "secure"}},
             "Port": ports,
             "Interface": {f"if-{n}": row for n, row in self.ports.items()},
         }
@@ -274,7 +278,7 @@ class StatusBoard:
         self.status = {}
         self.ports = self
 
-    def report_status(self, port_id, status, host="", datapath=None, ofport=None):
+    def report_status(self, port_id, status, host="", datapath=None, ofport=None, error=None):
         self.status[port_id] = status
         return True
 

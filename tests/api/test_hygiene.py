@@ -8,6 +8,7 @@ byte is read; expired tokens are a 401 that says so.
 import datetime
 import io
 import json
+import re
 
 import pytest
 import webob
@@ -352,3 +353,57 @@ def test_a_fixed_ip_naming_neither_subnet_nor_address_is_400(api, core, net, por
                 {"ip_address": "10.0.0.7"}, {}]}})):
         assert "need at least 1 of subnet_id, ip_address" in neutron_error(code, body)["message"]
     assert snapshot(core) == before
+
+
+# -- the OpenAPI document is as strict as the server ----------------------------------------------
+def operations(doc):
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            yield path, method, op
+
+
+def test_openapi_lists_every_status_an_operation_can_answer(api):
+    code, doc = api.get("/openapi.json")
+    assert code == 200
+    seen = set()
+    for path, method, op in operations(doc):
+        codes = set(op["responses"])
+        seen.add(op["operationId"])
+        assert "400" in codes, (path, method)  # a malformed URL, on any operation
+        if op.get("security", doc["security"]):
+            assert "401" in codes, (path, method)
+        if "requestBody" in op:
+            assert {"403", "404", "409", "413"} <= codes, (path, method)
+        if re.search(r"\{(?!tenant\})\w+\}", path):  # names something that may not exist
+            assert "404" in codes, (path, method)
+        for status, response in op["responses"].items():
+            if int(status) >= 400:
+                ref = response["content"]["application/json"]["schema"]["$ref"]
+                assert ref.endswith("/V1Fault" if path.startswith("/v1.0/") else "/Error")
+    assert {"list_ports", "create_port", "v1_plug", "show_port_stats"} <= seen
+    assert len(seen) == sum(1 for _ in operations(doc))  # operationIds are unique
+
+
+def test_openapi_formats_and_closed_objects(api):
+    schemas = api.get("/openapi.json")[1]["components"]["schemas"]
+    port, create = schemas["Port"]["properties"], schemas["PortCreate"]
+    assert port["id"]["format"] == "uuid" and port["created_at"]["format"] == "date-time"
+    assert port["mac_address"]["pattern"].startswith("^(") and "\\." in \
+        port["mac_address"]["pattern"]
+    pair = port["allowed_address_pairs"]["items"]
+    assert pair["additionalProperties"] is False
+    assert {"format": "ipv4"} in pair["properties"]["ip_address"]["anyOf"]
+    assert schemas["Subnet"]["properties"]["cidr"]["anyOf"][0]["pattern"].endswith(
+        "/(3[0-2]|[12]?[0-9])$")
+    assert create["additionalProperties"] is False and "status" not in create["properties"]
+    assert schemas["Port"]["properties"]["fixed_ips"]["items"]["minProperties"] == 1
+    assert schemas["Error"]["required"] == ["NeutronError"]
+
+
+def test_a_method_the_resource_lacks_is_405_with_its_methods_only(api):
+    """``networks/detail`` is a resource of its own, not a network named "detail"."""
+    for path, allow in (("/v1.0/tenants/alice/networks/detail", ["GET"]),
+                        (f"{V2}/networks", ["GET", "POST"])):
+        req = webob.Request.blank(path, method="PATCH", headers={"X-Project-Id": "alice"})
+        resp = req.get_response(api.app)
+        assert resp.status_int == 405 and list(resp.allow) == allow, resp.allow

@@ -49,7 +49,11 @@ def test_token_expiry_is_stored_and_listed(token_server):
     expiries = [line.split("\t")[4] for line in token_server.manage("token", "list").splitlines()]
     assert expiries[0].startswith("expires 2") and expiries[0].endswith("Z")
     assert expiries[1:] == ["expires 2999-01-02T02:04:05Z", "expires never"]
-    for bad in ("2001-01-01", "yesterday", "0"):
+    for bad in ("2001-01-01", "yesterday", "0", "9" * 30):
         with pytest.raises(subprocess.CalledProcessError) as failed:
             token_server.manage("token", "create", "--project", "demo", "--expires", bad)
         assert "--expires" in failed.value.stderr
+    for args in (["--project", "p" * 65], ["--project", "demo", "--description", "d" * 256]):
+        with pytest.raises(subprocess.CalledProcessError) as failed:
+            token_server.manage("token", "create", *args)
+        assert "longer than" in failed.value.stderr

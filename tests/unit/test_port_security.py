@@ -302,3 +302,20 @@ def test_the_guard_is_in_every_switch_once_whatever_it_hosts():
     shared = [f for f in state.flows.values() if f.table == "egress_guard"
               and "in_port" not in dict(f.match) and f.priority]
     assert sorted(shared, key=repr) == sorted(flows.egress_guard(), key=repr)
+
+
+def test_a_router_interface_port_is_a_router_to_the_back_end(core, alice, admin):
+    """device_owner network:router_* is what lets a port send RAs: the back-end is told so
+    by a change and by the snapshot it boots from alike; other owners are not routers."""
+    seen = {}
+    core.plugin.notify = lambda change: seen.__setitem__(change.subject.id, change.after)
+    net = core.networks.create(alice, {"name": "n"})
+    core.subnets.create(alice, {"network_id": net["id"], "cidr": "fd00::/64", "ip_version": 6})
+    owners = {"network:router_interface": True, "network:router_gateway": True,
+              "compute:nova": False, "": False, "network:dhcp": False}
+    ports = {core.ports.create(admin, {"network_id": net["id"], "tenant_id": "alice",
+                                       "device_owner": owner})["id"]: router
+             for owner, router in owners.items()}
+    booted = {p.id: p for p in core.logical_snapshot().ports}
+    assert {pid: booted[pid].router for pid in ports} == ports
+    assert {pid: seen[pid].router for pid in ports} == ports

@@ -1,6 +1,7 @@
 """The shared switch-programming core (apps/reconcile.py): a wedged switch does not stall the
 others, and port status goes back into the core as a Change like any write."""
 import pytest
+from os_ken.app.ofctl.exception import InvalidDatapath
 
 from apps import flows, reconcile
 from apps.model import place
@@ -38,24 +39,35 @@ class World:
         return set(self.cloud.flows_of(f"hv{h}")) == set(full.flows)
 
 
-def test_a_wedged_switch_is_left_out_and_the_others_are_programmed(monkeypatch):
+@pytest.mark.parametrize("failure", [SwitchTimeout(1), InvalidDatapath(result=1)])
+def test_a_wedged_or_vanished_switch_is_left_out_and_the_others_are_programmed(monkeypatch,
+                                                                               failure):
     world = World()
+    world.cloud.settle()                     # both switches in sync, no port bound yet
     wedged = world.cloud.hypervisors["hv1"].dp
-    real_request = CloudController._request
+    others_done_first = []
+    real_begin = CloudController._begin
 
-    def request(ctl, dp, msg, reply_cls, multi=False):
-        if dp is wedged:
-            raise SwitchTimeout(dp.id)       # no barrier reply, no stats reply
-        return real_request(ctl, dp, msg, reply_cls, multi)
-    monkeypatch.setattr(CloudController, "_request", request)
+    def begin(ctl, dp, msg, reply_cls, multi=False):
+        if dp is not wedged:
+            return real_begin(ctl, dp, msg, reply_cls, multi)
+
+        def wait(timeout=None):
+            others_done_first.append(world.holds_its_desired_state(2))
+            raise failure                    # no barrier reply, no stats reply
+        return wait
+    monkeypatch.setattr(CloudController, "_begin", begin)
+    desired = world.cloud.controller.desired
     for h in (1, 2):
         world.cloud.plug(f"hv{h}", f"tap{h}", f"vm{h}", TENANT.project_id)
     world.cloud.settle()
     assert world.holds_its_desired_state(2) and world.status(2) == "ACTIVE"
     assert world.status(1) == "DOWN"
+    assert others_done_first and all(others_done_first)   # hv2 programmed before hv1 awaited
+    assert world.cloud.controller.desired is desired      # the pass did not fail
     switch = world.cloud.controller.switches[wedged.id]
     assert not switch.synced
-    monkeypatch.setattr(CloudController, "_request", real_request)    # it answers again
+    monkeypatch.setattr(CloudController, "_begin", real_begin)    # it answers again
     switch.retry_at = 0                      # the time to retry has come: the timer kicks
     world.cloud.controller.kick()
     world.cloud.settle()
