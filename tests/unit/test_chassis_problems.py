@@ -83,7 +83,7 @@ class World:
         for h in (1, 2):
             self.ports[h] = self.core.ports.create(TENANT, {"network_id": net["id"],
                                                             "attachment": f"vm{h}"})["id"]
-            self.cloud.plug(f"hv{h}", f"tap{h}", f"vm{h}")
+            self.cloud.plug(f"hv{h}", f"tap{h}", f"vm{h}", TENANT.project_id)
         self.cloud.settle()
 
     def port(self, h):
