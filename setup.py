@@ -36,6 +36,9 @@ setup(
         # Authorization rules as Neutron declares and overrides them (controller/policy.py):
         # operators get Neutron's rule language and policy files instead of qnet's own ifs.
         "oslo.policy>=4.0",
+        # The control channels' CA and certificates (`qnet-manage pki`, controller/pki.py),
+        # made in-process rather than with ovs-pki's shell script (not on the controller host).
+        "cryptography>=3.4",
     ],
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1"],

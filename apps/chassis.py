@@ -23,16 +23,25 @@ from os_ken.lib import hub
 
 from apps.chassis_model import (COLUMNS, QNET_TUNNEL_KEY, TUNNEL_KEY, TUNNEL_TYPE, build_chassis,
                                 plan_tunnels, snapshot_tables)
-from apps.ovsdb_manager import TRY_AGAIN, OvsdbError, OvsdbManager
+from apps.ovsdb_manager import TRY_AGAIN, OvsdbError, OvsdbManager, server_tls_context
 
 LOG = logging.getLogger(__name__)
 
 # Command-line options (registered at import, before os-ken parses its configuration).
 cfg.CONF.register_cli_opts([
-    cfg.StrOpt('address', default='0.0.0.0',
+    cfg.StrOpt('address', default='127.0.0.1',
                help='Address the OVSDB manager listens on for hypervisors\' ovsdb-servers'),
     cfg.IntOpt('port', default=6640, help='TCP port of the OVSDB manager'),
+    cfg.StrOpt('private-key', default=None, help='TLS key of the OVSDB manager; with '
+               'certificate and ca-certificate it accepts only TLS (ssl: managers)'),
+    cfg.StrOpt('certificate', default=None, help='TLS certificate of the OVSDB manager'),
+    cfg.StrOpt('ca-certificate', default=None,
+               help='CA that must have signed the hypervisors\' certificates'),
 ], group='ovsdb')
+cfg.CONF.register_cli_opts([
+    cfg.BoolOpt('registered-only', default=False,
+                help='Accept only the system-ids ChassisMonitor.admit says are registered'),
+], group='chassis')
 cfg.CONF.register_opts([
     cfg.StrOpt('integration-bridge', default='br-int',
                help='Bridge whose interfaces and tunnel ports qnet manages'),
@@ -78,9 +87,15 @@ class ChassisMonitor(app_manager.OSKenApp):
         self.chassis = {}                # system_id -> Chassis (latest emitted snapshot)
         self.bridge = self.CONF.chassis.integration_bridge
         self.timeout = self.CONF.chassis.request_timeout
-        self.ovsdb = OvsdbManager(self.CONF.ovsdb.address, self.CONF.ovsdb.port, COLUMNS,
+        self.registered_only = self.CONF.chassis.registered_only
+        self.admit = None                # system_id -> bool: the allow-list (registered_only)
+        opts = self.CONF.ovsdb
+        tls = None
+        if opts.private_key or opts.certificate or opts.ca_certificate:
+            tls = server_tls_context(opts.private_key, opts.certificate, opts.ca_certificate)
+        self.ovsdb = OvsdbManager(opts.address, opts.port, COLUMNS,
                                   on_connected=self._connected, on_changed=self._changed,
-                                  on_lost=self._disconnected)
+                                  on_lost=self._disconnected, tls=tls, admit=self._admit)
         self._clients = {}               # system_id -> its current OvsdbConnection
         self._dirty = set()              # system_ids to re-read
         self._lost = {}                  # system_id -> connection that ended
@@ -99,6 +114,16 @@ class ChassisMonitor(app_manager.OSKenApp):
         super().stop()
 
     # intake from the OVSDB manager's thread: cheap, never blocks
+
+    def _admit(self, system_id):
+        """Why ``system_id`` may not join (None: it may): the allow-list, when asked for."""
+        if not self.registered_only:
+            return None
+        if self.admit is None:
+            return 'the allow-list of registered hypervisors is not loaded yet'
+        if not self.admit(system_id):
+            return 'not a registered hypervisor (qnet-manage hypervisor add %s)' % system_id
+        return None
 
     def _connected(self, conn):
         LOG.info('chassis %s connected from %s', conn.system_id, conn.address)
@@ -162,8 +187,8 @@ class ChassisMonitor(app_manager.OSKenApp):
         """Make the qnet VXLAN ports on the chassis' integration bridge exactly ``wanted``.
 
         ``wanted`` maps port name (see ``tunnel.mesh.tunnel_port_name``) -> remote_ip. Missing
-        ports are added (type=vxlan, options:remote_ip, options:key=flow, external_ids:
-        qnet-tunnel=true on Port and Interface), qnet ports with other settings are fixed
+        ports are added (type=vxlan, options:remote_ip, options:local_ip = the chassis' tunnel
+        address, options:key=flow, external_ids:qnet-tunnel=true on Port and Interface), qnet ports with other settings are fixed
         in place (their ofport survives), unwanted qnet ports are removed, and nothing
         else is touched. One OVSDB transaction, planned from the replica at commit time;
         ports are added/removed by mutation, so a concurrent ``ovs-vsctl add-port`` is never
@@ -204,13 +229,14 @@ def _tunnel_txn(bridge_name, wanted):
         br = next((r for r in tables['Bridge'].rows.values() if r.name == bridge_name), None)
         if br is None:
             raise ChassisError('no bridge %s' % bridge_name)
-        snap = snapshot_tables(tables)
-        plan = plan_tunnels(build_chassis('', snap, bridge_name).interfaces, wanted)
+        chassis = build_chassis('', snapshot_tables(tables), bridge_name)
+        local_ip = chassis.tunnel_ip
+        plan = plan_tunnels(chassis.interfaces, wanted, local_ip)
         ports = {p.name: p for p in br.ports}
         for name, ip in plan.add.items():
             iface = txn.insert(tables['Interface'])
             iface.name = name
-            _set_tunnel(iface, ip)
+            _set_tunnel(iface, ip, local_ip)
             port = txn.insert(tables['Port'])
             port.name = name
             port.interfaces = [iface]
@@ -218,16 +244,17 @@ def _tunnel_txn(bridge_name, wanted):
             br.addvalue('ports', port)
         for name, ip in plan.update.items():
             for iface in ports[name].interfaces:
-                _set_tunnel(iface, ip)
+                _set_tunnel(iface, ip, local_ip)
         for name in plan.remove:
             br.delvalue('ports', ports[name])   # OVSDB garbage-collects Port/Interface
         return plan
     return write
 
 
-def _set_tunnel(iface, remote_ip):
+def _set_tunnel(iface, remote_ip, local_ip):
     iface.type = TUNNEL_TYPE
-    iface.options = {'remote_ip': remote_ip, 'key': TUNNEL_KEY}
+    iface.options = {'remote_ip': remote_ip, 'key': TUNNEL_KEY,
+                     **({'local_ip': local_ip} if local_ip else {})}
     iface.external_ids = {QNET_TUNNEL_KEY: 'true'}
 
 

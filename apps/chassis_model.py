@@ -6,24 +6,31 @@ logical port each VM interface carries (the Neutron/OVN conventions):
   Open_vSwitch  external_ids:system-id        the chassis name
                 external_ids:qnet-tunnel-ip    its underlay/tunnel address (or ovn-encap-ip)
   Bridge        br-int                        the integration bridge and its datapath_id
-  Interface     external_ids:iface-id         the logical port (attachment) a VM port carries
+  Interface     external_ids:iface-id         the logical port (its id, or its attachment) a
+                                              VM port carries
+                external_ids:qnet-project-id  the project the VM was started for (an
+                                              attachment binds only with it: docs/security.md)
 
 Pure functions only, unit-tested without any switch: ``snapshot_tables`` copies an OVSDB
 replica into plain dicts, ``build_chassis`` turns such dicts into a ``Chassis``, and
 ``plan_tunnels`` diffs a chassis' tunnel ports against the wanted ones (port names come from
-tunnel/mesh.py). Plain dicts in, dataclasses out; apps/chassis.py feeds them from OVSDB
+tunnel/mesh.py), and ``chassis_problems`` says what keeps a chassis from carrying traffic
+(no tunnel address, no or a wrongly set up br-int, a channel not connected). Plain dicts in, dataclasses out; apps/chassis.py feeds them from OVSDB
 (apps/ovsdb_manager.py) and writes what ``plan_tunnels`` says.
 """
 
 import dataclasses
 
+from controller.binding import PROJECT_KEY
+
 TUNNEL_IP_KEYS = ('qnet-tunnel-ip', 'ovn-encap-ip')   # Open_vSwitch external_ids, in order
 QNET_TUNNEL_KEY = 'qnet-tunnel'                       # external_ids marking ports we own
 TUNNEL_TYPE = 'vxlan'
 TUNNEL_KEY = 'flow'          # VNI set per packet by flows (set_field tun_id)
+OPENFLOW_VERSION = 'OpenFlow13'    # what the controller speaks (an empty protocols allows it)
 COLUMNS = {                  # what build_chassis / plan_tunnels read: all that is replicated
     'Open_vSwitch': ('external_ids',),
-    'Bridge': ('name', 'datapath_id', 'other_config', 'ports'),
+    'Bridge': ('name', 'datapath_id', 'other_config', 'ports', 'protocols', 'fail_mode'),
     'Port': ('name', 'interfaces', 'external_ids'),
     'Interface': ('name', 'ofport', 'type', 'options', 'external_ids'),
 }
@@ -34,8 +41,9 @@ class Interface:
     """One OVSDB Interface on the integration bridge, reduced to what the controller uses.
 
     ofport is None until ovs-vswitchd has assigned one (or if it failed: OVSDB says -1).
-    remote_ip and key are the tunnel options (None for non-tunnel interfaces); qnet_tunnel
-    says the port carries external_ids:qnet-tunnel=true, i.e. ``ensure_tunnels`` owns it.
+    remote_ip, local_ip and key are the tunnel options (None for non-tunnel interfaces);
+    qnet_tunnel says the port carries external_ids:qnet-tunnel=true, i.e. ``ensure_tunnels``
+    owns it.
     """
     name: str
     ofport: int | None
@@ -44,16 +52,27 @@ class Interface:
     remote_ip: str | None
     key: str | None = None
     qnet_tunnel: bool = False
+    local_ip: str | None = None
+    #: external_ids:qnet-project-id: the project the VM was started for; an attachment
+    #: iface-id binds only with it (controller/binding.py)
+    project_id: str | None = None
 
 
 @dataclasses.dataclass
 class Chassis:
-    """A hypervisor as its OVSDB describes it; equal snapshots mean nothing changed."""
+    """A hypervisor as its OVSDB describes it; equal snapshots mean nothing changed.
+
+    ``bridge_missing``: its OVSDB has no integration bridge; ``protocols`` and ``fail_mode``
+    are that bridge's columns (empty / None: OVS's defaults).
+    """
     system_id: str
     tunnel_ip: str | None = None
     datapath_id: int | None = None
     interfaces: dict = dataclasses.field(default_factory=dict)   # name -> Interface
     connected: bool = True
+    bridge_missing: bool = False
+    protocols: tuple = ()
+    fail_mode: str | None = None
 
     def by_iface_id(self, iface_id):
         """The interface bound to logical port ``iface_id`` (None if not plugged here)."""
@@ -110,9 +129,12 @@ def build_chassis(system_id, tables, bridge='br-int', connected=True):
     tunnel_ip = next((ext[k] for k in TUNNEL_IP_KEYS if ext.get(k)), None)
 
     br = next((r for r in tables.get('Bridge', {}).values() if r.get('name') == bridge), None)
-    chassis = Chassis(system_id=system_id, tunnel_ip=tunnel_ip, connected=connected)
+    chassis = Chassis(system_id=system_id, tunnel_ip=tunnel_ip, connected=connected,
+                      bridge_missing=br is None and 'Bridge' in tables)
     if br is None:
         return chassis
+    chassis.protocols = tuple(sorted(br.get('protocols') or ()))
+    chassis.fail_mode = _scalar(br.get('fail_mode'))
     # datapath_id is written by ovs-vswitchd; before it runs, the requested id is all we have.
     chassis.datapath_id = (_parse_dpid(_scalar(br.get('datapath_id')))
                            or _parse_dpid((br.get('other_config') or {}).get('datapath-id')))
@@ -142,11 +164,15 @@ def _interface(row, port_owned=False):
         type=row.get('type') or '',
         remote_ip=opts.get('remote_ip'),
         key=opts.get('key'),
-        qnet_tunnel=port_owned or ext.get(QNET_TUNNEL_KEY) == 'true')
+        qnet_tunnel=port_owned or ext.get(QNET_TUNNEL_KEY) == 'true',
+        local_ip=opts.get('local_ip'),
+        project_id=ext.get(PROJECT_KEY) or None)
 
 
-def plan_tunnels(interfaces, wanted):
-    """Diff the tunnel ports on a bridge against ``wanted`` (port name -> remote_ip).
+def plan_tunnels(interfaces, wanted, local_ip=None):
+    """Diff the tunnel ports on a bridge against ``wanted`` (port name -> remote_ip), all
+    sourced from ``local_ip`` (the chassis' tunnel address: options:local_ip, so that a
+    multi-homed host sends from the address its peers expect).
 
     ``interfaces`` is ``Chassis.interfaces``. Only ports marked qnet-tunnel are ever
     updated or removed, so hand-made ports, VM ports and other agents' tunnels survive; a
@@ -159,10 +185,57 @@ def plan_tunnels(interfaces, wanted):
             add[name] = ip
         elif not have.qnet_tunnel:
             conflicts.append(name)
-        elif (have.type, have.remote_ip, have.key) != (TUNNEL_TYPE, ip, TUNNEL_KEY):
+        elif (have.type, have.remote_ip, have.key, have.local_ip) != (
+                TUNNEL_TYPE, ip, TUNNEL_KEY, local_ip):
             update[name] = ip
     remove = tuple(sorted(n for n, i in interfaces.items() if i.qnet_tunnel and n not in wanted))
     return TunnelPlan(add=add, update=update, remove=remove, conflicts=tuple(conflicts))
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """Something that keeps a chassis from working as qnet needs; ``ports_down``: its
+    ports cannot carry all their traffic, so they must not show ACTIVE."""
+    code: str
+    message: str
+    ports_down: bool = True
+
+
+def chassis_problems(chassis, openflow_connected=True):
+    """What is wrong with ``chassis`` (a tuple of Problem, empty when it is healthy).
+
+    ``openflow_connected``: whether its br-int's OpenFlow channel is up (only the
+    controller knows). Each message says what to run on the hypervisor
+    (``qnet-manage hypervisor add`` prints the whole recipe).
+    """
+    found = []
+    # Chassis-like stand-ins (tests, simulations) may lack the bridge fields: OVS defaults.
+    bridge_missing = getattr(chassis, 'bridge_missing', False)
+    protocols = getattr(chassis, 'protocols', ())
+    fail_mode = getattr(chassis, 'fail_mode', 'secure')
+    if not getattr(chassis, 'connected', True):
+        found.append(Problem('manager-disconnected', 'OVSDB manager connection lost '
+                             '(ovs-vsctl set-manager; ovsdb-server needs the remote '
+                             'db:Open_vSwitch,Open_vSwitch,manager_options)'))
+    if not chassis.tunnel_ip:
+        found.append(Problem('no-tunnel-ip', 'no tunnel address: ports cannot reach other '
+                             'hypervisors (ovs-vsctl set Open_vSwitch . '
+                             'external_ids:qnet-tunnel-ip=ADDRESS)'))
+    if bridge_missing:
+        found.append(Problem('no-bridge', 'no integration bridge br-int '
+                             '(qnet-manage hypervisor add prints how to make it)'))
+    elif protocols and OPENFLOW_VERSION not in protocols:
+        found.append(Problem('wrong-protocols', 'br-int does not allow %s (protocols=%s)'
+                             % (OPENFLOW_VERSION, ','.join(protocols))))
+    elif not openflow_connected:
+        found.append(Problem('controller-disconnected', 'br-int is not connected to the '
+                             'OpenFlow controller (ovs-vsctl set-controller br-int ...)'))
+    if not bridge_missing and fail_mode != 'secure':
+        found.append(Problem('fail-mode', 'br-int fail_mode is %s, not secure: without the '
+                             'controller it would forward between networks'
+                             % (fail_mode or 'standalone (the default)'),
+                             ports_down=False))
+    return tuple(found)
 
 
 def snapshot_tables(tables):

@@ -46,6 +46,7 @@ import dataclasses
 from apps import flows, pieces
 from apps import pipeline as pl
 from apps.ofmsg import Delta
+from controller import binding
 from tunnel.mesh import tunnel_port_name, tunnel_tag
 
 
@@ -54,7 +55,7 @@ class ChassisView:
     """What the desired state reads from a chassis report."""
 
     tunnel_ip: str | None
-    claims: dict          # iface-id -> ofport of the VM interfaces
+    claims: dict          # (iface-id, declared project) -> ofport of the VM interfaces
     tunnel_ports: dict    # remote tunnel ip -> ofport of the VXLAN ports
 
     @classmethod
@@ -66,7 +67,7 @@ class ChassisView:
             if iface.type == "vxlan":
                 tunnel_ports[iface.remote_ip] = iface.ofport
             elif iface.iface_id:
-                claims.setdefault(iface.iface_id, iface.ofport)
+                claims.setdefault((iface.iface_id, iface.project_id), iface.ofport)
         return cls(chassis.tunnel_ip, claims, tunnel_ports)
 
 
@@ -188,6 +189,7 @@ class PieceState:
         self.bound = {}           # port id -> (switch key, ofport)
         self.bound_by_net = {}    # network id -> {switch key: {port id: ofport}}
         self.bound_on = {}        # switch key -> {port id: ofport}
+        self.binding_errors = {}  # port id -> why an interface claiming it may not bind it
         self.limits = {}          # port id -> bandwidth limits folded in (model.limits_of)
         self.shared = {}          # piece key -> (inputs, Piece)
         self.keys = {}            # port id -> its piece keys
@@ -338,11 +340,11 @@ class DesiredState(PieceState):
     def __init__(self):
         super().__init__()
         self.views = {}           # chassis id -> ChassisView
-        self.claims = {}          # iface-id -> {chassis id: ofport}
+        self.claims = {}          # iface-id -> {project: {chassis id: ofport}} (binding.py)
         self.by_ip = {}           # tunnel ip -> chassis id
         self.tags = {}            # chassis id -> tunnel tag
         self.tunnels = {}         # chassis id -> {remote chassis id: tunnel ofport}
-        self.attached = {}        # iface-id -> port id, for the ports folded in
+        self.attached = {}        # iface-id -> ids of the folded ports it can bind
         self.tunnels_dirty = set()   # chassis whose wanted tunnel ports may have changed
 
     # -- the one entry point ----------------------------------------------------------------
@@ -425,21 +427,14 @@ class DesiredState(PieceState):
                 new_chassis.add(c)
             old_claims = old.claims if old else {}
             new_claims = new.claims if new else {}
-            for iface_id in old_claims.keys() | new_claims.keys():
-                if old_claims.get(iface_id) == new_claims.get(iface_id):
+            for key in old_claims.keys() | new_claims.keys():
+                if old_claims.get(key) == new_claims.get(key):
                     continue
-                holders = self.claims.setdefault(iface_id, {})
-                if iface_id in new_claims:
-                    holders[c] = new_claims[iface_id]
-                else:
-                    holders.pop(c, None)
-                    if not holders:
-                        del self.claims[iface_id]
-                port = model.by_attachment.get(iface_id)
-                if port is not None:
-                    ports.add(port.id)
-                if iface_id in self.attached:
-                    ports.add(self.attached[iface_id])
+                iface_id, project = key
+                binding.drop_claim(self.claims, iface_id, project, c)
+                if key in new_claims:
+                    binding.add_claim(self.claims, iface_id, project, c, new_claims[key])
+                ports.update(self.attached.get(iface_id, ()))
             if (old and old.tunnel_ip) != (new and new.tunnel_ip):
                 retag = True
             if (old and old.tunnel_ports) != (new and new.tunnel_ports):
@@ -473,18 +468,29 @@ class DesiredState(PieceState):
 
     def placement_of(self, port):
         """Where ``port`` (just folded in) is bound: the switch whose OVSDB reports an
-        interface with its attachment (the lowest system-id if several do)."""
-        if port.attachment:
-            self.attached[port.attachment] = port.id
-        holders = self.claims.get(port.attachment) if port.attachment else None
+        interface that binds it (controller/binding.py: its id, or its attachment declared for
+        its project; the lowest system-id if several do). A claim that may not bind it is
+        noted in ``binding_errors``, which its DOWN status carries."""
+        for iface_id in binding.claimed_ids(port):
+            self.attached.setdefault(iface_id, set()).add(port.id)
+        holders, error = binding.holders_of(port, self.claims)
+        if error:
+            self.binding_errors[port.id] = error
+        else:
+            self.binding_errors.pop(port.id, None)
         if not holders:
             return None
         host = min(holders)
         return host, holders[host]
 
     def unplace(self, port):
-        if port.attachment and self.attached.get(port.attachment) == port.id:
-            del self.attached[port.attachment]
+        for iface_id in binding.claimed_ids(port):
+            ids = self.attached.get(iface_id)
+            if ids is not None:
+                ids.discard(port.id)
+                if not ids:
+                    del self.attached[iface_id]
+        self.binding_errors.pop(port.id, None)
 
     # -- what a switch should hold ----------------------------------------------------------
     def _hosts(self, net_id):

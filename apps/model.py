@@ -9,6 +9,7 @@ import dataclasses
 
 import netaddr
 
+from controller import binding
 from controller.logical import Network, Port, QoSPolicy, Subnet
 from tunnel.mesh import tunnel_tag
 
@@ -23,7 +24,6 @@ class LogicalModel:
         self.networks = {}
         self._networks_as_given = {}
         self._ports_by_net = {}
-        self.by_attachment = {}
         #: chassis that had ACTIVE ports when the model was loaded from the database
         self.hosts_at_load = set()
         self._put = {Network: self._put_network, Subnet: self._put_subnet,
@@ -90,8 +90,6 @@ class LogicalModel:
             self._unindex(old)
         self.ports[port.id] = port
         self._ports_by_net.setdefault(port.network_id, {})[port.id] = port
-        if port.attachment is not None:
-            self.by_attachment[port.attachment] = port
 
     def _remove_port(self, port):
         port = self.ports.pop(port.id, None)
@@ -100,8 +98,6 @@ class LogicalModel:
 
     def _unindex(self, port):
         self._ports_by_net.get(port.network_id, {}).pop(port.id, None)
-        if port.attachment is not None and self.by_attachment.get(port.attachment) is port:
-            del self.by_attachment[port.attachment]
 
     def _refresh_network(self, net_id):
         net = self._networks_as_given.get(net_id)
@@ -161,13 +157,14 @@ class Placement:
 
 
 def place(model, chassis):
-    """Bind ports to interfaces by iface-id, and map tunnel ports to the chassis they reach.
+    """Bind ports to interfaces by iface-id (and declared project: controller/binding.py), and
+    map tunnel ports to the chassis they reach.
 
     ``chassis`` is an iterable of objects with ``system_id``, ``tunnel_ip`` and ``interfaces``
-    (``name -> Interface(ofport, iface_id, type, remote_ip)``), as reported by the switches.
-    An interface id reported by two chassis binds on the first in system-id order.
+    (``name -> Interface(ofport, iface_id, type, remote_ip, project_id)``), as reported by the
+    switches. An interface id reported by two chassis binds on the first in system-id order.
     """
-    bound, tunnels = {}, {}
+    bound, tunnels, claims = {}, {}, {}
     chassis = sorted(chassis, key=lambda c: c.system_id)
     by_ip = {c.tunnel_ip: c.system_id for c in chassis if c.tunnel_ip}
     for ch in chassis:
@@ -179,7 +176,12 @@ def place(model, chassis):
                 if remote is not None:
                     tunnels.setdefault(ch.system_id, {})[remote] = iface.ofport
                 continue
-            port = model.by_attachment.get(iface.iface_id) if iface.iface_id else None
-            if port is not None and port.id not in bound:
-                bound[port.id] = (ch.system_id, iface.ofport)
+            if iface.iface_id:
+                binding.add_claim(claims, iface.iface_id, iface.project_id, ch.system_id,
+                                  iface.ofport)
+    for port in model.ports.values():
+        holders, _ = binding.holders_of(port, claims)
+        if holders:
+            host = min(holders)
+            bound[port.id] = (host, holders[host])
     return Placement(bound, tunnels, {c: tunnel_tag(ip) for ip, c in by_ip.items()})

@@ -17,6 +17,7 @@ the ports it applies to as changed, and their meters are modified in place. Thei
 read on demand for the API (``port_stats``).
 """
 import logging
+import ssl
 import time
 
 from os_ken.controller import ofp_event
@@ -25,8 +26,10 @@ from os_ken.lib import hub
 
 from apps import meters
 from apps.chassis import ChassisError, ChassisMonitor, EventChassisChanged
+from apps.chassis_model import chassis_problems
 from apps.incremental import DesiredState
 from apps.model import LogicalModel
+from apps.ovsdb_manager import common_name
 from apps.reconcile import Reconciler
 from controller import errors
 from controller.plugin import Plugin
@@ -45,9 +48,11 @@ class OpenFlowPlugin(Plugin):
         self.model = LogicalModel()
         self.app = None
         self.resync_grace = 0
+        self.registered_only = False
 
     def configure(self, config):
         self.resync_grace = config.resync_grace
+        self.registered_only = config.hypervisors == "registered"
 
     def start(self, core):
         super().start(core)
@@ -55,10 +60,16 @@ class OpenFlowPlugin(Plugin):
 
     def osken_args(self, config):
         host, port = config.split(config.ovsdb_listen)
-        return ["--ovsdb-address", host, "--ovsdb-port", str(port)]
+        tls = config.tls()
+        return ["--ovsdb-address", host, "--ovsdb-port", str(port),
+                *(["--chassis-registered-only"] if self.registered_only else []),
+                *(["--ovsdb-private-key", tls[0], "--ovsdb-certificate", tls[1],
+                   "--ovsdb-ca-certificate", tls[2]] if tls else [])]
 
     def bind_apps(self, apps):
         self.app = next(a for a in apps.values() if isinstance(a, QnetController))
+        if self.registered_only:
+            self.app.monitor.admit = self.core.hypervisor_registered
         self.app.attach(self)
 
     def topology(self):
@@ -84,6 +95,12 @@ class OpenFlowPlugin(Plugin):
         replies = self.app.meter_stats(chassis_id, [m.meter_id for m in wanted.values()])
         return {"bound": True, "chassis": chassis_id, "ofport": ofport,
                 "meters": meter_stats_view(wanted, replies)}
+
+
+def certificate_name(dp):
+    """The CN of a TLS switch's certificate (None without TLS)."""
+    sock = getattr(dp, "socket", None)
+    return common_name(sock) if isinstance(sock, ssl.SSLSocket) else None
 
 
 def meter_stats_view(wanted, stats):
@@ -117,6 +134,8 @@ class QnetController(Reconciler):
         self.dirty_chassis = set()
         self.settling = None          # while the view is partial: (deadline, chassis awaited)
         self.pruning = True           # the view is complete: stale flows may go
+        self.problems = {}            # chassis id -> its chassis_problems as last logged
+        self.impostors = set()        # (dpid, certificate CN) refusals already logged
 
     def new_desired_state(self):
         return DesiredState()
@@ -164,6 +183,7 @@ class QnetController(Reconciler):
         """Fold in the changes and the chassis reports; ask OVSDB for the tunnels now needed.
         Switches in view: those of the connected chassis."""
         chassis = {c.system_id: c for c in self.connected_chassis()}
+        self.problems_changed |= self._check_chassis()
         changed_chassis, self.dirty_chassis = self.dirty_chassis, set()
         deltas = self.desired.update(model, chassis.values(), ports, networks, changed_chassis)
         was_settling = self.settling is not None
@@ -172,7 +192,8 @@ class QnetController(Reconciler):
             self.desired.tunnels_dirty |= set(chassis)
         self.pruning = not settling
         self._request_tunnels(chassis, settling)
-        return {c: ch.datapath_id for c, ch in chassis.items()}, deltas
+        return {c: ch.datapath_id for c, ch in chassis.items()
+                if self.switch_of(ch) is not None or ch.datapath_id not in self.switches}, deltas
 
     def may_prune(self, switch):
         return self.pruning
@@ -190,12 +211,52 @@ class QnetController(Reconciler):
             wanted = self.desired.wanted_tunnels(system_id)
             if settling:
                 wanted = {**have, **wanted}
-            if have != wanted:
+            if have != wanted or any(i.local_ip != ch.tunnel_ip for i in ch.tunnels.values()):
                 try:
                     self.monitor.ensure_tunnels(system_id, wanted)
                 except ChassisError as exc:
                     LOG.warning("tunnels of %s not set up yet: %s", system_id, exc)
                     self.desired.tunnels_dirty.add(system_id)
+
+    # -- misconfigured hypervisors ----------------------------------------------------------------
+    def switch_of(self, ch):
+        """The OpenFlow switch of chassis ``ch``: the one with its datapath id and, with TLS,
+        a certificate for its system-id (another hypervisor's certificate claiming this
+        datapath id gets nothing; logged once per connection). None if there is none."""
+        switch = self.switches.get(ch.datapath_id)
+        name = certificate_name(switch.dp) if switch is not None else None
+        if name in (None, ch.system_id):
+            return switch
+        if (id(switch), name) not in self.impostors:
+            self.impostors.add((id(switch), name))
+            LOG.warning("switch %016x refused: it is chassis %s's datapath but its certificate "
+                        "is for %s", ch.datapath_id, ch.system_id, name)
+        return None
+
+    def _check_chassis(self):
+        """Update ``self.problems`` for every chassis ever seen and log each change once (a
+        warning while something is wrong, info once it is fixed). Returns the ids of the
+        chassis whose problems changed."""
+        changed = set()
+        for ch in self.monitor.chassis.values():
+            found = chassis_problems(ch, self.switch_of(ch) is not None)
+            if found == self.problems.get(ch.system_id, ()):
+                continue
+            changed.add(ch.system_id)
+            self.problems[ch.system_id] = found
+            if found:
+                LOG.warning("hypervisor %s is misconfigured: %s", ch.system_id,
+                            "; ".join(p.message for p in found))
+            else:
+                LOG.info("hypervisor %s: no problems any more", ch.system_id)
+        return changed
+
+    def host_problem(self, key):
+        """Ports on a chassis whose problems lose traffic are DOWN with binding:vif_type
+        binding_failed and the reason in binding_error, as Neutron shows a port its host
+        cannot serve, instead of ACTIVE while traffic is lost (docs/hypervisors.md)."""
+        reasons = [p.message for p in self.problems.get(key, ()) if p.ports_down]
+        return f"hypervisor {key}: " + "; ".join(reasons) if reasons else None
 
     # -- lookups --------------------------------------------------------------------------------
     def dpid_of(self, host):
@@ -210,15 +271,17 @@ class QnetController(Reconciler):
         """The overlay as the admin API shows it: hypervisors (chassis) with their bridge's
         interfaces, the tunnels between them, and where bound ports sit."""
         bound_at = {where: pid for pid, where in self.desired.bound.items()}
-        switches = [{"chassis": ch.system_id, "connected": ch.datapath_id in self.switches,
+        switches = [{"chassis": ch.system_id, "connected": self.switch_of(ch) is not None,
                      "datapath_id": f"{ch.datapath_id:016x}" if ch.datapath_id else None,
                      "tunnel_ip": ch.tunnel_ip,
+                     "problems": [p.message for p in chassis_problems(
+                         ch, self.switch_of(ch) is not None)],
                      "ports": [{"number": i.ofport, "name": i.name,
                                 "role": ("tunnel" if i.type == "vxlan" else "host"
                                          if (ch.system_id, i.ofport) in bound_at else "unused"),
                                 "port_id": bound_at.get((ch.system_id, i.ofport))}
                                for i in sorted(ch.interfaces.values(), key=lambda i: i.name)]}
-                    for ch in sorted(self.connected_chassis(), key=lambda c: c.system_id)]
+                    for ch in sorted(self.monitor.chassis.values(), key=lambda c: c.system_id)]
         tunnels = [{"from": a, "to": b, "port": port}
                    for a, peers in sorted(self.desired.tunnels.items())
                    for b, port in sorted(peers.items())]

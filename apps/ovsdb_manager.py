@@ -27,8 +27,16 @@ One thread of os-ken's hub (a greenthread under eventlet, which qnet uses; a thr
 native hub) runs the listener and every connection, sleeping in ``ovs.poller`` on their
 sockets. It alone touches the IDLs: ``read`` and ``transact`` queue a function to it and wait
 for the answer with a timeout, so a wedged hypervisor never hangs a caller, and callers never
-hold IDL rows that change under them. Plain TCP only (no SSL, no whitelist): qnet never
-configured the ones os-ken offered.
+hold IDL rows that change under them.
+
+TLS (``tls``, a context from ``server_tls_context``; the hypervisors ``set-manager ssl:...``):
+each accepted socket is wrapped and its handshake run here, without blocking the others; a
+peer without a certificate signed by the CA fails the handshake, and one whose certificate's
+common name is not the system-id its database claims is refused. ``ovs.stream`` has no
+passive SSL stream (no ``pssl:``), so the handshake is done with the standard ``ssl`` module
+and the wrapped socket handed to ``ovs.stream.SSLStream``. ``admit(system_id)`` may refuse a
+hypervisor (the allow-list): refused connections are closed and logged, and never replace an
+admitted connection of the same system-id.
 """
 
 import collections
@@ -36,6 +44,7 @@ import dataclasses
 import errno
 import logging
 import socket
+import ssl
 
 from ovs import jsonrpc
 from ovs import poller as ovs_poller
@@ -54,6 +63,26 @@ HANDSHAKE_TIMEOUT = 10.0      # seconds for the schema and a system-id, else the
 # Transaction outcomes ``transact`` returns; any other (error, aborted) raises OvsdbError.
 SUCCESS, UNCHANGED, TRY_AGAIN = (ovs_idl.Transaction.SUCCESS, ovs_idl.Transaction.UNCHANGED,
                                  ovs_idl.Transaction.TRY_AGAIN)
+
+
+def server_tls_context(private_key, certificate, ca_certificate):
+    """The manager's TLS context: its own key and certificate, peers' certificates required
+    and checked against the CA (hypervisors connect by address: no host name is checked)."""
+    if not (private_key and certificate and ca_certificate):
+        raise ValueError('TLS needs a private key, a certificate and a CA certificate')
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(certificate, private_key)
+    ctx.load_verify_locations(ca_certificate)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def common_name(sock):
+    """The subject CN of the peer's (verified) certificate, or None."""
+    cert = sock.getpeercert() or {}
+    return next((value for rdn in cert.get('subject', ()) for key, value in rdn
+                 if key == 'commonName'), None)
 
 
 class OvsdbError(RuntimeError):
@@ -92,19 +121,53 @@ class OvsdbConnection:
     def __init__(self, sock, address, columns, handshake_timeout):
         self.address = address
         self.system_id = None             # known once the handshake is done
+        self.common_name = None           # the TLS peer certificate's CN (TLS only)
         self.connected = True
         self.idl = None                   # None while the schema is being fetched
         self._columns = columns
         self._timeout = handshake_timeout
         self._deadline = timeval.msec() + handshake_timeout * 1000
-        self._rpc = jsonrpc.Connection(ovs_stream.Stream(sock, 'tcp:' + address, 0))
-        self._schema_request = jsonrpc.Message.create_request('get_schema', [DATABASE])
-        self._rpc.send(self._schema_request)
+        self._sock = sock
+        self._tls_wait = None             # TLS handshake in progress: the poll event it awaits
+        self._rpc = None
         self._seqno = None                # idl.change_seqno already reported
         self._transactions = []           # (Transaction, func's value, reply queue)
+        if isinstance(sock, ssl.SSLSocket):
+            self._tls_wait = ovs_poller.POLLIN
+        else:
+            self._open_rpc(ovs_stream.Stream(sock, 'tcp:' + address, 0))
+
+    @property
+    def tls(self):
+        return isinstance(self._sock, ssl.SSLSocket)
+
+    def _open_rpc(self, stream):
+        self._rpc = jsonrpc.Connection(stream)
+        self._schema_request = jsonrpc.Message.create_request('get_schema', [DATABASE])
+        self._rpc.send(self._schema_request)
+
+    def _tls_handshake(self):
+        try:
+            self._sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._tls_wait = ovs_poller.POLLIN
+            return self._handshake_overdue('did not finish the TLS handshake')
+        except ssl.SSLWantWriteError:
+            self._tls_wait = ovs_poller.POLLOUT
+            return self._handshake_overdue('did not finish the TLS handshake')
+        except (ssl.SSLError, OSError) as e:
+            LOG.warning('OVSDB connection from %s refused: TLS handshake failed: %s',
+                        self.address, e)
+            return ENDED
+        self._tls_wait = None
+        self.common_name = common_name(self._sock)
+        self._open_rpc(ovs_stream.SSLStream(self._sock, 'ssl:' + self.address, 0))
+        return self.run()
 
     def run(self):
         """Do what is due; returns CONNECTED, CHANGED, ENDED or None (nothing to report)."""
+        if self._tls_wait is not None:
+            return self._tls_handshake()
         if self.idl is None:
             return self._await_schema()
         self.idl.run()
@@ -150,6 +213,12 @@ class OvsdbConnection:
                                if r.external_ids.get('system-id')), None)
         if self.system_id is None:
             return self._handshake_overdue('has no external_ids:system-id')
+        if self.tls and self.common_name != self.system_id:
+            LOG.warning('OVSDB connection from %s refused: it claims system-id %s but its '
+                        'certificate is for %s', self.address, self.system_id,
+                        self.common_name)
+            self.system_id = None           # never reported: nothing was admitted
+            return ENDED
         self._seqno = self.idl.change_seqno
         return CONNECTED
 
@@ -190,7 +259,9 @@ class OvsdbConnection:
                     self.system_id, status, txn.get_error()))))
 
     def wait(self, poller):
-        if self.idl is None:
+        if self._tls_wait is not None:
+            poller.fd_wait(self._sock, self._tls_wait)
+        elif self.idl is None:
             self._rpc.wait(poller)
             self._rpc.recv_wait(poller)
         else:
@@ -208,8 +279,10 @@ class OvsdbConnection:
         self._transactions.clear()
         if self.idl is not None:
             self.idl.close()
-        else:
+        elif self._rpc is not None:
             self._rpc.close()
+        else:
+            self._sock.close()
 
 
 @dataclasses.dataclass(eq=False)
@@ -228,10 +301,12 @@ class OvsdbManager:
     ``on_connected(conn)`` once a connection has its system-id (a newer connection of the
     same system-id replaces the older one, which then ends silently), ``on_changed(conn)``
     after its replica changed, ``on_lost(conn)`` when it ended (``conn.connected`` is False).
+    ``tls``: an SSLContext (``server_tls_context``) or None for plain TCP; ``admit(system_id)``
+    returns why a hypervisor is refused, or None to accept it.
     """
 
     def __init__(self, address, port, columns, on_connected, on_changed, on_lost,
-                 handshake_timeout=HANDSHAKE_TIMEOUT):
+                 handshake_timeout=HANDSHAKE_TIMEOUT, tls=None, admit=None):
         self.address, self.port = address, port
         self.columns = {t: list(c) for t, c in columns.items()}
         self.columns.setdefault(DATABASE, [])
@@ -239,6 +314,7 @@ class OvsdbManager:
             self.columns[DATABASE].append('external_ids')
         self.on_connected, self.on_changed, self.on_lost = on_connected, on_changed, on_lost
         self.handshake_timeout = handshake_timeout
+        self.tls, self.admit = tls, admit
         self.connections = {}             # system_id -> OvsdbConnection (handshake done)
         self._all = []                    # every open OvsdbConnection, handshaking ones too
         self._requests = collections.deque()
@@ -261,7 +337,8 @@ class OvsdbManager:
         self._wake_w.setblocking(False)
         self._running = True
         self._thread = hub.spawn(self._run)
-        LOG.info('OVSDB manager listening on %s:%d', self.address, self.port)
+        LOG.info('OVSDB manager listening on %s:%d%s', self.address, self.port,
+                 ' (TLS)' if self.tls else '')
         return self._thread
 
     def stop(self):
@@ -337,6 +414,9 @@ class OvsdbManager:
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             address = ('[%s]:%s' if sock.family == socket.AF_INET6 else '%s:%s') % peer[:2]
+            if self.tls is not None:
+                sock = self.tls.wrap_socket(sock, server_side=True,
+                                            do_handshake_on_connect=False)
             self._all.append(OvsdbConnection(sock, address, self.columns,
                                              self.handshake_timeout))
             LOG.debug('OVSDB connection from %s', address)
@@ -348,6 +428,12 @@ class OvsdbManager:
             LOG.exception('OVSDB connection from %s failed', conn.address)
             seen = ENDED
         if seen == CONNECTED:
+            refused = self._refusal(conn)
+            if refused:
+                LOG.warning('OVSDB connection from %s (system-id %s) refused: %s',
+                            conn.address, conn.system_id, refused)
+                self._close(conn)
+                return
             old = self.connections.get(conn.system_id)
             self.connections[conn.system_id] = conn
             if old is not None:
@@ -359,6 +445,15 @@ class OvsdbManager:
             self._callback(self.on_changed, conn)
         elif seen == ENDED:
             self._close(conn, lost=conn.system_id is not None)
+
+    def _refusal(self, conn):
+        if self.admit is None:
+            return None
+        try:
+            return self.admit(conn.system_id)
+        except Exception:
+            LOG.exception('OVSDB admission check for %s failed', conn.system_id)
+            return 'the admission check failed'
 
     def _serve_requests(self):
         while self._requests:

@@ -85,6 +85,7 @@ class Reconciler(app_manager.OSKenApp):
         self.dirty_ports, self.dirty_networks = set(), set()
         self.synced = set()           # keys of the switches holding their desired state
         self.reported = {}            # port id -> status tuple last written to the core
+        self.problems_changed = set()  # keys whose ``host_problem`` changed: re-report
         self.wake = hub.Event()
         self.passes = 0               # reconcile passes run (for tests and benchmarks)
         self.sent = 0                 # flow-, group- and meter-mods sent (same)
@@ -110,6 +111,12 @@ class Reconciler(app_manager.OSKenApp):
     def dpid_of(self, host):
         """The datapath id of the switch named ``host`` by ``host_name``, or None."""
         raise NotImplementedError
+
+    def host_problem(self, key):
+        """Why the ports bound on switch ``key`` cannot carry their traffic, or None. Such
+        ports are reported DOWN with it as their binding_error; a mode that computes it adds
+        ``key`` to ``problems_changed`` when it changes."""
+        return None
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self):
@@ -337,25 +344,29 @@ class Reconciler(app_manager.OSKenApp):
 
     # -- port status ---------------------------------------------------------------------------
     def _report_status(self, model, targets, synced):
-        """ACTIVE: bound and the flows of its switch are installed; DOWN otherwise. Only for
-        ports whose binding changed or whose switch got in or out of sync; a status is
+        """ACTIVE: bound and the flows of its switch are installed; DOWN otherwise, with the
+        reason as binding_error while its host has a ``host_problem``. Only for ports whose
+        binding changed, whose switch got in or out of sync or whose host's problem changed; a status is
         written to the core (``report_status``, which emits a Change) only when it differs
         from the one last reported."""
         ports = set(self.desired.ports_changed)
-        for key in synced ^ self.synced:
+        for key in (synced ^ self.synced) | self.problems_changed:
             ports.update(self.desired.bound_on.get(key, ()))
-        self.synced = synced
+        self.synced, self.problems_changed = synced, set()
         for port_id in ports:
             port = model.ports.get(port_id)
             if port is None:
                 self.reported.pop(port_id, None)
                 continue
             where = self.desired.bound.get(port_id)
-            if where is not None and where[0] in synced and port.admin_up:
+            problem = self.host_problem(where[0]) if where is not None else None
+            if problem:
+                status = ("DOWN", self.host_name(where[0]), None, None, problem[:255])
+            elif where is not None and where[0] in synced and port.admin_up:
                 key, ofport = where
                 status = ("ACTIVE", self.host_name(key), f"{targets[key]:016x}", ofport)
-            else:
-                status = DOWN
+            else:   # with why an interface that claims it may not bind it (binding.py)
+                status = (*DOWN, self.desired.binding_errors.get(port_id))
             if self.reported.get(port_id) != status:
                 self.plugin.core.ports.report_status(port_id, *status)
                 self.reported[port_id] = status

@@ -1,4 +1,4 @@
-"""Which port a hypervisor's interface binds: the binding authority (docs/security.md).
+"""Which hypervisor interface binds which port: the binding authority (docs/security.md).
 
 A hypervisor names an interface's port in the Interface's ``external_ids``:
 
@@ -11,58 +11,53 @@ A hypervisor names an interface's port in the Interface's ``external_ids``:
 - an attachment claim without ``qnet-project-id`` cannot be told apart from another project's
   claim of the same string: it binds nothing, and the ports naming that attachment say why in
   their ``binding_error``.
+
+Pure functions over plain values, shared by the back-end's full and incremental placement and
+by the API tests: *claims* are ``{iface-id: {declared project or None: {chassis id: ofport}}}``
+and a port is anything with ``id``, ``project_id`` and ``attachment`` (a port value whose
+``project_id`` is None, as unit-test fixtures make, matches undeclared claims).
 """
 PROJECT_KEY = "qnet-project-id"
 
-UNDECLARED = ("interface {iface_id} names attachment {iface_id} but not its project "
-              f"(external_ids:{PROJECT_KEY}); an attachment binds only with it")
+UNDECLARED = ("interface {attachment} is claimed without external_ids:" + PROJECT_KEY +
+              ": an attachment binds only an interface declared for its project")
 
 
-class BindingIndex:
-    """The ports an interface can bind, by port id and by (attachment, project).
+def add_claim(claims, iface_id, project_id, chassis_id, ofport):
+    """Record that ``chassis_id`` has ``iface_id`` (declared for ``project_id``) at
+    ``ofport``; a chassis' first claim of a key stands."""
+    claims.setdefault(iface_id, {}).setdefault(project_id, {}).setdefault(chassis_id, ofport)
 
-    Ports are any objects with ``id``, ``project_id`` and ``attachment``; the index keeps them
-    as given, so the back-end's own port records can be indexed.
+
+def drop_claim(claims, iface_id, project_id, chassis_id):
+    by_project = claims.get(iface_id, {})
+    holders = by_project.get(project_id, {})
+    holders.pop(chassis_id, None)
+    if not holders:
+        by_project.pop(project_id, None)
+        if not by_project:
+            claims.pop(iface_id, None)
+
+
+def holders_of(port, claims):
+    """({chassis id: ofport} of the interfaces that bind ``port``, error or None).
+
+    The error says why a port that an interface does claim is not bound (an undeclared
+    attachment claim); it is None when the port is bound or simply not claimed.
     """
+    holders = {}
+    for per_chassis in claims.get(port.id, {}).values():
+        for chassis_id, ofport in per_chassis.items():
+            holders.setdefault(chassis_id, ofport)
+    if port.attachment:
+        by_project = claims.get(port.attachment, {})
+        for chassis_id, ofport in by_project.get(port.project_id, {}).items():
+            holders.setdefault(chassis_id, ofport)
+        if not holders and port.project_id is not None and None in by_project:
+            return {}, UNDECLARED.format(attachment=port.attachment)
+    return holders, None
 
-    def __init__(self, ports=()):
-        self.by_id = {}
-        self.by_attachment = {}   # attachment -> {project id: port}
-        for port in ports:
-            self.add(port)
 
-    def add(self, port):
-        self.by_id[port.id] = port
-        if port.attachment is not None:
-            self.by_attachment.setdefault(port.attachment, {})[port.project_id] = port
-
-    def remove(self, port):
-        if self.by_id.get(port.id) is port:
-            del self.by_id[port.id]
-        holders = self.by_attachment.get(port.attachment) if port.attachment else None
-        if holders is not None and holders.get(port.project_id) is port:
-            del holders[port.project_id]
-            if not holders:
-                del self.by_attachment[port.attachment]
-
-    def resolve(self, iface_id, project_id=None):
-        """(port or None, error or None) for an interface's ``iface-id`` and declared project.
-
-        The error, when there is one, is for the ports that hold ``iface_id`` as attachment
-        (``holders(iface_id)``): why none of them was bound.
-        """
-        if not iface_id:
-            return None, None
-        port = self.by_id.get(iface_id)
-        if port is not None:
-            return port, None
-        holders = self.by_attachment.get(iface_id)
-        if not holders:
-            return None, None
-        if project_id is None:
-            return None, UNDECLARED.format(iface_id=iface_id)
-        return holders.get(project_id), None
-
-    def holders(self, iface_id):
-        """The ports whose attachment is ``iface_id`` (any project)."""
-        return list(self.by_attachment.get(iface_id, {}).values())
+def claimed_ids(port):
+    """The iface-ids whose claims can bind ``port``: its id and its attachment."""
+    return (port.id, port.attachment) if port.attachment else (port.id,)

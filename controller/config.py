@@ -5,8 +5,12 @@ Example file (every key optional)::
     [qnet]
     db_url = postgresql://qnet:secret@127.0.0.1/qnet
     api_listen = 127.0.0.1:9696
-    ofp_listen = 0.0.0.0:6653
-    ovsdb_listen = 0.0.0.0:6640
+    ofp_listen = 192.0.2.10:6653
+    ovsdb_listen = 192.0.2.10:6640
+    tls_private_key = /etc/qnet/pki/controller-privkey.pem
+    tls_certificate = /etc/qnet/pki/controller-cert.pem
+    tls_ca_certificate = /etc/qnet/pki/cacert.pem
+    hypervisors = registered
     plugin = openflow
     mode = overlay
     auth = token
@@ -23,8 +27,13 @@ from controller.core import CoreConfig
 class ServiceConfig:
     db_url: str = "sqlite:///qnet.sqlite"
     api_listen: str = "127.0.0.1:9696"
-    ofp_listen: str = "0.0.0.0:6653"
-    ovsdb_listen: str = "0.0.0.0:6640"
+    # Loopback unless configured: a fresh install exposes no control channel by accident.
+    ofp_listen: str = "127.0.0.1:6653"
+    ovsdb_listen: str = "127.0.0.1:6640"
+    tls_private_key: str = ""
+    tls_certificate: str = ""
+    tls_ca_certificate: str = ""
+    hypervisors: str = "any"
     plugin: str = "openflow"
     mode: str = "overlay"
     auth: str = "token"
@@ -41,9 +50,18 @@ class ServiceConfig:
         "db_url": "SQLAlchemy URL of the database (SQLite file by default; "
                   "postgresql://user:pw@host/db works too)",
         "api_listen": "HOST:PORT the REST API listens on",
-        "ofp_listen": "HOST:PORT the OpenFlow controller listens on",
+        "ofp_listen": "HOST:PORT the OpenFlow controller listens on (loopback by default: "
+                      "give the underlay-facing address for remote hypervisors)",
         "ovsdb_listen": "HOST:PORT switches' ovsdb-servers connect to as manager "
-                        "(openflow plug-in)",
+                        "(openflow plug-in; loopback by default, like ofp_listen)",
+        "tls_private_key": "controller's TLS key: with tls_certificate and "
+                           "tls_ca_certificate, OpenFlow and OVSDB accept only TLS from "
+                           "hypervisors whose certificate that CA signed (qnet-manage pki)",
+        "tls_certificate": "controller's TLS certificate (see tls_private_key)",
+        "tls_ca_certificate": "CA certificate hypervisors' certificates must be signed by",
+        "hypervisors": "'any' (every system-id that connects is a hypervisor) or 'registered' "
+                       "(only those registered with qnet-manage hypervisor add; others are "
+                       "refused and logged)",
         "plugin": "back-end plug-in name (entry point in group qnet.plugins)",
         "mode": "'overlay' (hypervisor bridges joined by VXLAN tunnels) or 'fabric' (a "
                 "multi-switch OpenFlow fabric, ports bound by binding:profile; docs/fabric.md)",
@@ -67,6 +85,20 @@ class ServiceConfig:
         if self.mode not in ("overlay", "fabric"):
             raise SystemExit(f"mode must be overlay or fabric, not {self.mode!r}")
         return "fabric" if self.mode == "fabric" and self.plugin == "openflow" else self.plugin
+
+    def tls(self):
+        """(private key, certificate, CA certificate), or None when TLS is off."""
+        files = (self.tls_private_key, self.tls_certificate, self.tls_ca_certificate)
+        if not any(files):
+            return None
+        if not all(files):
+            raise SystemExit("TLS needs all of tls_private_key, tls_certificate and "
+                             "tls_ca_certificate")
+        return files
+
+    def check_hypervisors(self):
+        if self.hypervisors not in ("any", "registered"):
+            raise SystemExit(f"hypervisors must be any or registered, not {self.hypervisors!r}")
 
     def core_config(self):
         low, _, high = self.vni_range.partition(":")

@@ -8,6 +8,7 @@ import logging
 
 from controller import snapshot
 from controller.db import Database
+from controller.models import Hypervisor
 from controller.plugin import load_plugin
 
 LOG = logging.getLogger(__name__)
@@ -85,6 +86,12 @@ class Core:
         read in one transaction: what a back-end mirrors when it boots."""
         with self.db.read() as session:
             return snapshot.snapshot(session)
+
+    def hypervisor_registered(self, system_id):
+        """Whether ``qnet-manage hypervisor add`` registered ``system_id`` (the allow-list the
+        back-end applies with ``hypervisors = registered``)."""
+        with self.db.read() as session:
+            return session.get(Hypervisor, system_id) is not None
 
     def close(self):
         self.plugin.stop()

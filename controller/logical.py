@@ -81,6 +81,8 @@ class Port:
     #: a router's interface (device owner ``network:router...``): it may send IPv6 router
     #: advertisements and redirects, which port security drops from every other port
     router: bool = False
+    #: the owner: an attachment binds only an interface declared for it (controller/binding.py)
+    project_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -113,12 +115,12 @@ class Snapshot:
 
 # -- building them -----------------------------------------------------------------------------
 def make_port(id_, network_id, mac, ips, security, pairs, admin_up, attachment, qos_policy_id,
-              profile, device_owner=""):
+              profile, device_owner="", project_id=None):
     """A Port from the values the API and the database hold (``ips`` in allocation order,
     ``pairs`` as {"mac_address", "ip_address"} records, ``profile`` the binding profile)."""
     return Port(id_, network_id, mac, *by_version(ips), security,
                 tuple((p["mac_address"], p["ip_address"]) for p in pairs), admin_up, attachment,
-                qos_policy_id, binding_of(profile), is_router_owner(device_owner))
+                qos_policy_id, binding_of(profile), is_router_owner(device_owner), project_id)
 
 
 def is_router_owner(device_owner):
@@ -181,7 +183,7 @@ def _port_from_api(body):
                      [i["ip_address"] for i in body["fixed_ips"]], body["port_security_enabled"],
                      body["allowed_address_pairs"], body["admin_state_up"], body["attachment"],
                      body.get("qos_policy_id"), body.get("binding:profile"),
-                     body.get("device_owner", ""))
+                     body.get("device_owner", ""), body["project_id"])
 
 
 def limits_of_rules(rules):

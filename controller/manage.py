@@ -1,17 +1,20 @@
-"""``qnet-manage``: operator tasks done directly on the database (projects and API tokens).
+"""``qnet-manage``: operator tasks done directly on the database (projects, API tokens, the
+hypervisors' allow-list) and on the control channels' certificates (``pki``).
 
 Whoever can write the database is the operator, so this needs no token: it is how the first
 admin token comes to be.
 """
 import argparse
 import datetime
+import shlex
+import subprocess
 import sys
 
 from sqlalchemy import select
 
 from controller import config
 from controller.db import Database
-from controller.models import Project, Token, utcnow
+from controller.models import Hypervisor, Project, Token, utcnow
 from controller.resource import isoformat
 
 
@@ -39,7 +42,48 @@ def main(argv=None):
     tok.add_parser("list", help="list tokens (not their secrets)")
     t_revoke = tok.add_parser("revoke", help="revoke a token by its number")
     t_revoke.add_argument("token_id", type=int)
+    hyp = sub.add_parser("hypervisor", help="hypervisors: join one, the allow-list").add_subparsers(
+        dest="action", required=True)
+    h_add = hyp.add_parser(
+        "add", help="register a hypervisor and print (or --run) the ovs-vsctl steps that make "
+                    "it join (docs/hypervisors.md)")
+    h_add.add_argument("name", type=text(255), help="its external_ids:system-id")
+    h_add.add_argument("--tunnel-ip", required=True, help="its underlay (VXLAN) address")
+    h_add.add_argument("--controller", default="127.0.0.1:6653",
+                       help="HOST[:PORT] of qnet serve's OpenFlow listener (ofp_listen)")
+    h_add.add_argument("--manager", default="127.0.0.1:6640",
+                       help="HOST[:PORT] of qnet serve's OVSDB manager (ovsdb_listen)")
+    h_add.add_argument("--pki-dir", metavar="DIR", help="use TLS (ssl: targets, set-ssl) with "
+                       "NAME-privkey.pem, NAME-cert.pem and cacert.pem in DIR, as made by "
+                       "qnet-manage pki (the path on the hypervisor)")
+    h_add.add_argument("--vsctl-db", metavar="TARGET",
+                       help="ovs-vsctl --db (default: ovs-vsctl's own)")
+    h_add.add_argument("--ovsdb-server-ctl", metavar="SOCKET", default="ovsdb-server",
+                       help="ovs-appctl -t target of the hypervisor's ovsdb-server")
+    h_add.add_argument("--run", action="store_true", help="run the steps here, not print them")
+    h_add.add_argument("--no-register", dest="register", action="store_false",
+                       help="only print/run the steps: do not touch the database")
+    hyp.add_parser("list", help="list registered hypervisors")
+    h_rm = hyp.add_parser("remove", help="unregister a hypervisor")
+    h_rm.add_argument("name")
+    pki = sub.add_parser("pki", help="certificates of the control channels (TLS)")\
+        .add_subparsers(dest="action", required=True)
+    k_init = pki.add_parser("init", help="make a CA and the controller's certificate")
+    k_init.add_argument("--dir", required=True, help="directory for the files (made 0700)")
+    k_hv = pki.add_parser("hypervisor", help="make a hypervisor's key and certificate "
+                          "(CN = its system-id)")
+    k_hv.add_argument("name")
+    k_hv.add_argument("--dir", required=True, help="the directory pki init made")
     args = parser.parse_args(argv)
+    if args.command == "pki":
+        return run_pki(args)
+    if args.command == "hypervisor" and args.action == "add":
+        try:
+            args.steps = join_steps(args)
+        except ValueError as exc:
+            parser.error(str(exc))
+        if not args.register:
+            return run_steps(args.steps, args.run)
     settings = config.from_args(argparse.Namespace(config=args.config, db_url=args.db_url))
     db = Database(settings.db_url)
     try:
@@ -48,8 +92,51 @@ def main(argv=None):
         db.dispose()
 
 
+def join_steps(args):
+    """The ``hypervisor add`` steps (apps/hypervisor_join.py) from the command line."""
+    from apps import hypervisor_join
+    from controller import pki
+    tls = None
+    if args.pki_dir:
+        key, cert = pki.paths(args.pki_dir, args.name)
+        tls = hypervisor_join.Tls(key, cert, pki.ca_certificate(args.pki_dir))
+    vsctl = ["ovs-vsctl"] + ([f"--db={args.vsctl_db}"] if args.vsctl_db else [])
+    return hypervisor_join.join_steps(
+        args.name, args.tunnel_ip, args.controller, args.manager, tls, vsctl=vsctl,
+        appctl=["ovs-appctl", "-t", args.ovsdb_server_ctl])
+
+
+def run_steps(steps, execute):
+    """Print the steps as shell lines, or run them in order (stopping at the first failure)."""
+    for step in steps:
+        line = " ".join(shlex.quote(a) for a in step)
+        if not execute:
+            print(line)
+            continue
+        done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"failed ({done.returncode}): {line}\n{done.stderr.strip()}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def run_pki(args):
+    from controller import pki
+    try:
+        written = (pki.init(args.dir) if args.action == "init"
+                   else pki.issue(args.dir, args.name))
+    except (OSError, ValueError) as exc:
+        print(f"qnet-manage pki: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    return 0
+
+
 def run(db, args):
     from rest.auth import create_token
+    if args.command == "hypervisor":
+        return run_hypervisor(db, args)
     if args.command == "project" and args.action == "create":
         def work(session):
             if session.get(Project, args.project_id) is None:
@@ -82,6 +169,34 @@ def run(db, args):
             print(f"no token {args.token_id}", file=sys.stderr)
             return 1
         print(f"revoked token {args.token_id}")
+    return 0
+
+
+def run_hypervisor(db, args):
+    if args.action == "add":
+        def work(session):
+            row = session.get(Hypervisor, args.name)
+            if row is None:
+                session.add(Hypervisor(system_id=args.name, tunnel_ip=args.tunnel_ip))
+            else:
+                row.tunnel_ip = args.tunnel_ip
+        db.run_write(work)
+        return run_steps(args.steps, args.run)
+    if args.action == "list":
+        with db.read() as session:
+            for h in session.scalars(select(Hypervisor).order_by(Hypervisor.system_id)):
+                print(f"{h.system_id}\t{h.tunnel_ip}\t{h.created_at:%Y-%m-%d %H:%M}")
+        return 0
+
+    def remove(session):
+        row = session.get(Hypervisor, args.name)
+        if row is not None:
+            session.delete(row)
+        return row is not None
+    if not db.run_write(remove):
+        print(f"no hypervisor {args.name}", file=sys.stderr)
+        return 1
+    print(f"removed hypervisor {args.name}")
     return 0
 
 

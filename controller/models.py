@@ -51,6 +51,16 @@ class Token(Base):
     expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class Hypervisor(Base):
+    """A hypervisor registered by ``qnet-manage hypervisor add``: with ``hypervisors =
+    registered``, only these system-ids are accepted on the OVSDB manager (the allow-list)."""
+
+    __tablename__ = "hypervisors"
+    system_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tunnel_ip: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Network(Timestamped, Base):
     __tablename__ = "networks"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

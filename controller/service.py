@@ -43,6 +43,8 @@ def serve(config):
     from rest.app import build_app
 
     from controller.policy import PolicyFileError
+    config.tls()                     # refuse a half TLS setup or an unknown allow-list mode
+    config.check_hypervisors()
     try:
         core = Core.from_url(config.db_url, config.backend(), config.core_config())
     except PolicyFileError as exc:
@@ -56,7 +58,7 @@ def serve(config):
     manager = AppManager.get_instance()
     # Loading imports the apps, which registers their options: parse the configuration after.
     manager.load_apps(list(core.plugin.osken_apps) or ["os_ken.controller.ofp_handler"])
-    cfg.CONF(args=["--ofp-listen-host", ofp_host, "--ofp-tcp-listen-port", str(ofp_port),
+    cfg.CONF(args=["--ofp-listen-host", ofp_host, *openflow_args(config, ofp_port),
                    *core.plugin.osken_args(config)], project="os_ken")
     stopping = []
     # Signals only set a flag: raised into whatever greenthread runs (e.g. eventlet's accept
@@ -67,9 +69,9 @@ def serve(config):
     core.plugin.bind_apps(manager.applications)
     api = hub.WSGIServer((api_host, api_port), app)
     api_thread = hub.spawn(api.serve_forever)
-    LOG.info("qnet serving the REST API on http://%s:%d (auth=%s) and OpenFlow on %s:%d; "
+    LOG.info("qnet serving the REST API on http://%s:%d (auth=%s) and OpenFlow on %s:%d%s; "
              "plug-in %s; database %s", api_host, api_port, config.auth, ofp_host, ofp_port,
-             core.plugin.name, _safe_url(config.db_url))
+             " (TLS)" if config.tls() else "", core.plugin.name, _safe_url(config.db_url))
     if config.auth == "token":
         LOG.info("get a token with: qnet-manage --db-url '%s' token create --project demo "
                  "[--admin]", _safe_url(config.db_url))
@@ -83,6 +85,17 @@ def serve(config):
         for thread in threads:
             hub.kill(thread)
         core.close()
+
+
+def openflow_args(config, port):
+    """os-ken's OpenFlow listener options: plain TCP, or with TLS its SSL listener only (on the
+    same port), which requires a client certificate signed by the CA (os-ken's ``ca_certs``)."""
+    tls = config.tls()
+    if tls is None:
+        return ["--ofp-tcp-listen-port", str(port)]
+    key, cert, ca = tls
+    return ["--ofp-ssl-listen-port", str(port), "--ctl-privkey", key, "--ctl-cert", cert,
+            "--ca-certs", ca]
 
 
 def _safe_url(url):

@@ -34,7 +34,7 @@ def snapshot(session):
         ports.append(logical.make_port(r.id, r.network_id, r.mac_address, ips.get(r.id, ()),
                                        r.port_security_enabled, r.allowed_address_pairs,
                                        r.admin_state_up, r.attachment, r.qos_policy_id,
-                                       r.binding_profile, r.device_owner))
+                                       r.binding_profile, r.device_owner, r.project_id))
         if r.status == "ACTIVE" and r.binding_host:
             active_hosts.add(r.binding_host)
     rules = {}

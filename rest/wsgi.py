@@ -35,7 +35,7 @@ def json_body(req):
 
 class Route:
     def __init__(self, method, pattern, handler, render_error, public=False):
-        self.method = method
+        self.method, self.pattern = method, pattern
         self.regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "/?$")
         self.handler = handler
         self.render_error = render_error
@@ -71,11 +71,15 @@ class Router:
             path = request_checks.check_url(req)
             if path.endswith(".json"):  # old Quantum clients name the format in the URL
                 path = req.path_info = path[:-len(".json")]
-            allowed = []
+            # The first pattern that matches names the resource (``networks/detail`` before
+            # ``networks/{net}``); only its methods are allowed, each listed once in Allow.
+            allowed, resource = [], None
             for candidate in self.routes:
+                if resource not in (None, candidate.pattern):
+                    continue
                 match = candidate.regex.match(path)
                 if match:
-                    render = candidate.render_error
+                    render, resource = candidate.render_error, candidate.pattern
                     if candidate.method == method:
                         route, params = candidate, match.groupdict()
                         break

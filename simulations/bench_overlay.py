@@ -198,7 +198,7 @@ def setup_state(lab, url, with_seed=True):
             attrs["attachment"] = iface
         ports[name] = api.ports.create(**attrs)
         vms[name] = lab.add_vm(name, hv, f"{ip}/24", mac=ports[name]["mac_address"],
-                               iface_id=iface)
+                               iface_id=iface, project=BENCH_PROJECT)
     for a, b in (("bvm1", "bvm2"), ("bprobe", "bvm2")):
         for x, y in ((a, b), (b, a)):
             vms[x].cmd(f"ip neigh replace {ports[y]['fixed_ips'][0]['ip_address']} lladdr "

@@ -27,6 +27,7 @@ from apps.chassis_model import build_chassis, plan_tunnels
 from apps.incremental import Counters
 from apps.ofmodel import ModelDatapath, SwitchModel
 from apps.openflow import QnetController
+from controller.binding import PROJECT_KEY
 from simulations.fixtures import network, port
 
 
@@ -114,11 +115,15 @@ class FakeHypervisor:
         self.tunnel_names = set()  # names of the qnet tunnel ports
         self._ofports = itertools.count(1)
 
-    def plug(self, name, iface_id):
-        """A VM interface appears on br-int carrying ``iface_id``; returns its ofport."""
+    def plug(self, name, iface_id, project=None):
+        """A VM interface appears on br-int carrying ``iface_id`` (an attachment binds only
+        with the ``project`` it is declared for: controller/binding.py); returns its ofport."""
         ofport = next(self._ofports)
+        external_ids = {"iface-id": iface_id}
+        if project is not None:
+            external_ids[PROJECT_KEY] = project
         self.ports[name] = {"name": name, "ofport": ofport, "type": "", "options": {},
-                            "external_ids": {"iface-id": iface_id}}
+                            "external_ids": external_ids}
         self.dp.switch.add_port(ofport, name)
         return ofport
 
@@ -130,18 +135,20 @@ class FakeHypervisor:
         """What ensure_tunnels does in OVSDB: add, fix and remove qnet VXLAN ports."""
         interfaces = {n: SimpleNamespace(qnet_tunnel=True, type="vxlan",
                                          remote_ip=self.ports[n]["options"]["remote_ip"],
+                                         local_ip=self.ports[n]["options"].get("local_ip"),
                                          key="flow") for n in self.tunnel_names}
-        plan = plan_tunnels(interfaces, wanted)
+        plan = plan_tunnels(interfaces, wanted, self.tunnel_ip)
         for name in plan.remove:
             self.unplug(name)
             self.tunnel_names.discard(name)
         for name, ip in {**plan.add, **plan.update}.items():
             if name in self.ports:
-                self.ports[name]["options"]["remote_ip"] = ip
+                self.ports[name]["options"].update(remote_ip=ip, local_ip=self.tunnel_ip)
                 continue
             ofport = next(self._ofports)
             self.ports[name] = {"name": name, "ofport": ofport, "type": "vxlan",
-                                "options": {"remote_ip": ip, "key": "flow"},
+                                "options": {"remote_ip": ip, "key": "flow",
+                                            "local_ip": self.tunnel_ip},
                                 "external_ids": {"qnet-tunnel": "true"}}
             self.dp.switch.add_port(ofport, name)
             self.tunnel_names.add(name)
@@ -157,7 +164,8 @@ class FakeHypervisor:
             "Open_vSwitch": {"ovs": {"external_ids": {"system-id": self.system_id,
                                                       "qnet-tunnel-ip": self.tunnel_ip}}},
             "Bridge": {"br-int": {"name": "br-int", "datapath_id": f"{self.dpid:016x}",
-                                  "other_config": {}, "ports": list(ports)}},
+                                  "other_config": {}, "ports": list(ports),
+                                  "fail_mode": "secure"}},
             "Port": ports,
             "Interface": {f"if-{n}": row for n, row in self.ports.items()},
         }
@@ -219,8 +227,8 @@ class FakeCloud:
         dp.is_active = False
         self.controller._switch_gone(SimpleNamespace(datapath=dp))
 
-    def plug(self, system_id, name, iface_id):
-        ofport = self.hypervisors[system_id].plug(name, iface_id)
+    def plug(self, system_id, name, iface_id, project=None):
+        ofport = self.hypervisors[system_id].plug(name, iface_id, project)
         self.reported.add(system_id)
         return ofport
 
@@ -270,7 +278,7 @@ class StatusBoard:
         self.status = {}
         self.ports = self
 
-    def report_status(self, port_id, status, host="", datapath=None, ofport=None):
+    def report_status(self, port_id, status, host="", datapath=None, ofport=None, error=None):
         self.status[port_id] = status
         return True
 

@@ -38,11 +38,11 @@ def model(networks, ports):
     return m
 
 
-def iface(name, ofport, iface_id=None, type_="", remote_ip=None):
-    """An interface of a chassis report: a VM's (``iface_id`` its attachment) or a tunnel's
-    (``type_`` "vxlan")."""
+def iface(name, ofport, iface_id=None, type_="", remote_ip=None, project_id=None):
+    """An interface of a chassis report: a VM's (``iface_id`` its attachment, declared for
+    ``project_id``) or a tunnel's (``type_`` "vxlan")."""
     return SimpleNamespace(name=name, ofport=ofport, iface_id=iface_id, type=type_,
-                           remote_ip=remote_ip)
+                           remote_ip=remote_ip, project_id=project_id)
 
 
 def chassis(system_id, tunnel_ip, *interfaces, datapath_id=1):

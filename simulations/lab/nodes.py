@@ -31,6 +31,9 @@ MANAGER_SOCKET = 'qnet-ovsdb.sock'
 # ovsdb-server reads its active/passive remotes from the Manager table only if told so
 # (ovs-ctl starts it with this remote; the lab's start_ovs does not).
 MANAGER_REMOTE = 'db:Open_vSwitch,Open_vSwitch,manager_options'
+SSL_FROM_DB = ('--private-key=db:Open_vSwitch,SSL,private_key '
+               '--certificate=db:Open_vSwitch,SSL,certificate '
+               '--ca-cert=db:Open_vSwitch,SSL,ca_cert')
 VM_MTU = 1450           # 1500 underlay - 50 bytes of VXLAN/UDP/IP/Ethernet
 TUNNEL_IP_KEY = 'qnet-tunnel-ip'
 
@@ -216,6 +219,7 @@ class Hypervisor(LabNode):
         self.pids = {}            # daemon name -> pid, filled as each one starts
         self.relay = None         # subprocess.Popen of the socat OpenFlow relay
         self.manager_relay = None  # subprocess.Popen of the socat OVSDB-manager relay
+        self.exposed = []         # socat relays of ``expose``
         super().__init__(name, **params)
 
     # --- paths and control helpers (all run from the root namespace over unix sockets)
@@ -270,8 +274,10 @@ class Hypervisor(LabNode):
         self.rundir = tempfile.mkdtemp(prefix='%s%s-' % (TMP_PREFIX, self.name))
         d = self.rundir
         run(['ovsdb-tool', 'create', os.path.join(d, 'conf.db'), OVS_SCHEMA])
+        # TLS settings come from the SSL table (ovs-vsctl set-ssl), as ovs-ctl starts it.
         self._daemon('ovsdb-server',
-                     'ovsdb-server %s/conf.db --remote=punix:%s' % (d, self.ovsdb_socket))
+                     'ovsdb-server %s/conf.db --remote=punix:%s %s'
+                     % (d, self.ovsdb_socket, SSL_FROM_DB))
         self.vsctl('--no-wait', 'init')
         self._daemon('ovs-vswitchd', 'ovs-vswitchd unix:%s' % self.ovsdb_socket)
 
@@ -307,9 +313,11 @@ class Hypervisor(LabNode):
             self.sh('ip route replace default via %s dev br-phy' % self.gateway)
 
     def stop_ovs(self):
-        """Kill the relay and both daemons by pid, then remove the run dir. Idempotent."""
+        """Kill the relays and both daemons by pid, then remove the run dir. Idempotent."""
         self.del_controller(ovsdb=False)
         self.del_manager(ovsdb=False)
+        while self.exposed:
+            stop_relay(self.exposed.pop())
         for name in ('ovs-vswitchd', 'ovsdb-server'):
             pid = self.pids.pop(name, None)
             if pid:
@@ -340,6 +348,26 @@ class Hypervisor(LabNode):
             self.vsctl('del-controller', 'br-int', check=False)
         stop_relay(self.relay)
         self.relay = None
+
+    def expose(self, name, target, port):
+        """Make TCP ``target`` of the root namespace reachable as 127.0.0.1:``port`` inside this
+        namespace, for daemons that must dial an address (``ssl:`` controller and manager
+        targets; ``unix:`` carries no TLS): a socat listening there, joined by a unix socket
+        in the run dir to a relay in the root namespace. The bytes pass unchanged, TLS
+        included. Returns '127.0.0.1:port'."""
+        sock = os.path.join(self.rundir, 'qnet-%s.sock' % name)
+        self.exposed.append(start_relay(self.name, sock, target))
+        inner = subprocess.Popen(
+            ['mnexec', '-a', str(self.pid), 'socat',
+             'TCP-LISTEN:%d,bind=127.0.0.1,fork,reuseaddr' % port, 'UNIX-CONNECT:' + sock],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        self.exposed.append(inner)
+        wait_for(lambda: ':%d ' % port in self.cmd('ss -Hltn') or inner.poll() is not None,
+                 timeout=5, what='%s: socat on 127.0.0.1:%d' % (self.name, port))
+        if inner.poll() is not None:
+            raise LabError('%s: socat on 127.0.0.1:%d exited' % (self.name, port))
+        return '127.0.0.1:%d' % port
 
     # --- OVSDB manager relay
 

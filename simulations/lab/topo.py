@@ -101,8 +101,9 @@ class Lab:
         for hv in self.hypervisors:
             hv.set_controller(target)
 
-    def add_vm(self, name, hypervisor, ip, mac=None, iface_id=None, plug=True):
-        """Add a VM to the running lab (e.g. to time port-up); plug it unless plug=False."""
+    def add_vm(self, name, hypervisor, ip, mac=None, iface_id=None, plug=True, project=None):
+        """Add a VM to the running lab (e.g. to time port-up); plug it unless plug=False
+        (an attachment ``iface_id`` binds only with the ``project`` it is declared for)."""
         hv = self.net[hypervisor] if isinstance(hypervisor, str) else hypervisor
         mac = mac or _default_mac(name)
         vm_if, hv_if = vm_intf_names(name)
@@ -110,7 +111,7 @@ class Lab:
         self.net.addLink(vm, hv, intfName1=vm_if, intfName2=hv_if)
         vm.configDefault()
         if plug:
-            hv.plug_vm(hv_if, iface_id or name, mac=mac)
+            hv.plug_vm(hv_if, iface_id or name, mac=mac, project=project)
         return vm
 
     def vm_port(self, vm):

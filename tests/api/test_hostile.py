@@ -6,9 +6,11 @@ Each refused attempt asserts its code and error type *and* that the database did
 that A keeps everything it had and that B's claim can never bind A's interface. Orders matter
 for attachments, so those run with B first, with A first, and after A detaches.
 """
+from types import SimpleNamespace
+
 import pytest
 
-from controller.binding import BindingIndex
+from controller import binding
 from controller.context import Context
 from tests.conftest import snapshot
 
@@ -312,31 +314,35 @@ def unplug(client, tenant, net, port):
     return client.delete(f"/v1.0/tenants/{tenant}/networks/{net}/ports/{port}/attachment")
 
 
-def binding_of(core, iface_id, project):
-    """Which port a hypervisor interface (iface-id, declared project) binds, by the binding
-    authority over what the API stored."""
-    index = BindingIndex(_Row(p) for p in core.ports.list(ADMIN)[0])
-    return index.resolve(iface_id, project)
-
-
-class _Row:
-    def __init__(self, port):
-        self.id, self.project_id, self.attachment = (port["id"], port["project_id"],
-                                                     port["attachment"])
+def claim(core, iface_id, project):
+    """What one hypervisor interface (``iface_id``, declared for ``project`` or None) binds,
+    by the binding authority over what the API stored: (ids of the ports it binds,
+    {port id: binding error})."""
+    claims = {}
+    binding.add_claim(claims, iface_id, project, "hv1", 7)
+    bound, errors = [], {}
+    for port in core.ports.list(ADMIN)[0]:
+        holders, error = binding.holders_of(SimpleNamespace(
+            id=port["id"], project_id=port["project_id"], attachment=port["attachment"]), claims)
+        if holders:
+            bound.append(port["id"])
+        if error:
+            errors[port["id"]] = error
+    return bound, errors
 
 
 def assert_binding_authority(core, a_port, b_port_id):
-    """A's interface (declared for alice) binds A's port; declared for bob it binds B's;
-    an undeclared claim binds nobody and says why; the port id binds its own port."""
-    port, error = binding_of(core, IFACE, "alice")
-    assert (port and port.id, error) == (a_port, None) if a_port else (None, None)
-    port, error = binding_of(core, IFACE, "bob")
-    assert (port and port.id) == b_port_id
-    port, error = binding_of(core, IFACE, None)
-    assert port is None and "qnet-project-id" in error
-    assert binding_of(core, b_port_id, None)[0].id == b_port_id
+    """A's interface (declared for alice) binds A's port only; declared for bob, B's only; an
+    undeclared claim binds nobody and says so on every port naming it; a port id binds its
+    own port whoever declares it."""
+    assert claim(core, IFACE, "alice") == ([a_port] if a_port else [], {})
+    assert claim(core, IFACE, "bob") == ([b_port_id], {})
+    bound, errors = claim(core, IFACE, None)
+    assert bound == [] and set(errors) == ({a_port, b_port_id} if a_port else {b_port_id})
+    assert all("qnet-project-id" in e for e in errors.values())
+    assert claim(core, b_port_id, None) == ([b_port_id], {})
     if a_port:
-        assert binding_of(core, a_port, "bob")[0].id == a_port
+        assert claim(core, a_port, "bob") == ([a_port], {})
 
 
 PLUGS = {"v1": plug_v1, "v2": plug_v2}
@@ -372,7 +378,7 @@ def test_b_names_the_interface_after_a_detaches_and_gets_nothing_of_a(core, a, b
     b_net, b_port_id = b_port(b, world)
     assert plug(b, "bob", b_net, b_port_id)[0] == 204
     # A's VM, still started for alice, binds nothing of B's ...
-    assert binding_of(core, IFACE, "alice") == (None, None)
+    assert claim(core, IFACE, "alice") == ([], {})
     # ... and A plugs it again, unblocked.
     assert plug(a, "alice", world["net"]["id"], world["port"]["id"])[0] == 204
     assert_binding_authority(core, world["port"]["id"], b_port_id)
@@ -396,3 +402,14 @@ def test_within_a_project_an_interface_still_plugs_into_one_port(core, a, world)
     other = created(a.post(f"{V2}/ports", {"port": {"network_id": world["net"]["id"]}}), "port")
     refused(core, a, "PUT", f"{V2}/ports/{other['id']}", {"port": {"attachment": IFACE}}, 409,
             "AlreadyAttached")
+
+
+def test_another_projects_port_on_a_shared_network_is_not_found(core, a, b, world):
+    """Sharing a network shares no port on it: A's port there is as invisible to B as any."""
+    port = created(a.post(f"{V2}/ports", {"port": {"network_id": world["shared"]["id"]}}),
+                   "port")
+    for method, body in (("GET", None), ("PUT", {"port": {"name": "stolen"}}),
+                         ("PUT", {"port": {"attachment": IFACE}}), ("DELETE", None)):
+        refused(core, b, method, f"{V2}/ports/{port['id']}", body, 404, "PortNotFound")
+    listed = b.get(f"{V2}/ports?network_id={world['shared']['id']}")[1]["ports"]
+    assert port["id"] not in [p["id"] for p in listed]

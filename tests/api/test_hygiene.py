@@ -398,3 +398,12 @@ def test_openapi_formats_and_closed_objects(api):
     assert create["additionalProperties"] is False and "status" not in create["properties"]
     assert schemas["Port"]["properties"]["fixed_ips"]["items"]["minProperties"] == 1
     assert schemas["Error"]["required"] == ["NeutronError"]
+
+
+def test_a_method_the_resource_lacks_is_405_with_its_methods_only(api):
+    """``networks/detail`` is a resource of its own, not a network named "detail"."""
+    for path, allow in (("/v1.0/tenants/alice/networks/detail", ["GET"]),
+                        (f"{V2}/networks", ["GET", "POST"])):
+        req = webob.Request.blank(path, method="PATCH", headers={"X-Project-Id": "alice"})
+        resp = req.get_response(api.app)
+        assert resp.status_int == 405 and list(resp.allow) == allow, resp.allow

@@ -209,12 +209,13 @@ def test_plugged_vm_is_bound_by_iface_id(setup):
     hv = lab['hv1']
     vm = lab.add_vm('vm1', hv, '10.0.0.1/24', plug=False)
     _, intf = lab.vm_port(vm)
-    ofport = hv.plug_vm(intf, 'X')
+    ofport = hv.plug_vm(intf, 'X', project='p1')
     ch = osken.chassis('hv1', lambda c: (c['interfaces'].get(intf) or {}).get('ofport'),
                        what='%s with an ofport' % intf)
     assert ch['interfaces'][intf] == {'name': intf, 'ofport': ofport, 'iface_id': 'X',
                                       'type': '', 'remote_ip': None, 'key': None,
-                                      'qnet_tunnel': False}
+                                      'qnet_tunnel': False, 'local_ip': None,
+                                      'project_id': 'p1'}
     hv.unplug_vm(intf)
     osken.chassis('hv1', lambda c: intf not in c['interfaces'], what='%s gone' % intf)
 
@@ -239,7 +240,8 @@ def test_ensure_tunnels_adds_and_removes_only_qnet_ports(setup):
                        what='tunnel %s with an ofport' % name)
     assert ch['interfaces'][name] == {'name': name, 'ofport': ofport, 'iface_id': None,
                                       'type': 'vxlan', 'remote_ip': hv2.tunnel_ip,
-                                      'key': 'flow', 'qnet_tunnel': True}
+                                      'key': 'flow', 'qnet_tunnel': True,
+                                      'local_ip': hv1.tunnel_ip, 'project_id': None}
 
     # idempotent: nothing to do, the port (and its ofport) stays
     again = osken.ensure_tunnels('hv1', {name: hv2.tunnel_ip})
@@ -254,7 +256,7 @@ def test_ensure_tunnels_adds_and_removes_only_qnet_ports(setup):
     fixed = osken.ensure_tunnels('hv1', {name: hv2.tunnel_ip})
     assert fixed['update'] == {name: hv2.tunnel_ip} and not fixed['add']
     assert hv1.vsctl('get', 'Interface', name, 'options').strip() == \
-        '{key=flow, remote_ip="%s"}' % hv2.tunnel_ip
+        '{key=flow, local_ip="%s", remote_ip="%s"}' % (hv1.tunnel_ip, hv2.tunnel_ip)
     assert _ofport_of(hv1, name) == ofport
 
     # a wanted name held by a foreign port is reported, not taken over

@@ -18,13 +18,13 @@ needs_ovsdb = pytest.mark.skipif(not os.path.exists(SCHEMA),
 class OvsdbServer:
     """A private ovsdb-server with an Open_vSwitch row and br-int (rows only: no vswitchd)."""
 
-    def __init__(self, rundir, system_id):
+    def __init__(self, rundir, system_id, extra_args=()):
         rundir.mkdir()
         self.rundir, self.sock = rundir, rundir / 'db.sock'
         subprocess.run(['ovsdb-tool', 'create', str(rundir / 'conf.db'), SCHEMA], check=True)
         self.proc = subprocess.Popen(
             ['ovsdb-server', str(rundir / 'conf.db'), f'--remote=punix:{self.sock}',
-             f'--unixctl={rundir / "ctl"}', '--no-chdir'],
+             f'--unixctl={rundir / "ctl"}', '--no-chdir', *extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while not self.sock.exists() and time.monotonic() < deadline:
@@ -39,10 +39,11 @@ class OvsdbServer:
                                '--timeout=10', *args],
                               check=True, capture_output=True, text=True).stdout.strip()
 
-    def dial(self, port):
-        """Connect out to a manager on loopback, as a hypervisor's set-manager does."""
+    def dial(self, port, method='tcp'):
+        """Connect out to a manager on loopback, as a hypervisor's set-manager does
+        (``method`` 'ssl' needs the server started with --private-key and the like)."""
         subprocess.run(['ovs-appctl', '-t', str(self.rundir / 'ctl'), 'ovsdb-server/add-remote',
-                        f'tcp:127.0.0.1:{port}'], check=True, capture_output=True)
+                        f'{method}:127.0.0.1:{port}'], check=True, capture_output=True)
 
     def stop(self):
         if self.proc.poll() is None:

@@ -58,7 +58,7 @@ def test_ensure_tunnels_writes_its_plan_once(monitor, hv1):
     plan = monitor.ensure_tunnels('hv1', {'qvxac100202': '172.16.2.2'})
     assert plan.add == {'qvxac100202': '172.16.2.2'} and not plan.remove
     assert hv1.vsctl('get', 'Interface', 'qvxac100202', 'options') == \
-        '{key=flow, remote_ip="172.16.2.2"}'
+        '{key=flow, local_ip="172.16.1.1", remote_ip="172.16.2.2"}'   # from qnet-tunnel-ip
     wait_until(lambda: monitor.chassis['hv1'].tunnels, 'the tunnel in the chassis')
     assert monitor.ensure_tunnels('hv1', {'qvxac100202': '172.16.2.2'}).empty
     assert monitor.ensure_tunnels('hv1', {}).remove == ('qvxac100202',)

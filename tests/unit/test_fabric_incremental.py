@@ -168,3 +168,27 @@ def test_a_port_change_reaches_only_the_switches_on_its_networks_paths():
         reached = {d for d, dp in world.cloud.switches.items() if dp.sent_count() > before[d]}
         assert reached == {1, 2} and sent > 0
         assert work.switches_visited == 2 and work.switches_touched == 2
+
+
+def test_a_reconnected_switch_keeps_stale_flows_until_the_links_had_time_to_be_found():
+    """After a (controller or switch) restart nothing is deleted from a fabric switch before
+    LINK_TIMEOUT: until LLDP has found every link its desired state may be partial."""
+    from apps import flows as fl
+    world = World()
+    world.do("network", 0, 1)
+    world.do("port", 0, 0)
+    dp = world.cloud.switches[1]
+    stale = fl.flow("l2_lookup", fl.PRIO_NORMAL, {"eth_dst": "fa:16:3e:99:99:99"},
+                    fl.apply(("output", 1)))
+    dp.send_msg(ofmsg.add_flow(dp, stale))
+    world.cloud.disconnect(1)
+    world.cloud.settle()
+    world.cloud.connect(1)
+    world.do("port", 1, 0)                           # a new port on switch 1 meanwhile
+    held = {e.cookie for e in dp.switch.iter_flows()}
+    assert stale.cookie in held and set(world.cloud.controller.desired.state(1).flows) <= held
+    world.cloud.controller.switches[1].connected_at -= fabric.LINK_TIMEOUT   # time passes
+    world.cloud.controller.kick()                    # what the timer after LINK_TIMEOUT does
+    world.cloud.settle()
+    check(world)
+    assert stale.cookie not in {e.cookie for e in dp.switch.iter_flows()}

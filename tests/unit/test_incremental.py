@@ -79,7 +79,7 @@ class World:
             port_id = self.ports[a % len(self.ports)]
             if port_id not in self.plugged:
                 attachment = self.core.ports.get(ADMIN, port_id)["attachment"]
-                self.cloud.plug(f"hv{b}", f"tap-{port_id[:8]}", attachment)
+                self.cloud.plug(f"hv{b}", f"tap-{port_id[:8]}", attachment, TENANT.project_id)
                 self.plugged[port_id] = b
 
     def unplug(self, a, b):
@@ -93,7 +93,7 @@ class World:
             attachment = self.cloud.hypervisors[f"hv{self.plugged[port_id]}"].ports[
                 f"tap-{port_id[:8]}"]["external_ids"]["iface-id"]
             self.unplug(a, b)
-            self.cloud.plug(f"hv{b}", f"tap-{port_id[:8]}", attachment)
+            self.cloud.plug(f"hv{b}", f"tap-{port_id[:8]}", attachment, TENANT.project_id)
             self.plugged[port_id] = b
 
     def switch_down(self, a, b):

@@ -27,7 +27,7 @@ class World:
             port = self.core.ports.create(TENANT, {"network_id": self.net["id"],
                                                    "attachment": f"vm{h}"})
             self.ports[h] = port
-            self.ofports[h] = self.cloud.plug(f"hv{h}", f"tap{h}", f"vm{h}")
+            self.ofports[h] = self.cloud.plug(f"hv{h}", f"tap{h}", f"vm{h}", TENANT.project_id)
         self.settle()
 
     def settle(self):

@@ -59,7 +59,7 @@ def test_a_wedged_or_vanished_switch_is_left_out_and_the_others_are_programmed(m
     monkeypatch.setattr(CloudController, "_begin", begin)
     desired = world.cloud.controller.desired
     for h in (1, 2):
-        world.cloud.plug(f"hv{h}", f"tap{h}", f"vm{h}")
+        world.cloud.plug(f"hv{h}", f"tap{h}", f"vm{h}", TENANT.project_id)
     world.cloud.settle()
     assert world.holds_its_desired_state(2) and world.status(2) == "ACTIVE"
     assert world.status(1) == "DOWN"
@@ -103,7 +103,7 @@ def test_the_backend_does_not_wake_on_its_own_status_reports():
     world = World()
     world.cloud.settle()
     passes = world.cloud.controller.passes
-    world.cloud.plug("hv1", "tap1", "vm1")
+    world.cloud.plug("hv1", "tap1", "vm1", TENANT.project_id)
     world.cloud.settle()
     assert world.status(1) == "ACTIVE"
     assert world.cloud.controller.passes == passes + 1
