@@ -21,14 +21,15 @@ pytestmark = pytest.mark.skipif(
 
 
 
-@pytest.fixture
-def fabric_lab(tmp_path, request):
+@pytest.fixture(scope="module")
+def fabric_lab(tmp_path_factory, request):
     """(net, admin api, members, restart): ``restart()`` stops ``qnet serve`` and starts it
-    again on the same ports and database."""
+    again on the same ports and database. One fabric per shape, shared by its tests."""
     from simulations.lab.fabric import (LINKS, fabric_scenario, pin_neighbours, start_fabric,
                                         wait_ready)
     shape = request.param
-    server = QnetServer(tmp_path, plugin="openflow", extra=["--mode", "fabric"]).start()
+    server = QnetServer(tmp_path_factory.mktemp(f"fabric-{shape}"), plugin="openflow",
+                        extra=["--mode", "fabric"]).start()
 
     def restart(pause=1.0):
         server.stop()
@@ -90,3 +91,83 @@ def test_mesh_no_storm_failover_and_controller_restart(fabric_lab):
                                    interval=0.05)
     print(f"ping every 50 ms across a controller restart: {lost} lost")
     assert lost == 0 and after > 50
+
+
+def _links(topology):
+    return sorted((lk["a"]["datapath_id"], lk["a"]["port"], lk["b"]["datapath_id"],
+                   lk["b"]["port"], lk["status"]) for lk in topology["links"])
+
+
+def _heard_lldp(host, path):
+    """One LLDP frame the controller sent out of ``host``'s switch port, as the host got it."""
+    from os_ken.lib import pcaplib
+    host.cmd(f"timeout 5 tcpdump -i {host.defaultIntf().name} -c 1 -U -w {path} "
+             "ether proto 0x88cc >/dev/null 2>&1")
+    with open(path, "rb") as f:
+        frames = [buf for _, buf in pcaplib.Reader(f)]
+    assert frames, f"{host.name} heard no LLDP from its switch"
+    return frames[0]
+
+
+def _forged_lldp(dpid, port_no, signature=None):
+    """A frame shaped like the controller's (topology/lldp.py) claiming switch ``dpid`` port
+    ``port_no``: unsigned, or carrying ``signature`` (copied from a real frame)."""
+    from os_ken.lib.packet import lldp, packet
+    from topology import lldp as signed
+    real = packet.Packet(signed.build(os.urandom(32), dpid, port_no))
+    tlvs = []
+    for tlv in real.get_protocol(lldp.lldp).tlvs:
+        if isinstance(tlv, lldp.OrganizationallySpecific):
+            if signature is None:
+                continue
+            tlv.info = signature
+        tlvs.append(tlv)
+    forged = packet.Packet()
+    forged.add_protocol(real.protocols[0])
+    forged.add_protocol(lldp.lldp(tlvs))
+    forged.serialize()
+    return bytes(forged.data)
+
+
+@pytest.mark.parametrize("fabric_lab", ["tree"], indirect=True)
+def test_tree_forged_lldp_from_hosts_changes_no_link(fabric_lab, tmp_path):
+    """Hosts send LLDP for 3 s claiming to be a switch (s1's end of the s1-s3 link, or a new
+    switch), unsigned or with the signature of a real frame the unbound host heard, plus that
+    real frame replayed: no link appears or changes, the links stay UP, traffic flows."""
+    import subprocess
+    import sys
+    from os_ken.lib.packet import lldp, packet
+    from tests.lab.test_port_security_lab import _SEND
+    from topology.lldp import SIGNATURE_OUI
+    net, admin, members, _ = fabric_lab
+    by_host = {m.host.name: m for m in members}
+    before = _links(admin.topology())
+    assert len(before) == 3 and {lk[4] for lk in before} == {"UP"}, before
+    rogue, bound = net.get("h6"), by_host["h1"].host    # an unbound port of s3, a bound one
+    real = _heard_lldp(rogue, str(tmp_path / "heard.pcap"))
+    signature = next(t.info for t in packet.Packet(real).get_protocol(lldp.lldp).tlvs
+                     if isinstance(t, lldp.OrganizationallySpecific) and t.oui == SIGNATURE_OUI)
+    s1_to_s3 = next((int(a, 16), pa) if a == f"{1:016x}" else (int(b, 16), pb)
+                    for a, pa, b, pb, _ in before if f"{3:016x}" in (a, b))
+    frames = [real] + [_forged_lldp(dpid, port_no, sig) for dpid, port_no in
+                       (s1_to_s3, (0x99, 1)) for sig in (None, signature)]
+    h7 = by_host["h7"]                                  # a-web, like h1: s2 -> s1 -> s4
+    pinger = by_host["h1"].host.popen(["ping", "-n", "-i", "0.1", "-c", "40", "-W", "1", h7.ip],
+                                      stdout=subprocess.PIPE, text=True)
+    senders = [h.popen([sys.executable, "-c", _SEND, h.defaultIntf().name, "20", "60",
+                        *(f.hex() for f in frames)], stdout=subprocess.PIPE, text=True)
+               for h in (rogue, bound)]
+    seen = []
+    while any(p.poll() is None for p in senders):
+        seen.append(_links(admin.topology()))
+        time.sleep(0.3)
+    sent = sum(int(p.communicate(timeout=30)[0].split()[2]) * len(frames) for p in senders)
+    time.sleep(1.5)                                     # an LLDP round after the last forgery
+    seen.append(_links(admin.topology()))
+    out, _ = pinger.communicate(timeout=30)
+    print(f"\n{sent} forged LLDP frames from h6 and h1; links seen: "
+          f"{[s for s in seen if s != before] or 'unchanged'}; ping h1 -> h7: "
+          f"{out.strip().splitlines()[-2]}")
+    assert sent >= 2 * 60 * len(frames)
+    assert all(links == before for links in seen), [s for s in seen if s != before]
+    assert " 40 received" in out, out
