@@ -192,9 +192,7 @@ def main(argv=None):
     try:
         server = QnetServer(workdir, plugin="openflow").start()
         with start_lab(hypervisors=1, subnets=1) as lab:
-            hv = lab.hypervisors[0]
-            hv.set_controller(f"127.0.0.1:{server.ofp_port}")
-            hv.set_manager(f"127.0.0.1:{server.ovsdb_port}")
+            lab.connect(server)
             result = measure(lab, server.url, rates, a.seconds, a.runs)
     finally:
         if server is not None:

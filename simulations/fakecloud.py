@@ -208,6 +208,22 @@ class FakeCloud:
         self.controller = CloudController(chassis_monitor=self.monitor)
         plugin.bind_apps({"controller": self.controller})
 
+    @classmethod
+    def on_core(cls, hypervisors=2):
+        """A cloud behind a real core (in-memory SQLite) with the overlay plug-in, and
+        ``hypervisors`` connected hypervisors hv1, hv2, ... (tunnel 172.16.0.N, datapath N):
+        what API-driven tests start from. The core is ``cloud.plugin.core``. Imported here, not
+        at the top: the scale bench uses this module without a database, and SQLAlchemy alone
+        costs it ~18 MiB."""
+        from apps.openflow import OpenFlowPlugin
+        from controller.core import Core
+        plugin = OpenFlowPlugin()
+        Core.from_url("sqlite://", plugin)
+        cloud = cls(plugin)
+        for h in range(1, hypervisors + 1):
+            cloud.add_hypervisor(f"hv{h}", f"172.16.0.{h}", h)
+        return cloud
+
     def add_hypervisor(self, system_id, tunnel_ip, dpid, connect=True):
         hv = self.hypervisors[system_id] = FakeHypervisor(system_id, tunnel_ip, dpid,
                                                           null=self.null_switches)

@@ -34,9 +34,7 @@ def tenants(tmp_path_factory):
     ctl = QnetServer(tmp, plugin="openflow", log_level="INFO").start()
     try:
         with start_lab(hypervisors=2, subnets=2) as lab:
-            for hv in lab.hypervisors:
-                hv.set_controller(f"127.0.0.1:{ctl.ofp_port}")
-                hv.set_manager(f"127.0.0.1:{ctl.ovsdb_port}")
+            lab.connect(ctl)
             clients = {t: Client(ctl.url, project=t) for t in (A, B)}
             for t, client in clients.items():
                 net = client.networks.create(name=NET[t])

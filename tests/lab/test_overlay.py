@@ -69,9 +69,7 @@ def overlay(tmp_path_factory):
     try:
         with start_lab(hypervisors=3, subnets=2) as lab, \
                 LabControl(lab, str(tmp / "control.sock")) as control:
-            for hv in lab.hypervisors:
-                hv.set_controller(f"127.0.0.1:{ctl.ofp_port}")
-                hv.set_manager(f"127.0.0.1:{ctl.ovsdb_port}")
+            lab.connect(ctl)
             sh = Shell(ctl.url, control.path)
             printed = {t: type_seed_demo(sh, t) for t in TENANTS}
             clients = {t: Client(ctl.url, project=t) for t in TENANTS}

@@ -62,9 +62,7 @@ def hostile(tmp_path_factory):
     ctl = QnetServer(tmp, plugin="openflow", log_level="INFO").start()
     try:
         with start_lab(hypervisors=2, subnets=2) as lab:
-            for hv in lab.hypervisors:
-                hv.set_controller(f"127.0.0.1:{ctl.ofp_port}")
-                hv.set_manager(f"127.0.0.1:{ctl.ovsdb_port}")
+            lab.connect(ctl)
             api = Client(ctl.url, project="tenant")
             for name, cidrs in NETWORKS.items():
                 net = api.networks.create(name=name)

@@ -47,9 +47,8 @@ def qos_lab(tmp_path_factory):
     ctl = QnetServer(tmp_path_factory.mktemp("qos"), plugin="openflow", log_level="INFO").start()
     try:
         with start_lab(hypervisors=1, subnets=1) as lab:
+            lab.connect(ctl)
             hv = lab.hypervisors[0]
-            hv.set_controller(f"127.0.0.1:{ctl.ofp_port}")
-            hv.set_manager(f"127.0.0.1:{ctl.ovsdb_port}")
             api = Client(ctl.url, project="qos")
             seed.create_networks(api, {"web-net": seed.NETWORKS["web-net"]})
             servers = {name: seed.add_server(lab, api, "qos", name, ("web-net",), hv,

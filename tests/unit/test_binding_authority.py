@@ -6,9 +6,7 @@ import pytest
 
 from apps import flows
 from apps.model import place
-from apps.openflow import OpenFlowPlugin
 from controller.context import Context
-from controller.core import Core
 from simulations.fakecloud import FakeCloud
 
 ALICE, BOB, ADMIN = Context("alice"), Context("bob"), Context("ops", is_admin=True)
@@ -17,11 +15,8 @@ IFACE = "nova.example.com/alice/server/web-1/eth0"
 
 class World:
     def __init__(self):
-        self.plugin = OpenFlowPlugin()
-        self.core = Core.from_url("sqlite://", self.plugin)
-        self.cloud = FakeCloud(self.plugin)
-        for h in (1, 2):
-            self.cloud.add_hypervisor(f"hv{h}", f"172.16.0.{h}", h)
+        self.cloud = FakeCloud.on_core(hypervisors=2)
+        self.plugin, self.core = self.cloud.plugin, self.cloud.plugin.core
         self.ports = {}
         for ctx, cidr in ((ALICE, "10.0.0.0/24"), (BOB, "10.0.0.0/24")):
             net = self.core.networks.create(ctx, {"name": ctx.project_id})

@@ -5,9 +5,7 @@ import pytest
 
 from apps import flows, meters
 from apps.model import place
-from apps.openflow import OpenFlowPlugin
 from controller.context import Context
-from controller.core import Core
 from simulations.fakecloud import FakeCloud
 
 TENANT = Context("tenant")
@@ -15,11 +13,8 @@ TENANT = Context("tenant")
 
 class World:
     def __init__(self):
-        self.plugin = OpenFlowPlugin()
-        self.core = Core.from_url("sqlite://", self.plugin)
-        self.cloud = FakeCloud(self.plugin)
-        for h in (1, 2):
-            self.cloud.add_hypervisor(f"hv{h}", f"172.16.0.{h}", h)
+        self.cloud = FakeCloud.on_core(hypervisors=2)
+        self.plugin, self.core = self.cloud.plugin, self.cloud.plugin.core
         self.net = self.core.networks.create(TENANT, {"name": "n"})
         self.core.subnets.create(TENANT, {"network_id": self.net["id"], "cidr": "10.0.0.0/24"})
         self.ports, self.ofports = {}, {}

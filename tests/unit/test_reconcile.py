@@ -5,10 +5,8 @@ from os_ken.app.ofctl.exception import InvalidDatapath
 
 from apps import flows, reconcile
 from apps.model import place
-from apps.openflow import OpenFlowPlugin
 from apps.reconcile import Reconciler, SwitchTimeout
 from controller.context import Context
-from controller.core import Core
 from simulations.fakecloud import CloudController, FakeCloud
 
 TENANT = Context("tenant")
@@ -18,11 +16,8 @@ class World:
     """A real core, the real overlay controller, two hypervisors with a port each."""
 
     def __init__(self):
-        self.plugin = OpenFlowPlugin()
-        self.core = Core.from_url("sqlite://", self.plugin)
-        self.cloud = FakeCloud(self.plugin)
-        for h in (1, 2):
-            self.cloud.add_hypervisor(f"hv{h}", f"172.16.0.{h}", h)
+        self.cloud = FakeCloud.on_core(hypervisors=2)
+        self.plugin, self.core = self.cloud.plugin, self.cloud.plugin.core
         net = self.core.networks.create(TENANT, {"name": "n"})
         self.core.subnets.create(TENANT, {"network_id": net["id"], "cidr": "10.0.0.0/24"})
         self.ports = {h: self.core.ports.create(TENANT, {"network_id": net["id"],
