@@ -15,6 +15,9 @@ Example file (every key optional)::
     mode = overlay
     auth = token
     policy_file = /etc/qnet/policy.yaml
+
+With ``auth = keystone`` the same file holds keystonemiddleware's ``[keystone_authtoken]``
+section (docs/keystone.md).
 """
 import argparse
 import configparser
@@ -37,6 +40,7 @@ class ServiceConfig:
     plugin: str = "openflow"
     mode: str = "overlay"
     auth: str = "token"
+    keystone_config: str = ""
     noauth_project: str = "demo"
     vni_range: str = "1000:16777215"
     default_mtu: int = 1450
@@ -65,8 +69,11 @@ class ServiceConfig:
         "plugin": "back-end plug-in name (entry point in group qnet.plugins)",
         "mode": "'overlay' (hypervisor bridges joined by VXLAN tunnels) or 'fabric' (a "
                 "multi-switch OpenFlow fabric, ports bound by binding:profile; docs/fabric.md)",
-        "auth": "'token' (X-Auth-Token, see qnet-manage token create) or 'noauth' "
-                "(trust X-Project-Id / X-Roles headers; development only)",
+        "auth": "'token' (X-Auth-Token, see qnet-manage token create), 'keystone' "
+                "(Keystone tokens, validated by keystonemiddleware; docs/keystone.md) or "
+                "'noauth' (trust X-Project-Id / X-Roles headers; development only)",
+        "keystone_config": "INI file with the [keystone_authtoken] section of auth "
+                           "keystone (default: the --config file)",
         "noauth_project": "project of noauth requests that name none",
         "vni_range": "MIN:MAX of the VXLAN ids given to new networks",
         "default_mtu": "MTU of new networks (1450 leaves room for VXLAN)",
@@ -136,6 +143,9 @@ def from_args(args):
     for field in dataclasses.fields(ServiceConfig):
         if getattr(args, field.name, None) is not None:
             values[field.name] = getattr(args, field.name)
+    if values.get("auth") == "keystone" and not values.get("keystone_config") and \
+            getattr(args, "config", None):
+        values["keystone_config"] = args.config  # Neutron's way: one file, two sections
     return ServiceConfig(**values)
 
 

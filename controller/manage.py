@@ -74,9 +74,24 @@ def main(argv=None):
                           "(CN = its system-id)")
     k_hv.add_argument("name")
     k_hv.add_argument("--dir", required=True, help="the directory pki init made")
+    ks = sub.add_parser("keystone", help="Keystone's catalog (auth = keystone)")\
+        .add_subparsers(dest="action", required=True)
+    ks_reg = ks.add_parser(
+        "register", help="register qnet as the network service (idempotent), as an admin "
+                         "given by the usual OS_* variables or --os-* options")
+    ks_reg.add_argument("--url", required=True,
+                        help="the API's URL as clients reach it, e.g. http://HOST:9696")
+    ks_reg.add_argument("--region", default="RegionOne")
+    ks_reg.add_argument("--name", default="qnet", help="service name (default: qnet)")
+    from keystoneauth1 import loading
+    loading.register_session_argparse_arguments(ks_reg)
+    loading.register_auth_argparse_arguments(ks_reg, sys.argv[1:] if argv is None else argv,
+                                             default="password")
     args = parser.parse_args(argv)
     if args.command == "pki":
         return run_pki(args)
+    if args.command == "keystone":
+        return run_keystone(args)
     if args.command == "hypervisor" and args.action == "add":
         try:
             args.steps = join_steps(args)
@@ -117,6 +132,22 @@ def run_steps(steps, execute):
         if done.returncode != 0:
             print(f"failed ({done.returncode}): {line}\n{done.stderr.strip()}", file=sys.stderr)
             return 1
+    return 0
+
+
+def run_keystone(args):
+    from keystoneauth1 import exceptions, loading
+
+    from controller import keystone_catalog
+    try:
+        auth = loading.load_auth_from_argparse_arguments(args)
+        session = loading.load_session_from_argparse_arguments(args, auth=auth)
+        for line in keystone_catalog.register(session, args.os_auth_url, args.url,
+                                              args.region, args.name):
+            print(line)
+    except exceptions.ClientException as exc:
+        print(f"qnet-manage keystone: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -23,8 +23,12 @@ Three kinds of rule:
 A rule's *target* is the resource's owner (``project_id``; on create the project it is created
 for), its network's owner (``network:project_id``) and ``network:shared``, and for an attribute
 rule that attribute's new value when it is a plain value (``device_owner``); the *credentials*
-are the caller's project and roles (``admin`` for admin tokens, ``member`` for every caller).
-Decisions are memoised on exactly these, so a policy file's rule may read nothing else.
+are the caller's project, roles and system scope: a Keystone token's roles (``admin``,
+``member``, ``reader``, ...; ``system_scope`` ``all`` for a system-scoped token), or for qnet's
+own tokens and noauth ``member`` and ``reader``, plus ``admin`` for admin tokens. Every write
+needs ``member`` (or ``admin``): a ``reader`` reads what its project may read and changes
+nothing. Decisions are memoised on exactly these, so a policy file's rule may read nothing
+else.
 """
 import functools
 import os
@@ -39,6 +43,8 @@ ADMIN_ONLY = "rule:admin_only"
 ADMIN_OR_OWNER = "rule:admin_or_owner"
 ADMIN_OR_NETWORK_OWNER = "rule:admin_or_network_owner"
 ANYONE = "rule:regular_user"
+#: The roles of callers that carry none of their own (qnet's tokens, noauth): members.
+MEMBER_ROLES = ("member", "reader")
 
 
 @oslo_policy.register("field")
@@ -85,14 +91,20 @@ def _crud(resource, plural, create=ANYONE, update=ADMIN_OR_OWNER, delete=ADMIN_O
 RULES = [
     # -- building blocks -------------------------------------------------------------------------
     _rule("context_is_admin", "role:admin", "Who is an administrator (admin tokens)."),
+    _rule("project_member", "role:member",
+          "A member of the caller's project (a reader, with the reader role alone, is not)."),
     _rule("owner", "project_id:%(project_id)s", "The caller's project owns the resource."),
-    _rule("admin_or_owner", "rule:context_is_admin or rule:owner", "Admin or owner."),
+    _rule("admin_or_owner", "rule:context_is_admin or (rule:project_member and rule:owner)",
+          "Admin, or a member of the owner project."),
     _rule("network_owner", "project_id:%(network:project_id)s",
           "The caller's project owns the resource's network."),
-    _rule("admin_or_network_owner", "rule:context_is_admin or rule:network_owner",
-          "Admin or owner of the resource's network (not merely a user of a shared one)."),
+    _rule("admin_or_network_owner",
+          "rule:context_is_admin or (rule:project_member and rule:network_owner)",
+          "Admin or a member of the project of the resource's network (not merely a user of "
+          "a shared one)."),
     _rule("admin_only", "rule:context_is_admin", "Administrators only."),
-    _rule("regular_user", "", "Any authenticated caller."),
+    _rule("regular_user", "rule:context_is_admin or rule:project_member",
+          "Any caller who may write at all: an admin or a project member."),
     _rule("shared", "field:network:shared=True", "The resource's network is shared."),
     _rule("network_device", "field:port:device_owner=~^network:",
           "A port owned by the network itself (router interface, DHCP, ...)."),
@@ -155,8 +167,9 @@ RULES = [
     # -- everything else ----------------------------------------------------------------------------
     _rule("get_network_ip_availability", ADMIN_ONLY, "Address usage of every network."),
     _rule("get_topology", ADMIN_ONLY, "The back-end's switches, links and bindings."),
-    _rule("access_tenant", ADMIN_OR_OWNER,
-          "Act in a Quantum v1.0 /tenants/{tenant} URL (owner: that tenant)."),
+    _rule("access_tenant", "rule:context_is_admin or rule:owner",
+          "Act in a Quantum v1.0 /tenants/{tenant} URL (owner: that tenant; what the "
+          "caller may do there is up to the other rules)."),
 ]
 
 #: Check strings shown to a refused caller in words.
@@ -195,9 +208,20 @@ class Policy:
         self._judge = functools.lru_cache(maxsize=65536)(self._judge_uncached)
 
     @staticmethod
-    def credentials(project_id, is_admin):
-        roles = ["admin", "member"] if is_admin else ["member"]
-        return {"project_id": project_id, "tenant_id": project_id, "roles": roles}
+    def caller(ctx):
+        """What the rules may know of ``ctx``, as a hashable key (see ``credentials``)."""
+        roles = set(MEMBER_ROLES if ctx.roles is None else ctx.roles) - {"admin"}
+        if ctx.is_admin:
+            roles.update(("admin", *MEMBER_ROLES))
+        return ctx.project_id, tuple(sorted(roles)), ctx.system_scope
+
+    @staticmethod
+    def credentials(caller):
+        project_id, roles, system_scope = caller
+        creds = {"project_id": project_id, "tenant_id": project_id, "roles": list(roles)}
+        if system_scope:
+            creds["system_scope"] = system_scope
+        return creds
 
     def defined(self, rule):
         return rule in self.enforcer.rules
@@ -206,11 +230,10 @@ class Policy:
         """Whether ``rule`` allows ``ctx`` on ``target``; an undefined rule allows."""
         if not self.defined(rule):
             return True
-        return self._judge(rule, tuple(sorted(target.items())), ctx.project_id, ctx.is_admin)
+        return self._judge(rule, tuple(sorted(target.items())), self.caller(ctx))
 
-    def _judge_uncached(self, rule, target, project_id, is_admin):
-        return bool(self.enforcer.enforce(rule, dict(target),
-                                          self.credentials(project_id, is_admin)))
+    def _judge_uncached(self, rule, target, caller):
+        return bool(self.enforcer.enforce(rule, dict(target), self.credentials(caller)))
 
     def enforce(self, ctx, rule, target):
         if not self.check(ctx, rule, target):
@@ -222,7 +245,7 @@ class Policy:
 
     def is_admin(self, ctx):
         """``context_is_admin``: admins see every project's resources."""
-        return self._judge("context_is_admin", (), ctx.project_id, ctx.is_admin)
+        return self._judge("context_is_admin", (), self.caller(ctx))
 
     def readable(self, ctx, resource, attribute):
         """``get_<resource>:<attribute>``: judged on the caller's credentials alone."""

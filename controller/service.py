@@ -51,7 +51,8 @@ def serve(config):
         raise SystemExit(str(exc)) from None
     app = build_app(core, auth=config.auth, noauth_project=config.noauth_project,
                     max_limit=config.max_page_size or None,
-                    max_body=config.max_request_body_size)
+                    max_body=config.max_request_body_size,
+                    keystone_config=config.keystone_config or None)
     ofp_host, ofp_port = config.split(config.ofp_listen)
     api_host, api_port = config.split(config.api_listen)
     core.plugin.configure(config)

@@ -1,5 +1,5 @@
 """Assembles the WSGI application: version discovery, OpenAPI, v1.0 and v2.0 routes."""
-from rest import openapi, request_checks, topology, v1, v2
+from rest import keystone, openapi, request_checks, topology, v1, v2
 from rest.auth import Authenticator
 from rest.extensions import Registry
 from rest.wsgi import Router, json_response
@@ -16,7 +16,9 @@ def versions(req, ctx):
 
 
 def build_app(core, auth="token", noauth_project="demo", extensions=None, max_limit=None,
-              max_body=request_checks.DEFAULT_MAX_BODY):
+              max_body=request_checks.DEFAULT_MAX_BODY, keystone_config=None):
+    """The API; with ``auth="keystone"`` behind keystonemiddleware configured from
+    ``keystone_config`` (an INI file with a [keystone_authtoken] section)."""
     registry = Registry(extensions)
     registry.bind(core)
     router = Router(Authenticator(core.db, auth, noauth_project), v2.render_error,
@@ -27,4 +29,9 @@ def build_app(core, auth="token", noauth_project="demo", extensions=None, max_li
     v2.V2Api(core, registry, max_limit).register(router)
     v1.V1Api(core, registry).register(router)
     topology.register(router, core)
+    if auth == "keystone":
+        if not keystone_config:
+            raise ValueError("auth keystone needs keystone_config: an INI file with a "
+                             "[keystone_authtoken] section")
+        return keystone.protect(router, keystone_config)
     return router

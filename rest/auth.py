@@ -1,4 +1,5 @@
-"""Who is calling: ``noauth`` trusts headers (development), ``token`` checks API tokens.
+"""Who is calling: ``noauth`` trusts headers (development), ``token`` checks API tokens,
+``keystone`` believes Keystone (rest/keystone.py).
 
 Tokens are random strings shown once at creation (``qnet-manage token create``); the database
 keeps only their SHA-256 digest.
@@ -13,9 +14,10 @@ from controller import errors
 from controller.context import Context
 from controller.models import Project, Token, utcnow
 from controller.resource import isoformat
+from rest import keystone
 from rest.attributes import PROJECT
 
-MODES = ("noauth", "token")
+MODES = ("noauth", "token", "keystone")
 # Quantum v1.0 names the tenant in the URL; without headers, noauth mode believes it.
 V1_TENANT = re.compile(r"^/v1\.\d/tenants/([^/]+)")
 
@@ -46,6 +48,8 @@ class Authenticator:
             # the project names what it creates: it must fit where project ids are stored
             PROJECT.convert("project_id", project)
             return Context(project_id=project, is_admin="admin" in _roles(req))
+        if self.mode == "keystone":
+            return keystone.context(req)
         token = req.headers.get("X-Auth-Token")
         if not token:
             raise errors.NotAuthenticated()

@@ -80,7 +80,7 @@ class V2Api:
 
     def visible_keys(self, spec, ctx):
         """The attributes ``ctx`` may read (``get_<resource>:<attribute>`` rules)."""
-        key = (spec.collection, ctx.project_id, ctx.is_admin)
+        key = (spec.collection, self.core.policy.caller(ctx))
         if key not in self._visible:
             if len(self._visible) > 10000:  # one entry per collection and caller: bounded
                 self._visible.clear()

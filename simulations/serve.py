@@ -89,6 +89,17 @@ def wait_listening(proc, port, timeout=START_TIMEOUT):
                        + log_tail(proc.log_path))
 
 
+def spawn_listening(cmd, log_path, port, timeout=START_TIMEOUT):
+    """``spawn`` and ``wait_listening``; the process is stopped again if it does not listen."""
+    proc = spawn(cmd, log_path)
+    try:
+        wait_listening(proc, port, timeout)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
 def stop(proc, timeout=STOP_TIMEOUT):
     """Stop a process this module started, by its pid: SIGTERM, SIGKILL after `timeout` s.
     Returns its exit code."""
@@ -130,12 +141,8 @@ class QnetServer:
 
     def start(self, timeout=START_TIMEOUT):
         """Start and wait until the API listens; stopped again if it does not."""
-        self.proc = spawn(self.command + self.args, self.log_path)
-        try:
-            wait_listening(self.proc, self.api_port, timeout)
-        except BaseException:
-            stop(self.proc)
-            raise
+        self.proc = spawn_listening(self.command + self.args, self.log_path, self.api_port,
+                                    timeout)
         return self
 
     def stop(self):
