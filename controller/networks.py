@@ -35,7 +35,8 @@ def as_parent(project_id, shared):
 # A network's id and owner by id, for admins and for everyone else: built once (see
 # find_brief). Table columns, not ORM attributes, so that running them involves no ORM
 # machinery at all.
-_ANY_NETWORK = select(_NETWORKS.id, _NETWORKS.project_id, _NETWORKS.shared).where(
+_ANY_NETWORK = select(_NETWORKS.id, _NETWORKS.project_id, _NETWORKS.shared,
+                      _NETWORKS.port_security_enabled).where(
     _NETWORKS.id == bindparam("id"))
 _VISIBLE_NETWORK = _ANY_NETWORK.where(own_or_shared(bindparam("project_id")))
 
@@ -86,13 +87,14 @@ class NetworkManager(ResourceManager):
             "router:external": bool(net.router_external),
             "provider:segmentation_id": net.segmentation_id,
             "qos_policy_id": net.qos_policy_id,
+            "port_security_enabled": net.port_security_enabled is not False,
             "created_at": isoformat(net.created_at),
             "updated_at": isoformat(net.updated_at),
             "revision_number": net.revision_number,
         }
 
     def find_brief(self, session, ctx, id_):
-        """(id, project_id, shared) of the network if ``ctx`` may see it, else
+        """(id, project_id, shared, port_security_enabled) of the network if ``ctx`` may see it, else
         NetworkNotFound (as ``find``).
 
         For callers that need only that (a port create): it reads three columns of one row
@@ -197,7 +199,9 @@ class NetworkManager(ResourceManager):
                           shared=attrs.get("shared", False), mtu=mtu, segmentation_id=vni,
                           qos_policy_id=attrs.get("qos_policy_id"),
                           router_external=attrs.get("router:external", False),
-                          network_type=network_type, physical_network=physical, subnets=[])
+                          network_type=network_type, physical_network=physical,
+                          port_security_enabled=attrs.get("port_security_enabled", True),
+                          subnets=[])
             session.add(net)
             session.flush()
             new = self.to_dict(net)
@@ -228,7 +232,7 @@ class NetworkManager(ResourceManager):
             if attrs.get("router:external") is False and net.router_external:
                 self.check_not_external_in_use(session, net)
             for key in ("name", "description", "admin_state_up", "shared", "mtu",
-                        "qos_policy_id"):
+                        "qos_policy_id", "port_security_enabled"):
                 if key in attrs:
                     setattr(net, key, attrs[key])
             if "router:external" in attrs:
