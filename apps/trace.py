@@ -113,10 +113,10 @@ def _port_security_miss(tracer, switch, fields):
         return "no port of this switch may send this"
     allowed = ", ".join([port.mac, *port.ipv4, *port.ipv6,
                          *(f"{m} {a}" for m, a in port.pairs)])
+    source = [fields.get(k) for k in ("eth_src", "ipv4_src", "arp_spa", "ipv6_src")]
     return (f"{tracer.name('port', port.id)} may send only from its own addresses "
             f"({allowed}) and this packet comes from "
-            f"{fields.get('eth_src')} {fields.get('ipv4_src') or fields.get('arp_spa') or fields.get('ipv6_src') or ''}"
-            .rstrip() + " (port security)")
+            f"{' '.join(str(v) for v in source if v is not None)} (port security)")
 
 
 def _l2_miss(tracer, switch, fields):
