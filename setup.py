@@ -39,6 +39,9 @@ setup(
         # The control channels' CA and certificates (`qnet-manage pki`, controller/pki.py),
         # made in-process rather than with ovs-pki's shell script (not on the controller host).
         "cryptography>=3.4",
+        # /metrics in the Prometheus text format (rest/metrics.py): the client library
+        # Prometheus itself maintains, rather than a hand-written exposition format.
+        "prometheus_client>=0.16",
     ],
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1"],
@@ -47,7 +50,9 @@ setup(
         "test": ["pytest>=7", "hypothesis>=6.0", "openstacksdk>=4.0",
                  "psycopg[binary]>=3.1",
                  # fuzzes a running server from its /openapi.json (tests/fuzz)
-                 "schemathesis>=4.0,<5"],
+                 "schemathesis>=4.0,<5",
+                 # drives Debian's chromium (chromium-driver) in the dashboard tests
+                 "selenium>=4.10"],
     },
     entry_points={
         "console_scripts": [
