@@ -10,7 +10,7 @@ import dataclasses
 import netaddr
 
 from controller import binding
-from controller.logical import Network, Port, QoSPolicy, Subnet
+from controller.logical import FloatingIP, Network, Port, QoSPolicy, Router, Subnet
 from tunnel.mesh import tunnel_tag
 
 
@@ -20,6 +20,7 @@ class LogicalModel:
 
     def __init__(self):
         self.subnets, self.ports, self.qos_policies = {}, {}, {}
+        self.routers, self.floating_ips = {}, {}
         #: network id -> Network, with ``dhcp`` filled in from its subnets
         self.networks = {}
         self._networks_as_given = {}
@@ -27,16 +28,19 @@ class LogicalModel:
         #: chassis that had ACTIVE ports when the model was loaded from the database
         self.hosts_at_load = set()
         self._put = {Network: self._put_network, Subnet: self._put_subnet,
-                     Port: self._put_port, QoSPolicy: self._put_qos_policy}
+                     Port: self._put_port, QoSPolicy: self._put_qos_policy,
+                     Router: self._put_router, FloatingIP: self._put_floating_ip}
         self._remove = {Network: self._remove_network, Subnet: self._remove_subnet,
-                        Port: self._remove_port, QoSPolicy: self._remove_qos_policy}
+                        Port: self._remove_port, QoSPolicy: self._remove_qos_policy,
+                        Router: self._remove_router, FloatingIP: self._remove_floating_ip}
 
     @classmethod
     def load(cls, core):
         """The model of everything the core holds (``Core.logical_snapshot``)."""
         snap = core.logical_snapshot()
         model = cls()
-        for item in (*snap.networks, *snap.subnets, *snap.ports, *snap.qos_policies):
+        for item in (*snap.networks, *snap.subnets, *snap.ports, *snap.qos_policies,
+                     *snap.routers, *snap.floating_ips):
             model.put(item)
         model.hosts_at_load = set(snap.active_hosts)
         return model
@@ -51,6 +55,8 @@ class LogicalModel:
             self.put(change.after)
         if isinstance(change.subject, QoSPolicy):
             return {self.ports[p].network_id for p in self.ports_with_policy(change.subject.id)}
+        if isinstance(change.subject, (Router, FloatingIP)):
+            return set()      # routers and floating IPs are pieces of their own
         return {v.id if isinstance(v, Network) else v.network_id
                 for v in (change.before, change.after) if v is not None}
 
@@ -66,6 +72,18 @@ class LogicalModel:
 
     def _remove_qos_policy(self, policy):
         self.qos_policies.pop(policy.id, None)
+
+    def _put_router(self, router):
+        self.routers[router.id] = router
+
+    def _remove_router(self, router):
+        self.routers.pop(router.id, None)
+
+    def _put_floating_ip(self, fip):
+        self.floating_ips[fip.id] = fip
+
+    def _remove_floating_ip(self, fip):
+        self.floating_ips.pop(fip.id, None)
 
     def _put_network(self, net):
         self._networks_as_given[net.id] = net

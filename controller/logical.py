@@ -26,6 +26,11 @@ class Network:
     #: has at least one DHCP-enabled IPv4 subnet: the core reports a network without its
     #: subnets, so the back-end's model that holds them fills this in (dataclasses.replace)
     dhcp: bool = False
+    #: ``router:external``: routers may have their gateway on it, floating IPs come from it
+    external: bool = False
+    #: a flat provider network: reached through each hypervisor's bridge mapping for this
+    #: physical network name instead of tunnels (None: an overlay network)
+    physical_network: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,6 +106,41 @@ class QoSPolicy:
     bandwidth_limits: tuple = ()     # BandwidthLimit, at most one per direction, sorted
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class RouterInterface:
+    """A router's leg on a subnet: the router port's id, MAC and address on it."""
+
+    port_id: str
+    subnet_id: str
+    network_id: str
+    mac: str
+    ip: str
+    cidr: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Router:
+    id: str
+    project_id: str
+    admin_up: bool
+    zone: int                    # its conntrack zone index (the data plane adds its base)
+    snat: bool                   # SNAT for traffic leaving through the gateway
+    interfaces: tuple            # RouterInterface, on tenant subnets
+    gateway: RouterInterface | None = None   # its leg on an external network
+    routes: tuple = ()           # extra routes: ((destination cidr, next hop), ...)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FloatingIP:
+    id: str
+    project_id: str
+    router_id: str | None
+    network_id: str              # the external network it comes from
+    floating_ip: str
+    port_id: str | None = None   # None: not associated
+    fixed_ip: str | None = None
+
+
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
     """Everything a back-end mirrors, read in one transaction (controller/snapshot.py)."""
@@ -111,6 +151,8 @@ class Snapshot:
     qos_policies: tuple
     #: hosts where ports were last reported ACTIVE: who a restarted back-end should hear from
     active_hosts: frozenset
+    routers: tuple = ()
+    floating_ips: tuple = ()
 
 
 # -- building them -----------------------------------------------------------------------------
