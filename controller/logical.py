@@ -28,8 +28,8 @@ class Network:
     dhcp: bool = False
     #: ``router:external``: routers may have their gateway on it, floating IPs come from it
     external: bool = False
-    #: a flat provider network: reached through each hypervisor's bridge mapping for this
-    #: physical network name instead of tunnels (None: an overlay network)
+    #: a flat provider network's physical network (``provider:physical_network``): reached
+    #: through the hypervisor's bridge mapping of that name instead of tunnels; None: VXLAN
     physical_network: str | None = None
 
 
@@ -108,7 +108,9 @@ class QoSPolicy:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RouterInterface:
-    """A router's leg on a subnet: the router port's id, MAC and address on it."""
+    """One address of a router on one subnet: the router's port there (a port with device
+    owner ``network:router_interface``, or ``network:router_gateway`` for the gateway), its
+    MAC, the address (the subnet's gateway when attached by subnet) and the subnet's CIDR."""
 
     port_id: str
     subnet_id: str
@@ -120,24 +122,33 @@ class RouterInterface:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Router:
+    """A virtual router. ``zone`` is its own number 1..32767, unique among routers (its
+    conntrack zone is derived from it); ``snat`` says whether traffic leaving through the
+    gateway is source-NATed to the gateway address; ``interfaces`` are RouterInterfaces
+    sorted by (subnet, port); ``gateway`` a RouterInterface on the external network or None;
+    ``routes`` the extra routes ((destination cidr, next hop), ...)."""
+
     id: str
     project_id: str
     admin_up: bool
-    zone: int                    # its conntrack zone index (the data plane adds its base)
-    snat: bool                   # SNAT for traffic leaving through the gateway
-    interfaces: tuple            # RouterInterface, on tenant subnets
-    gateway: RouterInterface | None = None   # its leg on an external network
-    routes: tuple = ()           # extra routes: ((destination cidr, next hop), ...)
+    zone: int
+    snat: bool
+    interfaces: tuple = ()
+    gateway: RouterInterface | None = None
+    routes: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FloatingIP:
+    """An address of an external network (``network_id``) that stands for ``fixed_ip`` of
+    port ``port_id`` through router ``router_id`` (both None when not associated)."""
+
     id: str
     project_id: str
     router_id: str | None
-    network_id: str              # the external network it comes from
+    network_id: str
     floating_ip: str
-    port_id: str | None = None   # None: not associated
+    port_id: str | None = None
     fixed_ip: str | None = None
 
 
@@ -163,6 +174,25 @@ def make_port(id_, network_id, mac, ips, security, pairs, admin_up, attachment, 
     return Port(id_, network_id, mac, *by_version(ips), security,
                 tuple((p["mac_address"], p["ip_address"]) for p in pairs), admin_up, attachment,
                 qos_policy_id, binding_of(profile), is_router_owner(device_owner), project_id)
+
+
+ROUTER_INTERFACE = "network:router_interface"
+ROUTER_GATEWAY = "network:router_gateway"
+
+
+def make_router(id_, project_id, admin_up, zone, snat, routes, addresses):
+    """A Router from its row's values (``routes`` as {"destination", "nexthop"} records) and
+    ``addresses``: (port type, port id, subnet id, network id, mac, ip, cidr) of each address
+    of its ports, the type ROUTER_INTERFACE or ROUTER_GATEWAY. The gateway is the gateway
+    port's first IPv4 address (else its first address)."""
+    interfaces, gateways = [], []
+    for kind, port_id, subnet_id, network_id, mac, ip, cidr in addresses:
+        (gateways if kind == ROUTER_GATEWAY else interfaces).append(
+            RouterInterface(port_id, subnet_id, network_id, mac, ip, cidr))
+    gateways.sort(key=lambda i: ":" in i.ip)
+    return Router(id_, project_id, admin_up, zone, snat,
+                  tuple(sorted(interfaces, key=lambda i: (i.subnet_id, i.port_id))),
+                  gateways[0] if gateways else None, routes_of(routes))
 
 
 def is_router_owner(device_owner):
@@ -211,7 +241,9 @@ def binding_of(profile):
 
 def _network_from_api(body):
     return Network(body["id"], body["provider:segmentation_id"], body["mtu"],
-                   body["admin_state_up"], body.get("qos_policy_id"))
+                   body["admin_state_up"], body.get("qos_policy_id"),
+                   external=body.get("router:external", False),
+                   physical_network=body.get("provider:physical_network"))
 
 
 def _subnet_from_api(body):
@@ -238,9 +270,18 @@ def _qos_policy_from_api(body):
     return QoSPolicy(body["id"], limits_of_rules(body["rules"]))
 
 
+def _floating_ip_from_api(body):
+    return FloatingIP(body["id"], body["project_id"], body["router_id"],
+                      body["floating_network_id"], body["floating_ip_address"],
+                      body["port_id"], body["fixed_ip_address"])
+
+
 #: resource name (as in a Change) -> its translator from an API body (an admin's view)
 FROM_API = {"network": _network_from_api, "subnet": _subnet_from_api, "port": _port_from_api,
-            "interface": _port_from_api, "qos_policy": _qos_policy_from_api}
+            "interface": _port_from_api, "qos_policy": _qos_policy_from_api,
+            "floating_ip": _floating_ip_from_api}
+# A router's API body does not list its interfaces (they are ports): the core builds Router
+# values itself (controller/routers.py) and hands them to every Change it makes.
 
 
 def from_api(resource, body):
