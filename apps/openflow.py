@@ -24,7 +24,8 @@ from os_ken.controller import ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, set_ev_cls
 from os_ken.lib import hub
 
-from apps import meters
+from apps import meters, neighbors
+from apps import pipeline as pl
 from apps.chassis import ChassisError, ChassisMonitor, EventChassisChanged
 from apps.chassis_model import chassis_problems
 from apps.incremental import DesiredState
@@ -175,6 +176,36 @@ class QnetController(Reconciler):
     def _chassis_changed(self, ev):
         self.dirty_chassis.add(ev.chassis.system_id)
         self.kick()
+
+    def packet_in(self, msg):
+        """Routing's packet-ins (apps/neighbors.py): ARP from an external network's physical
+        port teaches its sender's MAC; a packet whose next hop there is unknown makes the
+        controller ask for it out of that port."""
+        key = self.key_of(msg.datapath.id)
+        physical = self.desired.mapped.get(key, {}) if key is not None else {}
+        if not physical:
+            return False
+        physnet = next((n for n, ofport in physical.items()
+                        if ofport == msg.match.get("in_port")), None)
+        if physnet is not None:
+            sender = neighbors.arp_sender(msg.data)
+            for net_id in self.desired.external_networks(physnet) if sender else ():
+                if self.desired.routing.learn(net_id, sender[2], sender[1]):
+                    self.dirty_neighbors.add(net_id)
+                    self.kick()
+            return True
+        net_id = self.desired.external_network_of(msg.match.get("metadata", 0) & pl.VNI_MASK)
+        ask = neighbors.unresolved(msg.data, msg.match) if net_id else None
+        ofport = physical.get(self.desired.networks[net_id].physical_network) if ask else None
+        if ofport is None:
+            return False
+        dp = msg.datapath
+        parser, ofp = dp.ofproto_parser, dp.ofproto
+        dp.send_msg(parser.OFPPacketOut(dp, buffer_id=ofp.OFP_NO_BUFFER,
+                                        in_port=ofp.OFPP_CONTROLLER,
+                                        actions=[parser.OFPActionOutput(ofport)],
+                                        data=neighbors.arp_request(*ask)))
+        return True
 
     # -- the pass ------------------------------------------------------------------------------
     def connected_chassis(self):
