@@ -3,9 +3,11 @@
 Several ``qnet serve`` processes may share one PostgreSQL database. Each keeps the logical model
 in memory for its back-end, so each must learn of the writes the others commit. Every write of
 the core appends one row per Change to ``change_log`` *in its own transaction* (``append``):
-a change is logged if and only if it is committed. The row carries the Change's bodies, so a
-follower hands its plug-in the very Change the origin's plug-in saw, for any resource (a new
-resource needs nothing here: it is covered as soon as the core emits Changes for it).
+a change is logged if and only if it is committed. The row carries the Change's bodies and its
+typed values (the dataclasses of controller/logical.py, written as JSON by ``typed_to_json``),
+so a follower hands its plug-in the very Change the origin's plug-in saw, for any resource,
+also one whose typed value the core builds from the tables rather than from the API body (a
+router): a new resource needs nothing here, it is covered as soon as the core emits Changes.
 
 ``ChangeFeed`` follows the log. On PostgreSQL the writer also sends ``NOTIFY qnet_changes``
 (delivered at commit), which wakes followers at once; they read every row after the last one
@@ -32,7 +34,7 @@ import time
 
 from sqlalchemy import delete, func, select, text, true
 
-from controller import snapshot as snapshots
+from controller import logical, snapshot as snapshots
 from controller.context import Context
 from controller.logical import Snapshot
 from controller.models import ChangeRecord, utcnow
@@ -72,6 +74,34 @@ def _dump(body):
     return None if body is None else json.dumps(body, default=str, separators=(",", ":"))
 
 
+def _plain(value):
+    """A typed value as JSON-able data: dataclasses as objects naming their class."""
+    if dataclasses.is_dataclass(value):
+        return {"__type__": type(value).__name__,
+                **{f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _typed(data):
+    """The inverse of ``_plain``: the typed values hold tuples, never lists."""
+    if isinstance(data, dict):
+        fields = {k: _typed(v) for k, v in data.items() if k != "__type__"}
+        return getattr(logical, data["__type__"])(**fields) if "__type__" in data else fields
+    if isinstance(data, list):
+        return tuple(_typed(v) for v in data)
+    return data
+
+
+def typed_to_json(value):
+    return None if value is None else json.dumps(_plain(value), separators=(",", ":"))
+
+
+def typed_from_json(text_):
+    return None if text_ is None else _typed(json.loads(text_))
+
+
 def append(session, changes, origin):
     """Log ``changes`` in ``session``'s transaction; returns their numbers (in order)."""
     if not changes:
@@ -79,7 +109,9 @@ def append(session, changes, origin):
     records = [ChangeRecord(origin=origin, resource=c.resource, resource_id=subject_id(c),
                             action=c.action,
                             context=json.dumps(dataclasses.asdict(c.context)),
-                            old=_dump(c.old), new=_dump(c.new)) for c in changes]
+                            old=_dump(c.old), new=_dump(c.new),
+                            before=typed_to_json(c.before), after=typed_to_json(c.after))
+               for c in changes]
     session.add_all(records)
     session.flush()
     if session.get_bind().dialect.name == "postgresql":
@@ -88,13 +120,14 @@ def append(session, changes, origin):
 
 
 def replay(record):
-    """The Change a log row records, or None when it has no bodies (a change made without the
-    API gives typed values only: ``check`` repairs what it did)."""
-    if record.old is None and record.new is None:
+    """The Change a log row records, or None when it says nothing of the resource (a row
+    written by hand: ``check`` repairs what its change did)."""
+    if record.before is None and record.after is None:
         return None
     return Change(record.resource, record.action, Context(**json.loads(record.context)),
                   json.loads(record.old) if record.old else None,
-                  json.loads(record.new) if record.new else None)
+                  json.loads(record.new) if record.new else None,
+                  typed_from_json(record.before), typed_from_json(record.after))
 
 
 def last_seq(session):

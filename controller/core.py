@@ -11,6 +11,7 @@ from controller.db import Database
 from controller.models import Hypervisor
 from controller.plugin import load_plugin
 
+
 @dataclasses.dataclass
 class CoreConfig:
     """Settings of the logical model (see ``controller.config`` for where they come from)."""
@@ -24,16 +25,19 @@ class CoreConfig:
     #: A YAML/JSON file whose rules override the authorization defaults (controller/policy.py).
     policy_file: str | None = None
 
+
 class Core:
     """Entry point of the logical model: ``core.networks``, ``core.subnets``, ``core.ports``,
-    and ``core.qos`` (QoS policies; the qos extension serves them); ``core.policy`` judges
-    who may do what."""
+    ``core.qos`` (QoS policies; the qos extension serves them), ``core.routers`` and
+    ``core.floating_ips`` (the router extension's); ``core.policy`` judges who may do what."""
 
     def __init__(self, db, plugin, config=None):
+        from controller.floatingips import FloatingIPManager
         from controller.networks import NetworkManager
         from controller.policy import Policy
         from controller.ports import PortManager
         from controller.qos import BandwidthLimitRuleManager, QosPolicyManager
+        from controller.routers import RouterManager
         from controller.subnets import SubnetManager
 
         self.db = db
@@ -45,6 +49,8 @@ class Core:
         self.ports = PortManager(self)
         self.qos = QosPolicyManager(self)
         self.qos_rules = BandwidthLimitRuleManager(self)
+        self.routers = RouterManager(self)
+        self.floating_ips = FloatingIPManager(self)
         self.managers = {m.collection: m for m in (self.networks, self.subnets, self.ports)}
         #: this process among the instances sharing the database (controller/cluster.py)
         self.instance_id = str(uuid.uuid4())
@@ -83,9 +89,9 @@ class Core:
         return result
 
     def logical_snapshot(self):
-        """Every network, subnet, port and QoS policy as typed values (controller/logical.py),
-        read in one transaction: what a back-end mirrors when it boots (at start, the one the
-        change log is followed from)."""
+        """Every network, subnet, port, QoS policy, router and floating IP as typed values
+        (controller/logical.py), read in one transaction: what a back-end mirrors when it
+        boots (at start, the one the change log is followed from)."""
         if self._boot_snapshot is not None:
             return self._boot_snapshot
         with self.db.read() as session:

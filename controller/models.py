@@ -209,9 +209,9 @@ _SEQ = BigInteger().with_variant(Integer, "sqlite")   # SQLite autoincrements IN
 
 class ChangeRecord(Base):
     """One committed change, written in the transaction that made it: the log every instance of
-    a cluster follows to patch its in-memory model (controller/changelog.py). ``old``/``new``
-    are the Change's bodies as JSON text, so that a follower replays the very Change the
-    origin's plug-in saw, whatever the resource."""
+    a cluster follows to patch its in-memory model (controller/changelog.py). It holds the
+    Change's bodies and typed values as JSON text, so that a follower replays the very Change
+    the origin's plug-in saw, whatever the resource."""
 
     __tablename__ = "change_log"
     # never reuse a number (SQLite would reuse the highest after a delete)
@@ -224,6 +224,9 @@ class ChangeRecord(Base):
     context: Mapped[str] = mapped_column(Text)
     old: Mapped[str | None] = mapped_column(Text, nullable=True)
     new: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: the typed values (controller/logical.py), as JSON (changelog.typed_to_json)
+    before: Mapped[str | None] = mapped_column(Text, nullable=True)
+    after: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 

@@ -27,10 +27,11 @@ def pair(tmp_path):
 
 
 def traffic(core):
-    """A bit of everything: networks, subnets, ports, a QoS policy and its rule, updates and
-    deletes; returns the id of a port that stays."""
+    """A bit of everything: networks, subnets, ports, a QoS policy and its rule, a router with
+    a gateway and an interface, a floating IP, updates and deletes; returns the id of a port
+    that stays."""
     net = core.networks.create(ALICE, {"name": "n1"})
-    core.subnets.create(ALICE, {"network_id": net["id"], "cidr": "10.0.0.0/24"})
+    sub = core.subnets.create(ALICE, {"network_id": net["id"], "cidr": "10.0.0.0/24"})
     gone = core.ports.create(ALICE, {"network_id": net["id"]})
     stays = core.ports.create(ALICE, {"network_id": net["id"], "name": "p"})
     core.ports.update(ALICE, stays["id"], {"name": "p2", "admin_state_up": False})
@@ -38,6 +39,16 @@ def traffic(core):
     policy = core.qos.create(ADMIN, {"name": "slow", "project_id": "alice"})
     core.qos_rules.within(ADMIN, policy["id"]).create(ADMIN, {"max_kbps": 1000})
     core.networks.update(ALICE, net["id"], {"qos_policy_id": policy["id"]})
+    outside = core.networks.create(ADMIN, {"name": "ext", "router:external": True,
+                                           "project_id": "alice"})
+    core.subnets.create(ADMIN, {"network_id": outside["id"], "cidr": "192.0.2.0/24",
+                                "project_id": "alice"})
+    router = core.routers.create(ALICE, {"name": "r", "external_gateway_info": {
+        "network_id": outside["id"]}})
+    core.routers.add_router_interface(ALICE, router["id"], {"subnet_id": sub["id"]})
+    fip = core.floating_ips.create(ALICE, {"floating_network_id": outside["id"],
+                                           "port_id": stays["id"]})
+    core.floating_ips.update(ALICE, fip["id"], {"port_id": None})
     return stays["id"]
 
 
@@ -90,14 +101,14 @@ def test_an_older_remote_change_never_overwrites_a_newer_local_one(pair):
     assert b.feed.check() == 0
 
 
-def test_a_change_with_only_typed_values_is_repaired_by_the_check(pair):
+def test_a_row_without_values_is_repaired_by_the_check(pair):
     a, b = pair
     net = a.networks.create(ALICE, {"name": "n"})
     b.feed.catch_up()
     with a.db.write_sessions() as session, session.begin():
         session.execute(text("UPDATE networks SET mtu = 1400 WHERE id = :id"), {"id": net["id"]})
         session.add(ChangeRecord(origin=a.instance_id, resource="network", resource_id=net["id"],
-                                 action="updated", context="{}"))
+                                 action="updated", context="{}"))     # says nothing more
     b.feed.catch_up()
     assert b.plugin.changes[-1].after.mtu == 1400
 
