@@ -270,6 +270,11 @@ class RouterManager(ResourceManager):
                 port_body, changes = self._adopt_port(session, ctx, router, info["port_id"])
             else:
                 sub = self.core.subnets.find(session, ctx, info["subnet_id"])
+                if sub.project_id != ctx.project_id and not self.core.policy.is_admin(ctx):
+                    # a shared subnet's gateway would make this router everyone's gateway
+                    raise errors.BadRequest("Cannot add interface to router because subnet "
+                                            f"{sub.id} is not owned by project making the "
+                                            "request")
                 if sub.gateway_ip is None:
                     raise errors.BadRequest("Subnet for router interface must have a "
                                             "gateway IP")

@@ -308,7 +308,7 @@ def test_a_floating_ip_comes_only_from_an_external_network(core, api, w):
         "floating_network_id": w["ext"]["id"], "floating_ip_address": "203.0.113.9"}}, 403,
         "PolicyNotAuthorized")
     attach(api, w["router"], subnet_id=w["sub1"]["id"])
-    for port_body, code in (({"port_id": w["port"]["id"], "fixed_ip_address": "10.0.1.250"},
+    for port_body, code in (({"port_id": w["port"]["id"], "fixed_ip_address": "10.0.1.1"},
                              400),
                             ({"fixed_ip_address": w["port"]["fixed_ips"][0]["ip_address"]},
                              400)):
