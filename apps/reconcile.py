@@ -100,6 +100,7 @@ class Reconciler(app_manager.OSKenApp):
         #: controller/cluster.py's Mastership in a cluster; None: this is the only instance
         self.mastership = None
         self.refusals = 0             # messages switches refused because we are not master
+        self.took_over_at = None      # time.time() this instance became master, until in step
 
     # -- what a mode provides ---------------------------------------------------------------
     def new_desired_state(self):
@@ -154,10 +155,13 @@ class Reconciler(app_manager.OSKenApp):
         return self.mastership is None or self.mastership.is_master()
 
     def mastership_changed(self):
-        """Became master or stopped being it: whatever switches hold is unknown now (read
-        them back before the next write)."""
+        """Became master, stopped being it, or a new generation is known: tell every switch
+        our role; whatever switches hold is unknown now (read them back before writing)."""
+        if self.is_master() and self.took_over_at is None:
+            self.took_over_at = time.time()
         for switch in self.switches.values():
             switch.synced = False
+            self.announce_role(switch.dp)
         self.kick()
 
     def announce_role(self, dp):
@@ -240,6 +244,8 @@ class Reconciler(app_manager.OSKenApp):
     def _packet_in(self, ev):
         msg = ev.msg
         metrics.PACKET_INS.inc()
+        if not self.is_master():      # a standby answers nothing (a switch may still send)
+            return
         if self.packet_in(msg):
             return
         port = self.port_at(msg.datapath.id, msg.match.get("in_port"))
@@ -306,6 +312,10 @@ class Reconciler(app_manager.OSKenApp):
             self.synced = set()
             return
         synced = self._program(targets, deltas)
+        if self.took_over_at is not None and synced:
+            LOG.info("master of %d switches: read back and in step %.3f s after taking over",
+                     len(synced), time.time() - self.took_over_at)
+            self.took_over_at = None
         self._report_status(model, targets, synced)
 
     # -- programming switches -----------------------------------------------------------------

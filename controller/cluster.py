@@ -112,7 +112,7 @@ class Mastership:
         self.valid_until = 0.0
         self.fenced = None            # a generation the switches refused: never master with it
         self.took_over_at = None      # time.time() when this instance last became master
-        self.told = False             # what ``on_change`` was last told
+        self.told = (False, 0)        # (master, generation) ``on_change`` was last told of
 
     def is_master(self):
         return self.master and self.generation != self.fenced and \
@@ -140,11 +140,12 @@ class Mastership:
         self._tell()
 
     def _tell(self):
-        """Log and tell ``on_change`` when ``is_master()`` differs from what was told last
-        (it also turns false by itself, when the lease runs out unrenewed)."""
-        now = self.is_master()
+        """Log and tell ``on_change`` when ``is_master()`` or the generation differ from what
+        was told last (``is_master()`` also turns false by itself, when the lease runs out
+        unrenewed)."""
+        now = (self.is_master(), self.generation)
         if now != self.told:
-            if self.told:
+            if self.told[0] and not now[0]:
                 LOG.warning("this instance (%s) is not master any more (generation %d, "
                             "holder %s)", self.instance_id, self.generation, self.holder)
             self.told = now
