@@ -24,14 +24,14 @@ from os_ken.controller import ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, set_ev_cls
 from os_ken.lib import hub
 
-from apps import meters, neighbors
+from apps import meters, neighbors, trace
 from apps import pipeline as pl
 from apps.chassis import ChassisError, ChassisMonitor, EventChassisChanged
 from apps.chassis_model import chassis_problems
 from apps.incremental import DesiredState
 from apps.model import LogicalModel
 from apps.ovsdb_manager import common_name
-from apps.reconcile import Reconciler
+from apps.reconcile import Reconciler, read_installed
 from controller import errors
 from controller.plugin import Plugin
 
@@ -84,6 +84,14 @@ class OpenFlowPlugin(Plugin):
         self.model.apply(change)
         if self.app is not None:
             self.app.changed(change)
+
+    def trace(self, query, describe, live=False):
+        """apps/trace.py on the controller's desired state; ``live`` reads back the flows of
+        every switch the packet crosses."""
+        if self.app is None:
+            raise errors.TraceNotAvailable(plugin=self.name)
+        return trace.Tracer(self.app.desired, self.model, describe,
+                            self.app.held_cookies if live else None).run(query)
 
     def port_stats(self, port):
         """The port's meters as configured and their counters, read from its switch now."""
@@ -298,6 +306,14 @@ class QnetController(Reconciler):
     def dpid_of(self, host):
         ch = self.monitor.chassis.get(host)
         return ch.datapath_id if ch is not None else None
+
+    def held_cookies(self, host):
+        """The cookies of the flows ``host``'s switch holds now (read back), or None when
+        it is not connected."""
+        switch = self.switches.get(self.dpid_of(host))
+        if switch is None:
+            return None
+        return set(read_installed(self._request, switch.dp).flows)
 
     def key_of(self, dpid):
         return next((c.system_id for c in self.connected_chassis() if c.datapath_id == dpid),

@@ -39,6 +39,7 @@ from os_ken.ofproto import ofproto_v1_3
 
 from apps import dhcp, ofmsg
 from apps import pipeline as pl
+from controller import metrics
 
 LOG = logging.getLogger(__name__)
 #: Seconds a switch has to answer a request (a barrier, a read-back) before it is taken as
@@ -191,6 +192,7 @@ class Reconciler(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def _packet_in(self, ev):
         msg = ev.msg
+        metrics.PACKET_INS.inc()
         if self.packet_in(msg):
             return
         port = self.port_at(msg.datapath.id, msg.match.get("in_port"))
@@ -213,9 +215,11 @@ class Reconciler(app_manager.OSKenApp):
     def run_pass(self):
         """One pass of the worker; after one that fails, the next is a full resync."""
         try:
-            self.reconcile()
+            with metrics.PASS_DURATION.time():
+                self.reconcile()
         except Exception:
             LOG.exception("reconcile pass failed; full resync on the next change")
+            metrics.PASS_FAILURES.inc()
             self.start_over()
         self.passes += 1
 
@@ -315,6 +319,7 @@ class Reconciler(app_manager.OSKenApp):
             delta = ofmsg.changes(read_installed(self._request, switch.dp),
                                   self.desired.state(key), prune=prune)
             switch.unpruned = not prune
+            metrics.RESYNCS.inc()
         switch.synced = True      # before sending: an error reply while we wait undoes it
         if not delta:
             return None
@@ -324,6 +329,7 @@ class Reconciler(app_manager.OSKenApp):
         barrier = self._begin(switch.dp, parser.OFPBarrierRequest(switch.dp),
                               parser.OFPBarrierReply)
         self.sent += len(delta)
+        metrics.count_sent(delta)
         LOG.debug("switch %016x: %d changes", switch.dp.id, len(delta))
         return barrier
 
@@ -442,6 +448,7 @@ def answer_dhcp(msg, model, port):
     reply = dhcp.handle_dhcp(msg.data, lambda mac: lease if mac == port.mac else None) \
         if lease else None
     if reply is not None:
+        metrics.DHCP_REPLIES.inc()
         dp = msg.datapath
         parser, ofp = dp.ofproto_parser, dp.ofproto
         dp.send_msg(parser.OFPPacketOut(
