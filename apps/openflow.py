@@ -235,12 +235,18 @@ class QnetController(Reconciler):
         if was_settling and not settling:      # tunnels kept while settling may go now
             self.desired.tunnels_dirty |= set(chassis)
         self.pruning = not settling
-        self._request_tunnels(chassis, settling)
+        if self.is_master():          # only the master writes tunnel ports (OVSDB)
+            self._request_tunnels(chassis, settling)
         return {c: ch.datapath_id for c, ch in chassis.items()
                 if self.switch_of(ch) is not None or ch.datapath_id not in self.switches}, deltas
 
     def may_prune(self, switch):
         return self.pruning
+
+    def mastership_changed(self):
+        """Tunnel ports too may differ from what a master last asked for: check them all."""
+        self.desired.tunnels_dirty |= set(self.monitor.chassis)
+        super().mastership_changed()
 
     def _request_tunnels(self, chassis, settling):
         """Ask OVSDB for the tunnel ports now needed where they differ from what the chassis
