@@ -48,14 +48,14 @@ class World:
         self.cloud = FakeCloud(self.plugin)
         for h in (1, 2, 3):
             self.cloud.add_hypervisor(f"hv{h}", f"172.16.0.{h}", h)
-        self.ofport = {}
+        self.ofport, self.vms = {}, dict(VM)
         for name, (vni, cidr) in NETS.items():
             net, sub = network(name, vni, cidr=cidr, gateway=cidr[:-4] + "1")
             self.put("network", net)
             self.put("subnet", sub)
             self.put("port", port(f"r-{name}", name, RMAC[name], cidr[:-4] + "1",
                                   router=True))
-        for vm, (net, mac, ip, hv) in VM.items():
+        for vm, (net, mac, ip, hv) in self.vms.items():
             self.put("port", port(f"p-{vm}", net, mac, ip, f"vm-{vm}"))
             self.ofport[vm] = self.cloud.plug(hv, f"tap-{vm}", f"vm-{vm}")
         self.put("router", router("R1", 1, "A", "B"))
@@ -79,7 +79,7 @@ class World:
 
     def send(self, vm, dst_ip, dst_mac=None, ttl=64, **extra):
         """What VM ``vm`` sends to ``dst_ip`` through its router (its default gateway)."""
-        net, mac, ip, hv = VM[vm]
+        net, mac, ip, hv = self.vms[vm]
         fields = dict(eth_src=mac, eth_dst=dst_mac or RMAC[net], eth_type=IPV4, ipv4_src=ip,
                       ipv4_dst=dst_ip, ip_proto=ICMP, icmpv4_type=8, nw_ttl=ttl)
         fields.update(extra)
@@ -203,7 +203,7 @@ class Outside(World):
         self.put("subnet", ext[1])
         self.put("port", port("gw-R1", "X", GW_MAC, GW_IP, router=True))
         self.put("port", port("p-a2", "A", "fa:16:3e:00:0a:02", "10.0.1.20", "vm-a2"))
-        VM["a2"] = ("A", "fa:16:3e:00:0a:02", "10.0.1.20", "hv3")
+        self.vms["a2"] = ("A", "fa:16:3e:00:0a:02", "10.0.1.20", "hv3")
         self.ofport["a2"] = self.cloud.plug("hv3", "tap-a2", "vm-a2")
         r1 = self.plugin.model.routers["R1"]
         self.put("router", dataclasses.replace(r1, gateway=RouterInterface(
@@ -229,7 +229,7 @@ class Outside(World):
         self.cloud.settle()
 
     def associate(self, vm):
-        fixed = VM[vm][2]
+        fixed = self.vms[vm][2]
         old = self.plugin.model.floating_ips.get("F")
         self.put("floating_ip", FloatingIP("F", "p", "R1", "X", FIP, f"p-{vm}", fixed),
                  before=old)
