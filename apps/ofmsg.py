@@ -48,9 +48,32 @@ def encode_actions(dp, actions):
         elif kind == "move":
             out.append(parser.NXActionRegMove(src_field=action[1], dst_field=action[2],
                                               n_bits=action[3]))
+        elif kind == "dec_ttl":
+            out.append(parser.OFPActionDecNwTtl())
+        elif kind == "ct":
+            out.append(encode_ct(parser, *action[1:]))
         else:
             raise ValueError(f"unknown action {action!r}")
     return out
+
+
+#: nicira-ext.h's NX_NAT_F_* flags (os-ken names only the range bits)
+NAT_SRC, NAT_DST = 1, 2
+
+
+def encode_ct(parser, commit, zone, table, nat):
+    """``ct(commit?, zone=zone, table=table, nat(...))``: ``nat`` None (no NAT), () (apply
+    a connection's NAT), or ("src" | "dst", address)."""
+    actions = []
+    if nat is not None:
+        if nat:
+            kind, ip = nat
+            actions.append(parser.NXActionNAT(NAT_SRC if kind == "src" else NAT_DST,
+                                              range_ipv4_min=ip, range_ipv4_max=ip))
+        else:
+            actions.append(parser.NXActionNAT(0))
+    return parser.NXActionCT(flags=1 if commit else 0, zone_src=None, zone_ofs_nbits=zone,
+                             recirc_table=pl.TABLES[table].number, alg=0, actions=actions)
 
 
 def encode_instructions(dp, instructions):
