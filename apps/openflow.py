@@ -84,6 +84,10 @@ class OpenFlowPlugin(Plugin):
         if self.app is not None:
             self.app.changed(change)
 
+    def committed(self):
+        if self.app is not None:
+            self.app.run_soon()
+
     def port_stats(self, port):
         """The port's meters as configured and their counters, read from its switch now."""
         view = self.model.ports.get(port.id)

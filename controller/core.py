@@ -79,6 +79,8 @@ class Core:
                 self.plugin.notify(change)
             except Exception:  # the change is committed; the back-end must converge on its own
                 LOG.exception("plug-in %s failed on %s", self.plugin.name, change.hook)
+        if changes:
+            self.plugin.committed()
         return result
 
     def logical_snapshot(self):
