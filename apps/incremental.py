@@ -451,7 +451,7 @@ class DesiredState(PieceState):
             ext = rt.gateway_network(r)
             for c in {old, new} - {None}:
                 keys = refresh.setdefault(c, set())
-                keys.update(("localnet", ext), ("gateway", r))
+                keys.update({("localnet", ext), ("gateway", r)})
                 for n in networks_of(rt.routers[r]) if r in rt.routers else ():
                     keys.update(self._network_keys(n, c))
         for r in reached:
@@ -613,6 +613,15 @@ class DesiredState(PieceState):
     def _physnet_of(self, net_id):
         net = self.networks.get(net_id)
         return net.physical_network if net is not None and net.external else None
+
+    def external_networks(self, physnet):
+        """Ids of the external networks on physical network ``physnet``."""
+        return [n for n in self.networks if self._physnet_of(n) == physnet]
+
+    def external_network_of(self, vni):
+        """The id of the external network with ``vni``, or None."""
+        return next((n for n, net in self.networks.items() if net.vni == vni and net.external),
+                    None)
 
     def _fip_host(self, fip_id):
         return self.routing.fip_host(fip_id, self.bound, self._physnet_of, self.mapped)

@@ -39,6 +39,7 @@ from os_ken.ofproto import ofproto_v1_3
 
 from apps import dhcp, ofmsg
 from apps import pipeline as pl
+from controller import metrics
 
 LOG = logging.getLogger(__name__)
 #: Seconds a switch has to answer a request (a barrier, a read-back) before it is taken as
@@ -202,6 +203,7 @@ class Reconciler(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def _packet_in(self, ev):
         msg = ev.msg
+        metrics.PACKET_INS.inc()
         if self.packet_in(msg):
             return
         port = self.port_at(msg.datapath.id, msg.match.get("in_port"))
@@ -225,9 +227,11 @@ class Reconciler(app_manager.OSKenApp):
         """One pass of the worker; after one that fails, the next is a full resync."""
         self.in_pass = True
         try:
-            self.reconcile()
+            with metrics.PASS_DURATION.time():
+                self.reconcile()
         except Exception:
             LOG.exception("reconcile pass failed; full resync on the next change")
+            metrics.PASS_FAILURES.inc()
             self.start_over()
         finally:
             self.in_pass = False
@@ -329,6 +333,7 @@ class Reconciler(app_manager.OSKenApp):
             delta = ofmsg.changes(read_installed(self._request, switch.dp),
                                   self.desired.state(key), prune=prune)
             switch.unpruned = not prune
+            metrics.RESYNCS.inc()
         switch.synced = True      # before sending: an error reply while we wait undoes it
         if not delta:
             return None
@@ -338,6 +343,7 @@ class Reconciler(app_manager.OSKenApp):
         barrier = self._begin(switch.dp, parser.OFPBarrierRequest(switch.dp),
                               parser.OFPBarrierReply)
         self.sent += len(delta)
+        metrics.count_sent(delta)
         LOG.debug("switch %016x: %d changes", switch.dp.id, len(delta))
         return barrier
 
@@ -456,6 +462,7 @@ def answer_dhcp(msg, model, port):
     reply = dhcp.handle_dhcp(msg.data, lambda mac: lease if mac == port.mac else None) \
         if lease else None
     if reply is not None:
+        metrics.DHCP_REPLIES.inc()
         dp = msg.datapath
         parser, ofp = dp.ofproto_parser, dp.ofproto
         dp.send_msg(parser.OFPPacketOut(

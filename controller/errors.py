@@ -136,5 +136,10 @@ class StatsNotAvailable(QnetError):
     message = "The {plugin} back-end keeps no per-port statistics."
 
 
+class TraceNotAvailable(QnetError):
+    status = 501
+    message = "The {plugin} back-end cannot trace packets (qnet trace needs --plugin openflow in overlay mode)."
+
+
 class RetryExhausted(Conflict):
     message = "The request conflicted with concurrent changes; retry it."

@@ -155,6 +155,9 @@ RULES = [
     # -- everything else ----------------------------------------------------------------------------
     _rule("get_network_ip_availability", ADMIN_ONLY, "Address usage of every network."),
     _rule("get_topology", ADMIN_ONLY, "The back-end's switches, links and bindings."),
+    _rule("get_trace", ADMIN_OR_OWNER,
+          "Trace a packet from a port (owner: the port's; others' ports answer 404)."),
+    _rule("get_metrics", ADMIN_ONLY, "Read the service's Prometheus metrics (/metrics)."),
     _rule("access_tenant", ADMIN_OR_OWNER,
           "Act in a Quantum v1.0 /tenants/{tenant} URL (owner: that tenant)."),
 ]

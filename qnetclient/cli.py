@@ -241,6 +241,42 @@ def print_topology(body, args):
             print(f"{key}: {cell(value)}")
 
 
+# -- trace ---------------------------------------------------------------------------------------
+def trace(client, args):
+    port = client.ports.find(args.ref)
+    return client.trace(port["id"], args.to, live=args.live, protocol=args.proto,
+                        dport=args.dport, src_ip=args.src_ip, src_mac=args.src_mac)
+
+
+def print_trace(body, args):
+    """Each packet's steps (switch, table, stage, flow, reason), then the verdicts and, with
+    --live, the drift between what the switches hold and what they should."""
+    if args.format == "json":
+        print(json.dumps(body, indent=2))
+        return
+    for phase in body["phases"]:
+        print(f"packet: {phase['packet']}")
+        for step in phase["steps"]:
+            table = "" if step["table"] is None else step["table"]
+            held = {True: "", False: "  [NOT ON THE SWITCH]", None: ""}[step.get("held")]
+            print(f"  {step['hypervisor']:<8} {table:>3} {step['stage']:<14} {step['flow']}"
+                  f"{held}")
+            print(f"  {'':<8} {'':>3} {'':<14} why: {step['reason']}")
+        if phase.get("answer"):
+            print(f"  ARP answer: {phase['answer']}")
+    for line in body["summary"]:
+        print(f"verdict: {line}")
+    for drift in body.get("drift", ()):
+        if not drift["connected"]:
+            print(f"live: {drift['hypervisor']} is not connected")
+            continue
+        state = "in sync" if not drift["missing"] and not drift["extra"] else \
+            f"{len(drift['missing'])} flow(s) missing, {drift['extra']} extra"
+        print(f"live: {drift['hypervisor']}: {state}")
+        for flow in drift["missing"]:
+            print(f"  missing in {flow['stage']}: {flow['flow']}\n    why: {flow['reason']}")
+
+
 # -- parser ----------------------------------------------------------------------------------------
 def connection_options(parser, default):
     """Connection and output options; on the top-level parser and on every command, so they
@@ -462,6 +498,24 @@ def add_qos_commands(c):
     p.add_argument("rules", nargs="+", metavar="RULE_ID", help="the rule's id")
 
 
+def add_trace_command(c, sub):
+    p = c.leaf(sub, "trace", trace, "why a packet from a port gets where it gets",
+               output="trace", description="Trace a packet from one of your ports through "
+               "the flows the controller computed for its hypervisor, across the tunnel and "
+               "through the destination's, stage by stage, with the logical reason of each "
+               "flow, and the verdict: delivered to port X, or dropped at stage Y because Z. "
+               "To an IPv4 address, the MAC is resolved by ARP first, as the VM would.")
+    p.add_argument("ref", metavar="PORT", help="name or id of the source port")
+    p.add_argument("--to", required=True, metavar="IP|MAC", help="the destination")
+    p.add_argument("--proto", metavar="tcp|udp|icmp|N", help="IP protocol (default: icmp echo)")
+    p.add_argument("--dport", type=int, help="destination port (tcp/udp)")
+    p.add_argument("--src-ip", help="send from this address instead of the port's own")
+    p.add_argument("--src-mac", help="send from this MAC instead of the port's own")
+    p.add_argument("--live", action="store_true",
+                   help="also read the flows back from the switches (by cookie) and report "
+                        "drift from what they should hold")
+
+
 def policy_options(p, create):
     if not create:
         p.add_argument("--name", dest="new_name", help="new name")
@@ -484,6 +538,7 @@ def build_parser(prog="qnet", extra=None):
     add_qos_commands(c)
     c.leaf(sub, "topology", topology, "the fabric's switches and links (admins)",
            output="topology")
+    add_trace_command(c, sub)
     for name, help in (extra or {}).items():
         sub.add_parser(name, help=help, add_help=False)
     return parser
@@ -499,6 +554,8 @@ def emit(result, args):
         print(render_item(result, fmt, args.columns))
     elif args.output == "topology":
         print_topology(result, args)
+    elif args.output == "trace":
+        print_trace(result, args)
 
 
 def main(argv=None, prog="qnet", extra=None):

@@ -156,6 +156,16 @@ class Client:
                                        resp.text.strip()[:200] or resp.reason)
         return data
 
+    def trace(self, port_id, to, live=False, **params):
+        """What the data plane does with a packet from ``port_id`` to ``to`` (an IP or MAC
+        address) and why: ``protocol``, ``dport``, ``src_ip``, ``src_mac`` shape the packet;
+        ``live`` compares with what the switches hold."""
+        query = {"port_id": port_id, "to": to,
+                 **{k: v for k, v in params.items() if v is not None}}
+        if live:
+            query["live"] = "true"
+        return self.request("GET", "/v2.0/qnet/trace", params=query)["trace"]
+
     def topology(self):
         """The fabric as the controller sees it (admins only)."""
         try:
