@@ -337,8 +337,8 @@ class Reconciler(app_manager.OSKenApp):
         switch.synced = True      # before sending: an error reply while we wait undoes it
         if not delta:
             return None
-        for msg in ofmsg.messages(switch.dp, delta):
-            switch.dp.send_msg(msg)
+        for chunk in ofmsg.wire(switch.dp, delta):
+            switch.dp.send(chunk)
         parser = switch.dp.ofproto_parser
         barrier = self._begin(switch.dp, parser.OFPBarrierRequest(switch.dp),
                               parser.OFPBarrierReply)

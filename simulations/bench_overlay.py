@@ -138,14 +138,14 @@ def traced_serve(argv):
         return deltas
     incremental.DesiredState.update = update
 
-    orig_messages = ofmsg.messages
+    orig_wire = ofmsg.wire
 
-    def messages(dp, delta):
+    def wire(dp, delta, *a, **kw):
         t = time.perf_counter()
-        msgs = list(orig_messages(dp, delta))
-        emit("diff", dpid=dp.id, ms="%.3f" % ((time.perf_counter() - t) * 1e3), msgs=len(msgs))
-        return msgs
-    ofmsg.messages = messages
+        chunks = list(orig_wire(dp, delta, *a, **kw))
+        emit("diff", dpid=dp.id, ms="%.3f" % ((time.perf_counter() - t) * 1e3), msgs=len(delta))
+        return chunks
+    ofmsg.wire = wire
 
     orig_begin = of.QnetController._begin
 
