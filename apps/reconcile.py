@@ -372,12 +372,13 @@ class Reconciler(app_manager.OSKenApp):
         """ACTIVE: bound and the flows of its switch are installed; DOWN otherwise, with the
         reason as binding_error while its host has a ``host_problem``. Only for ports whose
         binding changed, whose switch got in or out of sync or whose host's problem changed; a status is
-        written to the core (``report_status``, which emits a Change) only when it differs
-        from the one last reported."""
+        written to the core (``report_statuses``, which emits a Change per port) only when it
+        differs from the one last reported."""
         ports = set(self.desired.ports_changed)
         for key in (synced ^ self.synced) | self.problems_changed:
             ports.update(self.desired.bound_on.get(key, ()))
         self.synced, self.problems_changed = synced, set()
+        reports = []
         for port_id in ports:
             port = model.ports.get(port_id)
             if port is None:
@@ -393,8 +394,10 @@ class Reconciler(app_manager.OSKenApp):
             else:   # with why an interface that claims it may not bind it (binding.py)
                 status = (*DOWN, self.desired.binding_errors.get(port_id))
             if self.reported.get(port_id) != status:
-                self.plugin.core.ports.report_status(port_id, *status)
+                reports.append((port_id, *status, None)[:6])
                 self.reported[port_id] = status
+        if reports:     # a cold start reports every port: in a few large transactions
+            self.plugin.core.ports.report_statuses(reports)
 
     # -- lookups ---------------------------------------------------------------------------------
     def where(self, port_id):
