@@ -358,6 +358,11 @@ class DesiredState(PieceState):
         self.routing = Routing()  # routers and floating IPs folded in (apps/l3_state.py)
         self.mapped = {}          # chassis id -> {physical network: ofport} (bridge mappings)
         self.fip_at = {}          # floating IP id -> the hypervisor it lives on
+        #: what the last update asks the controller to tell switches besides flows:
+        #: (chassis, external network id, mac, ip) to announce with a gratuitous ARP (a
+        #: floating IP or gateway that moved there), and {chassis: conntrack zones to flush}
+        #: (routers that are gone)
+        self.announce, self.flush = [], {}
 
     # -- the one entry point ----------------------------------------------------------------
     def update(self, model, chassis, ports=(), networks=(), dirty_chassis=None, routers=(),
@@ -368,6 +373,7 @@ class DesiredState(PieceState):
         None to compare them all). The first update takes in everything. Returns
         {chassis id: Delta} for switches whose desired state changed."""
         self.counters = Counters()
+        self.announce, self.flush = [], {}
         ports, networks = set(ports), set(networks)
         routers, fips = set(routers), set(fips)
         if self.cold:
@@ -437,6 +443,9 @@ class DesiredState(PieceState):
             self._fold_port(model, p)
         for r in routers:
             router = model.routers.get(r)
+            if router is None and r in rt.routers:
+                for c in router_before.get(r, ()):
+                    self.flush.setdefault(c, set()).add(l3.zone_of(rt.routers[r]))
             rt.fold_router(r, router)
             sub = model.subnets.get(router.gateway.subnet_id) if router and router.gateway \
                 else None
@@ -449,6 +458,9 @@ class DesiredState(PieceState):
             router_before.setdefault(r, self._router_hosts(r) | {old} - {None})
             fips |= {f for f, v in rt.fips.items() if v.router_id == r}
             ext = rt.gateway_network(r)
+            if new is not None:
+                gw = rt.routers[r].gateway
+                self.announce.append((new, ext, gw.mac, gw.ip))
             for c in {old, new} - {None}:
                 keys = refresh.setdefault(c, set())
                 keys.update({("localnet", ext), ("gateway", r)})
@@ -465,7 +477,10 @@ class DesiredState(PieceState):
                 self.fip_at.pop(f, None)
             else:
                 self.fip_at[f] = new
-            ext = self.routing.fips[f].network_id if f in self.routing.fips else None
+            fip = self.routing.fips.get(f)
+            ext = fip.network_id if fip else None
+            if new is not None and new != old:
+                self.announce.append((new, ext, l3.fip_mac(fip.floating_ip), fip.floating_ip))
             for c in {old, new} - {None}:
                 refresh.setdefault(c, set()).update({("fip", f), ("localnet", ext)})
         full = set(networks) | router_nets

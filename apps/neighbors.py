@@ -8,12 +8,15 @@ whose next hop is still unknown reaches it from ``external_out``, and the contro
 for that next hop with an ARP request out of the same physical port. The packet itself is
 dropped (TCP retransmits; a ping's next echo goes through).
 """
+import struct
+
 import netaddr
 from os_ken.lib.packet import arp, ethernet, ipv4, packet
 
 from apps import pipeline as pl
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
+NX_VENDOR_ID, NXT_CT_FLUSH_ZONE = 0x00002320, 29      # nicira-ext.h
 
 
 def arp_sender(data):
@@ -34,6 +37,21 @@ def unresolved(data, match):
     if eth is None or ip is None or not hop:
         return None
     return eth.src, ip.src, str(netaddr.IPAddress(hop))
+
+
+def announcement(mac, ip):
+    """A gratuitous ARP for ``ip`` at ``mac``: sent out of the physical port of the
+    hypervisor a floating IP or gateway moved to, so the outside's switches and neighbours
+    learn where it is now at once (as Neutron's L3 agents do)."""
+    return arp_request(mac, ip, ip)
+
+
+def flush_zone(dp, zone):
+    """Open vSwitch's NXT_CT_FLUSH_ZONE (``ovs-ofctl ct-flush-zone``, which os-ken does not
+    name): forget the connections of a conntrack zone, e.g. a deleted router's."""
+    parser = dp.ofproto_parser
+    return parser.OFPExperimenter(dp, experimenter=NX_VENDOR_ID, exp_type=NXT_CT_FLUSH_ZONE,
+                                  data=struct.pack("!H6x", zone))
 
 
 def arp_request(src_mac, src_ip, target_ip):

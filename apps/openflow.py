@@ -215,6 +215,29 @@ class QnetController(Reconciler):
                                         data=neighbors.arp_request(*ask)))
         return True
 
+    def _reconcile(self):
+        """A pass, then what routing asks of switches besides flows (after them, so a
+        flushed zone is not refilled by packets the old flows still NAT): gratuitous ARPs
+        where a floating IP or gateway now lives, and the conntrack zones of deleted
+        routers flushed."""
+        super()._reconcile()
+        for chassis_id, net_id, mac, ip in self.desired.announce:
+            switch = self.switches.get(self.dpid_of(chassis_id))
+            net = self.desired.networks.get(net_id)
+            ofport = self.desired.mapped.get(chassis_id, {}).get(
+                net.physical_network) if net else None
+            if switch is not None and ofport is not None:
+                dp = switch.dp
+                parser, ofp = dp.ofproto_parser, dp.ofproto
+                dp.send_msg(parser.OFPPacketOut(dp, buffer_id=ofp.OFP_NO_BUFFER,
+                                                in_port=ofp.OFPP_CONTROLLER,
+                                                actions=[parser.OFPActionOutput(ofport)],
+                                                data=neighbors.announcement(mac, ip)))
+        for chassis_id, zones in self.desired.flush.items():
+            switch = self.switches.get(self.dpid_of(chassis_id))
+            for zone in sorted(zones) if switch is not None else ():
+                switch.dp.send_msg(neighbors.flush_zone(switch.dp, zone))
+
     # -- the pass ------------------------------------------------------------------------------
     def connected_chassis(self):
         return [c for c in self.monitor.chassis.values() if getattr(c, "connected", True)]
