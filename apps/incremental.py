@@ -361,7 +361,7 @@ class DesiredState(PieceState):
         #: what the last update asks the controller to tell switches besides flows:
         #: (chassis, external network id, mac, ip) to announce with a gratuitous ARP (a
         #: floating IP or gateway that moved there), and {chassis: conntrack zones to flush}
-        #: (routers that are gone)
+        #: (routers that no longer route there: deleted, or their last port there gone)
         self.announce, self.flush = [], {}
 
     # -- the one entry point ----------------------------------------------------------------
@@ -441,11 +441,9 @@ class DesiredState(PieceState):
             self._fold_network(model, n)
         for p in ports:
             self._fold_port(model, p)
+        zones = {r: l3.zone_of(rt.routers[r]) for r in reached if r in rt.routers}
         for r in routers:
             router = model.routers.get(r)
-            if router is None and r in rt.routers:
-                for c in router_before.get(r, ()):
-                    self.flush.setdefault(c, set()).add(l3.zone_of(rt.routers[r]))
             rt.fold_router(r, router)
             sub = model.subnets.get(router.gateway.subnet_id) if router and router.gateway \
                 else None
@@ -468,6 +466,8 @@ class DesiredState(PieceState):
                     keys.update(self._network_keys(n, c))
         for r in reached:
             after = self._router_hosts(r)
+            for c in router_before[r] - after if r in zones else ():
+                self.flush.setdefault(c, set()).add(zones[r])   # it no longer routes there
             for c in (router_before[r] | after) if r in routers else \
                     (router_before[r] ^ after):
                 refresh.setdefault(c, set()).update({("router", r), ("gateway", r)})

@@ -51,7 +51,7 @@ def flush_zone(dp, zone):
     name): forget the connections of a conntrack zone, e.g. a deleted router's."""
     parser = dp.ofproto_parser
     return parser.OFPExperimenter(dp, experimenter=NX_VENDOR_ID, exp_type=NXT_CT_FLUSH_ZONE,
-                                  data=struct.pack("!H6x", zone))
+                                  data=struct.pack("!6xH", zone))
 
 
 def arp_request(src_mac, src_ip, target_ip):

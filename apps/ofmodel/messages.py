@@ -99,7 +99,7 @@ def experimenter(switch, msg):
     """Nicira's NXT_CT_FLUSH_ZONE empties one conntrack zone; other experimenter messages
     are kept in ``unknown``."""
     if msg.experimenter == NX_VENDOR_ID and msg.exp_type == NXT_CT_FLUSH_ZONE:
-        switch.conntrack.flush(struct.unpack('!H', bytes(msg.data)[:2])[0])
+        switch.conntrack.flush(struct.unpack('!6xH', bytes(msg.data)[:8])[0])
     else:
         switch.unknown.append(msg)
 
