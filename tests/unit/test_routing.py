@@ -331,3 +331,19 @@ def test_a_moved_floating_ip_announces_itself_where_it_lands(outside):
             if any(a.port == outside.physical["hv1"] for a in m.actions)]
     assert {"arp_spa": FIP, "arp_tpa": FIP, "arp_sha": l3.fip_mac(FIP)}.items() <= \
         sent[-1].items()
+
+
+def test_without_snat_the_outside_routes_to_the_subnets_through_the_gateway(outside):
+    outside.learn_outside()
+    r1 = outside.plugin.model.routers["R1"]
+    outside.put("router", dataclasses.replace(r1, snat=False), before=r1)
+    outside.cloud.settle()
+    out = outside.send("a", FAR, ip_proto=TCP, tcp_src=5000, tcp_dst=80)
+    assert out.outputs[0].fields["ipv4_src"] == VM["a"][2]
+    back = outside.from_outside("hv1", VM["a"][2], GW_MAC, src=FAR, tcp_src=80, tcp_dst=5000)
+    assert back.output_ports() == [outside.ofport["a"]], back.describe()
+    # with SNAT, the same packet is not let in
+    outside.put("router", r1, before=dataclasses.replace(r1, snat=False))
+    outside.cloud.settle()
+    assert outside.from_outside("hv1", VM["a"][2], GW_MAC, src=FAR, tcp_src=80,
+                                tcp_dst=5001).dropped
