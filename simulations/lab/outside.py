@@ -31,9 +31,11 @@ class ExternalSegment(LabNode):
         _ethtool_tx_off(self, intf)
 
 
-def add_outside(lab, hypervisors, physnet=PHYSNET, address=ADDRESS):
+def add_outside(lab, hypervisors, physnet=PHYSNET, address=ADDRESS, ovn=False):
     """Add the ext segment, the outside host (``address``, MTU 1450 like the VMs) and a
-    bridge mapping for ``physnet`` on each of ``hypervisors``; returns the outside host."""
+    bridge mapping for ``physnet`` on each of ``hypervisors``; returns the outside host.
+    ``ovn``: the mapping is ``ovn-bridge-mappings`` and ovn-controller makes the patch ports
+    (the OVN peer, simulations/bench_l3.py)."""
     net = lab.net
     seg = net.addHost("ext", cls=ExternalSegment)
     seg.configDefault()
@@ -51,11 +53,15 @@ def add_outside(lab, hypervisors, physnet=PHYSNET, address=ADDRESS):
         hv.vsctl("add-br", "br-ex", "--", "set", "Bridge", "br-ex", "datapath_type=netdev",
                  "other_config:disable-in-band=true")
         hv.vsctl("add-port", "br-ex", leg)
+        hv.sh("ip link set br-ex up")
+        if ovn:
+            hv.vsctl("set", "Open_vSwitch", ".",
+                     "external_ids:ovn-bridge-mappings=%s:br-ex" % physnet)
+            continue
         hv.vsctl("add-port", "br-int", "patch-%s" % physnet, "--", "set", "Interface",
                  "patch-%s" % physnet, "type=patch", "options:peer=patch-int-%s" % physnet)
         hv.vsctl("add-port", "br-ex", "patch-int-%s" % physnet, "--", "set", "Interface",
                  "patch-int-%s" % physnet, "type=patch", "options:peer=patch-%s" % physnet)
-        hv.sh("ip link set br-ex up")
         hv.vsctl("set", "Open_vSwitch", ".",
                  "external_ids:qnet-bridge-mappings=%s:br-ex" % physnet)
     return outside
