@@ -359,8 +359,10 @@ class DesiredState(PieceState):
         self.mapped = {}          # chassis id -> {physical network: ofport} (bridge mappings)
         self.fip_at = {}          # floating IP id -> the hypervisor it lives on
         #: what the last update asks the controller to tell switches besides flows:
-        #: (chassis, external network id, mac, ip) to announce with a gratuitous ARP (a
-        #: floating IP or gateway that moved there), and {chassis: conntrack zones to flush}
+        #: (chassis, external network id, mac, ip, target) to send as ARP from there: a
+        #: gratuitous one (target None) for a floating IP or gateway that moved there, and a
+        #: request for a new gateway's next hop (target: its address) when it is not known
+        #: yet, so the first packet out does not wait for it; {chassis: conntrack zones to flush}
         #: (routers that no longer route there: deleted, or their last port there gone)
         self.announce, self.flush = [], {}
 
@@ -458,7 +460,10 @@ class DesiredState(PieceState):
             ext = rt.gateway_network(r)
             if new is not None:
                 gw = rt.routers[r].gateway
-                self.announce.append((new, ext, gw.mac, gw.ip))
+                self.announce.append((new, ext, gw.mac, gw.ip, None))
+                hop = rt.ext_gateway_ip.get(r)
+                if hop and hop not in rt.neighbors.get(ext, {}):
+                    self.announce.append((new, ext, gw.mac, gw.ip, hop))
             for c in {old, new} - {None}:
                 keys = refresh.setdefault(c, set())
                 keys.update({("localnet", ext), ("gateway", r)})
@@ -480,7 +485,8 @@ class DesiredState(PieceState):
             fip = self.routing.fips.get(f)
             ext = fip.network_id if fip else None
             if new is not None and new != old:
-                self.announce.append((new, ext, l3.fip_mac(fip.floating_ip), fip.floating_ip))
+                self.announce.append((new, ext, l3.fip_mac(fip.floating_ip), fip.floating_ip,
+                                      None))
             for c in {old, new} - {None}:
                 refresh.setdefault(c, set()).update({("fip", f), ("localnet", ext)})
         full = set(networks) | router_nets

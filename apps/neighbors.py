@@ -39,13 +39,6 @@ def unresolved(data, match):
     return eth.src, ip.src, str(netaddr.IPAddress(hop))
 
 
-def announcement(mac, ip):
-    """A gratuitous ARP for ``ip`` at ``mac``: sent out of the physical port of the
-    hypervisor a floating IP or gateway moved to, so the outside's switches and neighbours
-    learn where it is now at once (as Neutron's L3 agents do)."""
-    return arp_request(mac, ip, ip)
-
-
 def flush_zone(dp, zone):
     """Open vSwitch's NXT_CT_FLUSH_ZONE (``ovs-ofctl ct-flush-zone``, which os-ken does not
     name): forget the connections of a conntrack zone, e.g. a deleted router's."""
@@ -55,7 +48,9 @@ def flush_zone(dp, zone):
 
 
 def arp_request(src_mac, src_ip, target_ip):
-    """The bytes of a broadcast ARP request for ``target_ip``."""
+    """The bytes of a broadcast ARP request for ``target_ip``; for its own ``src_ip`` it is
+    a gratuitous ARP, which the hypervisor a floating IP or gateway moved to sends so the
+    outside's switches and neighbours learn where it is now (as Neutron's L3 agents do)."""
     pkt = packet.Packet()
     pkt.add_protocol(ethernet.ethernet(BROADCAST, src_mac, ethernet.ether.ETH_TYPE_ARP))
     pkt.add_protocol(arp.arp(opcode=arp.ARP_REQUEST, src_mac=src_mac, src_ip=src_ip,

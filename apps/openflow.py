@@ -218,10 +218,10 @@ class QnetController(Reconciler):
     def _reconcile(self):
         """A pass, then what routing asks of switches besides flows (after them, so a
         flushed zone is not refilled by packets the old flows still NAT): gratuitous ARPs
-        where a floating IP or gateway now lives, and the conntrack zones of deleted
-        routers flushed."""
+        where a floating IP or gateway now lives, a new gateway's question for its next
+        hop, and the conntrack zones of deleted routers flushed."""
         super()._reconcile()
-        for chassis_id, net_id, mac, ip in self.desired.announce:
+        for chassis_id, net_id, mac, ip, target in self.desired.announce:
             switch = self.switches.get(self.dpid_of(chassis_id))
             net = self.desired.networks.get(net_id)
             ofport = self.desired.mapped.get(chassis_id, {}).get(
@@ -232,7 +232,8 @@ class QnetController(Reconciler):
                 dp.send_msg(parser.OFPPacketOut(dp, buffer_id=ofp.OFP_NO_BUFFER,
                                                 in_port=ofp.OFPP_CONTROLLER,
                                                 actions=[parser.OFPActionOutput(ofport)],
-                                                data=neighbors.announcement(mac, ip)))
+                                                data=neighbors.arp_request(mac, ip,
+                                                                           target or ip)))
         for chassis_id, zones in self.desired.flush.items():
             switch = self.switches.get(self.dpid_of(chassis_id))
             for zone in sorted(zones) if switch is not None else ():
