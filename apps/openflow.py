@@ -219,6 +219,30 @@ class QnetController(Reconciler):
                                         data=neighbors.arp_request(*ask)))
         return True
 
+    def _reconcile(self):
+        """A pass, then what routing asks of switches besides flows (after them, so a
+        flushed zone is not refilled by packets the old flows still NAT): gratuitous ARPs
+        where a floating IP or gateway now lives, a new gateway's question for its next
+        hop, and the conntrack zones of deleted routers flushed."""
+        super()._reconcile()
+        for chassis_id, net_id, mac, ip, target in self.desired.announce:
+            switch = self.switches.get(self.dpid_of(chassis_id))
+            net = self.desired.networks.get(net_id)
+            ofport = self.desired.mapped.get(chassis_id, {}).get(
+                net.physical_network) if net else None
+            if switch is not None and ofport is not None:
+                dp = switch.dp
+                parser, ofp = dp.ofproto_parser, dp.ofproto
+                dp.send_msg(parser.OFPPacketOut(dp, buffer_id=ofp.OFP_NO_BUFFER,
+                                                in_port=ofp.OFPP_CONTROLLER,
+                                                actions=[parser.OFPActionOutput(ofport)],
+                                                data=neighbors.arp_request(mac, ip,
+                                                                           target or ip)))
+        for chassis_id, zones in self.desired.flush.items():
+            switch = self.switches.get(self.dpid_of(chassis_id))
+            for zone in sorted(zones) if switch is not None else ():
+                switch.dp.send_msg(neighbors.flush_zone(switch.dp, zone))
+
     # -- the pass ------------------------------------------------------------------------------
     def connected_chassis(self):
         return [c for c in self.monitor.chassis.values() if getattr(c, "connected", True)]
@@ -239,12 +263,18 @@ class QnetController(Reconciler):
         if was_settling and not settling:      # tunnels kept while settling may go now
             self.desired.tunnels_dirty |= set(chassis)
         self.pruning = not settling
-        self._request_tunnels(chassis, settling)
+        if self.is_master():          # only the master writes tunnel ports (OVSDB)
+            self._request_tunnels(chassis, settling)
         return {c: ch.datapath_id for c, ch in chassis.items()
                 if self.switch_of(ch) is not None or ch.datapath_id not in self.switches}, deltas
 
     def may_prune(self, switch):
         return self.pruning
+
+    def mastership_changed(self):
+        """Tunnel ports too may differ from what a master last asked for: check them all."""
+        self.desired.tunnels_dirty |= set(self.monitor.chassis)
+        super().mastership_changed()
 
     def _request_tunnels(self, chassis, settling):
         """Ask OVSDB for the tunnel ports now needed where they differ from what the chassis

@@ -177,7 +177,15 @@ def _resource_paths(spec, schemas):
         item["delete"] = {
             "operationId": f"delete_{spec.resource}", "summary": f"Delete a {spec.resource}",
             "tags": tag, "parameters": id_params, "responses": _responses(ALLOWED["delete"])}
-    return {f"/v2.0/{spec.url}": collection, f"/v2.0/{spec.url}/{{id}}": item}
+    paths = {f"/v2.0/{spec.url}": collection, f"/v2.0/{spec.url}/{{id}}": item}
+    for action_name, action in spec.actions.items():
+        paths[f"/v2.0/{spec.url}/{{id}}/{action_name}"] = {"put": {
+            "operationId": action_name, "summary": action.doc, "tags": tag,
+            "parameters": id_params,
+            "requestBody": {"required": True, **_json(action.request.schema)},
+            "responses": _responses(ALLOWED["update"], {"description": "OK",
+                                                        **_json(action.response)})}}
+    return paths
 
 
 def _nested_links(registry, paths):
