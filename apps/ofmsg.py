@@ -21,6 +21,7 @@ import operator
 import re
 
 from os_ken.lib import type_desc
+from os_ken.ofproto import nicira_ext
 
 from apps import pipeline as pl
 from apps.meters import KBPS, PKTPS, Meter
@@ -48,9 +49,34 @@ def encode_actions(dp, actions):
         elif kind == "move":
             out.append(parser.NXActionRegMove(src_field=action[1], dst_field=action[2],
                                               n_bits=action[3]))
+        elif kind == "load":                   # ("load", field, first bit, bits, value)
+            _, field, ofs, n_bits, value = action
+            out.append(parser.NXActionRegLoad(ofs_nbits=nicira_ext.ofs_nbits(ofs, ofs + n_bits - 1),
+                                              dst=field, value=value))
+        elif kind == "output_reg":             # ("output_reg", field): out of the port it holds
+            out.append(parser.NXActionOutputReg(ofs_nbits=nicira_ext.ofs_nbits(0, 31),
+                                                src=action[1], max_len=0))
+        elif kind == "conjunction":            # ("conjunction", id, k, n): clause k of n
+            out.append(parser.NXActionConjunction(clause=action[2] - 1, n_clauses=action[3],
+                                                  id_=action[1]))
+        elif kind == "ct":
+            out.append(_encode_ct(dp, *action[1:]))
         else:
             raise ValueError(f"unknown action {action!r}")
     return out
+
+
+def _encode_ct(dp, commit, zone, table, exec_):
+    """``("ct", commit, zone, table, exec)``: zone a number or a register (its bits 0-15),
+    table a pipeline table's name or None (no recirculation), exec actions run on commit."""
+    parser = dp.ofproto_parser
+    by_field = isinstance(zone, str)
+    return parser.NXActionCT(
+        flags=nicira_ext.NX_CT_F_COMMIT if commit else 0,
+        zone_src=zone if by_field else "",
+        zone_ofs_nbits=nicira_ext.ofs_nbits(0, 15) if by_field else zone,
+        recirc_table=nicira_ext.NX_CT_RECIRC_NONE if table is None else pl.TABLES[table].number,
+        alg=0, actions=encode_actions(dp, exec_))
 
 
 def encode_instructions(dp, instructions):

@@ -29,8 +29,9 @@ class Family:
     name: str
     scope: str            # what the key's id names: SWITCH (no id), NETWORK or PORT
     held_on: str
-    #: edge families: ``build(port, vni)`` (EDGE) or ``build(port, vni, ofport, limits)``
-    #: (HOST), shared by every switch holding it; None: a transport family
+    #: edge families: ``build(port, vni)`` (EDGE) or ``build(port, vni, ofport, inputs)``
+    #: (HOST; ``inputs`` apps/model.py PortInputs: its limits and security groups), shared by
+    #: every switch holding it; None: a transport family
     build: object = None
 
 
@@ -38,8 +39,16 @@ def _arp(port, vni):
     return flows.arp_piece(port, vni) if port.ipv4 else None
 
 
-def _local(port, vni, ofport, limits):
-    return flows.local_port_piece(port, ofport, vni, limits)
+def _local(port, vni, ofport, inputs):
+    return flows.local_port_piece(port, ofport, vni, inputs.limits)
+
+
+def _security_groups(port, vni, ofport, inputs):
+    return flows.security_group_piece(port, ofport, inputs.groups)
+
+
+def _member(port, vni):
+    return flows.member_piece(port, vni)
 
 
 FAMILIES = (
@@ -49,6 +58,8 @@ FAMILIES = (
     Family("arp", PORT, EDGE, _arp),          # ARP answers for the port's addresses
     Family("local", PORT, HOST, _local),      # classify, port security, delivery, meters
     Family("remote", PORT, REMOTE),           # the way to the port from other switches
+    Family("sg", PORT, HOST, _security_groups),   # its security groups' rules (conntrack)
+    Family("sg_member", PORT, EDGE, _member),     # its addresses in remote-group conjunctions
 )
 BY_NAME = {f.name: f for f in FAMILIES}
 NETWORK_FAMILIES = tuple(f for f in FAMILIES if f.scope == NETWORK)
