@@ -51,32 +51,48 @@ def encode_actions(dp, actions):
                                               n_bits=action[3]))
         elif kind == "load":                   # ("load", field, first bit, bits, value)
             _, field, ofs, n_bits, value = action
-            out.append(parser.NXActionRegLoad(ofs_nbits=nicira_ext.ofs_nbits(ofs, ofs + n_bits - 1),
-                                              dst=field, value=value))
+            out.append(parser.NXActionRegLoad(
+                ofs_nbits=nicira_ext.ofs_nbits(ofs, ofs + n_bits - 1), dst=field, value=value))
         elif kind == "output_reg":             # ("output_reg", field): out of the port it holds
             out.append(parser.NXActionOutputReg(ofs_nbits=nicira_ext.ofs_nbits(0, 31),
                                                 src=action[1], max_len=0))
         elif kind == "conjunction":            # ("conjunction", id, k, n): clause k of n
             out.append(parser.NXActionConjunction(clause=action[2] - 1, n_clauses=action[3],
                                                   id_=action[1]))
+        elif kind == "dec_ttl":
+            out.append(parser.OFPActionDecNwTtl())
         elif kind == "ct":
-            out.append(_encode_ct(dp, *action[1:]))
+            out.append(encode_ct(dp, *action[1:]))
         else:
             raise ValueError(f"unknown action {action!r}")
     return out
 
 
-def _encode_ct(dp, commit, zone, table, exec_):
-    """``("ct", commit, zone, table, exec)``: zone a number or a register (its bits 0-15),
-    table a pipeline table's name or None (no recirculation), exec actions run on commit."""
+#: nicira-ext.h's NX_NAT_F_* flags (os-ken names only the range bits)
+NAT_SRC, NAT_DST = 1, 2
+
+
+def encode_ct(dp, commit, zone, table, nat=None, exec_=()):
+    """``ct(commit?, zone=zone, table=table, nat(...), exec(...))``: ``zone`` a number or a
+    register (its bits 0-15); ``table`` a pipeline table's name or None (no recirculation);
+    ``nat`` None (no NAT), () (apply a connection's NAT), or ("src" | "dst", address);
+    ``exec_`` actions run on commit (loads of ct_mark / ct_label)."""
     parser = dp.ofproto_parser
+    actions = []
+    if nat is not None:
+        if nat:
+            kind, ip = nat
+            actions.append(parser.NXActionNAT(NAT_SRC if kind == "src" else NAT_DST,
+                                              range_ipv4_min=ip, range_ipv4_max=ip))
+        else:
+            actions.append(parser.NXActionNAT(0))
     by_field = isinstance(zone, str)
     return parser.NXActionCT(
         flags=nicira_ext.NX_CT_F_COMMIT if commit else 0,
-        zone_src=zone if by_field else "",
+        zone_src=zone if by_field else None,
         zone_ofs_nbits=nicira_ext.ofs_nbits(0, 15) if by_field else zone,
         recirc_table=nicira_ext.NX_CT_RECIRC_NONE if table is None else pl.TABLES[table].number,
-        alg=0, actions=encode_actions(dp, exec_))
+        alg=0, actions=actions + encode_actions(dp, exec_))
 
 
 def encode_instructions(dp, instructions):

@@ -136,6 +136,7 @@ class QnetController(Reconciler):
         self.pruning = True           # the view is complete: stale flows may go
         self.problems = {}            # chassis id -> its chassis_problems as last logged
         self.impostors = set()        # (dpid, certificate CN) refusals already logged
+        self.dirty_neighbors = set()  # external networks whose learned neighbours changed
 
     def new_desired_state(self):
         return DesiredState()
@@ -185,7 +186,11 @@ class QnetController(Reconciler):
         chassis = {c.system_id: c for c in self.connected_chassis()}
         self.problems_changed |= self._check_chassis()
         changed_chassis, self.dirty_chassis = self.dirty_chassis, set()
-        deltas = self.desired.update(model, chassis.values(), ports, networks, changed_chassis)
+        routers, self.dirty_routers = self.dirty_routers, set()
+        fips, self.dirty_fips = self.dirty_fips, set()
+        neighbors, self.dirty_neighbors = self.dirty_neighbors, set()
+        deltas = self.desired.update(model, chassis.values(), ports, networks, changed_chassis,
+                                     routers, fips, neighbors)
         was_settling = self.settling is not None
         settling = self._still_settling(chassis.values())
         if was_settling and not settling:      # tunnels kept while settling may go now

@@ -83,6 +83,7 @@ class Reconciler(app_manager.OSKenApp):
         self.desired = None
         self.switches = {}            # dpid -> Switch
         self.dirty_ports, self.dirty_networks = set(), set()
+        self.dirty_routers, self.dirty_fips = set(), set()   # routers, floating IPs (ids)
         self.synced = set()           # keys of the switches holding their desired state
         self.reported = {}            # port id -> status tuple last written to the core
         self.problems_changed = set()  # keys whose ``host_problem`` changed: re-report
@@ -154,6 +155,10 @@ class Reconciler(app_manager.OSKenApp):
             self.dirty_ports.update(self.plugin.model.ports_in_group(item.id))
         elif change.resource == "subnet":
             self.dirty_networks.add(item.network_id)
+        elif change.resource == "router":
+            self.dirty_routers.add(item.id)
+        elif change.resource == "floating_ip":
+            self.dirty_fips.add(item.id)
         self.kick()
 
     # -- switch events --------------------------------------------------------------------------

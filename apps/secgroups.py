@@ -202,7 +202,7 @@ def base_flows():
 
 
 def _ct(zone=REG_ZONE, table=None, commit=False, exec_=()):
-    return ("ct", commit, zone, table, exec_)
+    return ("ct", commit, zone, table, None, exec_)
 
 
 def _mark(bit_value):

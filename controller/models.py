@@ -74,6 +74,10 @@ class Network(Timestamped, Base):
     segmentation_id: Mapped[int] = mapped_column(Integer, unique=True)
     # The QoS policy of the network's ports that name none of their own (qos extension).
     qos_policy_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    # The port_security_enabled of its new ports that state none (port-security extension,
+    # as in Neutron); null (databases made before the column) means true.
+    port_security_enabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True,
+                                                               default=True)
     # router:external (external-net extension): routers may set their gateway on it and
     # floating IPs come from it. Nullable like every column added to an existing table; null
     # reads as false.

@@ -280,6 +280,14 @@ def _a_noop(sw, a, pkt, res, depth, entry):
     return None
 
 
+def _a_dec_nw_ttl(sw, a, pkt, res, depth, entry):
+    """TTL - 1 (a TTL that would reach 0 is OVS's invalid-TTL case: noted, left as it is)."""
+    if pkt.get('nw_ttl', 0) <= 1:
+        res.notes.append('dec_ttl: invalid TTL %d' % pkt.get('nw_ttl', 0))
+    else:
+        pkt['nw_ttl'] -= 1
+
+
 def _a_reg_move(sw, a, pkt, res, depth, entry):
     src, dst = canon_name(a.src_field), canon_name(a.dst_field)
     bits = bits_get(pkt.get(src, 0), a.src_ofs, a.n_bits)
@@ -360,7 +368,7 @@ _ACTIONS = {
     parser.OFPActionSetField: _a_set_field,
     parser.OFPActionPushVlan: _a_push_vlan,
     parser.OFPActionPopVlan: _a_pop_vlan,
-    parser.OFPActionDecNwTtl: _a_noop,
+    parser.OFPActionDecNwTtl: _a_dec_nw_ttl,
     parser.OFPActionSetNwTtl: _a_noop,
     parser.OFPActionCopyTtlIn: _a_noop,
     parser.OFPActionCopyTtlOut: _a_noop,

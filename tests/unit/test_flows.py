@@ -57,8 +57,10 @@ def test_two_hypervisors_exact_flows_on_hv1():
         ["10.0.0.11", "10.0.0.12"]
     assert [f.instructions for f in t["dhcp"] if f.priority] == [
         (("meter", meters.PACKET_IN_METERS), ("apply", (("output", "controller"),)))]
-    assert {(f.table, f.instructions) for f in t["arp_responder"] + t["dhcp"] + t["egress_guard"]
-            if not f.priority} == {("arp_responder", (("goto", "dhcp"),)),
+    assert {(f.table, f.instructions)
+            for f in t["arp_responder"] + t["router_in"] + t["dhcp"] + t["egress_guard"]
+            if not f.priority} == {("arp_responder", (("goto", "router_in"),)),
+                                   ("router_in", (("goto", "dhcp"),)),
                                    ("dhcp", (("goto", "l2_lookup"),)),
                                    ("egress_guard", (("goto", "sg_egress"),))}
     groups = flows.compile_chassis("hv1", m, placement).groups
