@@ -358,6 +358,13 @@ class DesiredState(PieceState):
         self.routing = Routing()  # routers and floating IPs folded in (apps/l3_state.py)
         self.mapped = {}          # chassis id -> {physical network: ofport} (bridge mappings)
         self.fip_at = {}          # floating IP id -> the hypervisor it lives on
+        #: what the last update asks the controller to tell switches besides flows:
+        #: (chassis, external network id, mac, ip, target) to send as ARP from there: a
+        #: gratuitous one (target None) for a floating IP or gateway that moved there, and a
+        #: request for a new gateway's next hop (target: its address) when it is not known
+        #: yet, so the first packet out does not wait for it; {chassis: conntrack zones to flush}
+        #: (routers that no longer route there: deleted, or their last port there gone)
+        self.announce, self.flush = [], {}
 
     # -- the one entry point ----------------------------------------------------------------
     def update(self, model, chassis, ports=(), networks=(), dirty_chassis=None, routers=(),
@@ -368,6 +375,7 @@ class DesiredState(PieceState):
         None to compare them all). The first update takes in everything. Returns
         {chassis id: Delta} for switches whose desired state changed."""
         self.counters = Counters()
+        self.announce, self.flush = [], {}
         ports, networks = set(ports), set(networks)
         routers, fips = set(routers), set(fips)
         if self.cold:
@@ -435,6 +443,7 @@ class DesiredState(PieceState):
             self._fold_network(model, n)
         for p in ports:
             self._fold_port(model, p)
+        zones = {r: l3.zone_of(rt.routers[r]) for r in reached if r in rt.routers}
         for r in routers:
             router = model.routers.get(r)
             rt.fold_router(r, router)
@@ -449,13 +458,21 @@ class DesiredState(PieceState):
             router_before.setdefault(r, self._router_hosts(r) | {old} - {None})
             fips |= {f for f, v in rt.fips.items() if v.router_id == r}
             ext = rt.gateway_network(r)
+            if new is not None:
+                gw = rt.routers[r].gateway
+                self.announce.append((new, ext, gw.mac, gw.ip, None))
+                hop = rt.ext_gateway_ip.get(r)
+                if hop and hop not in rt.neighbors.get(ext, {}):
+                    self.announce.append((new, ext, gw.mac, gw.ip, hop))
             for c in {old, new} - {None}:
                 keys = refresh.setdefault(c, set())
-                keys.update(("localnet", ext), ("gateway", r))
+                keys.update({("localnet", ext), ("gateway", r)})
                 for n in networks_of(rt.routers[r]) if r in rt.routers else ():
                     keys.update(self._network_keys(n, c))
         for r in reached:
             after = self._router_hosts(r)
+            for c in router_before[r] - after if r in zones else ():
+                self.flush.setdefault(c, set()).add(zones[r])   # it no longer routes there
             for c in (router_before[r] | after) if r in routers else \
                     (router_before[r] ^ after):
                 refresh.setdefault(c, set()).update({("router", r), ("gateway", r)})
@@ -465,7 +482,11 @@ class DesiredState(PieceState):
                 self.fip_at.pop(f, None)
             else:
                 self.fip_at[f] = new
-            ext = self.routing.fips[f].network_id if f in self.routing.fips else None
+            fip = self.routing.fips.get(f)
+            ext = fip.network_id if fip else None
+            if new is not None and new != old:
+                self.announce.append((new, ext, l3.fip_mac(fip.floating_ip), fip.floating_ip,
+                                      None))
             for c in {old, new} - {None}:
                 refresh.setdefault(c, set()).update({("fip", f), ("localnet", ext)})
         full = set(networks) | router_nets
@@ -613,6 +634,15 @@ class DesiredState(PieceState):
     def _physnet_of(self, net_id):
         net = self.networks.get(net_id)
         return net.physical_network if net is not None and net.external else None
+
+    def external_networks(self, physnet):
+        """Ids of the external networks on physical network ``physnet``."""
+        return [n for n in self.networks if self._physnet_of(n) == physnet]
+
+    def external_network_of(self, vni):
+        """The id of the external network with ``vni``, or None."""
+        return next((n for n, net in self.networks.items() if net.vni == vni and net.external),
+                    None)
 
     def _fip_host(self, fip_id):
         return self.routing.fip_host(fip_id, self.bound, self._physnet_of, self.mapped)

@@ -141,6 +141,12 @@ def _normalised_field(ofp, name, value):
     return (num[0] if isinstance(num, tuple) else num), ofp.oxm_to_user(num, v, mask)
 
 
+#: Nicira fields whose prerequisite (eth_type) is an OpenFlow-basic field with a higher OXM
+#: number: OVS checks a field's prerequisites as it reads it, so they go last (os-ken's order
+#: by number would put nw_ttl before eth_type, and OVS refuses the match)
+AFTER_PREREQUISITES = frozenset({"nw_ttl"})
+
+
 def encode_match(dp, match):
     """OFPMatch for a Flow's match tuple; the same object ``OFPMatch(**dict(match))`` builds.
 
@@ -150,7 +156,7 @@ def encode_match(dp, match):
     used), never written."""
     parser = dp.ofproto_parser
     fields = sorted((_match_field(dp.ofproto, k, v) for k, v in match),
-                    key=operator.itemgetter(0))
+                    key=lambda f: (f[1][0] in AFTER_PREREQUISITES, f[0]))
     out = parser.OFPMatch(_ordered_fields=[f for _, f in fields])
     out._flow, out._wc = _unused_old_api(parser)
     return out

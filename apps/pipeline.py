@@ -103,7 +103,8 @@ PIPELINE = (
           overlay="IPv4 to a router's MAC on one of its networks: an echo request to one of "
                   "the router's addresses is answered (out of the asker's port); anything else "
                   "reg2 := the router's key, to ip_routing. From the external network, to the "
-                  "router's gateway or a floating IP (where it lives): to dnat"),
+                  "router's gateway or a floating IP (where it lives): to dnat; through a "
+                  "router without SNAT, anything else to its gateway MAC: to ip_routing"),
     Table(12, "dnat", matches="reg2 (router), ipv4_dst",
           overlay="To a floating IP: ct(commit, nat(dst=fixed IP)) in the router's conntrack "
                   "zone; to the gateway IP: ct(nat), undoing SNAT on replies; both recirculate "

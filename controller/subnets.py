@@ -18,10 +18,11 @@ class SubnetManager(ResourceManager):
     columns = {"tenant_id": "project_id"}
 
     def visible(self, ctx):
-        """Own subnets, plus the subnets of shared networks."""
+        """Own subnets, plus the subnets of shared and external networks."""
         if self.core.policy.is_admin(ctx):
             return super().visible(ctx)
-        shared = select(Network.id).where(Network.shared.is_(True))
+        shared = select(Network.id).where(or_(Network.shared.is_(True),
+                                              Network.router_external.is_(True)))
         return or_(Subnet.project_id == ctx.project_id, Subnet.network_id.in_(shared))
 
     def to_dict(self, sub):

@@ -113,6 +113,7 @@ class FakeHypervisor:
         self.dp = ModelDatapath((NullSwitch if null else TimedSwitch)(dpid), record=record)
         self.ports = {}            # name -> Interface row (each on its own Port)
         self.tunnel_names = set()  # names of the qnet tunnel ports
+        self.mappings = {}         # physical network -> bridge (qnet-bridge-mappings)
         self._ofports = itertools.count(1)
 
     def plug(self, name, iface_id, project=None):
@@ -154,20 +155,41 @@ class FakeHypervisor:
             self.tunnel_names.add(name)
         return plan
 
+    def map_physical(self, physnet):
+        """A bridge mapping for ``physnet``: br-ex joined to br-int by a patch pair, as an
+        admin sets it up (docs/l3.md); returns the br-int end's ofport."""
+        name = f"patch-{physnet}"
+        ofport = next(self._ofports)
+        self.ports[name] = {"name": name, "ofport": ofport, "type": "patch",
+                            "options": {"peer": f"{name}-ex"}, "external_ids": {}}
+        self.dp.switch.add_port(ofport, name)
+        self.mappings[physnet] = "br-ex"
+        return ofport
+
     def tables(self):
         """The OVSDB rows build_chassis reads (references as uuid strings)."""
         ports = {f"port-{n}": {"name": n, "interfaces": [f"if-{n}"],
                                "external_ids": ({"qnet-tunnel": "true"}
                                                 if n in self.tunnel_names else {})}
                  for n in self.ports}
+        peers = {f"port-{row['options']['peer']}": {"name": row["options"]["peer"],
+                                                    "interfaces": [f"if-{row['options']['peer']}"],
+                                                    "external_ids": {}}
+                 for row in self.ports.values() if row["type"] == "patch"}
+        ext = {"system-id": self.system_id, "qnet-tunnel-ip": self.tunnel_ip}
+        if self.mappings:
+            ext["qnet-bridge-mappings"] = ",".join(f"{k}:{v}" for k, v in self.mappings.items())
         return {
-            "Open_vSwitch": {"ovs": {"external_ids": {"system-id": self.system_id,
-                                                      "qnet-tunnel-ip": self.tunnel_ip}}},
+            "Open_vSwitch": {"ovs": {"external_ids": ext}},
             "Bridge": {"br-int": {"name": "br-int", "datapath_id": f"{self.dpid:016x}",
                                   "other_config": {}, "ports": list(ports),
-                                  "fail_mode": "secure"}},
-            "Port": ports,
-            "Interface": {f"if-{n}": row for n, row in self.ports.items()},
+                                  "fail_mode": "secure"},
+                       **({"br-ex": {"name": "br-ex", "ports": list(peers)}} if peers else {})},
+            "Port": {**ports, **peers},
+            "Interface": {**{f"if-{n}": row for n, row in self.ports.items()},
+                          **{f"if-{p['name']}": {"name": p["name"], "type": "patch",
+                                                 "ofport": 1, "options": {}, "external_ids": {}}
+                             for p in peers.values()}},
         }
 
     def report(self):
