@@ -22,6 +22,7 @@ import re
 import struct
 
 from os_ken.lib import type_desc
+from os_ken.ofproto import nicira_ext
 
 from apps import pipeline as pl
 from apps.meters import KBPS, PKTPS, Meter
@@ -49,10 +50,20 @@ def encode_actions(dp, actions):
         elif kind == "move":
             out.append(parser.NXActionRegMove(src_field=action[1], dst_field=action[2],
                                               n_bits=action[3]))
+        elif kind == "load":                   # ("load", field, first bit, bits, value)
+            _, field, ofs, n_bits, value = action
+            out.append(parser.NXActionRegLoad(
+                ofs_nbits=nicira_ext.ofs_nbits(ofs, ofs + n_bits - 1), dst=field, value=value))
+        elif kind == "output_reg":             # ("output_reg", field): out of the port it holds
+            out.append(parser.NXActionOutputReg(ofs_nbits=nicira_ext.ofs_nbits(0, 31),
+                                                src=action[1], max_len=0))
+        elif kind == "conjunction":            # ("conjunction", id, k, n): clause k of n
+            out.append(parser.NXActionConjunction(clause=action[2] - 1, n_clauses=action[3],
+                                                  id_=action[1]))
         elif kind == "dec_ttl":
             out.append(parser.OFPActionDecNwTtl())
         elif kind == "ct":
-            out.append(encode_ct(parser, *action[1:]))
+            out.append(encode_ct(dp, *action[1:]))
         else:
             raise ValueError(f"unknown action {action!r}")
     return out
@@ -62,9 +73,12 @@ def encode_actions(dp, actions):
 NAT_SRC, NAT_DST = 1, 2
 
 
-def encode_ct(parser, commit, zone, table, nat):
-    """``ct(commit?, zone=zone, table=table, nat(...))``: ``nat`` None (no NAT), () (apply
-    a connection's NAT), or ("src" | "dst", address)."""
+def encode_ct(dp, commit, zone, table, nat=None, exec_=()):
+    """``ct(commit?, zone=zone, table=table, nat(...), exec(...))``: ``zone`` a number or a
+    register (its bits 0-15); ``table`` a pipeline table's name or None (no recirculation);
+    ``nat`` None (no NAT), () (apply a connection's NAT), or ("src" | "dst", address);
+    ``exec_`` actions run on commit (loads of ct_mark / ct_label)."""
+    parser = dp.ofproto_parser
     actions = []
     if nat is not None:
         if nat:
@@ -73,8 +87,13 @@ def encode_ct(parser, commit, zone, table, nat):
                                               range_ipv4_min=ip, range_ipv4_max=ip))
         else:
             actions.append(parser.NXActionNAT(0))
-    return parser.NXActionCT(flags=1 if commit else 0, zone_src=None, zone_ofs_nbits=zone,
-                             recirc_table=pl.TABLES[table].number, alg=0, actions=actions)
+    by_field = isinstance(zone, str)
+    return parser.NXActionCT(
+        flags=nicira_ext.NX_CT_F_COMMIT if commit else 0,
+        zone_src=zone if by_field else None,
+        zone_ofs_nbits=nicira_ext.ofs_nbits(0, 15) if by_field else zone,
+        recirc_table=nicira_ext.NX_CT_RECIRC_NONE if table is None else pl.TABLES[table].number,
+        alg=0, actions=actions + encode_actions(dp, exec_))
 
 
 def encode_instructions(dp, instructions):

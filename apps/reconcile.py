@@ -196,6 +196,8 @@ class Reconciler(app_manager.OSKenApp):
                 self.dirty_ports.update(p.id for p in self.plugin.model.ports_on_network(item.id))
         elif change.resource == "qos_policy":
             self.dirty_ports.update(self.plugin.model.ports_with_policy(item.id))
+        elif change.resource == "security_group":    # its rules: its members' sg pieces
+            self.dirty_ports.update(self.plugin.model.ports_in_group(item.id))
         elif change.resource == "subnet":
             self.dirty_networks.add(item.network_id)
         elif change.resource == "router":

@@ -62,7 +62,7 @@ def test_two_hypervisors_exact_flows_on_hv1():
             if not f.priority} == {("arp_responder", (("goto", "router_in"),)),
                                    ("router_in", (("goto", "dhcp"),)),
                                    ("dhcp", (("goto", "l2_lookup"),)),
-                                   ("egress_guard", (("goto", "arp_responder"),))}
+                                   ("egress_guard", (("goto", "sg_egress"),))}
     groups = flows.compile_chassis("hv1", m, placement).groups
     assert groups[2002].buckets == ((("output", 1),), (("set", "tunnel_id", 1001), ("output", 5)))
     assert groups[2003].buckets == ((("output", 1),),)
