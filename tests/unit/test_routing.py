@@ -9,6 +9,7 @@ import pytest
 
 from apps import l3
 from apps import pipeline as pl
+from apps.ofmodel import packet_fields
 from apps.openflow import OpenFlowPlugin
 from controller.context import Context
 from controller.logical import FloatingIP, Router, RouterInterface
@@ -311,8 +312,38 @@ def test_moving_a_floating_ip_moves_only_its_pieces(outside):
     assert (work.switches_touched, work.pieces_computed) == (2, 2)
 
 
-def test_tenants_keep_their_own_conntrack_zone(outside):
+def test_a_router_has_its_own_zone_and_leaves_none_behind(outside):
     outside.learn_outside()
     outside.send("a", FAR, ip_proto=TCP, tcp_src=5000, tcp_dst=80)
     zones = {c.zone for c in outside.switch("hv1").conntrack.connections()}
     assert zones == {pl.ROUTER_ZONE_BASE + 1}
+    outside.delete("router", outside.plugin.model.routers["R1"])
+    outside.cloud.settle()
+    assert outside.switch("hv1").conntrack.connections() == []
+    for hv in ("hv1", "hv2", "hv3"):
+        assert matching(outside.switch(hv), reg2=1) == [], hv
+
+
+def test_a_moved_floating_ip_announces_itself_where_it_lands(outside):
+    outside.associate("b")
+    outside.associate("a")
+    sent = [packet_fields(m.data) for m in outside.switch("hv1").packet_outs
+            if any(a.port == outside.physical["hv1"] for a in m.actions)]
+    assert {"arp_spa": FIP, "arp_tpa": FIP, "arp_sha": l3.fip_mac(FIP)}.items() <= \
+        sent[-1].items()
+
+
+def test_without_snat_the_outside_routes_to_the_subnets_through_the_gateway(outside):
+    outside.learn_outside()
+    r1 = outside.plugin.model.routers["R1"]
+    outside.put("router", dataclasses.replace(r1, snat=False), before=r1)
+    outside.cloud.settle()
+    out = outside.send("a", FAR, ip_proto=TCP, tcp_src=5000, tcp_dst=80)
+    assert out.outputs[0].fields["ipv4_src"] == VM["a"][2]
+    back = outside.from_outside("hv1", VM["a"][2], GW_MAC, src=FAR, tcp_src=80, tcp_dst=5000)
+    assert back.output_ports() == [outside.ofport["a"]], back.describe()
+    # with SNAT, the same packet is not let in
+    outside.put("router", r1, before=dataclasses.replace(r1, snat=False))
+    outside.cloud.settle()
+    assert outside.from_outside("hv1", VM["a"][2], GW_MAC, src=FAR, tcp_src=80,
+                                tcp_dst=5001).dropped
