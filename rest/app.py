@@ -1,5 +1,6 @@
 """Assembles the WSGI application: version discovery, OpenAPI, v1.0 and v2.0 routes."""
-from rest import keystone, openapi, request_checks, topology, v1, v2
+from rest import (health, keystone, metrics, openapi, request_checks, topology, trace, ui, v1,
+                  v2)
 from rest.auth import Authenticator
 from rest.extensions import Registry
 from rest.wsgi import Router, json_response
@@ -29,6 +30,10 @@ def build_app(core, auth="token", noauth_project="demo", extensions=None, max_li
     v2.V2Api(core, registry, max_limit).register(router)
     v1.V1Api(core, registry).register(router)
     topology.register(router, core)
+    trace.register(router, core)
+    metrics.register(router, core)
+    health.register(router, core)
+    ui.register(router, auth, noauth_project)
     if auth == "keystone":
         if not keystone_config:
             raise ValueError("auth keystone needs keystone_config: an INI file with a "
