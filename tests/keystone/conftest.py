@@ -54,7 +54,11 @@ class Cloud:
         return Api(self.qnet.url, token or (self.token(user) if user else None))
 
     def snapshot(self):
-        return snapshot(self)
+        """Every row of the running server's database, less its own heartbeat (the
+        cluster_instances row a live instance refreshes on its own)."""
+        rows = snapshot(self)
+        rows.pop("cluster_instances", None)
+        return rows
 
     def os_vars(self, user):
         """The OS_* variables of ``user``, as an openrc file sets them: no endpoint given."""
