@@ -85,6 +85,10 @@ class OpenFlowPlugin(Plugin):
         if self.app is not None:
             self.app.changed(change)
 
+    def committed(self):
+        if self.app is not None:
+            self.app.run_soon()
+
     def trace(self, query, describe, live=False):
         """apps/trace.py on the controller's desired state; ``live`` reads back the flows of
         every switch the packet crosses."""
