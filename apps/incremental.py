@@ -193,7 +193,7 @@ class PieceState:
         self.bound_by_net = {}    # network id -> {switch key: {port id: ofport}}
         self.bound_on = {}        # switch key -> {port id: ofport}
         self.binding_errors = {}  # port id -> why an interface claiming it may not bind it
-        self.limits = {}          # port id -> bandwidth limits folded in (model.limits_of)
+        self.inputs = {}          # port id -> PortInputs folded in (model.inputs_of)
         self.shared = {}          # piece key -> (inputs, Piece)
         self.keys = {}            # port id -> its piece keys
         self.ports_changed = set()   # ports whose binding or view the last update changed
@@ -245,10 +245,10 @@ class PieceState:
                 del self.bound_on[where[0]][port_id]
         if new is None:
             self.ports.pop(port_id, None)
-            self.limits.pop(port_id, None)
+            self.inputs.pop(port_id, None)
             return
         self.ports[port_id] = new
-        self.limits[port_id] = model.limits_of(new)
+        self.inputs[port_id] = model.inputs_of(new)
         self.net_ports.setdefault(new.network_id, set()).add(port_id)
         where = self.placement_of(new)
         if where is not None:
@@ -334,7 +334,7 @@ class PieceState:
         where = self.bound.get(port.id)
         if where is None or not port.admin_up or where[0] != c:
             return None
-        return self._shared(key, (port, vni, where[1], self.limits.get(port.id)),
+        return self._shared(key, (port, vni, where[1], self.inputs.get(port.id)),
                             family.build)
 
 
@@ -358,6 +358,13 @@ class DesiredState(PieceState):
         self.routing = Routing()  # routers and floating IPs folded in (apps/l3_state.py)
         self.mapped = {}          # chassis id -> {physical network: ofport} (bridge mappings)
         self.fip_at = {}          # floating IP id -> the hypervisor it lives on
+        #: what the last update asks the controller to tell switches besides flows:
+        #: (chassis, external network id, mac, ip, target) to send as ARP from there: a
+        #: gratuitous one (target None) for a floating IP or gateway that moved there, and a
+        #: request for a new gateway's next hop (target: its address) when it is not known
+        #: yet, so the first packet out does not wait for it; {chassis: conntrack zones to flush}
+        #: (routers that no longer route there: deleted, or their last port there gone)
+        self.announce, self.flush = [], {}
 
     # -- the one entry point ----------------------------------------------------------------
     def update(self, model, chassis, ports=(), networks=(), dirty_chassis=None, routers=(),
@@ -368,6 +375,7 @@ class DesiredState(PieceState):
         None to compare them all). The first update takes in everything. Returns
         {chassis id: Delta} for switches whose desired state changed."""
         self.counters = Counters()
+        self.announce, self.flush = [], {}
         ports, networks = set(ports), set(networks)
         routers, fips = set(routers), set(fips)
         if self.cold:
@@ -435,6 +443,7 @@ class DesiredState(PieceState):
             self._fold_network(model, n)
         for p in ports:
             self._fold_port(model, p)
+        zones = {r: l3.zone_of(rt.routers[r]) for r in reached if r in rt.routers}
         for r in routers:
             router = model.routers.get(r)
             rt.fold_router(r, router)
@@ -449,6 +458,12 @@ class DesiredState(PieceState):
             router_before.setdefault(r, self._router_hosts(r) | {old} - {None})
             fips |= {f for f, v in rt.fips.items() if v.router_id == r}
             ext = rt.gateway_network(r)
+            if new is not None:
+                gw = rt.routers[r].gateway
+                self.announce.append((new, ext, gw.mac, gw.ip, None))
+                hop = rt.ext_gateway_ip.get(r)
+                if hop and hop not in rt.neighbors.get(ext, {}):
+                    self.announce.append((new, ext, gw.mac, gw.ip, hop))
             for c in {old, new} - {None}:
                 keys = refresh.setdefault(c, set())
                 keys.update({("localnet", ext), ("gateway", r)})
@@ -456,6 +471,8 @@ class DesiredState(PieceState):
                     keys.update(self._network_keys(n, c))
         for r in reached:
             after = self._router_hosts(r)
+            for c in router_before[r] - after if r in zones else ():
+                self.flush.setdefault(c, set()).add(zones[r])   # it no longer routes there
             for c in (router_before[r] | after) if r in routers else \
                     (router_before[r] ^ after):
                 refresh.setdefault(c, set()).update({("router", r), ("gateway", r)})
@@ -465,7 +482,11 @@ class DesiredState(PieceState):
                 self.fip_at.pop(f, None)
             else:
                 self.fip_at[f] = new
-            ext = self.routing.fips[f].network_id if f in self.routing.fips else None
+            fip = self.routing.fips.get(f)
+            ext = fip.network_id if fip else None
+            if new is not None and new != old:
+                self.announce.append((new, ext, l3.fip_mac(fip.floating_ip), fip.floating_ip,
+                                      None))
             for c in {old, new} - {None}:
                 refresh.setdefault(c, set()).update({("fip", f), ("localnet", ext)})
         full = set(networks) | router_nets

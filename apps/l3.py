@@ -253,6 +253,12 @@ def gateway_piece(router, ext_vni, ext_gateway_ip):
     out.append(flow("snat", fl.PRIO_LOW, {pl.ROUTER_REG: router.zone, "eth_type": ETH_IPV4},
                     apply(_ct(zone, "external_out", commit=True, nat=("src", gw.ip)))
                     if router.snat else goto("external_out")))
+    if not router.snat:
+        # without SNAT the outside routes to the router's subnets through its gateway IP
+        out.append(flow("router_in", fl.PRIO_LOW,
+                        {"metadata": _vni_match(ext_vni), "eth_dst": gw.mac,
+                         "eth_type": ETH_IPV4},
+                        apply(("set", pl.ROUTER_REG, router.zone)), goto("ip_routing")))
     return Piece(tuple(out))
 
 

@@ -8,12 +8,15 @@ whose next hop is still unknown reaches it from ``external_out``, and the contro
 for that next hop with an ARP request out of the same physical port. The packet itself is
 dropped (TCP retransmits; a ping's next echo goes through).
 """
+import struct
+
 import netaddr
 from os_ken.lib.packet import arp, ethernet, ipv4, packet
 
 from apps import pipeline as pl
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
+NX_VENDOR_ID, NXT_CT_FLUSH_ZONE = 0x00002320, 29      # nicira-ext.h
 
 
 def arp_sender(data):
@@ -36,8 +39,18 @@ def unresolved(data, match):
     return eth.src, ip.src, str(netaddr.IPAddress(hop))
 
 
+def flush_zone(dp, zone):
+    """Open vSwitch's NXT_CT_FLUSH_ZONE (``ovs-ofctl ct-flush-zone``, which os-ken does not
+    name): forget the connections of a conntrack zone, e.g. a deleted router's."""
+    parser = dp.ofproto_parser
+    return parser.OFPExperimenter(dp, experimenter=NX_VENDOR_ID, exp_type=NXT_CT_FLUSH_ZONE,
+                                  data=struct.pack("!6xH", zone))
+
+
 def arp_request(src_mac, src_ip, target_ip):
-    """The bytes of a broadcast ARP request for ``target_ip``."""
+    """The bytes of a broadcast ARP request for ``target_ip``; for its own ``src_ip`` it is
+    a gratuitous ARP, which the hypervisor a floating IP or gateway moved to sends so the
+    outside's switches and neighbours learn where it is now (as Neutron's L3 agents do)."""
     pkt = packet.Packet()
     pkt.add_protocol(ethernet.ethernet(BROADCAST, src_mac, ethernet.ether.ETH_TYPE_ARP))
     pkt.add_protocol(arp.arp(opcode=arp.ARP_REQUEST, src_mac=src_mac, src_ip=src_ip,

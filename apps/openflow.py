@@ -85,6 +85,10 @@ class OpenFlowPlugin(Plugin):
         if self.app is not None:
             self.app.changed(change)
 
+    def committed(self):
+        if self.app is not None:
+            self.app.run_soon()
+
     def trace(self, query, describe, live=False):
         """apps/trace.py on the controller's desired state; ``live`` reads back the flows of
         every switch the packet crosses."""
@@ -215,6 +219,30 @@ class QnetController(Reconciler):
                                         data=neighbors.arp_request(*ask)))
         return True
 
+    def _reconcile(self):
+        """A pass, then what routing asks of switches besides flows (after them, so a
+        flushed zone is not refilled by packets the old flows still NAT): gratuitous ARPs
+        where a floating IP or gateway now lives, a new gateway's question for its next
+        hop, and the conntrack zones of deleted routers flushed."""
+        super()._reconcile()
+        for chassis_id, net_id, mac, ip, target in self.desired.announce:
+            switch = self.switches.get(self.dpid_of(chassis_id))
+            net = self.desired.networks.get(net_id)
+            ofport = self.desired.mapped.get(chassis_id, {}).get(
+                net.physical_network) if net else None
+            if switch is not None and ofport is not None:
+                dp = switch.dp
+                parser, ofp = dp.ofproto_parser, dp.ofproto
+                dp.send_msg(parser.OFPPacketOut(dp, buffer_id=ofp.OFP_NO_BUFFER,
+                                                in_port=ofp.OFPP_CONTROLLER,
+                                                actions=[parser.OFPActionOutput(ofport)],
+                                                data=neighbors.arp_request(mac, ip,
+                                                                           target or ip)))
+        for chassis_id, zones in self.desired.flush.items():
+            switch = self.switches.get(self.dpid_of(chassis_id))
+            for zone in sorted(zones) if switch is not None else ():
+                switch.dp.send_msg(neighbors.flush_zone(switch.dp, zone))
+
     # -- the pass ------------------------------------------------------------------------------
     def connected_chassis(self):
         return [c for c in self.monitor.chassis.values() if getattr(c, "connected", True)]
@@ -332,6 +360,8 @@ class QnetController(Reconciler):
         switches = [{"chassis": ch.system_id, "connected": self.switch_of(ch) is not None,
                      "datapath_id": f"{ch.datapath_id:016x}" if ch.datapath_id else None,
                      "tunnel_ip": ch.tunnel_ip,
+                     "flows": len(self.desired.switches[ch.system_id].flows)
+                     if ch.system_id in self.desired.switches else 0,
                      "problems": [p.message for p in chassis_problems(
                          ch, self.switch_of(ch) is not None)],
                      "ports": [{"number": i.ofport, "name": i.name,

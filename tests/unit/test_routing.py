@@ -9,6 +9,7 @@ import pytest
 
 from apps import l3
 from apps import pipeline as pl
+from apps.ofmodel import packet_fields
 from apps.openflow import OpenFlowPlugin
 from controller.context import Context
 from controller.logical import FloatingIP, Router, RouterInterface
@@ -48,14 +49,14 @@ class World:
         self.cloud = FakeCloud(self.plugin)
         for h in (1, 2, 3):
             self.cloud.add_hypervisor(f"hv{h}", f"172.16.0.{h}", h)
-        self.ofport = {}
+        self.ofport, self.vms = {}, dict(VM)
         for name, (vni, cidr) in NETS.items():
             net, sub = network(name, vni, cidr=cidr, gateway=cidr[:-4] + "1")
             self.put("network", net)
             self.put("subnet", sub)
             self.put("port", port(f"r-{name}", name, RMAC[name], cidr[:-4] + "1",
                                   router=True))
-        for vm, (net, mac, ip, hv) in VM.items():
+        for vm, (net, mac, ip, hv) in self.vms.items():
             self.put("port", port(f"p-{vm}", net, mac, ip, f"vm-{vm}"))
             self.ofport[vm] = self.cloud.plug(hv, f"tap-{vm}", f"vm-{vm}")
         self.put("router", router("R1", 1, "A", "B"))
@@ -79,7 +80,7 @@ class World:
 
     def send(self, vm, dst_ip, dst_mac=None, ttl=64, **extra):
         """What VM ``vm`` sends to ``dst_ip`` through its router (its default gateway)."""
-        net, mac, ip, hv = VM[vm]
+        net, mac, ip, hv = self.vms[vm]
         fields = dict(eth_src=mac, eth_dst=dst_mac or RMAC[net], eth_type=IPV4, ipv4_src=ip,
                       ipv4_dst=dst_ip, ip_proto=ICMP, icmpv4_type=8, nw_ttl=ttl)
         fields.update(extra)
@@ -203,7 +204,7 @@ class Outside(World):
         self.put("subnet", ext[1])
         self.put("port", port("gw-R1", "X", GW_MAC, GW_IP, router=True))
         self.put("port", port("p-a2", "A", "fa:16:3e:00:0a:02", "10.0.1.20", "vm-a2"))
-        VM["a2"] = ("A", "fa:16:3e:00:0a:02", "10.0.1.20", "hv3")
+        self.vms["a2"] = ("A", "fa:16:3e:00:0a:02", "10.0.1.20", "hv3")
         self.ofport["a2"] = self.cloud.plug("hv3", "tap-a2", "vm-a2")
         r1 = self.plugin.model.routers["R1"]
         self.put("router", dataclasses.replace(r1, gateway=RouterInterface(
@@ -229,7 +230,7 @@ class Outside(World):
         self.cloud.settle()
 
     def associate(self, vm):
-        fixed = VM[vm][2]
+        fixed = self.vms[vm][2]
         old = self.plugin.model.floating_ips.get("F")
         self.put("floating_ip", FloatingIP("F", "p", "R1", "X", FIP, f"p-{vm}", fixed),
                  before=old)
@@ -311,8 +312,38 @@ def test_moving_a_floating_ip_moves_only_its_pieces(outside):
     assert (work.switches_touched, work.pieces_computed) == (2, 2)
 
 
-def test_tenants_keep_their_own_conntrack_zone(outside):
+def test_a_router_has_its_own_zone_and_leaves_none_behind(outside):
     outside.learn_outside()
     outside.send("a", FAR, ip_proto=TCP, tcp_src=5000, tcp_dst=80)
     zones = {c.zone for c in outside.switch("hv1").conntrack.connections()}
     assert zones == {pl.ROUTER_ZONE_BASE + 1}
+    outside.delete("router", outside.plugin.model.routers["R1"])
+    outside.cloud.settle()
+    assert outside.switch("hv1").conntrack.connections() == []
+    for hv in ("hv1", "hv2", "hv3"):
+        assert matching(outside.switch(hv), reg2=1) == [], hv
+
+
+def test_a_moved_floating_ip_announces_itself_where_it_lands(outside):
+    outside.associate("b")
+    outside.associate("a")
+    sent = [packet_fields(m.data) for m in outside.switch("hv1").packet_outs
+            if any(a.port == outside.physical["hv1"] for a in m.actions)]
+    assert {"arp_spa": FIP, "arp_tpa": FIP, "arp_sha": l3.fip_mac(FIP)}.items() <= \
+        sent[-1].items()
+
+
+def test_without_snat_the_outside_routes_to_the_subnets_through_the_gateway(outside):
+    outside.learn_outside()
+    r1 = outside.plugin.model.routers["R1"]
+    outside.put("router", dataclasses.replace(r1, snat=False), before=r1)
+    outside.cloud.settle()
+    out = outside.send("a", FAR, ip_proto=TCP, tcp_src=5000, tcp_dst=80)
+    assert out.outputs[0].fields["ipv4_src"] == VM["a"][2]
+    back = outside.from_outside("hv1", VM["a"][2], GW_MAC, src=FAR, tcp_src=80, tcp_dst=5000)
+    assert back.output_ports() == [outside.ofport["a"]], back.describe()
+    # with SNAT, the same packet is not let in
+    outside.put("router", r1, before=dataclasses.replace(r1, snat=False))
+    outside.cloud.settle()
+    assert outside.from_outside("hv1", VM["a"][2], GW_MAC, src=FAR, tcp_src=80,
+                                tcp_dst=5001).dropped
