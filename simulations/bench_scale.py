@@ -141,6 +141,8 @@ def run_case(n, p, repeat, null=False):
             results[name].append(timed(cloud, step))
         unstore(plugin.core, new.id)                   # the API's part of the delete
     for name, runs in results.items():
+        if not runs:
+            continue
         out[f"{name}_ctl_ms"] = statistics.median(r[0] for r in runs) * 1e3
         out[f"{name}_total_ms"] = statistics.median(r[1] for r in runs) * 1e3
         out[f"{name}_flow_mods"] = statistics.median(r[2] for r in runs)
