@@ -103,6 +103,11 @@ def test_another_project_sees_nothing_and_an_admin_sees_hypervisors(site, browse
     page.wait(lambda: page.by("table[data-admin=switches] tr"), "the hypervisors")
     text = page.by("table[data-admin=switches]")[0].text
     assert "hv1" in text and "hv2" in text and "172.16.0.1" in text
+    flows = page.driver.execute_script(
+        "const t = document.querySelector('table[data-admin=switches]');"
+        "const col = [...t.rows[0].cells].findIndex(c => c.textContent === 'flows');"
+        "return [...t.rows].slice(1).map(r => Number(r.cells[col].textContent));")
+    assert len(flows) == 2 and all(n > 0 for n in flows)     # flows per switch
 
 
 def test_the_seed_topology_is_drawn(site, browser):
