@@ -30,7 +30,8 @@ class CoreConfig:
 
 class Core:
     """Entry point of the logical model: ``core.networks``, ``core.subnets``, ``core.ports``,
-    and ``core.qos`` (QoS policies; the qos extension serves them); ``core.policy`` judges
+    ``core.qos`` (QoS policies; the qos extension serves them) and ``core.security_groups``
+    with ``core.security_group_rules`` (the security-group extension); ``core.policy`` judges
     who may do what."""
 
     def __init__(self, db, plugin, config=None):
@@ -38,6 +39,7 @@ class Core:
         from controller.policy import Policy
         from controller.ports import PortManager
         from controller.qos import BandwidthLimitRuleManager, QosPolicyManager
+        from controller.security_groups import SecurityGroupManager, SecurityGroupRuleManager
         from controller.subnets import SubnetManager
 
         self.db = db
@@ -49,6 +51,8 @@ class Core:
         self.ports = PortManager(self)
         self.qos = QosPolicyManager(self)
         self.qos_rules = BandwidthLimitRuleManager(self)
+        self.security_groups = SecurityGroupManager(self)
+        self.security_group_rules = SecurityGroupRuleManager(self)
         self.managers = {m.collection: m for m in (self.networks, self.subnets, self.ports)}
 
     @classmethod
@@ -82,8 +86,9 @@ class Core:
         return result
 
     def logical_snapshot(self):
-        """Every network, subnet, port and QoS policy as typed values (controller/logical.py),
-        read in one transaction: what a back-end mirrors when it boots."""
+        """Every network, subnet, port, QoS policy and security group as typed values
+        (controller/logical.py), read in one transaction: what a back-end mirrors when it
+        boots."""
         with self.db.read() as session:
             return snapshot.snapshot(session)
 
