@@ -12,7 +12,10 @@ AUTH ?= token
 MODE ?= overlay
 PYTEST_ARGS ?=
 
-.PHONY: run test setup system-packages clean
+# Only the benchmarks' peers need these (simulations/peers/): OVN on the lab, Neutron's API.
+PEER_APT_PACKAGES := ovn-central ovn-host mariadb-server
+
+.PHONY: run test setup system-packages clean peers
 
 setup: system-packages $(VENV)/.installed
 
@@ -36,6 +39,15 @@ run: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest -q -rs $(PYTEST_ARGS) tests
+
+# The peers the benchmarks compare against (docs/benchmarks.md); `make test` never needs them.
+peers: setup
+	@missing=$$(for p in $(PEER_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	simulations/peers/neutron.sh install
 
 clean:
 	rm -rf $(VENV) $(STATE_DIR)

@@ -39,6 +39,8 @@ setup(
         # The control channels' CA and certificates (`qnet-manage pki`, controller/pki.py),
         # made in-process rather than with ovs-pki's shell script (not on the controller host).
         "cryptography>=3.4",
+        # `auth = keystone`: validates Keystone tokens as Neutron does (rest/keystone.py).
+        "keystonemiddleware>=10.0",
     ],
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1"],
@@ -47,7 +49,12 @@ setup(
         "test": ["pytest>=7", "hypothesis>=6.0", "openstacksdk>=4.0",
                  "psycopg[binary]>=3.1",
                  # fuzzes a running server from its /openapi.json (tests/fuzz)
-                 "schemathesis>=4.0,<5"],
+                 "schemathesis>=4.0,<5",
+                 # the `openstack` command the CLI tests drive (tests/openstack_cli.py)
+                 "python-openstackclient>=7.0",
+                 # a real Keystone (SQLite, fernet) that the keystone tests start once per
+                 # session on loopback (simulations/keystone.py)
+                 "keystone>=26.0"],
     },
     entry_points={
         "console_scripts": [

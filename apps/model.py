@@ -1,7 +1,7 @@
 """The OpenFlow back-end's view of the world, as plain values.
 
-``LogicalModel`` mirrors the tenant model (networks, subnets, ports, QoS policies: the typed
-values of controller/logical.py) from the core's Change events;
+``LogicalModel`` mirrors the tenant model (networks, subnets, ports, QoS policies, routers and
+floating IPs: the typed values of controller/logical.py) from the core's Change events;
 ``Placement`` says where ports are bound and which tunnel leads where, derived from what the
 switches report (chassis). Both are what ``flows.compile_chassis`` needs, and nothing more.
 """
@@ -10,16 +10,17 @@ import dataclasses
 import netaddr
 
 from controller import binding
-from controller.logical import Network, Port, QoSPolicy, Subnet
+from controller.logical import FloatingIP, Network, Port, QoSPolicy, Router, Subnet
 from tunnel.mesh import tunnel_tag
 
 
 class LogicalModel:
-    """Networks, subnets, ports and QoS policies by id (the typed values of
-    controller/logical.py), kept current from the core's changes."""
+    """Networks, subnets, ports, QoS policies, routers and floating IPs by id (the typed
+    values of controller/logical.py), kept current from the core's changes."""
 
     def __init__(self):
         self.subnets, self.ports, self.qos_policies = {}, {}, {}
+        self.routers, self.floating_ips = {}, {}
         #: network id -> Network, with ``dhcp`` filled in from its subnets
         self.networks = {}
         self._networks_as_given = {}
@@ -27,16 +28,21 @@ class LogicalModel:
         #: chassis that had ACTIVE ports when the model was loaded from the database
         self.hosts_at_load = set()
         self._put = {Network: self._put_network, Subnet: self._put_subnet,
-                     Port: self._put_port, QoSPolicy: self._put_qos_policy}
+                     Port: self._put_port, QoSPolicy: self._put_qos_policy,
+                     Router: self._put_by_id(self.routers),
+                     FloatingIP: self._put_by_id(self.floating_ips)}
         self._remove = {Network: self._remove_network, Subnet: self._remove_subnet,
-                        Port: self._remove_port, QoSPolicy: self._remove_qos_policy}
+                        Port: self._remove_port, QoSPolicy: self._remove_qos_policy,
+                        Router: self._remove_by_id(self.routers),
+                        FloatingIP: self._remove_by_id(self.floating_ips)}
 
     @classmethod
     def load(cls, core):
         """The model of everything the core holds (``Core.logical_snapshot``)."""
         snap = core.logical_snapshot()
         model = cls()
-        for item in (*snap.networks, *snap.subnets, *snap.ports, *snap.qos_policies):
+        for item in (*snap.networks, *snap.subnets, *snap.ports, *snap.qos_policies,
+                     *snap.routers, *snap.floating_ips):
             model.put(item)
         model.hosts_at_load = set(snap.active_hosts)
         return model
@@ -51,15 +57,30 @@ class LogicalModel:
             self.put(change.after)
         if isinstance(change.subject, QoSPolicy):
             return {self.ports[p].network_id for p in self.ports_with_policy(change.subject.id)}
+        if isinstance(change.subject, Router):
+            return {i.network_id for v in (change.before, change.after) if v is not None
+                    for i in (*v.interfaces, *filter(None, [v.gateway]))}
+        if isinstance(change.subject, FloatingIP):
+            return {n for v in (change.before, change.after) if v is not None
+                    for n in (v.network_id, getattr(self.ports.get(v.port_id), "network_id",
+                                                    None)) if n is not None}
         return {v.id if isinstance(v, Network) else v.network_id
                 for v in (change.before, change.after) if v is not None}
 
     def put(self, item):
-        """Add or replace a Network, Subnet, Port or QoSPolicy."""
+        """Add or replace a Network, Subnet, Port, QoSPolicy, Router or FloatingIP."""
         self._put[type(item)](item)
 
     def remove(self, item):
         self._remove[type(item)](item)
+
+    @staticmethod
+    def _put_by_id(table):
+        return lambda item: table.__setitem__(item.id, item)
+
+    @staticmethod
+    def _remove_by_id(table):
+        return lambda item: table.pop(item.id, None)
 
     def _put_qos_policy(self, policy):
         self.qos_policies[policy.id] = policy

@@ -8,7 +8,7 @@ classes here, which carry only what switch programming needs, already validated 
 
 They are frozen (a back-end may keep and share them, and equal values mean "nothing to redo")
 and slotted (a back-end holds one per port: 100,000 of them in simulations/bench_scale.py).
-A new resource (a router) is added the same way: a class here, a ``_from_api``
+A new resource (a router, a security group) is added the same way: a class here, a ``_from_api``
 translator registered in ``FROM_API``, and its rows read in controller/snapshot.py. (This module
 imports no database code: a back-end that only takes values does not load SQLAlchemy.)
 """
@@ -26,6 +26,11 @@ class Network:
     #: has at least one DHCP-enabled IPv4 subnet: the core reports a network without its
     #: subnets, so the back-end's model that holds them fills this in (dataclasses.replace)
     dhcp: bool = False
+    #: ``router:external``: routers may have their gateway on it, floating IPs come from it
+    external: bool = False
+    #: a flat provider network's physical network (``provider:physical_network``): reached
+    #: through the hypervisor's bridge mapping of that name instead of tunnels; None: VXLAN
+    physical_network: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -140,6 +145,52 @@ class SecurityGroup:
     rules: tuple = ()            # SecurityGroupRule, sorted by id
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class RouterInterface:
+    """One address of a router on one subnet: the router's port there (a port with device
+    owner ``network:router_interface``, or ``network:router_gateway`` for the gateway), its
+    MAC, the address (the subnet's gateway when attached by subnet) and the subnet's CIDR."""
+
+    port_id: str
+    subnet_id: str
+    network_id: str
+    mac: str
+    ip: str
+    cidr: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Router:
+    """A virtual router. ``zone`` is its own number 1..32767, unique among routers (its
+    conntrack zone is derived from it); ``snat`` says whether traffic leaving through the
+    gateway is source-NATed to the gateway address; ``interfaces`` are RouterInterfaces
+    sorted by (subnet, port); ``gateway`` a RouterInterface on the external network or None;
+    ``routes`` the extra routes ((destination cidr, next hop), ...)."""
+
+    id: str
+    project_id: str
+    admin_up: bool
+    zone: int
+    snat: bool
+    interfaces: tuple = ()
+    gateway: RouterInterface | None = None
+    routes: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FloatingIP:
+    """An address of an external network (``network_id``) that stands for ``fixed_ip`` of
+    port ``port_id`` through router ``router_id`` (both None when not associated)."""
+
+    id: str
+    project_id: str
+    router_id: str | None
+    network_id: str
+    floating_ip: str
+    port_id: str | None = None
+    fixed_ip: str | None = None
+
+
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
     """Everything a back-end mirrors, read in one transaction (controller/snapshot.py)."""
@@ -150,6 +201,8 @@ class Snapshot:
     qos_policies: tuple
     #: hosts where ports were last reported ACTIVE: who a restarted back-end should hear from
     active_hosts: frozenset
+    routers: tuple = ()
+    floating_ips: tuple = ()
     security_groups: tuple = ()
 
 
@@ -163,6 +216,25 @@ def make_port(id_, network_id, mac, ips, security, pairs, admin_up, attachment, 
                 tuple((p["mac_address"], p["ip_address"]) for p in pairs), admin_up, attachment,
                 qos_policy_id, binding_of(profile), is_router_owner(device_owner), project_id,
                 tuple(sorted(security_groups)) if security else ())
+
+
+ROUTER_INTERFACE = "network:router_interface"
+ROUTER_GATEWAY = "network:router_gateway"
+
+
+def make_router(id_, project_id, admin_up, zone, snat, routes, addresses):
+    """A Router from its row's values (``routes`` as {"destination", "nexthop"} records) and
+    ``addresses``: (port type, port id, subnet id, network id, mac, ip, cidr) of each address
+    of its ports, the type ROUTER_INTERFACE or ROUTER_GATEWAY. The gateway is the gateway
+    port's first IPv4 address (else its first address)."""
+    interfaces, gateways = [], []
+    for kind, port_id, subnet_id, network_id, mac, ip, cidr in addresses:
+        (gateways if kind == ROUTER_GATEWAY else interfaces).append(
+            RouterInterface(port_id, subnet_id, network_id, mac, ip, cidr))
+    gateways.sort(key=lambda i: ":" in i.ip)
+    return Router(id_, project_id, admin_up, zone, snat,
+                  tuple(sorted(interfaces, key=lambda i: (i.subnet_id, i.port_id))),
+                  gateways[0] if gateways else None, routes_of(routes))
 
 
 def is_router_owner(device_owner):
@@ -211,7 +283,9 @@ def binding_of(profile):
 
 def _network_from_api(body):
     return Network(body["id"], body["provider:segmentation_id"], body["mtu"],
-                   body["admin_state_up"], body.get("qos_policy_id"))
+                   body["admin_state_up"], body.get("qos_policy_id"),
+                   external=body.get("router:external", False),
+                   physical_network=body.get("provider:physical_network"))
 
 
 def _subnet_from_api(body):
@@ -271,10 +345,18 @@ def _security_group_from_api(body):
                          rules_of(body["security_group_rules"]))
 
 
+def _floating_ip_from_api(body):
+    return FloatingIP(body["id"], body["project_id"], body["router_id"],
+                      body["floating_network_id"], body["floating_ip_address"],
+                      body["port_id"], body["fixed_ip_address"])
+
+
 #: resource name (as in a Change) -> its translator from an API body (an admin's view)
 FROM_API = {"network": _network_from_api, "subnet": _subnet_from_api, "port": _port_from_api,
             "interface": _port_from_api, "qos_policy": _qos_policy_from_api,
-            "security_group": _security_group_from_api}
+            "floating_ip": _floating_ip_from_api, "security_group": _security_group_from_api}
+# A router's API body does not list its interfaces (they are ports): the core builds Router
+# values itself (controller/routers.py) and hands them to every Change it makes.
 
 
 def from_api(resource, body):

@@ -74,6 +74,18 @@ class Network(Timestamped, Base):
     segmentation_id: Mapped[int] = mapped_column(Integer, unique=True)
     # The QoS policy of the network's ports that name none of their own (qos extension).
     qos_policy_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    # The port_security_enabled of its new ports that state none (port-security extension,
+    # as in Neutron); null (databases made before the column) means true.
+    port_security_enabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True,
+                                                               default=True)
+    # router:external (external-net extension): routers may set their gateway on it and
+    # floating IPs come from it. Nullable like every column added to an existing table; null
+    # reads as false.
+    router_external: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=False)
+    # provider:network_type "flat" with its provider:physical_network (the name a hypervisor's
+    # bridge mapping gives a physical bridge); both null for a VXLAN network.
+    network_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    physical_network: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     subnets: Mapped[list["Subnet"]] = relationship(
         back_populates="network", cascade="all, delete-orphan", order_by="Subnet.created_at")
@@ -219,9 +231,10 @@ class SecurityGroupRule(Timestamped, Base):
     project_id: Mapped[str] = mapped_column(String(64), index=True)
     security_group_id: Mapped[str] = mapped_column(
         ForeignKey("securitygroups.id", ondelete="CASCADE"), index=True)
-    # A rule naming a group keeps that group from being deleted (409, like a port using it).
+    # Peers are that group's ports; deleting the group deletes the rules that name it (as
+    # Neutron: the core reports each group that loses a rule as updated).
     remote_group_id: Mapped[str | None] = mapped_column(
-        ForeignKey("securitygroups.id"), nullable=True, index=True)
+        ForeignKey("securitygroups.id", ondelete="CASCADE"), nullable=True, index=True)
     direction: Mapped[str] = mapped_column(String(8))
     ethertype: Mapped[str] = mapped_column(String(4))
     protocol: Mapped[str | None] = mapped_column(String(40), nullable=True)
@@ -251,3 +264,56 @@ class DefaultSecurityGroup(Base):
     project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     security_group_id: Mapped[str] = mapped_column(
         ForeignKey("securitygroups.id", ondelete="CASCADE"), unique=True)
+
+
+class Router(Timestamped, Base):
+    """A virtual router (router extension). Its interfaces and gateway are ports, tied to it
+    by RouterPort rows (not by the ports' own device_id, which a port's owner may write)."""
+
+    __tablename__ = "routers"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    # The router's own number 1..32767, unique: the back-end derives its conntrack zone from it.
+    zone: Mapped[int] = mapped_column(Integer, unique=True)
+    # The gateway port on the external network (a RouterPort of type router_gateway too).
+    gw_port_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    enable_snat: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Extra routes [{"destination", "nexthop"}] (extraroute extension): never queried by SQL.
+    routes: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class RouterPort(Base):
+    """A port of a router: an interface on a tenant subnet, or the gateway. A port belongs to
+    at most one router (primary key); deleting either removes the row."""
+
+    __tablename__ = "routerports"
+    port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    router_id: Mapped[str] = mapped_column(ForeignKey("routers.id", ondelete="CASCADE"),
+                                           index=True)
+    # network:router_interface or network:router_gateway
+    port_type: Mapped[str] = mapped_column(String(255))
+
+
+class FloatingIP(Timestamped, Base):
+    """A floating IP (``/v2.0/floatingips``): an address of an external network, held by a
+    port of its own there (device owner network:floatingip), that stands for one fixed
+    address of one port through the router that connects that port's subnet to the external
+    network. One floating IP per fixed address (unique constraint)."""
+
+    __tablename__ = "floatingips"
+    __table_args__ = (UniqueConstraint("fixed_port_id", "fixed_ip_address",
+                                       name="uniq_floatingips_fixed"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    floating_network_id: Mapped[str] = mapped_column(String(36), index=True)
+    floating_port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"),
+                                                  unique=True)
+    floating_ip_address: Mapped[str] = mapped_column(String(64))
+    fixed_port_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    fixed_ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    router_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")

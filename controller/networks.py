@@ -26,7 +26,8 @@ def as_parent(project_id, shared):
 # A network's id and owner by id, for admins and for everyone else: built once (see
 # find_brief). Table columns, not ORM attributes, so that running them involves no ORM
 # machinery at all.
-_ANY_NETWORK = select(_NETWORKS.id, _NETWORKS.project_id, _NETWORKS.shared).where(
+_ANY_NETWORK = select(_NETWORKS.id, _NETWORKS.project_id, _NETWORKS.shared,
+                      _NETWORKS.port_security_enabled).where(
     _NETWORKS.id == bindparam("id"))
 _VISIBLE_NETWORK = _ANY_NETWORK.where(own_or_shared(bindparam("project_id")))
 
@@ -70,13 +71,14 @@ class NetworkManager(ResourceManager):
             "provider:physical_network": None,
             "provider:segmentation_id": net.segmentation_id,
             "qos_policy_id": net.qos_policy_id,
+            "port_security_enabled": net.port_security_enabled is not False,
             "created_at": isoformat(net.created_at),
             "updated_at": isoformat(net.updated_at),
             "revision_number": net.revision_number,
         }
 
     def find_brief(self, session, ctx, id_):
-        """(id, project_id, shared) of the network if ``ctx`` may see it, else
+        """(id, project_id, shared, port_security_enabled) of the network if ``ctx`` may see it, else
         NetworkNotFound (as ``find``).
 
         For callers that need only that (a port create): it reads three columns of one row
@@ -145,7 +147,9 @@ class NetworkManager(ResourceManager):
                           name=attrs.get("name", ""), description=attrs.get("description", ""),
                           admin_state_up=attrs.get("admin_state_up", True),
                           shared=attrs.get("shared", False), mtu=mtu, segmentation_id=vni,
-                          qos_policy_id=attrs.get("qos_policy_id"), subnets=[])
+                          qos_policy_id=attrs.get("qos_policy_id"),
+                          port_security_enabled=attrs.get("port_security_enabled", True),
+                          subnets=[])
             session.add(net)
             session.flush()
             new = self.to_dict(net)
@@ -174,7 +178,7 @@ class NetworkManager(ResourceManager):
             if attrs.get("qos_policy_id") is not None:
                 self.core.qos.check_usable(session, ctx, attrs["qos_policy_id"])
             for key in ("name", "description", "admin_state_up", "shared", "mtu",
-                        "qos_policy_id"):
+                        "qos_policy_id", "port_security_enabled"):
                 if key in attrs:
                     setattr(net, key, attrs[key])
             touch(net)

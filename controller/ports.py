@@ -279,13 +279,15 @@ class PortManager(ResourceManager):
 
     def create(self, ctx, attrs):
         def work(session):
-            network_id, network_owner, shared = self.core.networks.find_brief(
+            network_id, network_owner, shared, net_security = self.core.networks.find_brief(
                 session, ctx, attrs["network_id"])
             project = self.owner_of_new(ctx, attrs)
             self.authorize(ctx, "create", {"project_id": project, "tenant_id": project,
                                            **as_parent(network_owner, shared)}, attrs)
             mac = self._choose_mac(session, network_id, attrs.get("mac_address"))
-            port = self._new_port(attrs, project, network_id, mac)
+            # a port that states no port_security_enabled takes its network's (as Neutron)
+            port = self._new_port({"port_security_enabled": net_security is not False, **attrs},
+                                  project, network_id, mac)
             self.core.qos.check_usable(session, ctx, port.qos_policy_id)
             self._check_security(port)
             groups, changes = self.core.security_groups.groups_of_new_port(

@@ -42,11 +42,15 @@ class PortSecurity(Extension):
     alias = "port-security"
     name = "Port Security"
     description = ("port_security_enabled on ports: when true (the default) a port may only "
-                   "send from its own MAC and IPs, plus its allowed address pairs.")
+                   "send from its own MAC and IPs, plus its allowed address pairs; on "
+                   "networks: the value of their new ports that state none.")
 
     def attributes(self):
         return {"ports": {"port_security_enabled": Attr(t.Boolean(), post=True, put=True,
-                                                        sort=True)}}
+                                                        sort=True)},
+                "networks": {"port_security_enabled": Attr(
+                    t.Boolean(), post=True, put=True,
+                    doc="Default of the network's new ports (true unless set).")}}
 
 
 class AllowedAddressPairs(Extension):
@@ -129,6 +133,8 @@ class NetworkIpAvailability(Extension):
                 "total_ips": Attr(COUNT, filter=False),
                 "used_ips": Attr(COUNT, filter=False),
                 "subnet_ip_availability": Attr(subnet_usage, filter=False),
+                "ip_version": Attr(t.Enum(4, 6), doc="A filter only: networks with subnets "
+                                                     "of this version, counting only those."),
             }, path="network-ip-availabilities", read_only=True, doc=self.description)]
 
     def managers(self, core):

@@ -246,6 +246,19 @@ def _discovery_paths(registry):
             "responses": _responses((200, *ALWAYS, 403, 404), {"description": "OK", **_json(
                 _wrapped("topology", {"type": "object"}))})}},
     }
+    if registry.enabled("qos"):
+        paths["/v2.0/qos/rule-types"] = {"get": {
+            "operationId": "list_qos_rule_types", "tags": ["policies"],
+            "summary": "The QoS rule types this service enforces",
+            "responses": _responses((200, *ALWAYS), {"description": "OK", **_json(_wrapped(
+                "rule_types", {"type": "array", "items": {"type": "object"}}))})}}
+        paths["/v2.0/qos/rule-types/{type}"] = {"get": {
+            "operationId": "show_qos_rule_type", "tags": ["policies"],
+            "summary": "One QoS rule type and its parameters",
+            "parameters": [{"name": "type", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": _responses((200, *ALWAYS, 404), {"description": "OK", **_json(
+                _wrapped("rule_type", {"type": "object"}))})}}
     if registry.enabled("qnet-port-stats"):
         paths["/v2.0/ports/{id}/qnet-stats"] = {"get": {
             "operationId": "show_port_stats", "tags": ["ports"],

@@ -9,9 +9,18 @@ which answers 404 when the parent is not visible and serves the children of that
 import urllib.parse
 
 from controller import errors
+from controller.qos import DIRECTIONS, MAX_KBPS
 from rest import types as t
 from rest.wsgi import json_body, json_response
 
+#: The QoS rule types and their parameters, in the shape of Neutron's rule-type details.
+QOS_RULE_TYPES = {"bandwidth_limit": [
+    {"parameter_name": "max_kbps", "parameter_type": "range",
+     "parameter_values": {"start": 1, "end": MAX_KBPS}},
+    {"parameter_name": "max_burst_kbps", "parameter_type": "range",
+     "parameter_values": {"start": 0, "end": MAX_KBPS}},
+    {"parameter_name": "direction", "parameter_type": "choices",
+     "parameter_values": list(DIRECTIONS)}]}
 LIST_PARAMS = {"fields", "limit", "marker", "page_reverse", "sort_key", "sort_dir"}
 
 
@@ -33,6 +42,9 @@ class V2Api:
         router.add("GET", "/v2.0/extensions/{alias}", self.show_extension, render_error)
         if self.registry.enabled("qnet-port-stats"):
             router.add("GET", "/v2.0/ports/{id}/qnet-stats", self.port_stats, render_error)
+        if self.registry.enabled("qos"):
+            router.add("GET", "/v2.0/qos/rule-types", self.list_rule_types, render_error)
+            router.add("GET", "/v2.0/qos/rule-types/{type}", self.show_rule_type, render_error)
         for spec in self.registry.resources.values():
             base = "/v2.0/" + spec.url
             bind = (lambda f, s: lambda req, ctx, **kw: f(req, ctx, s, **kw))
@@ -205,6 +217,17 @@ class V2Api:
     def delete(self, req, ctx, spec, id, **scope):
         self.manager(spec, ctx, scope).delete(ctx, id)
         return json_response(None, 204)
+
+    def list_rule_types(self, req, ctx):
+        """The QoS rule types this service enforces (``openstack network qos rule type
+        list``); Neutron's filters for it are about drivers, of which qnet has one."""
+        return json_response({"rule_types": [{"type": t} for t in QOS_RULE_TYPES]})
+
+    def show_rule_type(self, req, ctx, type):
+        if type not in QOS_RULE_TYPES:
+            raise errors.NotFound(f"QoS rule type {type} could not be found.")
+        return json_response({"rule_type": {"type": type, "drivers": [
+            {"name": "qnet", "supported_parameters": QOS_RULE_TYPES[type]}]}})
 
     def port_stats(self, req, ctx, id):
         return json_response({"port_stats": self.core.ports.stats(ctx, id)})

@@ -26,9 +26,10 @@ One job per module:
 * ``tracer``    the pipeline a packet runs through, TraceResult
 * ``datapath``  ModelDatapath: a SwitchModel behind os-ken's Datapath interface
 * ``network``   SwitchNetwork: many switches in one process
+* ``conntrack`` per-zone connection tables: what ``ct`` sees and commits
 * ``dump``      canonical dumps for comparisons, dump-flows text for messages
 
-Not modelled: counters, timeouts, rate limiting, conntrack, learn.
+Not modelled: counters, timeouts, rate limiting, NAT, learn.
 """
 from apps.ofmodel.datapath import ModelDatapath
 from apps.ofmodel.dump import flow_table_dump, format_flows, group_dump, meter_dump, switch_dump

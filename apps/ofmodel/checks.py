@@ -88,6 +88,8 @@ def _check_instructions(switch, table_id, match, instructions):
                              'meter %d does not exist' % inst.meter_id)
         elif t in (ofp.OFPIT_APPLY_ACTIONS, ofp.OFPIT_WRITE_ACTIONS):
             check_actions(switch, inst.actions, match_dict(match))
+    if switch.validate:
+        _check_conjunctive(instructions)
     ranks = [INST_ORDER[i.type] for i in instructions]
     if ranks == sorted(ranks):
         return tuple(instructions)
@@ -129,10 +131,54 @@ def check_actions(switch, actions, mdict):
         elif isinstance(a, parser.NXActionOutputReg):
             ofs, n = ofs_nbits(a.ofs_nbits)
             _check_bits(switch, a.src, ofs, n, mdict)
+        elif isinstance(a, parser.NXActionCT):
+            _check_ct(switch, a, mdict)
         elif isinstance(a, parser.NXActionResubmitTable):
             if a.table_id != 0xff and a.table_id > MAX_TABLE:
                 raise Reject('OFPET_BAD_ACTION', 'OFPBAC_BAD_ARGUMENT',
                              'resubmit to table %d' % a.table_id)
+
+
+def _check_conjunctive(instructions):
+    """OVS: a flow with ``conjunction`` actions has nothing else (no other action, no other
+    instruction), and each clause k of n has 1 <= k+1 <= n, 2 <= n <= 64."""
+    acts = list(actions_of(instructions))
+    conj = [a for a in acts if isinstance(a, parser.NXActionConjunction)]
+    if not conj:
+        return
+    if len(conj) != len(acts) or len(instructions) != 1:
+        raise Reject('OFPET_BAD_ACTION', 'OFPBAC_BAD_ARGUMENT',
+                     'a flow with conjunction actions may have no other action or instruction')
+    for a in conj:
+        if not (2 <= a.n_clauses <= 64 and 0 <= a.clause < a.n_clauses):
+            raise Reject('OFPET_BAD_ACTION', 'OFPBAC_BAD_ARGUMENT',
+                         'conjunction(%d,%d/%d)' % (a.id, a.clause + 1, a.n_clauses))
+
+
+def _check_ct(switch, a, mdict):
+    """OVS: ``ct`` only on a flow that matches IPv4 or IPv6; its zone field's bits exist; its
+    ``exec`` (only with commit) only loads ct_mark and ct_label; a recirculation table exists."""
+    if mdict is not None and switch.validate:
+        eth = mdict.get('eth_type')
+        if eth is None or eth[1] is not None or eth[0] not in (0x0800, 0x86dd):
+            raise Reject('OFPET_BAD_ACTION', 'OFPBAC_MATCH_INCONSISTENT',
+                         'ct needs eth_type 0x0800 or 0x86dd in the match')
+    if a.zone_src:
+        ofs, n = ofs_nbits(a.zone_ofs_nbits)
+        if n > 16:
+            raise Reject('OFPET_BAD_ACTION', 'OFPBAC_BAD_ARGUMENT', 'ct zone wider than 16 bits')
+        _check_bits(switch, a.zone_src, ofs, n, None)
+    elif not 0 <= a.zone_ofs_nbits <= 0xffff:
+        raise Reject('OFPET_BAD_ACTION', 'OFPBAC_BAD_ARGUMENT', 'ct zone %r' % a.zone_ofs_nbits)
+    if a.recirc_table != 0xff and a.recirc_table > MAX_TABLE:
+        raise Reject('OFPET_BAD_ACTION', 'OFPBAC_BAD_ARGUMENT', 'ct table %d' % a.recirc_table)
+    if a.actions and not a.flags & 1:
+        raise Reject('OFPET_BAD_ACTION', 'OFPBAC_BAD_ARGUMENT', 'ct exec needs commit')
+    for inner in a.actions:
+        name = canon_name(getattr(inner, 'key', None) or getattr(inner, 'dst', '') or '')
+        if name not in ('ct_mark', 'ct_label'):
+            raise Reject('OFPET_BAD_ACTION', 'OFPBAC_BAD_ARGUMENT',
+                         'ct exec may only set ct_mark or ct_label: %r' % (inner,))
 
 
 def _check_bits(switch, name, ofs, n, mdict):

@@ -83,10 +83,34 @@ def _format_action(a):
     if isinstance(a, parser.NXActionRegMove):
         return 'move:%s[%d..%d]->%s[%d..%d]' % (a.src_field, a.src_ofs, a.src_ofs + a.n_bits - 1,
                                                a.dst_field, a.dst_ofs, a.dst_ofs + a.n_bits - 1)
+    if isinstance(a, parser.NXActionConjunction):
+        return 'conjunction(%d,%d/%d)' % (a.id, a.clause + 1, a.n_clauses)
+    if isinstance(a, parser.NXActionCT):
+        return _format_ct(a)
+    if isinstance(a, parser.NXActionRegLoad):
+        ofs, n = a.ofs_nbits >> 6, (a.ofs_nbits & 0x3f) + 1
+        return 'load:%#x->%s[%d..%d]' % (a.value, a.dst, ofs, ofs + n - 1)
+    if isinstance(a, parser.NXActionOutputReg):
+        ofs, n = a.ofs_nbits >> 6, (a.ofs_nbits & 0x3f) + 1
+        return 'output:%s[%d..%d]' % (a.src, ofs, ofs + n - 1)
     if isinstance(a, parser.NXActionResubmitTable):
         return 'resubmit(%s,%d)' % ('' if a.in_port == ofp.OFPP_IN_PORT else a.in_port,
                                     a.table_id)
     return type(a).__name__.replace('OFPAction', '').lower()
+
+
+def _format_ct(a):
+    parts = ['commit'] if a.flags & 1 else []
+    if a.zone_src:
+        ofs, n = a.zone_ofs_nbits >> 6, (a.zone_ofs_nbits & 0x3f) + 1
+        parts.append('zone=%s[%d..%d]' % (a.zone_src, ofs, ofs + n - 1))
+    else:
+        parts.append('zone=%d' % a.zone_ofs_nbits)
+    if a.recirc_table != 0xff:
+        parts.append('table=%d' % a.recirc_table)
+    if a.actions:
+        parts.append('exec(%s)' % ','.join(_format_action(x) for x in a.actions))
+    return 'ct(%s)' % ','.join(parts)
 
 
 def _format_instructions(instructions):

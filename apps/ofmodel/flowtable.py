@@ -25,6 +25,13 @@ def actions_of(instructions):
             yield from inst.actions
 
 
+def conjunctions_of(entry):
+    """((clause, n_clauses, id), ...) of an entry's ``conjunction`` actions (clause 0-based, as
+    on the wire: ovs-ofctl's ``conjunction(id,k/n)`` has clause k-1)."""
+    return tuple((a.clause, a.n_clauses, a.id) for a in actions_of(entry.instructions)
+                 if isinstance(a, parser.NXActionConjunction))
+
+
 class FlowEntry:
     """One flow entry. ``match`` is the canonical tuple ((field, int value, int mask|None), ...);
     ``instructions`` the os-ken instruction objects (in specification order)."""
@@ -198,6 +205,51 @@ class FlowTables:
             t = self.tables.get(table_id)
             return len(t.entries) if t else 0
         return sum(len(t.entries) for t in self.tables.values())
+
+    def lookup_conjunctive(self, table_id, pkt):
+        """The entry a switch uses for `pkt` in `table_id`, conjunctive matches included:
+        entries with ``conjunction`` actions above the best ordinary match count when, at one
+        priority, every clause of a conjunction id matched; the table is then looked up again
+        with ``conj_id`` set to the lowest such id (higher priorities first)."""
+        t = self.tables.get(table_id)
+        if t is None:
+            return None
+        clauses = {}          # priority -> {conj id: (n, set of matched clauses)}
+        for e in t.entries:
+            for name, v, m in e.match:
+                pv = pkt.get(name, 0)
+                if (pv if m is None else pv & m) != v:
+                    break
+            else:
+                conj = conjunctions_of(e)
+                if not conj:
+                    hard = e
+                    break
+                at = clauses.setdefault(e.priority, {})
+                for clause, n, conj_id in conj:
+                    at.setdefault(conj_id, (n, set()))[1].add(clause)
+        else:
+            hard = None
+        for priority in sorted(clauses, reverse=True):
+            done = sorted(i for i, (n, seen) in clauses[priority].items() if len(seen) == n)
+            if done:
+                saved = pkt.get('conj_id')
+                pkt['conj_id'] = done[0]
+                try:
+                    return self._lookup_plain(t, pkt)
+                finally:
+                    if saved is None:
+                        del pkt['conj_id']
+                    else:
+                        pkt['conj_id'] = saved
+        return hard
+
+    @staticmethod
+    def _lookup_plain(t, pkt):
+        for e in t.entries:
+            if e.matches(pkt) and not conjunctions_of(e):
+                return e
+        return None
 
     def lookup(self, table_id, pkt):
         """Highest-priority entry of `table_id` matching `pkt` (a dict of int field values)."""

@@ -8,6 +8,7 @@ from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from apps.ofmodel import tracer
+from apps.ofmodel.conntrack import Conntrack
 from apps.ofmodel.errors import OFError, Reject, error_reply, switch_error
 from apps.ofmodel.fields import field_to_user
 from apps.ofmodel.flowtable import FlowTables
@@ -27,11 +28,12 @@ class SwitchModel:
     """State of one OF1.3 switch.
 
     ``ports`` {port_no: OFPPort}; ``flow_tables`` (FlowTables); ``groups`` {id: GroupEntry};
-    ``meters`` {id: MeterEntry}; ``errors`` the SwitchErrors of refused messages (raised as
+    ``meters`` {id: MeterEntry}; ``conntrack`` its connections (apps/ofmodel/conntrack.py,
+    changed by the packets traced); ``errors`` the SwitchErrors of refused messages (raised as
     OFError instead with raise_errors=True); ``validate=False`` skips the checks a switch makes
     on what it is sent; ``barriers``, ``packet_outs``, ``unknown`` (messages it has no model
     for) and ``msg_count`` record what it received."""
-    __slots__ = ('dpid', 'ports', 'flow_tables', 'groups', 'meters', 'errors', 'barriers',
+    __slots__ = ('dpid', 'ports', 'flow_tables', 'groups', 'meters', 'conntrack', 'errors', 'barriers',
                  'packet_outs', 'unknown', 'raise_errors', 'validate', 'msg_count',
                  '__weakref__')
 
@@ -46,6 +48,7 @@ class SwitchModel:
         self.flow_tables = FlowTables()
         self.groups = {}
         self.meters = {}
+        self.conntrack = Conntrack()
         self.errors = []
         self.barriers = 0
         self.packet_outs = []

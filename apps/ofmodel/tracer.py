@@ -5,22 +5,34 @@ set, executed at the end of the pipeline in specification order), write_metadata
 Actions: set_field, push/pop VLAN, output (IN_PORT, CONTROLLER -> packet-in, FLOOD/ALL, TABLE in
 a packet-out), group (ALL; INDIRECT; SELECT: first bucket of non-zero weight; FAST_FAILOVER:
 first bucket whose watch port is up) and the Nicira actions reg_move, reg_load, reg_load2,
-resubmit, resubmit_table, output_reg. Output to the packet's own in_port is suppressed (as OVS
-does) unless OFPP_IN_PORT is used. A table miss drops.
+resubmit, resubmit_table, output_reg, ct and conjunction. Output to the packet's own in_port is
+suppressed (as OVS does) unless OFPP_IN_PORT is used. A table miss drops.
 
-Not modelled: counters, rate limiting (a trace records the meters a packet passed), conntrack,
-learn, packet parsing beyond ``packet_fields`` (a packet is a dict of OXM fields).
+``ct(zone=..., table=N, commit, exec(...))`` looks the packet up in the switch's connection table
+(apps/ofmodel/conntrack.py) in the zone given as a value or a field's bits; with ``commit`` it
+creates the connection and applies the ``exec`` loads of ``ct_mark``/``ct_label`` to it; with a
+table the packet, its ct fields set, is recirculated there (its other fields and registers
+kept), while the actions after ``ct`` go on with the packet as it was. A trace therefore
+changes the switch's connections, as a real packet does.
+Conjunctive flows are matched as OVS does: among the flows of a table that match, those with
+``conjunction`` actions above the best ordinary match count only when every clause of one
+conjunction id matched at one priority; the table is then looked up again with ``conj_id`` set.
+
+Not modelled: counters, rate limiting (a trace records the meters a packet passed), learn, NAT,
+packet parsing beyond ``packet_fields`` (a packet is a dict of OXM fields).
 """
 import collections
 
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
+from apps.ofmodel import conntrack
 from apps.ofmodel.dump import format_entry
 from apps.ofmodel.fields import (bits_get, bits_set, canon_name, field_to_int, fields_agree,
                                  ofs_nbits, packet_dict, packet_fields, snapshot)
 
 MAX_DEPTH = 64
+NX_CT_F_COMMIT, NX_CT_RECIRC_NONE = 1, 0xff
 
 Output = collections.namedtuple('Output', 'port fields')
 
@@ -141,7 +153,7 @@ def _pipeline(sw, table_id, pkt, res, depth):
 
 def _run(sw, table_id, pkt, action_set, res, depth):
     """Run tables from table_id until an entry has no goto; True if it ended in a miss."""
-    lookup = sw.flow_tables.lookup
+    lookup = sw.flow_tables.lookup_conjunctive
     while True:
         entry = lookup(table_id, pkt)
         res.path.append((table_id, entry))
@@ -309,6 +321,39 @@ def _a_resubmit(sw, a, pkt, res, depth, entry):
     pkt['in_port'] = saved
 
 
+def _a_ct(sw, a, pkt, res, depth, entry):
+    zone = a.zone_ofs_nbits if not a.zone_src else \
+        bits_get(pkt.get(canon_name(a.zone_src), 0), *ofs_nbits(a.zone_ofs_nbits))
+    ct_fields = sw.conntrack.track(zone, pkt)
+    if a.flags & NX_CT_F_COMMIT:
+        loads = {'ct_mark': ct_fields['ct_mark'], 'ct_label': ct_fields['ct_label']}
+        for inner in a.actions:
+            h = _ACTIONS.get(type(inner))
+            if h is None or h is _a_ct:
+                res.notes.append('unsupported action in ct exec: %r' % (inner,))
+                continue
+            h(sw, inner, loads, res, depth, entry)
+        if sw.conntrack.commit(zone, pkt, loads['ct_mark'], loads['ct_label']) is not None:
+            ct_fields.update(loads)
+    if a.recirc_table == NX_CT_RECIRC_NONE:
+        return
+    if depth >= MAX_DEPTH:
+        res.notes.append('depth limit reached at ct(table=%d)' % a.recirc_table)
+        return
+    _pipeline_from(sw, a.recirc_table, {**pkt, **ct_fields}, res, depth + 1)
+
+
+def _pipeline_from(sw, table_id, pkt, res, depth):
+    """A recirculated packet: a pipeline pass of its own, with its own action set."""
+    saved = res.action_set
+    _pipeline(sw, table_id, pkt, res, depth)
+    res.action_set = saved
+
+
+def _a_conjunction(sw, a, pkt, res, depth, entry):
+    res.notes.append('conjunction action executed outside a conjunctive lookup')
+
+
 _ACTIONS = {
     parser.OFPActionOutput: _a_output,
     parser.OFPActionGroup: _a_group,
@@ -327,4 +372,6 @@ _ACTIONS = {
     parser.NXActionOutputReg: _a_output_reg,
     parser.NXActionResubmit: _a_resubmit,
     parser.NXActionResubmitTable: _a_resubmit,
+    parser.NXActionCT: _a_ct,
+    parser.NXActionConjunction: _a_conjunction,
 }

@@ -156,3 +156,25 @@ def test_the_back_end_reads_no_api_attribute_names(package):
                  for path in sorted((ROOT / package).rglob("*.py"))
                  for line, name in api_names_read(path.read_text())]
     assert offending == [], "read typed values (controller/logical.py) instead"
+
+
+def test_a_router_is_built_from_its_ports_addresses():
+    """The gateway is the gateway port's IPv4 address, interfaces come sorted, routes typed."""
+    gw = logical.ROUTER_GATEWAY
+    inside = logical.ROUTER_INTERFACE
+    router = logical.make_router("r", "alice", True, 7, False,
+                                 [{"destination": "10.9.0.0/16", "nexthop": "10.1.0.9"}], [
+                                     (inside, "p2", "s2", "n2", "fa:16:3e:00:00:02",
+                                      "10.2.0.1", "10.2.0.0/24"),
+                                     (gw, "pg", "sx6", "nx", "fa:16:3e:00:00:09",
+                                      "2001:db8::5", "2001:db8::/64"),
+                                     (gw, "pg", "sx", "nx", "fa:16:3e:00:00:09",
+                                      "203.0.113.5", "203.0.113.0/24"),
+                                     (inside, "p1", "s1", "n1", "fa:16:3e:00:00:01",
+                                      "10.1.0.1", "10.1.0.0/24")])
+    assert [i.subnet_id for i in router.interfaces] == ["s1", "s2"]
+    assert router.gateway == logical.RouterInterface("pg", "sx", "nx", "fa:16:3e:00:00:09",
+                                                     "203.0.113.5", "203.0.113.0/24")
+    assert (router.zone, router.snat, router.routes) == (7, False, (("10.9.0.0/16",
+                                                                     "10.1.0.9"),))
+    assert logical.make_router("r", "alice", True, 7, True, [], ()).gateway is None

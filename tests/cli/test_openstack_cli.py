@@ -1,0 +1,113 @@
+"""The real ``openstack`` command against a real ``qnet serve``, as a new user would drive it:
+``admin_token`` mode with qnet's own tokens, and ``--os-auth-type none`` against noauth.
+
+Commands run in one worker process per client (tests/openstack_cli.py); one test walks a
+whole workflow.
+The same commands in Keystone mode, found through the catalog: tests/keystone/.
+"""
+import pytest
+
+from simulations.serve import QnetServer
+from tests.openstack_cli import OpenStackCli
+
+
+@pytest.fixture
+def token_server(tmp_path):
+    with QnetServer(tmp_path, auth="token") as srv:
+        yield srv
+
+
+@pytest.fixture
+def cli(token_server, tmp_path):
+    token = token_server.manage("token", "create", "--project", "demo", "--admin")
+    client = OpenStackCli(tmp_path, os_auth_type="admin_token", os_token=token,
+                          os_endpoint=token_server.url)
+    yield client
+    client.close()
+
+
+def test_networks_subnets_ports_with_their_usual_options(cli):
+    net = cli("network", "create", "web-net", "--description", "web tier",
+              "--disable-port-security")
+    assert (net["name"], net["description"], net["project_id"]) == ("web-net", "web tier", "demo")
+    assert net["port_security_enabled"] is False and net["mtu"] == 1450
+    sub = cli("subnet", "create", "web-sub", "--network", "web-net",
+              "--subnet-range", "10.0.2.0/24", "--allocation-pool",
+              "start=10.0.2.10,end=10.0.2.20", "--dns-nameserver", "10.0.2.1")
+    assert (sub["cidr"], sub["gateway_ip"]) == ("10.0.2.0/24", "10.0.2.1")
+    assert sub["allocation_pools"] == [{"start": "10.0.2.10", "end": "10.0.2.20"}]
+    # a port that states nothing takes its network's port security
+    port = cli("port", "create", "web-eth0", "--network", "web-net",
+               "--fixed-ip", "subnet=web-sub,ip-address=10.0.2.15")
+    assert port["fixed_ips"] == [{"subnet_id": sub["id"], "ip_address": "10.0.2.15"}]
+    assert port["port_security_enabled"] is False
+    cli.ok("network", "set", "web-net", "--enable-port-security", "--name", "web")
+    shown = cli("network", "show", "web")
+    assert (shown["port_security_enabled"], shown["subnets"]) == (True, [sub["id"]])
+    second = cli("port", "create", "web-eth1", "--network", "web")
+    assert second["port_security_enabled"] is True
+    cli.ok("port", "set", "web-eth1", "--disable-port-security")
+    assert cli("port", "show", "web-eth1")["port_security_enabled"] is False
+
+    assert [p["Name"] for p in cli("port", "list", "--network", "web", "--sort-column",
+                                   "Name")] == ["web-eth0", "web-eth1"]
+    assert [s["ID"] for s in cli("subnet", "list", "--network", "web")] == [sub["id"]]
+    assert [n["ID"] for n in cli("network", "list")] == [net["id"]]
+
+    # a network with ports cannot go; then everything can, in order
+    assert "409" in cli.fail("network", "delete", "web")
+    cli.ok("port", "delete", "web-eth0", "web-eth1")
+    cli.ok("subnet", "delete", "web-sub")
+    cli.ok("network", "delete", "web")
+    assert cli("network", "list") == []
+
+
+def test_qos_extensions_and_ip_availability(cli):
+    assert {"qos", "port-security", "network-ip-availability"} <= {
+        e["Alias"] for e in cli("extension", "list", "--network")}
+    assert cli("network", "qos", "rule", "type", "list") == [{"Type": "bandwidth_limit"}]
+    detail = cli("network", "qos", "rule", "type", "show", "bandwidth_limit")
+    assert {p["parameter_name"] for p in detail["drivers"][0]["supported_parameters"]} == \
+        {"max_kbps", "max_burst_kbps", "direction"}
+    policy = cli("network", "qos", "policy", "create", "10M")
+    rule = cli("network", "qos", "rule", "create", "--type", "bandwidth-limit",
+               "--max-kbps", "10000", "--egress", "10M")
+    assert (rule["max_kbps"], rule["direction"]) == (10000, "egress")
+    assert [r["ID"] for r in cli("network", "qos", "rule", "list", "10M")] == [rule["id"]]
+    net = cli("network", "create", "db-net", "--qos-policy", "10M")
+    assert net["qos_policy_id"] == policy["id"]
+    assert "409" in cli.fail("network", "qos", "policy", "delete", "10M")
+
+    cli("subnet", "create", "v4", "--network", "db-net", "--subnet-range", "10.0.3.0/24")
+    cli("subnet", "create", "v6", "--network", "db-net", "--ip-version", "6",
+        "--subnet-range", "fd00:3::/64")
+    cli("port", "create", "db-eth0", "--network", "db-net")
+    # the client always sends ip_version=4: only the IPv4 subnet is counted
+    [usage] = cli("ip", "availability", "list")
+    assert (usage["Network ID"], usage["Total IPs"], usage["Used IPs"]) == (net["id"], 253, 1)
+    v6 = cli("ip", "availability", "list", "--ip-version", "6")
+    assert [u["Network ID"] for u in v6] == [net["id"]]
+    shown = cli("ip", "availability", "show", "db-net")
+    assert sorted(s["ip_version"] for s in shown["subnet_ip_availability"]) == [4, 6]
+
+
+def test_without_a_valid_token_nothing_happens(cli, token_server):
+    # through the installed `openstack` script itself, each in a process of its own
+    code, _, err = cli.with_vars(os_token="qnet-not-a-token").script("network", "create", "x")
+    assert code != 0 and "401" in err
+    # --os-auth-type none sends a placeholder token: a token server refuses it
+    code, _, err = OpenStackCli(cli.workdir, os_auth_type="none",
+                                os_endpoint=token_server.url).script("network", "list")
+    assert code != 0 and "401" in err
+    assert cli("network", "list") == []
+
+
+def test_auth_type_none_against_noauth(tmp_path):
+    with QnetServer(tmp_path) as srv:
+        cli = OpenStackCli(tmp_path, os_auth_type="none", os_endpoint=srv.url)
+        try:
+            net = cli("network", "create", "open-net")
+            assert net["project_id"] == "demo"
+            assert [n["ID"] for n in cli("network", "list")] == [net["id"]]
+        finally:
+            cli.close()
