@@ -131,6 +131,11 @@ class Client:
         self.ports = Ports(self, "port", "ports")
         self.qos_policies = Resource(self, "policy", "policies", path="qos/policies",
                                      label="QoS policy")
+        self.security_groups = Resource(self, "security_group", "security_groups",
+                                        path="security-groups", label="security group")
+        self.security_group_rules = Resource(self, "security_group_rule",
+                                             "security_group_rules", path="security-group-rules",
+                                             owned=False, label="security group rule")
 
     def qos_rules(self, policy_id):
         """The bandwidth limit rules of one QoS policy (at most one per direction)."""
