@@ -644,6 +644,17 @@ class DesiredState(PieceState):
         return next((n for n, net in self.networks.items() if net.vni == vni and net.external),
                     None)
 
+    def router_leg(self, key, vni):
+        """(MAC, IPv4 address) of the router with key ``key`` (its zone index) on the network
+        with ``vni`` (its gateway's on the external network), or None."""
+        router = next((r for r in self.routing.routers.values() if r.zone == key), None)
+        for itf in (router.interfaces + ((router.gateway,) if router.gateway else ())
+                    if router else ()):
+            net = self.networks.get(itf.network_id)
+            if net is not None and net.vni == vni and ":" not in itf.ip:
+                return itf.mac, itf.ip
+        return None
+
     def _fip_host(self, fip_id):
         return self.routing.fip_host(fip_id, self.bound, self._physnet_of, self.mapped)
 
