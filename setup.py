@@ -19,6 +19,8 @@ setup(
         # tests. The service needs none of it (tests/integration/test_service_standalone.py).
         "simulations", "simulations.lab",
     ],
+    # the dashboard's page, script and style sheet (rest/ui.py)
+    package_data={"rest": ["ui/*"]},
     install_requires=[
         # The OpenFlow controller framework; 4.2.2 is the version whose quirks
         # docs/architecture.md records (no osken-manager, native hub by default).

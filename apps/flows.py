@@ -13,6 +13,7 @@ import netaddr
 
 from apps import meters as qos
 from apps import pipeline as pl
+from apps import secgroups
 
 BROADCAST_MASK = ("01:00:00:00:00:00", "01:00:00:00:00:00")
 ETH_ARP, ETH_IPV4, ETH_IPV6 = 0x0806, 0x0800, 0x86DD
@@ -281,11 +282,13 @@ def table_miss_flows():
 # -- L2 forwarding and flooding ----------------------------------------------------------------
 def deliver_to_local_port(port, ofport, vni, port_meters=None):
     """From anywhere (local or tunnel) to a port on this switch, through the port's ingress
-    meter if any (flooded frames reach it through the group, unmetered)."""
+    meter if any (flooded frames reach it through the group, unmetered), and through its
+    security groups' ingress stages if it has any (apps/secgroups.py)."""
+    out = secgroups.deliver_instructions(ofport) if secgroups.filtered(port) else \
+        (apply(("output", ofport)),)
     return flow("l2_lookup", PRIO_NORMAL,
                 {"metadata": (vni, pl.VNI_MASK), "eth_dst": port.mac},
-                *qos.meter_instruction(port_meters or {}, qos.INGRESS),
-                apply(("output", ofport)))
+                *qos.meter_instruction(port_meters or {}, qos.INGRESS), *out)
 
 
 def forward_to_remote_port(port, vni, host_tag):
@@ -344,9 +347,10 @@ class Piece:
 
 
 def switch_piece():
-    """What every switch holds whatever it hosts: table misses, the egress guard, and the
-    packet-in meter its controller-bound flows go through (fabric switches too)."""
-    return Piece(tuple(table_miss_flows() + egress_guard()),
+    """What every switch holds whatever it hosts: table misses, the egress guard, the
+    security-group stages' common flows, and the packet-in meter its controller-bound flows go
+    through (fabric switches too)."""
+    return Piece(tuple(table_miss_flows() + egress_guard() + secgroups.base_flows()),
                  meters=(qos.switch_packet_in_meter(),))
 
 
@@ -388,6 +392,21 @@ def local_port_piece(port, ofport, vni, limits=()):
                  meters=(*port_meters.values(), qos.port_dhcp_meter(ofport)))
 
 
+def security_group_piece(port, ofport, groups):
+    """A local port's security groups (apps/secgroups.py): its conntrack entry flows, its
+    rules and the conj_id flows of the remote groups they name; None if it is not filtered."""
+    if not secgroups.filtered(port):
+        return None
+    return Piece(tuple(secgroups.port_flows(port, ofport, groups)))
+
+
+def member_piece(port, vni):
+    """The port's addresses as members of its groups (conjunction clauses), on every switch
+    of its network; None if it is in no group."""
+    member = secgroups.member_flows(port, vni) if secgroups.filtered(port) else ()
+    return Piece(tuple(member)) if member else None
+
+
 def remote_port_piece(port, vni, host_tag):
     """A port bound on another switch: the way to it, the same on every switch but its own."""
     return Piece((forward_to_remote_port(port, vni, host_tag),))
@@ -396,7 +415,7 @@ def remote_port_piece(port, vni, host_tag):
 def chassis_pieces(chassis_id, model, placement):
     """Every piece ``chassis_id``'s integration bridge holds, by key:
     ("chassis",), ("network", net id), ("flood", net id), ("arp", port id),
-    ("local", port id), ("remote", port id)."""
+    ("local", port id), ("remote", port id), ("sg", port id), ("sg_member", port id)."""
     tunnels = placement.tunnels.get(chassis_id, {})
     tags = placement.tags
     pieces = {("chassis",): chassis_piece({tags[c]: p for c, p in tunnels.items()})}
@@ -407,6 +426,9 @@ def chassis_pieces(chassis_id, model, placement):
         for port in model.ports_on_network(net_id):
             if port.ipv4:
                 pieces[("arp", port.id)] = arp_piece(port, vni)
+            member = member_piece(port, vni)
+            if member is not None:
+                pieces[("sg_member", port.id)] = member
             where = placement.bound.get(port.id)
             if where is None or not port.admin_up:
                 continue
@@ -415,6 +437,9 @@ def chassis_pieces(chassis_id, model, placement):
                 local.append(ofport)
                 pieces[("local", port.id)] = local_port_piece(port, ofport, vni,
                                                               model.limits_of(port))
+                sg = security_group_piece(port, ofport, model.groups_of(port))
+                if sg is not None:
+                    pieces[("sg", port.id)] = sg
             else:
                 if host in tags:
                     pieces[("remote", port.id)] = remote_port_piece(port, vni, tags[host])

@@ -193,7 +193,7 @@ class PieceState:
         self.bound_by_net = {}    # network id -> {switch key: {port id: ofport}}
         self.bound_on = {}        # switch key -> {port id: ofport}
         self.binding_errors = {}  # port id -> why an interface claiming it may not bind it
-        self.limits = {}          # port id -> bandwidth limits folded in (model.limits_of)
+        self.inputs = {}          # port id -> PortInputs folded in (model.inputs_of)
         self.shared = {}          # piece key -> (inputs, Piece)
         self.keys = {}            # port id -> its piece keys
         self.ports_changed = set()   # ports whose binding or view the last update changed
@@ -245,10 +245,10 @@ class PieceState:
                 del self.bound_on[where[0]][port_id]
         if new is None:
             self.ports.pop(port_id, None)
-            self.limits.pop(port_id, None)
+            self.inputs.pop(port_id, None)
             return
         self.ports[port_id] = new
-        self.limits[port_id] = model.limits_of(new)
+        self.inputs[port_id] = model.inputs_of(new)
         self.net_ports.setdefault(new.network_id, set()).add(port_id)
         where = self.placement_of(new)
         if where is not None:
@@ -334,7 +334,7 @@ class PieceState:
         where = self.bound.get(port.id)
         if where is None or not port.admin_up or where[0] != c:
             return None
-        return self._shared(key, (port, vni, where[1], self.limits.get(port.id)),
+        return self._shared(key, (port, vni, where[1], self.inputs.get(port.id)),
                             family.build)
 
 

@@ -85,6 +85,10 @@ class OpenFlowPlugin(Plugin):
         if self.app is not None:
             self.app.changed(change)
 
+    def committed(self):
+        if self.app is not None:
+            self.app.run_soon()
+
     def trace(self, query, describe, live=False):
         """apps/trace.py on the controller's desired state; ``live`` reads back the flows of
         every switch the packet crosses."""
@@ -373,6 +377,8 @@ class QnetController(Reconciler):
         switches = [{"chassis": ch.system_id, "connected": self.switch_of(ch) is not None,
                      "datapath_id": f"{ch.datapath_id:016x}" if ch.datapath_id else None,
                      "tunnel_ip": ch.tunnel_ip,
+                     "flows": len(self.desired.switches[ch.system_id].flows)
+                     if ch.system_id in self.desired.switches else 0,
                      "problems": [p.message for p in chassis_problems(
                          ch, self.switch_of(ch) is not None)],
                      "ports": [{"number": i.ofport, "name": i.name,

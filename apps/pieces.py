@@ -35,8 +35,9 @@ class Family:
     name: str
     scope: str            # what the key's id names: SWITCH (no id), NETWORK or PORT
     held_on: str
-    #: edge families: ``build(port, vni)`` (EDGE) or ``build(port, vni, ofport, limits)``
-    #: (HOST), shared by every switch holding it; None: a transport family
+    #: edge families: ``build(port, vni)`` (EDGE) or ``build(port, vni, ofport, inputs)``
+    #: (HOST; ``inputs`` apps/model.py PortInputs: its limits and security groups), shared by
+    #: every switch holding it; None: a transport family
     build: object = None
     #: a routing family: the mode's ``routed_piece(switch, key)`` builds it (fabric mode
     #: holds none: it refuses routers, apps/fabric.py)
@@ -47,8 +48,16 @@ def _arp(port, vni):
     return flows.arp_piece(port, vni) if port.ipv4 else None
 
 
-def _local(port, vni, ofport, limits):
-    return flows.local_port_piece(port, ofport, vni, limits)
+def _local(port, vni, ofport, inputs):
+    return flows.local_port_piece(port, ofport, vni, inputs.limits)
+
+
+def _security_groups(port, vni, ofport, inputs):
+    return flows.security_group_piece(port, ofport, inputs.groups)
+
+
+def _member(port, vni):
+    return flows.member_piece(port, vni)
 
 
 FAMILIES = (
@@ -58,6 +67,8 @@ FAMILIES = (
     Family("arp", PORT, EDGE, _arp),          # ARP answers for the port's addresses
     Family("local", PORT, HOST, _local),      # classify, port security, delivery, meters
     Family("remote", PORT, REMOTE),           # the way to the port from other switches
+    Family("sg", PORT, HOST, _security_groups),   # its security groups' rules (conntrack)
+    Family("sg_member", PORT, EDGE, _member),     # its addresses in remote-group conjunctions
     Family("neighbor", PORT, EDGE, routed=True),   # a routed network's port as next hop
     Family("localnet", NETWORK, GATEWAY, routed=True),   # an external network's physical port
     Family("router", ROUTER, ROUTER_HOSTS, routed=True),  # admission, echo, routes, TTL

@@ -37,7 +37,7 @@ STAGES = {t.number: t.name for t in pl.PIPELINE}
 
 #: How a piece of each family relates to what its key names (a family not listed: its name).
 FAMILY_ROLES = {
-    "chassis": "the own flows (table misses, egress guard, tunnels) of",
+    "chassis": "the own flows of",
     "network": "the flows every switch of",
     "flood": "the flood groups of",
     "arp": "the ARP answers for",
@@ -140,7 +140,7 @@ def _chassis_note(tracer, switch, flow, key):
     """Which of the switch's own flows: a stage's miss, or a tunnel's."""
     goto = next((i[1] for i in flow.instructions if i[0] == "goto"), None)
     if flow.priority == 0 and goto:
-        return f"what matches nothing else in {flow.table} goes on to {goto}"
+        return f"the table miss of {flow.table}, on to {goto}"
     peers = {p: peer for peer, p in tracer.desired.tunnels.get(switch, {}).items()}
     by_tag = {tag: peer for peer, tag in tracer.desired.tags.items()}
     match = dict(flow.match)
@@ -280,6 +280,13 @@ class Tracer:
                                dict.fromkeys(s["hypervisor"] for p in result["phases"]
                                              for s in p["steps"])]
         result["summary"] = summary(result["verdicts"])
+        for phase in result["phases"]:
+            lacking = next((s for s in phase["steps"] if s.get("held") is False), None)
+            if lacking is not None:
+                result["summary"].append(
+                    f"but {lacking['hypervisor']} lacks the flow of {lacking['stage']} this "
+                    f"packet takes (drift): the switch loses it there until it is resynced")
+                break
         return result
 
     def _arp(self, result, switch, ofport, port, src_mac, src_ip, target):

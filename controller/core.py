@@ -86,6 +86,8 @@ class Core:
 
         result, changes, seqs = self.db.run_write(transaction)
         self.feed.committed(changes, seqs)
+        if changes:
+            self.plugin.committed()
         return result
 
     def logical_snapshot(self):

@@ -88,6 +88,11 @@ class Port:
     router: bool = False
     #: the owner: an attachment binds only an interface declared for it (controller/binding.py)
     project_id: str | None = None
+    #: ids of the SecurityGroups whose rules filter the port, sorted; always empty when port
+    #: security is off. A port with security on and no group is filtered by no rule that
+    #: allows anything (Neutron's rule: nothing in, nothing out); a router's interface
+    #: (``router``) gets no group, as Neutron's trusted ``network:*`` ports.
+    security_groups: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -117,6 +117,10 @@ class Plugin:
         if hook is not None:
             hook(change)
 
+    def committed(self):
+        """Every change of one committed write has been notified: a back-end that works in
+        the background may start on them now, before the API answers."""
+
 
 def available_plugins():
     return sorted(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP))

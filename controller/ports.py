@@ -470,6 +470,46 @@ class PortManager(ResourceManager):
             return True, [self.change(BACKEND, "status", old, self.to_dict(port))]
         return self.core.write(work, veto=False)
 
+    def report_statuses(self, reports, batch=1000):
+        """``report_status`` for many ports at once -- a cold start reports every port: the
+        current bindings are read with one query, and the ports whose status really changed
+        are written in one transaction, a Change each, ``batch`` ports at a time. ``reports``:
+        (id, status, host, datapath, ofport, error) tuples. Ports that no longer exist are
+        skipped. Returns how many ports changed."""
+        reports = list(reports)
+        changed = 0
+        for start in range(0, len(reports), batch):
+            wanted = {r[0]: r[1:] for r in reports[start:start + batch]}
+            with self.core.db.read() as session:
+                rows = session.execute(select(_PORTS.id, *_BINDING_OF_PORT.selected_columns)
+                                       .where(_PORTS.id.in_(list(wanted)))).all()
+            todo = {}
+            for row in rows:
+                status, host, datapath, ofport, error = wanted[row.id]
+                if tuple(row[1:]) != (status, datapath, ofport, host or row.binding_host, error):
+                    todo[row.id] = wanted[row.id]
+            if todo:
+                changed += self.core.write(lambda session, todo=todo: self._write_statuses(
+                    session, todo), veto=False)
+        return changed
+
+    def _write_statuses(self, session, todo):
+        query = select(self.model).where(self.model.id.in_(list(todo)))
+        if self.load_options:
+            query = query.options(*self.load_options)
+        changes = []
+        for port in session.scalars(query):
+            status, host, datapath, ofport, error = todo[port.id]
+            old = self.to_dict(port)
+            port.status, port.binding_datapath, port.binding_ofport = status, datapath, ofport
+            port.binding_error = error
+            if host:
+                port.binding_host = host
+            changes.append((old, port))
+        session.flush()
+        return len(changes), [self.change(BACKEND, "status", old, self.to_dict(port))
+                              for old, port in changes]
+
     def stats(self, ctx, id_):
         """The back-end's counters for a port the caller can see (404 otherwise)."""
         port = self.get(ctx, id_)

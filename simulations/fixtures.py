@@ -22,10 +22,13 @@ def network(net_id, vni, dhcp=True, admin_up=True, cidr="10.0.0.0/24", gateway="
 
 
 def port(port_id, net_id, mac, ip, attachment=None, security=True, pairs=(), admin_up=True,
-         qos_policy_id=None, binding=UNBOUND, router=False):
-    """A port with at most one fixed address ``ip`` (IPv4 or IPv6; None: none)."""
-    return Port(port_id, net_id, mac, *by_version((ip,) if ip else ()), security, tuple(pairs),
-                admin_up, attachment, qos_policy_id, binding, router)
+         qos_policy_id=None, binding=UNBOUND, router=False, security_groups=()):
+    """A port with at most one fixed address ``ip`` (IPv4 or IPv6; None: none), or several
+    (a tuple), in ``security_groups`` (ids)."""
+    ips = (ip,) if isinstance(ip, str) else tuple(ip or ())
+    return Port(port_id, net_id, mac, *by_version(ips), security, tuple(pairs),
+                admin_up, attachment, qos_policy_id, binding, router,
+                security_groups=tuple(sorted(security_groups)) if security else ())
 
 
 def model(networks, ports):

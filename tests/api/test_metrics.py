@@ -84,3 +84,25 @@ def test_switch_programming_moves_the_counters():
     assert after[("qnet_switches_connected", ())] == 2
     assert after[("qnet_ports", (("status", "ACTIVE"),))] == 2
     assert after[("qnet_switch_desired_flows", (("switch", "hv1"),))] > 0
+
+
+def test_the_example_grafana_dashboard_queries_only_metrics_that_exist():
+    """Every metric name the dashboard's queries use is one /metrics exposes (overlay mode)."""
+    import json
+    import os
+    import re
+
+    from simulations.fakecloud import FakeCloud
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs",
+                           "grafana-dashboard.json"), encoding="utf-8") as f:
+        dashboard = json.load(f)
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"\b((?:qnet|process)_\w+)", e)}
+    cloud = FakeCloud.on_core(hypervisors=1)
+    cloud.settle()
+    app = build_app(cloud.plugin.core, auth="noauth")
+    scrape(app)      # one request, so the API's series exist
+    text = scrape(app, **{"X-Project-Id": "ops", "X-Roles": "admin"})[2]
+    exposed = {s.name for family in text_string_to_metric_families(text)
+               for s in family.samples}
+    assert len(used) >= 10 and used <= exposed, used - exposed
