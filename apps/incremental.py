@@ -330,7 +330,7 @@ class PieceState:
             return None
         vni = self.networks[port.network_id].vni
         if family.held_on == pieces.EDGE:
-            return self._shared(key, (port, vni), family.build)
+            return self._shared(key, (port, vni, self.inputs.get(port.id)), family.build)
         where = self.bound.get(port.id)
         if where is None or not port.admin_up or where[0] != c:
             return None

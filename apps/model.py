@@ -9,6 +9,7 @@ import dataclasses
 
 import netaddr
 
+from apps import secgroups
 from controller import binding
 from controller.logical import FloatingIP, Network, Port, QoSPolicy, Router, Subnet
 from tunnel.mesh import tunnel_tag
@@ -158,9 +159,16 @@ class LogicalModel:
         """Ids of the ports that list ``group_id`` among their security groups."""
         return [p.id for p in self.ports.values() if group_id in p.security_groups]
 
+    def references_to(self, port):
+        """{(group id, direction, ethertype)} of the rules that name a group of ``port`` as
+        their remote group (apps/secgroups.py): where its addresses are looked for."""
+        if not port.security_groups:
+            return frozenset()
+        return secgroups.references(self.security_groups.values(), port.security_groups)
+
     def inputs_of(self, port):
-        """What a port's HOST pieces read beyond the port itself (apps/pieces.py)."""
-        return PortInputs(self.limits_of(port), self.groups_of(port))
+        """What a port's pieces read beyond the port itself (apps/pieces.py)."""
+        return PortInputs(self.limits_of(port), self.groups_of(port), self.references_to(port))
 
     def dhcp_subnet(self, port):
         """The DHCP-enabled IPv4 subnet that holds ``port``'s first IPv4 address."""
@@ -173,11 +181,14 @@ class LogicalModel:
 
 @dataclasses.dataclass(frozen=True)
 class PortInputs:
-    """What the pieces of a bound port read from other resources: its bandwidth limits (QoS
-    policy) and its security groups (with their rules). Equal inputs: nothing to rebuild."""
+    """What the pieces of a port read from other resources: its bandwidth limits (QoS
+    policy), its security groups (with their rules) and the rules that name them. Equal
+    inputs: nothing to rebuild."""
 
     limits: tuple = ()
     groups: tuple = ()
+    #: the ways rules look for it as a member of its groups (apps/model.py references_to)
+    referenced: frozenset = frozenset()
 
 
 @dataclasses.dataclass

@@ -152,6 +152,11 @@ class QosRuleConflict(Conflict):
     message = "QoS policy {policy_id} already has a {direction} bandwidth limit rule ({rule_id})."
 
 
+class GatewayIpInUse(Conflict):
+    message = ("Current gateway ip {ip_address} already in use by port {port_id}. Unable to "
+               "update.")
+
+
 class RouterInUse(Conflict):
     message = "Router {id} still has ports."
 
