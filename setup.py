@@ -19,6 +19,8 @@ setup(
         # tests. The service needs none of it (tests/integration/test_service_standalone.py).
         "simulations", "simulations.lab",
     ],
+    # the dashboard's page, script and style sheet (rest/ui.py)
+    package_data={"rest": ["ui/*"]},
     install_requires=[
         # The OpenFlow controller framework; 4.2.2 is the version whose quirks
         # docs/architecture.md records (no osken-manager, native hub by default).
@@ -41,6 +43,9 @@ setup(
         "cryptography>=3.4",
         # `auth = keystone`: validates Keystone tokens as Neutron does (rest/keystone.py).
         "keystonemiddleware>=10.0",
+        # /metrics in the Prometheus text format (rest/metrics.py): the client library
+        # Prometheus itself maintains, rather than a hand-written exposition format.
+        "prometheus_client>=0.16",
     ],
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1"],
@@ -54,7 +59,9 @@ setup(
                  "python-openstackclient>=7.0",
                  # a real Keystone (SQLite, fernet) that the keystone tests start once per
                  # session on loopback (simulations/keystone.py)
-                 "keystone>=26.0"],
+                 "keystone>=26.0",
+                 # drives Debian's chromium (chromium-driver) in the dashboard tests
+                 "selenium>=4.10"],
     },
     entry_points={
         "console_scripts": [

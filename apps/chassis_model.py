@@ -6,6 +6,9 @@ logical port each VM interface carries (the Neutron/OVN conventions):
   Open_vSwitch  external_ids:system-id        the chassis name
                 external_ids:qnet-tunnel-ip    its underlay/tunnel address (or ovn-encap-ip)
   Bridge        br-int                        the integration bridge and its datapath_id
+                external_ids:qnet-bridge-mappings  physnet:bridge,... (or ovn-bridge-mappings):
+                                              the bridge reaching each physical network,
+                                              joined to br-int by a pair of patch ports
   Interface     external_ids:iface-id         the logical port (its id, or its attachment) a
                                               VM port carries
                 external_ids:qnet-project-id  the project the VM was started for (an
@@ -24,6 +27,8 @@ import dataclasses
 from controller.binding import PROJECT_KEY
 
 TUNNEL_IP_KEYS = ('qnet-tunnel-ip', 'ovn-encap-ip')   # Open_vSwitch external_ids, in order
+#: "physnet:bridge,physnet2:bridge2": which bridge reaches each physical network (OVN's key too)
+BRIDGE_MAPPINGS_KEYS = ('qnet-bridge-mappings', 'ovn-bridge-mappings')
 QNET_TUNNEL_KEY = 'qnet-tunnel'                       # external_ids marking ports we own
 TUNNEL_TYPE = 'vxlan'
 TUNNEL_KEY = 'flow'          # VNI set per packet by flows (set_field tun_id)
@@ -73,6 +78,8 @@ class Chassis:
     bridge_missing: bool = False
     protocols: tuple = ()
     fail_mode: str | None = None
+    #: physical network -> ofport on br-int of the patch port to its mapped bridge
+    physical: dict = dataclasses.field(default_factory=dict)
 
     def by_iface_id(self, iface_id):
         """The interface bound to logical port ``iface_id`` (None if not plugged here)."""
@@ -140,6 +147,7 @@ def build_chassis(system_id, tables, bridge='br-int', connected=True):
                            or _parse_dpid((br.get('other_config') or {}).get('datapath-id')))
     ports = tables.get('Port', {})
     ifaces = tables.get('Interface', {})
+    chassis.physical = physical_ports(tables, br, parse_mappings(ext))
     for port_uuid in br.get('ports') or ():
         port = ports.get(_uuid(port_uuid))
         if port is None:
@@ -151,6 +159,43 @@ def build_chassis(system_id, tables, bridge='br-int', connected=True):
                 continue
             chassis.interfaces[row['name']] = _interface(row, port_owned)
     return chassis
+
+
+def parse_mappings(external_ids):
+    """{physical network: bridge name} of a ``physnet:bridge,...`` bridge mappings value."""
+    raw = next((external_ids[k] for k in BRIDGE_MAPPINGS_KEYS if external_ids.get(k)), '')
+    pairs = (item.split(':', 1) for item in raw.split(',') if ':' in item)
+    return {net.strip(): bridge.strip() for net, bridge in pairs if net.strip() and bridge.strip()}
+
+
+def _bridge_interfaces(tables, bridge_row):
+    """The Interface rows of a bridge's ports."""
+    ports, ifaces = tables.get('Port', {}), tables.get('Interface', {})
+    for port_uuid in bridge_row.get('ports') or ():
+        port = ports.get(_uuid(port_uuid)) or {}
+        for iface_uuid in port.get('interfaces') or ():
+            row = ifaces.get(_uuid(iface_uuid))
+            if row is not None:
+                yield row
+
+
+def physical_ports(tables, integration, mappings):
+    """{physical network: ofport} of the patch ports on the integration bridge whose peer is
+    on the bridge the network is mapped to (a mapping without such a pair is left out)."""
+    bridges = {r.get('name'): r for r in tables.get('Bridge', {}).values()}
+    out = {}
+    for physnet, bridge in sorted(mappings.items()):
+        mapped = bridges.get(bridge)
+        if mapped is None:
+            continue
+        names = {row['name'] for row in _bridge_interfaces(tables, mapped)}
+        for row in _bridge_interfaces(tables, integration):
+            ofport = _scalar(row.get('ofport'))
+            if row.get('type') == 'patch' and (row.get('options') or {}).get('peer') in names \
+                    and isinstance(ofport, int) and ofport > 0:
+                out[physnet] = ofport
+                break
+    return out
 
 
 def _interface(row, port_owned=False):

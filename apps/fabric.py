@@ -52,9 +52,13 @@ class FabricPlugin(OpenFlowPlugin):
         self.app.attach(self)
 
     def check(self, change):
-        """Refuse what fabric isolation cannot honour: a binding that tries to name a switch
+        """Refuse what fabric isolation cannot honour: routers and floating IPs (fabric mode
+        routes nothing yet), a binding that tries to name a switch
         port and does not, and a MAC already used in another network (transit switches tell
         networks apart by source MAC, so it must be unique across the fabric)."""
+        if change.resource in ("router", "floating_ip") and change.after is not None:
+            raise errors.InvalidInput(error="fabric mode does not route: routers and "
+                                            "floating IPs need overlay mode (docs/l3.md)")
         port = change.after
         if change.resource != "port" or port is None:
             return

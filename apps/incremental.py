@@ -43,8 +43,9 @@ with a proactive controller that knows every MAC it is not worth it.
 """
 import dataclasses
 
-from apps import flows, pieces
+from apps import flows, l3, pieces
 from apps import pipeline as pl
+from apps.l3_state import External, Routing, networks_of
 from apps.ofmsg import Delta
 from controller import binding
 from tunnel.mesh import tunnel_port_name, tunnel_tag
@@ -57,6 +58,7 @@ class ChassisView:
     tunnel_ip: str | None
     claims: dict          # (iface-id, declared project) -> ofport of the VM interfaces
     tunnel_ports: dict    # remote tunnel ip -> ofport of the VXLAN ports
+    physical: dict = dataclasses.field(default_factory=dict)   # physnet -> its patch ofport
 
     @classmethod
     def of(cls, chassis):
@@ -68,7 +70,8 @@ class ChassisView:
                 tunnel_ports[iface.remote_ip] = iface.ofport
             elif iface.iface_id:
                 claims.setdefault((iface.iface_id, iface.project_id), iface.ofport)
-        return cls(chassis.tunnel_ip, claims, tunnel_ports)
+        return cls(chassis.tunnel_ip, claims, tunnel_ports,
+                   dict(getattr(chassis, "physical", None) or {}))
 
 
 @dataclasses.dataclass
@@ -190,7 +193,7 @@ class PieceState:
         self.bound_by_net = {}    # network id -> {switch key: {port id: ofport}}
         self.bound_on = {}        # switch key -> {port id: ofport}
         self.binding_errors = {}  # port id -> why an interface claiming it may not bind it
-        self.limits = {}          # port id -> bandwidth limits folded in (model.limits_of)
+        self.inputs = {}          # port id -> PortInputs folded in (model.inputs_of)
         self.shared = {}          # piece key -> (inputs, Piece)
         self.keys = {}            # port id -> its piece keys
         self.ports_changed = set()   # ports whose binding or view the last update changed
@@ -199,6 +202,10 @@ class PieceState:
     def is_edge(self, switch, net_id):
         """Whether ``switch`` hosts ports of ``net_id`` (holds its EDGE pieces)."""
         raise NotImplementedError
+
+    def routed_piece(self, switch, key):
+        """A routing family's piece (apps/pieces.py ``routed``); None: the mode routes not."""
+        return None
 
     def state(self, key):
         """The full desired SwitchState of a switch (for a resync against what it holds)."""
@@ -238,10 +245,10 @@ class PieceState:
                 del self.bound_on[where[0]][port_id]
         if new is None:
             self.ports.pop(port_id, None)
-            self.limits.pop(port_id, None)
+            self.inputs.pop(port_id, None)
             return
         self.ports[port_id] = new
-        self.limits[port_id] = model.limits_of(new)
+        self.inputs[port_id] = model.inputs_of(new)
         self.net_ports.setdefault(new.network_id, set()).add(port_id)
         where = self.placement_of(new)
         if where is not None:
@@ -314,6 +321,8 @@ class PieceState:
         """The piece switch ``c`` should hold under ``key`` now, or None: an edge family is
         built here, the same way in both modes; a transport family by the mode."""
         family = pieces.BY_NAME[key[0]]
+        if family.routed:
+            return self.routed_piece(c, key)
         if family.build is None:
             return getattr(self, "transport_" + family.name)(c, key[-1])
         port = self.ports.get(key[-1])
@@ -321,11 +330,11 @@ class PieceState:
             return None
         vni = self.networks[port.network_id].vni
         if family.held_on == pieces.EDGE:
-            return self._shared(key, (port, vni), family.build)
+            return self._shared(key, (port, vni, self.inputs.get(port.id)), family.build)
         where = self.bound.get(port.id)
         if where is None or not port.admin_up or where[0] != c:
             return None
-        return self._shared(key, (port, vni, where[1], self.limits.get(port.id)),
+        return self._shared(key, (port, vni, where[1], self.inputs.get(port.id)),
                             family.build)
 
 
@@ -346,32 +355,52 @@ class DesiredState(PieceState):
         self.tunnels = {}         # chassis id -> {remote chassis id: tunnel ofport}
         self.attached = {}        # iface-id -> ids of the folded ports it can bind
         self.tunnels_dirty = set()   # chassis whose wanted tunnel ports may have changed
+        self.routing = Routing()  # routers and floating IPs folded in (apps/l3_state.py)
+        self.mapped = {}          # chassis id -> {physical network: ofport} (bridge mappings)
+        self.fip_at = {}          # floating IP id -> the hypervisor it lives on
+        #: what the last update asks the controller to tell switches besides flows:
+        #: (chassis, external network id, mac, ip, target) to send as ARP from there: a
+        #: gratuitous one (target None) for a floating IP or gateway that moved there, and a
+        #: request for a new gateway's next hop (target: its address) when it is not known
+        #: yet, so the first packet out does not wait for it; {chassis: conntrack zones to flush}
+        #: (routers that no longer route there: deleted, or their last port there gone)
+        self.announce, self.flush = [], {}
 
     # -- the one entry point ----------------------------------------------------------------
-    def update(self, model, chassis, ports=(), networks=(), dirty_chassis=None):
-        """Fold in the ports and networks (ids) that changed in ``model`` and the chassis
+    def update(self, model, chassis, ports=(), networks=(), dirty_chassis=None, routers=(),
+               fips=(), neighbors=()):
+        """Fold in the ports, networks, routers and floating IPs (ids) that changed in
+        ``model``, the external networks whose learned neighbours changed, and the chassis
         reports (``chassis``: the connected ones; ``dirty_chassis``: ids of those that changed,
         None to compare them all). The first update takes in everything. Returns
         {chassis id: Delta} for switches whose desired state changed."""
         self.counters = Counters()
+        self.announce, self.flush = [], {}
         ports, networks = set(ports), set(networks)
+        routers, fips = set(routers), set(fips)
         if self.cold:
             ports |= set(model.ports)
             networks |= set(model.networks)
+            routers |= set(model.routers)
+            fips |= set(model.floating_ips)
             dirty_chassis, self.cold = None, False
         live = {c.system_id: c for c in chassis}
         candidates = set(live) if dirty_chassis is None else set(dirty_chassis) & set(live)
         candidates |= set(self.views) - set(live)
         tunnels_changed, new_chassis = self._fold_chassis(model, live, candidates, ports)
-        nets, port_nets = self._fold_model(model, ports, networks)
+        remapped = self._fold_mappings()
+        if remapped:
+            fips |= set(self.routing.fips)
         refresh = {}                                     # chassis id -> set of piece keys
+        nets, port_nets, full = self._fold_model(model, ports, networks, routers, fips,
+                                                 refresh)
         for c in new_chassis | tunnels_changed:
             keys = refresh.setdefault(c, set())
             keys.add(("chassis",))
             keys.update(("flood", n) for n in self._hosted_by(c))
         for n, (before, after) in nets.items():
             moved = before ^ after                       # switches starting/stopping to host n
-            for c in (before | after) if n in networks else moved:
+            for c in (before | after) if n in full else moved:
                 refresh.setdefault(c, set()).update(self._network_keys(n, c))
             if moved:
                 self.tunnels_dirty |= before | after
@@ -380,6 +409,11 @@ class DesiredState(PieceState):
             for n in its_nets:
                 for c in nets[n][0] | nets[n][1]:
                     refresh.setdefault(c, set()).update(keys | {("flood", n)})
+        for c in remapped:
+            refresh.setdefault(c, set()).update(("localnet", n) for n in self.networks)
+        for n in neighbors:
+            for c in self._localnet_holders(n):
+                refresh.setdefault(c, set()).add(("localnet", n))
         self.ports_changed = ports
         deltas = self._refresh(refresh, live)
         for c in set(self.switches) - set(live):
@@ -387,18 +421,76 @@ class DesiredState(PieceState):
         self._forget_pieces(ports)
         return deltas
 
-    def _fold_model(self, model, ports, networks):
-        """Take in changed ports and networks. Returns {network id: (hosts before, hosts
-        after)} for the networks they touch, and {port id: its networks before and after}."""
+    def _fold_model(self, model, ports, networks, routers, fips, refresh):
+        """Take in changed ports, networks, routers and floating IPs. Returns {network id:
+        (hosts before, hosts after)} for the networks they touch (with those routed into
+        from them), {port id: its networks before and after}, and the networks to refresh
+        whole on all their hosts (changed ones, and those of changed routers). The routing
+        pieces they reach go into ``refresh`` directly."""
+        rt = self.routing
         port_nets = {p: {v.network_id for v in (self.ports.get(p), model.ports.get(p))
                          if v is not None} for p in ports}
-        touched = set(networks).union(*port_nets.values())
+        router_nets = set().union(*(networks_of(v) for r in routers
+                                    for v in (rt.routers.get(r), model.routers.get(r)) if v))
+        touched = set(networks).union(*port_nets.values()) | router_nets
+        touched |= set().union(*(rt.linked(n) for n in touched))
+        reached = set(routers).union(*(rt.net_routers.get(n, ()) for n in touched))
+        fips = set(fips).union(*(rt.port_fips.get(p, ()) for p in ports))
+        fips |= {f for f, v in rt.fips.items() if v.router_id in reached}
         before = {n: self._hosts(n) for n in touched}
+        router_before = {r: self._router_hosts(r) for r in reached}
         for n in networks:
             self._fold_network(model, n)
         for p in ports:
             self._fold_port(model, p)
-        return {n: (before[n], self._hosts(n)) for n in touched}, port_nets
+        zones = {r: l3.zone_of(rt.routers[r]) for r in reached if r in rt.routers}
+        for r in routers:
+            router = model.routers.get(r)
+            rt.fold_router(r, router)
+            sub = model.subnets.get(router.gateway.subnet_id) if router and router.gateway \
+                else None
+            rt.ext_gateway_ip[r] = sub.gateway if sub else None
+        for f in fips:
+            rt.fold_fip(f, model.floating_ips.get(f))
+        for r, (old, new) in rt.choose_gateways(self._physnet_of, self.mapped).items():
+            self.tunnels_dirty |= {old, new} - {None}
+            reached.add(r)
+            router_before.setdefault(r, self._router_hosts(r) | {old} - {None})
+            fips |= {f for f, v in rt.fips.items() if v.router_id == r}
+            ext = rt.gateway_network(r)
+            if new is not None:
+                gw = rt.routers[r].gateway
+                self.announce.append((new, ext, gw.mac, gw.ip, None))
+                hop = rt.ext_gateway_ip.get(r)
+                if hop and hop not in rt.neighbors.get(ext, {}):
+                    self.announce.append((new, ext, gw.mac, gw.ip, hop))
+            for c in {old, new} - {None}:
+                keys = refresh.setdefault(c, set())
+                keys.update({("localnet", ext), ("gateway", r)})
+                for n in networks_of(rt.routers[r]) if r in rt.routers else ():
+                    keys.update(self._network_keys(n, c))
+        for r in reached:
+            after = self._router_hosts(r)
+            for c in router_before[r] - after if r in zones else ():
+                self.flush.setdefault(c, set()).add(zones[r])   # it no longer routes there
+            for c in (router_before[r] | after) if r in routers else \
+                    (router_before[r] ^ after):
+                refresh.setdefault(c, set()).update({("router", r), ("gateway", r)})
+        for f in fips:
+            old, new = self.fip_at.get(f), self._fip_host(f)
+            if new is None:
+                self.fip_at.pop(f, None)
+            else:
+                self.fip_at[f] = new
+            fip = self.routing.fips.get(f)
+            ext = fip.network_id if fip else None
+            if new is not None and new != old:
+                self.announce.append((new, ext, l3.fip_mac(fip.floating_ip), fip.floating_ip,
+                                      None))
+            for c in {old, new} - {None}:
+                refresh.setdefault(c, set()).update({("fip", f), ("localnet", ext)})
+        full = set(networks) | router_nets
+        return {n: (before[n], self._hosts(n)) for n in touched}, port_nets, full
 
     def wanted_tunnels(self, chassis_id):
         """{tunnel port name: remote ip} the chassis needs: one per switch it shares a network
@@ -492,22 +584,154 @@ class DesiredState(PieceState):
                     del self.attached[iface_id]
         self.binding_errors.pop(port.id, None)
 
+    def _fold_mappings(self):
+        """Take in the chassis' bridge mappings; the chassis whose mappings changed."""
+        mapped = {c: v.physical for c, v in self.views.items() if v.physical}
+        changed = {c for c in mapped.keys() | self.mapped.keys()
+                   if mapped.get(c) != self.mapped.get(c)}
+        self.mapped = mapped
+        return changed
+
     # -- what a switch should hold ----------------------------------------------------------
+    def _bound_hosts(self, net_id):
+        return {c for c, bound in self.bound_by_net.get(net_id, {}).items() if bound}
+
+    def _router_hosts(self, router_id):
+        """Chassis carrying a router: those with ports on its networks, and its gateway."""
+        router = self.routing.routers.get(router_id)
+        hosts = set().union(*(self._bound_hosts(n) for n in networks_of(router))) \
+            if router else set()
+        gateway = self.routing.gateway_of.get(router_id)
+        return hosts | {gateway} if gateway else hosts
+
     def _hosts(self, net_id):
-        """Chassis hosting a network: an admin-up network with a port bound there."""
+        """Chassis hosting a network: an admin-up network with a port bound there, or that
+        routes into it (it carries a router of the network)."""
         net = self.networks.get(net_id)
         if net is None or not net.admin_up:
             return set()
-        return {c for c, bound in self.bound_by_net.get(net_id, {}).items() if bound}
+        hosts = self._bound_hosts(net_id)
+        for r in self.routing.net_routers.get(net_id, ()):
+            hosts |= self._router_hosts(r)
+        return hosts
 
     def is_edge(self, chassis_id, net_id):
         net = self.networks.get(net_id)
-        return net is not None and net.admin_up and \
-            bool(self.bound_by_net.get(net_id, {}).get(chassis_id))
+        if net is None or not net.admin_up:
+            return False
+        if self.bound_by_net.get(net_id, {}).get(chassis_id):
+            return True
+        return net_id in self.routing.net_routers and chassis_id in self._hosts(net_id)
 
     def _hosted_by(self, chassis_id):
-        return {n for n in {self.ports[p].network_id for p in self.bound_on.get(chassis_id, ())}
-                if self.is_edge(chassis_id, n)}
+        nets = {self.ports[p].network_id for p in self.bound_on.get(chassis_id, ())}
+        nets |= set().union(*(self.routing.linked(n) for n in nets))
+        nets |= set().union(*(networks_of(self.routing.routers[r])
+                              for r, c in self.routing.gateway_of.items() if c == chassis_id))
+        return {n for n in nets if self.is_edge(chassis_id, n)}
+
+    # -- routing (apps/l3.py) -------------------------------------------------------------------
+    def _physnet_of(self, net_id):
+        net = self.networks.get(net_id)
+        return net.physical_network if net is not None and net.external else None
+
+    def external_networks(self, physnet):
+        """Ids of the external networks on physical network ``physnet``."""
+        return [n for n in self.networks if self._physnet_of(n) == physnet]
+
+    def external_network_of(self, vni):
+        """The id of the external network with ``vni``, or None."""
+        return next((n for n, net in self.networks.items() if net.vni == vni and net.external),
+                    None)
+
+    def router_leg(self, key, vni):
+        """(MAC, IPv4 address) of the router with key ``key`` (its zone index) on the network
+        with ``vni`` (its gateway's on the external network), or None."""
+        router = next((r for r in self.routing.routers.values() if r.zone == key), None)
+        for itf in (router.interfaces + ((router.gateway,) if router.gateway else ())
+                    if router else ()):
+            net = self.networks.get(itf.network_id)
+            if net is not None and net.vni == vni and ":" not in itf.ip:
+                return itf.mac, itf.ip
+        return None
+
+    def _fip_host(self, fip_id):
+        return self.routing.fip_host(fip_id, self.bound, self._physnet_of, self.mapped)
+
+    def _external(self, router):
+        """The External of the router's gateway network, or None (none, or not known)."""
+        net = self.networks.get(router.gateway.network_id) if router.gateway else None
+        if net is None or not net.external:
+            return None
+        return External(net.vni, net.physical_network,
+                        self.routing.ext_gateway_ip.get(router.id))
+
+    def _localnet_holders(self, net_id):
+        """Chassis holding the external network's localnet piece: gateways and floating
+        IP hosts on it."""
+        rt = self.routing
+        holders = {rt.gateway_of.get(r) for r in rt.routers_through(net_id)}
+        holders |= {self.fip_at.get(f) for f, v in rt.fips.items() if v.network_id == net_id}
+        return holders - {None}
+
+    def routed_piece(self, c, key):
+        name, ident = key
+        return getattr(self, "_routed_" + name)(c, ident)
+
+    def _routed_neighbor(self, c, port_id):
+        port = self.ports.get(port_id)
+        if port is None or port.network_id not in self.routing.net_routers or \
+                not self.is_edge(c, port.network_id):
+            return None
+        return self._shared(("neighbor", port_id),
+                            (port, self.networks[port.network_id].vni), l3.neighbor_piece)
+
+    def _routed_router(self, c, router_id):
+        router = self.routing.routers.get(router_id)
+        if router is None or c not in self._router_hosts(router_id):
+            return None
+        vnis = {n: self.networks[n].vni for n in sorted(networks_of(router))
+                if n in self.networks and self.networks[n].admin_up}
+        ext = self._external(router)
+        gateway = self.routing.gateway_of.get(router_id)
+        tag = self.tags.get(gateway) if ext is not None and gateway is not None else None
+        return self._shared(("router", router_id),
+                            (router, tuple(sorted(vnis.items())), tag,
+                             ext.gateway_ip if ext else None),
+                            lambda r, v, t, g: l3.router_piece(r, dict(v), t, g))
+
+    def _routed_gateway(self, c, router_id):
+        router = self.routing.routers.get(router_id)
+        if router is None or self.routing.gateway_of.get(router_id) != c:
+            return None
+        ext = self._external(router)
+        if ext is None:
+            return None
+        return self._shared(("gateway", router_id), (router, ext.vni, ext.gateway_ip),
+                            l3.gateway_piece)
+
+    def _routed_fip(self, c, fip_id):
+        fip = self.routing.fips.get(fip_id)
+        router = self.routing.routers.get(fip.router_id) if fip and fip.router_id else None
+        if router is None or self.fip_at.get(fip_id) != c:
+            return None
+        ext = self._external(router)
+        if ext is None:
+            return None
+        return self._shared(("fip", fip_id), (router, fip, ext.vni, ext.gateway_ip),
+                            l3.fip_piece)
+
+    def _routed_localnet(self, c, net_id):
+        net = self.networks.get(net_id)
+        if net is None or not net.external or c not in self._localnet_holders(net_id):
+            return None
+        ofport = self.mapped.get(c, {}).get(net.physical_network)
+        if ofport is None:
+            return None
+        piece = l3.localnet_piece(net.vni, ofport,
+                                  dict(self.routing.neighbors.get(net_id, {})))
+        self._count(piece)
+        return piece
 
     # -- the transport families (apps/pieces.py): VXLAN tunnels between chassis --------------
     def transport_chassis(self, c, _):

@@ -9,6 +9,7 @@ import dataclasses
 
 import netaddr
 
+from apps import secgroups
 from controller import binding
 from controller.logical import FloatingIP, Network, Port, QoSPolicy, Router, Subnet
 from tunnel.mesh import tunnel_tag
@@ -21,6 +22,8 @@ class LogicalModel:
     def __init__(self):
         self.subnets, self.ports, self.qos_policies = {}, {}, {}
         self.routers, self.floating_ips = {}, {}
+        #: security group id -> SecurityGroup (its rules and stateful flag)
+        self.security_groups = {}
         #: network id -> Network, with ``dhcp`` filled in from its subnets
         self.networks = {}
         self._networks_as_given = {}
@@ -147,6 +150,26 @@ class LogicalModel:
         policy = self.qos_policies.get(self.policy_of(port))
         return policy.bandwidth_limits if policy is not None else ()
 
+    def groups_of(self, port):
+        """The SecurityGroups of ``port`` that the model holds, in the port's order."""
+        return tuple(self.security_groups[g] for g in port.security_groups
+                     if g in self.security_groups)
+
+    def ports_in_group(self, group_id):
+        """Ids of the ports that list ``group_id`` among their security groups."""
+        return [p.id for p in self.ports.values() if group_id in p.security_groups]
+
+    def references_to(self, port):
+        """{(group id, direction, ethertype)} of the rules that name a group of ``port`` as
+        their remote group (apps/secgroups.py): where its addresses are looked for."""
+        if not port.security_groups:
+            return frozenset()
+        return secgroups.references(self.security_groups.values(), port.security_groups)
+
+    def inputs_of(self, port):
+        """What a port's pieces read beyond the port itself (apps/pieces.py)."""
+        return PortInputs(self.limits_of(port), self.groups_of(port), self.references_to(port))
+
     def dhcp_subnet(self, port):
         """The DHCP-enabled IPv4 subnet that holds ``port``'s first IPv4 address."""
         for sub in self.subnets.values():
@@ -154,6 +177,18 @@ class LogicalModel:
                     port.ipv4 and netaddr.IPAddress(port.ipv4[0]) in netaddr.IPNetwork(sub.cidr):
                 return sub
         return None
+
+
+@dataclasses.dataclass(frozen=True)
+class PortInputs:
+    """What the pieces of a port read from other resources: its bandwidth limits (QoS
+    policy), its security groups (with their rules) and the rules that name them. Equal
+    inputs: nothing to rebuild."""
+
+    limits: tuple = ()
+    groups: tuple = ()
+    #: the ways rules look for it as a member of its groups (apps/model.py references_to)
+    referenced: frozenset = frozenset()
 
 
 @dataclasses.dataclass

@@ -19,8 +19,10 @@ import dataclasses
 import functools
 import operator
 import re
+import struct
 
 from os_ken.lib import type_desc
+from os_ken.ofproto import nicira_ext
 
 from apps import pipeline as pl
 from apps.meters import KBPS, PKTPS, Meter
@@ -48,9 +50,50 @@ def encode_actions(dp, actions):
         elif kind == "move":
             out.append(parser.NXActionRegMove(src_field=action[1], dst_field=action[2],
                                               n_bits=action[3]))
+        elif kind == "load":                   # ("load", field, first bit, bits, value)
+            _, field, ofs, n_bits, value = action
+            out.append(parser.NXActionRegLoad(
+                ofs_nbits=nicira_ext.ofs_nbits(ofs, ofs + n_bits - 1), dst=field, value=value))
+        elif kind == "output_reg":             # ("output_reg", field): out of the port it holds
+            out.append(parser.NXActionOutputReg(ofs_nbits=nicira_ext.ofs_nbits(0, 31),
+                                                src=action[1], max_len=0))
+        elif kind == "conjunction":            # ("conjunction", id, k, n): clause k of n
+            out.append(parser.NXActionConjunction(clause=action[2] - 1, n_clauses=action[3],
+                                                  id_=action[1]))
+        elif kind == "dec_ttl":
+            out.append(parser.OFPActionDecNwTtl())
+        elif kind == "ct":
+            out.append(encode_ct(dp, *action[1:]))
         else:
             raise ValueError(f"unknown action {action!r}")
     return out
+
+
+#: nicira-ext.h's NX_NAT_F_* flags (os-ken names only the range bits)
+NAT_SRC, NAT_DST = 1, 2
+
+
+def encode_ct(dp, commit, zone, table, nat=None, exec_=()):
+    """``ct(commit?, zone=zone, table=table, nat(...), exec(...))``: ``zone`` a number or a
+    register (its bits 0-15); ``table`` a pipeline table's name or None (no recirculation);
+    ``nat`` None (no NAT), () (apply a connection's NAT), or ("src" | "dst", address);
+    ``exec_`` actions run on commit (loads of ct_mark / ct_label)."""
+    parser = dp.ofproto_parser
+    actions = []
+    if nat is not None:
+        if nat:
+            kind, ip = nat
+            actions.append(parser.NXActionNAT(NAT_SRC if kind == "src" else NAT_DST,
+                                              range_ipv4_min=ip, range_ipv4_max=ip))
+        else:
+            actions.append(parser.NXActionNAT(0))
+    by_field = isinstance(zone, str)
+    return parser.NXActionCT(
+        flags=nicira_ext.NX_CT_F_COMMIT if commit else 0,
+        zone_src=zone if by_field else None,
+        zone_ofs_nbits=nicira_ext.ofs_nbits(0, 15) if by_field else zone,
+        recirc_table=nicira_ext.NX_CT_RECIRC_NONE if table is None else pl.TABLES[table].number,
+        alg=0, actions=actions + encode_actions(dp, exec_))
 
 
 def encode_instructions(dp, instructions):
@@ -99,6 +142,12 @@ def _normalised_field(ofp, name, value):
     return (num[0] if isinstance(num, tuple) else num), ofp.oxm_to_user(num, v, mask)
 
 
+#: Nicira fields whose prerequisite (eth_type) is an OpenFlow-basic field with a higher OXM
+#: number: OVS checks a field's prerequisites as it reads it, so they go last (os-ken's order
+#: by number would put nw_ttl before eth_type, and OVS refuses the match)
+AFTER_PREREQUISITES = frozenset({"nw_ttl"})
+
+
 def encode_match(dp, match):
     """OFPMatch for a Flow's match tuple; the same object ``OFPMatch(**dict(match))`` builds.
 
@@ -108,7 +157,7 @@ def encode_match(dp, match):
     used), never written."""
     parser = dp.ofproto_parser
     fields = sorted((_match_field(dp.ofproto, k, v) for k, v in match),
-                    key=operator.itemgetter(0))
+                    key=lambda f: (f[1][0] in AFTER_PREREQUISITES, f[0]))
     out = parser.OFPMatch(_ordered_fields=[f for _, f in fields])
     out._flow, out._wc = _unused_old_api(parser)
     return out
@@ -120,24 +169,24 @@ def _unused_old_api(parser):
 
 
 class _RecentAdds:
-    """The last few thousand ADD messages by flow, so a flow sent to many switches is encoded
-    once. A message depends only on the flow (and the OpenFlow version): os-ken serialises it
-    afresh for each switch, and the xid it got first is harmless on other connections. Kept
-    by cookie, which names a flow's content everywhere in qnet (pipeline.py)."""
+    """The encoded bytes of the last ADD messages, by flow, so a flow sent to many switches is
+    encoded once (flows that name no local port are identical on every switch hosting the
+    network). Kept by cookie, which names a flow's content everywhere in qnet (pipeline.py)."""
 
     def __init__(self, size):
         self.size = size
-        self.msgs = collections.OrderedDict()
+        self.bufs = collections.OrderedDict()
 
     def get(self, dp, flow):
-        msg = self.msgs.get(flow.cookie)
-        if msg is not None and msg.datapath.ofproto is dp.ofproto:
-            self.msgs.move_to_end(flow.cookie)
-            return msg
-        msg = self.msgs[flow.cookie] = _encode_add(dp, flow)
-        if len(self.msgs) > self.size:
-            self.msgs.popitem(last=False)
-        return msg
+        key = (flow.cookie, dp.ofproto)
+        buf = self.bufs.get(key)
+        if buf is not None:
+            self.bufs.move_to_end(key)
+            return buf
+        buf = self.bufs[key] = add_flow_bytes(dp, flow)
+        if len(self.bufs) > self.size:
+            self.bufs.popitem(last=False)
+        return buf
 
 
 def _encode_add(dp, flow):
@@ -148,11 +197,76 @@ def _encode_add(dp, flow):
                              instructions=encode_instructions(dp, flow.instructions))
 
 
-_RECENT_ADDS = _RecentAdds(1 << 15)
-
-
 def add_flow(dp, flow):
-    return _RECENT_ADDS.get(dp, flow)
+    """The ADD message of ``flow`` as an os-ken object."""
+    return _encode_add(dp, flow)
+
+
+# -- wire format -----------------------------------------------------------------------------------
+# os-ken's serialize() costs ~45 us per flow-mod (docs/scale.md); most of it goes into building
+# and walking objects for fields and instructions that recur flow after flow. So an ADD is put
+# together here from the bytes of its parts, each encoded once by os-ken itself (a match field,
+# an instruction) and kept: the bytes os-ken's serialize() gives, at a fraction of the cost
+# (tests/unit/test_ofmsg_wire.py checks that both agree).
+_FLOW_MOD = struct.Struct("!BBHIQQBBHHHIIIH2x")       # header + ofp_flow_mod up to the match
+_MATCH_HEADER = struct.Struct("!HH")
+
+
+class _Proto:
+    """An OpenFlow version as os-ken's encoders see a datapath: its two modules."""
+
+    def __init__(self, ofproto, ofproto_parser):
+        self.ofproto, self.ofproto_parser = ofproto, ofproto_parser
+
+
+@functools.lru_cache(maxsize=None)
+def _proto(ofproto, ofproto_parser):
+    return _Proto(ofproto, ofproto_parser)
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _oxm_bytes(ofp, name, value):
+    """One OXM TLV of a match, as OFPMatch.serialize writes it."""
+    n, v, m = ofp.oxm_from_user(name, value)
+    buf = bytearray()
+    ofp.oxm_serialize(n, v, m, buf, 0)
+    return bytes(buf)
+
+
+def _match_bytes(ofp, match):
+    tlvs = b"".join(_oxm_bytes(ofp, *field) for _, field in sorted(
+        (_match_field(ofp, k, v) for k, v in match), key=operator.itemgetter(0)))
+    length = 4 + len(tlvs)
+    return _MATCH_HEADER.pack(ofp.OFPMT_OXM, length) + tlvs + bytes(-length % 8)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _instruction_bytes(proto, ins):
+    (obj,) = encode_instructions(proto, (ins,))
+    buf = bytearray()
+    obj.serialize(buf, 0)
+    return bytes(buf)
+
+
+def add_flow_bytes(dp, flow, xid=0):
+    """The ADD flow-mod of ``flow`` on the wire: what ``add_flow(dp, flow)`` serialises to."""
+    ofp = dp.ofproto
+    proto = _proto(ofp, dp.ofproto_parser)
+    ordered = sorted(flow.instructions, key=lambda i: INSTRUCTION_ORDER[i[0]])
+    try:
+        body = b"".join(_instruction_bytes(proto, ins) for ins in ordered)
+    except TypeError:        # an instruction that cannot be a cache key: encoded afresh
+        body = b"".join(_instruction_bytes.__wrapped__(proto, ins) for ins in ordered)
+    body = _match_bytes(ofp, flow.match) + body
+    return _FLOW_MOD.pack(ofp.OFP_VERSION, ofp.OFPT_FLOW_MOD, _FLOW_MOD.size + len(body), xid,
+                          flow.cookie, 0, pl.TABLES[flow.table].number, ofp.OFPFC_ADD, 0, 0,
+                          flow.priority, ofp.OFP_NO_BUFFER, 0, 0, 0) + body
+
+
+def message_bytes(msg):
+    """An os-ken message on the wire (xid 0 unless it has one)."""
+    msg.serialize()
+    return bytes(msg.buf)
 
 
 def delete_flow(dp, table_id, priority, match, cookie):
@@ -294,6 +408,39 @@ def messages(dp, delta):
         yield delete_group(dp, gid)
     for mid in delta.meter_deletes:
         yield delete_meter(dp, mid)
+
+
+_RECENT_ADDS = _RecentAdds(1 << 16)
+
+
+def wire(dp, delta, chunk=1 << 16):
+    """What ``messages(dp, delta)`` carries, in the same order, as bytes joined into chunks of
+    about ``chunk`` bytes (xid 0): one socket write per chunk instead of one per message, and
+    each ADD encoded once for all the switches that get it (``_RecentAdds``)."""
+    ofp = dp.ofproto
+    buf = bytearray()
+    for meter, there in delta.meters:
+        buf += message_bytes(meter_mod(dp, meter, ofp.OFPMC_MODIFY if there else ofp.OFPMC_ADD))
+    for group, there in delta.groups:
+        buf += message_bytes(group_mod(dp, group, ofp.OFPGC_MODIFY if there else ofp.OFPGC_ADD))
+    for flow in delta.adds:
+        buf += _RECENT_ADDS.get(dp, flow)
+        if len(buf) >= chunk:
+            yield bytes(buf)
+            buf.clear()
+    for table_id, priority, match, cookie in delta.deletes:
+        if isinstance(match, tuple):
+            match = encode_match(dp, match)
+        buf += message_bytes(delete_flow(dp, table_id, priority, match, cookie))
+        if len(buf) >= chunk:
+            yield bytes(buf)
+            buf.clear()
+    for gid in delta.group_deletes:
+        buf += message_bytes(delete_group(dp, gid))
+    for mid in delta.meter_deletes:
+        buf += message_bytes(delete_meter(dp, mid))
+    if buf:
+        yield bytes(buf)
 
 
 def diff(dp, installed, desired, prune=True):

@@ -24,13 +24,14 @@ from os_ken.controller import ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, set_ev_cls
 from os_ken.lib import hub
 
-from apps import meters
+from apps import icmp_errors, meters, neighbors, trace
+from apps import pipeline as pl
 from apps.chassis import ChassisError, ChassisMonitor, EventChassisChanged
 from apps.chassis_model import chassis_problems
 from apps.incremental import DesiredState
 from apps.model import LogicalModel
 from apps.ovsdb_manager import common_name
-from apps.reconcile import Reconciler
+from apps.reconcile import Reconciler, read_installed
 from controller import errors
 from controller.plugin import Plugin
 
@@ -84,6 +85,18 @@ class OpenFlowPlugin(Plugin):
         if self.app is not None:
             self.app.changed(change)
 
+    def committed(self):
+        if self.app is not None:
+            self.app.run_soon()
+
+    def trace(self, query, describe, live=False):
+        """apps/trace.py on the controller's desired state; ``live`` reads back the flows of
+        every switch the packet crosses."""
+        if self.app is None:
+            raise errors.TraceNotAvailable(plugin=self.name)
+        return trace.Tracer(self.app.desired, self.model, describe,
+                            self.app.held_cookies if live else None).run(query)
+
     def port_stats(self, port):
         """The port's meters as configured and their counters, read from its switch now."""
         view = self.model.ports.get(port.id)
@@ -136,6 +149,7 @@ class QnetController(Reconciler):
         self.pruning = True           # the view is complete: stale flows may go
         self.problems = {}            # chassis id -> its chassis_problems as last logged
         self.impostors = set()        # (dpid, certificate CN) refusals already logged
+        self.dirty_neighbors = set()  # external networks whose learned neighbours changed
 
     def new_desired_state(self):
         return DesiredState()
@@ -175,6 +189,77 @@ class QnetController(Reconciler):
         self.dirty_chassis.add(ev.chassis.system_id)
         self.kick()
 
+    def packet_in(self, msg):
+        """Routing's packet-ins: a packet whose TTL runs out on a router is answered with
+        ICMP time exceeded (apps/icmp_errors.py); ARP from an external network's physical
+        port teaches its sender's MAC, and a packet whose next hop there is unknown makes the
+        controller ask for it out of that port (apps/neighbors.py)."""
+        if msg.table_id == pl.TABLES["ip_routing"].number:
+            return self._time_exceeded(msg)
+        key = self.key_of(msg.datapath.id)
+        physical = self.desired.mapped.get(key, {}) if key is not None else {}
+        if not physical:
+            return False
+        physnet = next((n for n, ofport in physical.items()
+                        if ofport == msg.match.get("in_port")), None)
+        if physnet is not None:
+            sender = neighbors.arp_sender(msg.data)
+            for net_id in self.desired.external_networks(physnet) if sender else ():
+                if self.desired.routing.learn(net_id, sender[2], sender[1]):
+                    self.dirty_neighbors.add(net_id)
+                    self.kick()
+            return True
+        net_id = self.desired.external_network_of(msg.match.get("metadata", 0) & pl.VNI_MASK)
+        ask = neighbors.unresolved(msg.data, msg.match) if net_id else None
+        ofport = physical.get(self.desired.networks[net_id].physical_network) if ask else None
+        if ofport is None:
+            return False
+        dp = msg.datapath
+        parser, ofp = dp.ofproto_parser, dp.ofproto
+        dp.send_msg(parser.OFPPacketOut(dp, buffer_id=ofp.OFP_NO_BUFFER,
+                                        in_port=ofp.OFPP_CONTROLLER,
+                                        actions=[parser.OFPActionOutput(ofport)],
+                                        data=neighbors.arp_request(*ask)))
+        return True
+
+    def _time_exceeded(self, msg):
+        """Answer a packet ``ip_routing`` sent up for its TTL, from the router's address on
+        the network it came from, out of the port it came in on."""
+        leg = self.desired.router_leg(msg.match.get(pl.ROUTER_REG),
+                                      msg.match.get("metadata", 0) & pl.VNI_MASK)
+        reply = icmp_errors.time_exceeded(msg.data, *leg) if leg else None
+        if reply is not None:
+            dp = msg.datapath
+            parser, ofp = dp.ofproto_parser, dp.ofproto
+            dp.send_msg(parser.OFPPacketOut(
+                dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
+                actions=[parser.OFPActionOutput(msg.match["in_port"])], data=reply))
+        return True
+
+    def _reconcile(self):
+        """A pass, then what routing asks of switches besides flows (after them, so a
+        flushed zone is not refilled by packets the old flows still NAT): gratuitous ARPs
+        where a floating IP or gateway now lives, a new gateway's question for its next
+        hop, and the conntrack zones of deleted routers flushed."""
+        super()._reconcile()
+        for chassis_id, net_id, mac, ip, target in self.desired.announce:
+            switch = self.switches.get(self.dpid_of(chassis_id))
+            net = self.desired.networks.get(net_id)
+            ofport = self.desired.mapped.get(chassis_id, {}).get(
+                net.physical_network) if net else None
+            if switch is not None and ofport is not None:
+                dp = switch.dp
+                parser, ofp = dp.ofproto_parser, dp.ofproto
+                dp.send_msg(parser.OFPPacketOut(dp, buffer_id=ofp.OFP_NO_BUFFER,
+                                                in_port=ofp.OFPP_CONTROLLER,
+                                                actions=[parser.OFPActionOutput(ofport)],
+                                                data=neighbors.arp_request(mac, ip,
+                                                                           target or ip)))
+        for chassis_id, zones in self.desired.flush.items():
+            switch = self.switches.get(self.dpid_of(chassis_id))
+            for zone in sorted(zones) if switch is not None else ():
+                switch.dp.send_msg(neighbors.flush_zone(switch.dp, zone))
+
     # -- the pass ------------------------------------------------------------------------------
     def connected_chassis(self):
         return [c for c in self.monitor.chassis.values() if getattr(c, "connected", True)]
@@ -185,18 +270,28 @@ class QnetController(Reconciler):
         chassis = {c.system_id: c for c in self.connected_chassis()}
         self.problems_changed |= self._check_chassis()
         changed_chassis, self.dirty_chassis = self.dirty_chassis, set()
-        deltas = self.desired.update(model, chassis.values(), ports, networks, changed_chassis)
+        routers, self.dirty_routers = self.dirty_routers, set()
+        fips, self.dirty_fips = self.dirty_fips, set()
+        neighbors, self.dirty_neighbors = self.dirty_neighbors, set()
+        deltas = self.desired.update(model, chassis.values(), ports, networks, changed_chassis,
+                                     routers, fips, neighbors)
         was_settling = self.settling is not None
         settling = self._still_settling(chassis.values())
         if was_settling and not settling:      # tunnels kept while settling may go now
             self.desired.tunnels_dirty |= set(chassis)
         self.pruning = not settling
-        self._request_tunnels(chassis, settling)
+        if self.is_master():          # only the master writes tunnel ports (OVSDB)
+            self._request_tunnels(chassis, settling)
         return {c: ch.datapath_id for c, ch in chassis.items()
                 if self.switch_of(ch) is not None or ch.datapath_id not in self.switches}, deltas
 
     def may_prune(self, switch):
         return self.pruning
+
+    def mastership_changed(self):
+        """Tunnel ports too may differ from what a master last asked for: check them all."""
+        self.desired.tunnels_dirty |= set(self.monitor.chassis)
+        super().mastership_changed()
 
     def _request_tunnels(self, chassis, settling):
         """Ask OVSDB for the tunnel ports now needed where they differ from what the chassis
@@ -263,6 +358,14 @@ class QnetController(Reconciler):
         ch = self.monitor.chassis.get(host)
         return ch.datapath_id if ch is not None else None
 
+    def held_cookies(self, host):
+        """The cookies of the flows ``host``'s switch holds now (read back), or None when
+        it is not connected."""
+        switch = self.switches.get(self.dpid_of(host))
+        if switch is None:
+            return None
+        return set(read_installed(self._request, switch.dp).flows)
+
     def key_of(self, dpid):
         return next((c.system_id for c in self.connected_chassis() if c.datapath_id == dpid),
                     None)
@@ -274,6 +377,8 @@ class QnetController(Reconciler):
         switches = [{"chassis": ch.system_id, "connected": self.switch_of(ch) is not None,
                      "datapath_id": f"{ch.datapath_id:016x}" if ch.datapath_id else None,
                      "tunnel_ip": ch.tunnel_ip,
+                     "flows": len(self.desired.switches[ch.system_id].flows)
+                     if ch.system_id in self.desired.switches else 0,
                      "problems": [p.message for p in chassis_problems(
                          ch, self.switch_of(ch) is not None)],
                      "ports": [{"number": i.ofport, "name": i.name,

@@ -29,10 +29,12 @@ class Table:
 
 
 PIPELINE = (
-    Table(0, "classify", next=("fabric_in", "tunnel_in", "port_security"),
+    Table(0, "classify", next=("fabric_in", "tunnel_in", "port_security", "arp_responder"),
           matches="in_port; eth_type (LLDP, fabric mode)",
           overlay="VM port: through its egress meter (QoS), metadata := the network's VNI, to "
-                  "port_security. Tunnel port: to tunnel_in",
+                  "port_security. Tunnel port: to tunnel_in. A bridge-mapped physical port "
+                  "(external network): metadata := the external network's VNI, to "
+                  "arp_responder",
           fabric="LLDP from an inter-switch port, or from a port no binding claims: to the "
                  "controller through the switch's packet-in meter (link discovery). Host port: "
                  "as a VM port in overlay mode (its LLDP never reaches the controller). "
@@ -42,10 +44,11 @@ PIPELINE = (
           fabric="A MAC of a network whose paths or broadcast tree cross this switch, bound on "
                  "another switch, arriving on a link its frames take to this switch: "
                  "metadata := its VNI + FROM_TUNNEL, to l2_lookup"),
-    Table(2, "tunnel_in", next=("l2_lookup",),
-          matches="tunnel_id",
+    Table(2, "tunnel_in", next=("l2_lookup", "router_in"),
+          matches="tunnel_id; eth_dst (a router's MAC)",
           overlay="The VNI of a network this switch hosts: metadata := VNI + FROM_TUNNEL, to "
-                  "l2_lookup"),
+                  "l2_lookup; a frame to a router's MAC (sent to the router's gateway "
+                  "hypervisor to leave through it): to router_in"),
     Table(5, "port_security", next=("egress_guard", "arp_responder"),
           matches="in_port, eth_src, eth_type, ipv4_src / ipv6_src, arp_sha, arp_spa, "
                   "DHCP client packets (udp 68 → 67)",
@@ -55,36 +58,117 @@ PIPELINE = (
                   "its DHCP client packets through its DHCP meter. A port without port "
                   "security: anything, to arp_responder (its DHCP through its DHCP meter)",
           fabric="As in overlay mode, on the edge switch of the port"),
-    Table(6, "egress_guard", next=("arp_responder",), miss="arp_responder",
+    Table(6, "egress_guard", next=("sg_egress", "arp_responder"), miss="sg_egress",
           matches="in_port, eth_src, ipv6_src, icmpv6_type, nd_target, nd_sll, nd_tll; "
                   "udp ports 67/68, 547/546",
           overlay="From ports with port security. A port's own ND (NA only for its own "
                   "addresses with its own MAC, NS with its own MAC, DAD only for its own "
                   "addresses) and a router port's RAs and redirects from its link-local "
                   "address: to arp_responder. Any other NS, NA, RA, redirect, and DHCP or "
-                  "DHCPv6 server packets (from 67/547 or to 68/546): dropped",
+                  "DHCPv6 server packets (from 67/547 or to 68/546): dropped. The rest: to "
+                  "sg_egress",
           fabric="As in overlay mode, on the edge switch of the port"),
-    Table(10, "arp_responder", next=("dhcp",), miss="dhcp",
-          matches="metadata (VNI), eth_type ARP, arp_op 1, arp_tpa",
-          overlay="An ARP request for an IPv4 address of a port of the network is answered "
-                  "here, out of the asker's port (never broadcast)",
+    Table(7, "sg_egress", next=("sg_egress_rules", "arp_responder"), miss="arp_responder",
+          matches="in_port, eth_type; DHCP/DHCPv6 client ports, ICMPv6 type",
+          overlay="Security groups, out (apps/secgroups.py). DHCP and DHCPv6 client packets, "
+                  "router solicitations and MLD: to arp_responder. IP from a port with groups: "
+                  "reg5 := its conntrack zone, ct(zone) recirculating to sg_egress_rules (a "
+                  "stateless port's: straight there). Anything else: to arp_responder",
+          fabric="As in overlay mode, on the edge switch of the port"),
+    Table(8, "sg_egress_rules", next=("sg_egress_commit", "arp_responder"),
+          matches="ct_state, ct_mark; in_port, eth_type, ip_proto, L4 ports or ICMP type/code, "
+                  "ipv4_dst / ipv6_dst (remote prefix), metadata + address (remote-group "
+                  "members, conjunction clause 2), conj_id",
+          overlay="+inv and connections marked cut: dropped. Answers (+est+rpl) and +rel: to "
+                  "arp_responder. New and established packets a rule of the port allows (a "
+                  "remote group: conjunction of the rule and the member address): to "
+                  "sg_egress_commit. An established connection no rule allows any more: its "
+                  "ct_mark bit 0 set (cut both ways), dropped",
+          fabric="As in overlay mode, on the edge switch of the port"),
+    Table(9, "sg_egress_commit", next=("arp_responder",), miss="arp_responder",
+          matches="ct_state, eth_type",
+          overlay="A new connection: committed in the port's zone (reg5) with ct_mark bit 0 "
+                  "clear; then (everything) to arp_responder",
+          fabric="As in overlay mode, on the edge switch of the port"),
+    Table(10, "arp_responder", next=("router_in",), miss="router_in",
+          matches="metadata (VNI), eth_type ARP, arp_op, arp_tpa",
+          overlay="An ARP request for an IPv4 address of a port of the network (a router's "
+                  "interface too) is answered here, out of the asker's port (never broadcast). "
+                  "On the external network: requests for a router's gateway or floating IP "
+                  "are answered where it lives, and they and replies to it go to the "
+                  "controller too, which learns the external neighbours from them",
           fabric="As in overlay mode, on the edge switches of the network"),
+    Table(11, "router_in", next=("dnat", "ip_routing", "dhcp"), miss="dhcp",
+          matches="metadata (VNI), eth_dst (a router's MAC), eth_type, ipv4_dst, icmp type",
+          overlay="IPv4 to a router's MAC on one of its networks: an echo request to one of "
+                  "the router's addresses is answered (out of the asker's port); anything else "
+                  "reg2 := the router's key, to ip_routing. From the external network, to the "
+                  "router's gateway or a floating IP (where it lives): to dnat; through a "
+                  "router without SNAT, anything else to its gateway MAC: to ip_routing"),
+    Table(12, "dnat", matches="reg2 (router), ipv4_dst",
+          overlay="To a floating IP: ct(commit, nat(dst=fixed IP)) in the router's conntrack "
+                  "zone; to the gateway IP: ct(nat), undoing SNAT on replies; both recirculate "
+                  "to ip_routing"),
+    Table(13, "ip_routing", next=("arp_resolve", "snat", "tunnel_out"),
+          matches="reg2 (router), nw_ttl, metadata, ipv4_src, ipv4_dst (longest prefix first)",
+          overlay="TTL 1: to the controller, which answers ICMP time exceeded; TTL 0: "
+                  "dropped. A subnet of the router or an extra route: TTL - 1, "
+                  "eth_src := the router's MAC there, reg3 := the next hop, metadata := that "
+                  "network's VNI, to arp_resolve. Elsewhere (through the gateway): on the "
+                  "hypervisor where the router's gateway or the source's floating IP lives, "
+                  "the same towards the external network and to snat; on any other, the "
+                  "frame as it came goes through the tunnel to the gateway hypervisor"),
+    Table(14, "arp_resolve", next=("l2_lookup",),
+          matches="metadata (VNI), reg3 (next hop)",
+          overlay="The next hop's MAC (a port of the network, known from the model): "
+                  "eth_dst := it, to l2_lookup"),
     Table(15, "dhcp", next=("l2_lookup",), miss="l2_lookup",
           matches="metadata (VNI), udp 68 → 67",
           overlay="DHCP client packets of a network with DHCP: to the controller through the "
                   "switch's packet-in meter; the controller answers from IPAM (apps/dhcp.py)",
           fabric="As in overlay mode, on the edge switches of the network"),
-    Table(20, "l2_lookup", next=("tunnel_out",),
+    Table(16, "snat", next=("external_out",),
+          matches="reg2 (router), ipv4_src",
+          overlay="Leaving through the gateway: from a port with a floating IP, ct(commit, "
+                  "nat(src=floating IP)); from others, ct(commit, nat(src=gateway IP)) when "
+                  "the router does SNAT; in the router's zone, recirculating to external_out"),
+    Table(17, "external_out", matches="metadata (VNI), reg3 (next hop)",
+          overlay="To the external network's physical port on this hypervisor, eth_dst := "
+                  "the next hop's learned MAC; an unknown next hop: to the controller, which "
+                  "asks for it with ARP (the packet is dropped)"),
+    Table(20, "l2_lookup", next=("sg_ingress", "tunnel_out"),
           matches="metadata (VNI, FROM_TUNNEL), eth_dst; in_port (fabric broadcast)",
-          overlay="MAC of a local port: out of it, through its ingress meter. MAC of a port "
+          overlay="MAC of a local port: out of it, through its ingress meter (a port with "
+                  "security groups: reg1 := its OpenFlow port, to sg_ingress). MAC of a port "
                   "on another switch (frames from local ports only): tunnel_id := VNI, reg0 := "
                   "that switch's tunnel tag, to tunnel_out. Broadcast: the network's flood "
                   "group (local ports and tunnels), or its local-only group when the frame "
                   "came through a tunnel (split horizon)",
-          fabric="MAC of a local port: out of it, through its ingress meter. MAC bound on "
+          fabric="MAC of a local port: out of it, through its ingress meter (with security "
+                 "groups: through sg_ingress, as in overlay mode). MAC bound on "
                  "switch S: out of the next hop on S's sink tree. Broadcast from a host port "
                  "or a link of the network's tree: the network's group (host ports and tree "
                  "links); from any other link it is dropped"),
+    Table(21, "sg_ingress", next=("sg_ingress_rules", "sg_ingress_deliver"),
+          miss="sg_ingress_deliver",
+          matches="reg1 (the local port), eth_type; ICMPv6 type",
+          overlay="Security groups, in. Neighbour discovery and MLD: to sg_ingress_deliver. IP "
+                  "to a port with groups: reg5 := its zone, ct(zone) recirculating to "
+                  "sg_ingress_rules (stateless: straight there). Anything else: to "
+                  "sg_ingress_deliver",
+          fabric="As in overlay mode, on the edge switch of the port"),
+    Table(22, "sg_ingress_rules", next=("sg_ingress_deliver",),
+          matches="ct_state, ct_mark; reg1, eth_type, ip_proto, L4 ports or ICMP type/code, "
+                  "ipv4_src / ipv6_src (remote prefix), metadata + address (remote-group "
+                  "members, conjunction clause 2), conj_id",
+          overlay="As sg_egress_rules, for what the port receives: what passes goes to "
+                  "sg_ingress_deliver",
+          fabric="As in overlay mode, on the edge switch of the port"),
+    Table(23, "sg_ingress_deliver",
+          matches="ct_state, eth_type",
+          overlay="A new connection: committed in the port's zone (reg5) with ct_mark bit 0 "
+                  "clear. Everything: out of the port in reg1",
+          fabric="As in overlay mode, on the edge switch of the port"),
     Table(25, "tunnel_out",
           matches="reg0 (the destination switch's tunnel tag)",
           overlay="reg0 of a peer switch: out of the VXLAN port that reaches it"),
@@ -97,6 +181,12 @@ TABLES = {t.name: t for t in PIPELINE}
 VNI_MASK = 0xFFFFFF
 FROM_TUNNEL = 1 << 32
 METADATA_MASK = VNI_MASK | FROM_TUNNEL
+
+# Routing (apps/l3.py): reg2 holds the router's key (its zone index) from router_in on, reg3
+# the next hop's IPv4 address from ip_routing on; conntrack zones ROUTER_ZONE_BASE + the
+# router's zone index.
+ROUTER_REG, NEXT_HOP_REG = "reg2", "reg3"
+ROUTER_ZONE_BASE = 32768
 
 # The register l2_lookup writes the destination switch's tunnel tag into (tunnel/mesh.py
 # tunnel_tag): flows towards a remote port name the switch, not the local tunnel port, so they
@@ -161,6 +251,14 @@ def markdown():
         "(a tunnel, or a fabric link), which then only delivers it locally or along the tree.",
         f"- **{TUNNEL_DEST_REG}**: the destination switch's tunnel tag, written by l2_lookup and "
         "read by tunnel_out (overlay mode).",
+        "- **reg1**: the local port a frame is delivered to, written by l2_lookup for a port "
+        "with security groups and read by sg_ingress_deliver; **reg5**: the conntrack zone of "
+        "the port being checked (its OpenFlow port number, 1-32767).",
+        "- **ct_mark** bit 0: a connection a removed security-group rule no longer allows "
+        "(dropped both ways).",
+        f"- **{ROUTER_REG}**: the router's key (its conntrack zone index) from router_in on; "
+        f"**{NEXT_HOP_REG}**: the next hop's IPv4 address from ip_routing on. A router's "
+        f"conntrack zone is {ROUTER_ZONE_BASE} + its zone index ([l3.md](l3.md)).",
     ]
     return "\n".join(lines) + "\n"
 

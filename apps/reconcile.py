@@ -21,6 +21,12 @@ switch after a failed pass, is read back and only the difference from its whole 
 is sent, so traffic keeps flowing (switches run with fail_mode=secure). Deletions wait until
 the mode says its view is complete (``may_prune``); a switch resynced before that is resynced
 again once it is.
+
+In a cluster (controller/cluster.py) only the master writes: before it writes to a switch it
+sends an OpenFlow role request with its generation, which the switch refuses if another instance
+announced a newer one (and then it refuses the writes too). A standby keeps its desired state
+current and writes nothing; when it becomes master every switch is read back and only the
+difference is sent, which is nothing when it was in step (flows are named by their content).
 """
 import contextlib
 import gc
@@ -39,6 +45,7 @@ from os_ken.ofproto import ofproto_v1_3
 
 from apps import dhcp, ofmsg
 from apps import pipeline as pl
+from controller import metrics
 
 LOG = logging.getLogger(__name__)
 #: Seconds a switch has to answer a request (a barrier, a read-back) before it is taken as
@@ -83,12 +90,18 @@ class Reconciler(app_manager.OSKenApp):
         self.desired = None
         self.switches = {}            # dpid -> Switch
         self.dirty_ports, self.dirty_networks = set(), set()
+        self.dirty_routers, self.dirty_fips = set(), set()   # routers, floating IPs (ids)
         self.synced = set()           # keys of the switches holding their desired state
         self.reported = {}            # port id -> status tuple last written to the core
         self.problems_changed = set()  # keys whose ``host_problem`` changed: re-report
         self.wake = hub.Event()
         self.passes = 0               # reconcile passes run (for tests and benchmarks)
         self.sent = 0                 # flow-, group- and meter-mods sent (same)
+        self.in_pass = False
+        #: controller/cluster.py's Mastership in a cluster; None: this is the only instance
+        self.mastership = None
+        self.refusals = 0             # messages switches refused because we are not master
+        self.took_over_at = None      # time.time() this instance became master, until in step
 
     # -- what a mode provides ---------------------------------------------------------------
     def new_desired_state(self):
@@ -138,6 +151,39 @@ class Reconciler(app_manager.OSKenApp):
     def kick(self):
         self.wake.set()
 
+    def run_soon(self):
+        """Let a woken worker run its pass now, before the API request that woke it builds
+        its answer: the flows leave a response's time earlier (port-up, docs/benchmarks.md).
+        Two yields: in the first the worker computes the deltas and queues the messages, in
+        the second the switches' send loops, woken by those, write them to their sockets.
+        Not from inside a pass (the worker's own status writes)."""
+        if self.wake.is_set() and not self.in_pass:
+            hub.sleep(0)
+            hub.sleep(0)
+
+    # -- mastership (controller/cluster.py) -----------------------------------------------------
+    def is_master(self):
+        return self.mastership is None or self.mastership.is_master()
+
+    def mastership_changed(self):
+        """Became master, stopped being it, or a new generation is known: tell every switch
+        our role; whatever switches hold is unknown now (read them back before writing)."""
+        if self.is_master() and self.took_over_at is None:
+            self.took_over_at = time.time()
+        for switch in self.switches.values():
+            switch.synced = False
+            self.announce_role(switch.dp)
+        self.kick()
+
+    def announce_role(self, dp):
+        """Tell switch ``dp`` our role with the current generation (a no-op outside a
+        cluster). A switch refuses a generation older than one it saw."""
+        if self.mastership is None or not self.mastership.generation:
+            return
+        ofp, parser = dp.ofproto, dp.ofproto_parser
+        role = ofp.OFPCR_ROLE_MASTER if self.is_master() else ofp.OFPCR_ROLE_SLAVE
+        dp.send_msg(parser.OFPRoleRequest(dp, role, self.mastership.generation))
+
     def changed(self, change):
         """Note what a committed API change touches, and wake the worker."""
         item = change.subject
@@ -150,8 +196,19 @@ class Reconciler(app_manager.OSKenApp):
                 self.dirty_ports.update(p.id for p in self.plugin.model.ports_on_network(item.id))
         elif change.resource == "qos_policy":
             self.dirty_ports.update(self.plugin.model.ports_with_policy(item.id))
+        elif change.resource == "security_group":
+            # its members (their rules) and the members of the groups its rules name (the
+            # ways their addresses are looked for)
+            named = {r.remote_group_id for g in (change.before, change.after) if g is not None
+                     for r in g.rules if r.remote_group_id is not None}
+            for gid in named | {item.id}:
+                self.dirty_ports.update(self.plugin.model.ports_in_group(gid))
         elif change.resource == "subnet":
             self.dirty_networks.add(item.network_id)
+        elif change.resource == "router":
+            self.dirty_routers.add(item.id)
+        elif change.resource == "floating_ip":
+            self.dirty_fips.add(item.id)
         self.kick()
 
     # -- switch events --------------------------------------------------------------------------
@@ -159,6 +216,7 @@ class Reconciler(app_manager.OSKenApp):
         """A switch is ready to be programmed (a new session: it is read back first)."""
         LOG.info("switch %016x connected", dp.id)
         self.switches[dp.id] = Switch(dp)
+        self.announce_role(dp)
         self.kick()
 
     @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
@@ -176,6 +234,8 @@ class Reconciler(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     def _switch_error(self, ev):
         msg = ev.msg
+        if self._refused_as_master(msg):
+            return
         LOG.error("switch %016x rejected a message: type=%s code=%s", msg.datapath.id,
                   msg.type, msg.code)
         switch = self.switches.get(msg.datapath.id)
@@ -183,9 +243,27 @@ class Reconciler(app_manager.OSKenApp):
             switch.synced = False  # re-read what it really holds on the next pass
             self.kick()
 
+    def _refused_as_master(self, msg):
+        """A switch refused our role (a newer generation exists) or a write (we are a slave
+        there): another instance is master. Stand by; True if ``msg`` was such a refusal."""
+        ofp = msg.datapath.ofproto
+        if (msg.type, msg.code) not in ((ofp.OFPET_ROLE_REQUEST_FAILED, ofp.OFPRRFC_STALE),
+                                        (ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_IS_SLAVE)):
+            return False
+        self.refusals += 1
+        LOG.warning("switch %016x refused %s from this instance: another is master",
+                    msg.datapath.id, "our role" if msg.type == ofp.OFPET_ROLE_REQUEST_FAILED
+                    else "a write")
+        if self.mastership is not None:
+            self.mastership.refused(self.mastership.generation)
+        return True
+
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def _packet_in(self, ev):
         msg = ev.msg
+        metrics.PACKET_INS.inc()
+        if not self.is_master():      # a standby answers nothing (a switch may still send)
+            return
         if self.packet_in(msg):
             return
         port = self.port_at(msg.datapath.id, msg.match.get("in_port"))
@@ -207,11 +285,16 @@ class Reconciler(app_manager.OSKenApp):
 
     def run_pass(self):
         """One pass of the worker; after one that fails, the next is a full resync."""
+        self.in_pass = True
         try:
-            self.reconcile()
+            with metrics.PASS_DURATION.time():
+                self.reconcile()
         except Exception:
             LOG.exception("reconcile pass failed; full resync on the next change")
+            metrics.PASS_FAILURES.inc()
             self.start_over()
+        finally:
+            self.in_pass = False
         self.passes += 1
 
     def start_over(self):
@@ -244,7 +327,16 @@ class Reconciler(app_manager.OSKenApp):
         ports, self.dirty_ports = self.dirty_ports, set()
         networks, self.dirty_networks = self.dirty_networks, set()
         targets, deltas = self.plan(model, ports, networks)
+        if not self.is_master():      # a standby: desired state kept current, nothing written
+            for switch in self.switches.values():
+                switch.synced = False
+            self.synced = set()
+            return
         synced = self._program(targets, deltas)
+        if self.took_over_at is not None and synced:
+            LOG.info("master of %d switches: read back and in step %.3f s after taking over",
+                     len(synced), time.time() - self.took_over_at)
+            self.took_over_at = None
         self._report_status(model, targets, synced)
 
     # -- programming switches -----------------------------------------------------------------
@@ -310,15 +402,18 @@ class Reconciler(app_manager.OSKenApp):
             delta = ofmsg.changes(read_installed(self._request, switch.dp),
                                   self.desired.state(key), prune=prune)
             switch.unpruned = not prune
+            metrics.RESYNCS.inc()
         switch.synced = True      # before sending: an error reply while we wait undoes it
         if not delta:
             return None
-        for msg in ofmsg.messages(switch.dp, delta):
-            switch.dp.send_msg(msg)
+        self.announce_role(switch.dp)  # in a cluster: refused with our writes if we are stale
+        for chunk in ofmsg.wire(switch.dp, delta):
+            switch.dp.send(chunk)
         parser = switch.dp.ofproto_parser
         barrier = self._begin(switch.dp, parser.OFPBarrierRequest(switch.dp),
                               parser.OFPBarrierReply)
         self.sent += len(delta)
+        metrics.count_sent(delta)
         LOG.debug("switch %016x: %d changes", switch.dp.id, len(delta))
         return barrier
 
@@ -347,12 +442,13 @@ class Reconciler(app_manager.OSKenApp):
         """ACTIVE: bound and the flows of its switch are installed; DOWN otherwise, with the
         reason as binding_error while its host has a ``host_problem``. Only for ports whose
         binding changed, whose switch got in or out of sync or whose host's problem changed; a status is
-        written to the core (``report_status``, which emits a Change) only when it differs
-        from the one last reported."""
+        written to the core (``report_statuses``, which emits a Change per port) only when it
+        differs from the one last reported."""
         ports = set(self.desired.ports_changed)
         for key in (synced ^ self.synced) | self.problems_changed:
             ports.update(self.desired.bound_on.get(key, ()))
         self.synced, self.problems_changed = synced, set()
+        reports = []
         for port_id in ports:
             port = model.ports.get(port_id)
             if port is None:
@@ -368,8 +464,10 @@ class Reconciler(app_manager.OSKenApp):
             else:   # with why an interface that claims it may not bind it (binding.py)
                 status = (*DOWN, self.desired.binding_errors.get(port_id))
             if self.reported.get(port_id) != status:
-                self.plugin.core.ports.report_status(port_id, *status)
+                reports.append((port_id, *status, None)[:6])
                 self.reported[port_id] = status
+        if reports:     # a cold start reports every port: in a few large transactions
+            self.plugin.core.ports.report_statuses(reports)
 
     # -- lookups ---------------------------------------------------------------------------------
     def where(self, port_id):
@@ -437,6 +535,7 @@ def answer_dhcp(msg, model, port):
     reply = dhcp.handle_dhcp(msg.data, lambda mac: lease if mac == port.mac else None) \
         if lease else None
     if reply is not None:
+        metrics.DHCP_REPLIES.inc()
         dp = msg.datapath
         parser, ofp = dp.ofproto_parser, dp.ofproto
         dp.send_msg(parser.OFPPacketOut(

@@ -4,14 +4,12 @@ Resource logic lives in one manager per resource (controller/networks.py, subnet
 all with the same interface, so the REST layer can serve any of them the same way.
 """
 import dataclasses
-import logging
+import uuid
 
-from controller import snapshot
+from controller import changelog, snapshot
 from controller.db import Database
 from controller.models import Hypervisor
 from controller.plugin import load_plugin
-
-LOG = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -30,15 +28,18 @@ class CoreConfig:
 
 class Core:
     """Entry point of the logical model: ``core.networks``, ``core.subnets``, ``core.ports``,
-    ``core.qos`` (QoS policies; the qos extension serves them) and ``core.security_groups``
-    with ``core.security_group_rules`` (the security-group extension); ``core.policy`` judges
-    who may do what."""
+    ``core.qos`` (QoS policies; the qos extension serves them), ``core.routers`` and
+    ``core.floating_ips`` (the router extension's), ``core.security_groups`` with
+    ``core.security_group_rules`` (the security-group extension); ``core.policy`` judges who
+    may do what."""
 
     def __init__(self, db, plugin, config=None):
+        from controller.floatingips import FloatingIPManager
         from controller.networks import NetworkManager
         from controller.policy import Policy
         from controller.ports import PortManager
         from controller.qos import BandwidthLimitRuleManager, QosPolicyManager
+        from controller.routers import RouterManager
         from controller.security_groups import SecurityGroupManager, SecurityGroupRuleManager
         from controller.subnets import SubnetManager
 
@@ -53,21 +54,32 @@ class Core:
         self.qos_rules = BandwidthLimitRuleManager(self)
         self.security_groups = SecurityGroupManager(self)
         self.security_group_rules = SecurityGroupRuleManager(self)
+        self.routers = RouterManager(self)
+        self.floating_ips = FloatingIPManager(self)
         self.managers = {m.collection: m for m in (self.networks, self.subnets, self.ports)}
+        #: this process among the instances sharing the database (controller/cluster.py)
+        self.instance_id = str(uuid.uuid4())
+        self.feed = changelog.ChangeFeed(self, self.instance_id)
+        self._boot_snapshot = None
 
     @classmethod
     def from_url(cls, db_url, plugin="noop", config=None):
         plugin_obj = load_plugin(plugin) if isinstance(plugin, str) else plugin
         core = cls(Database(db_url), plugin_obj, config)
+        # the plug-in boots from the snapshot the change log is followed from
+        core._boot_snapshot = core.feed.begin()
         plugin_obj.start(core)
+        core._boot_snapshot = None
         return core
 
     def write(self, work, veto=True):
         """Run ``work(session) -> (result, [Change, ...])`` as one transaction.
 
         The plug-in may veto each change before commit (the transaction then rolls back and
-        nothing is stored; not for ``veto=False``: a back-end's own status reports); after
-        commit it is told about each change, in order.
+        nothing is stored; not for ``veto=False``: a back-end's own status reports); the
+        changes are appended to the change log in the same transaction (the other instances
+        of a cluster follow it: controller/changelog.py); after commit the plug-in is told
+        about each change, in order.
         """
         def transaction(session):
             result, changes = work(session)
@@ -75,20 +87,20 @@ class Core:
             if veto:
                 for change in changes:
                     self.plugin.check(change)
-            return result, changes
+            return result, changes, changelog.append(session, changes, self.instance_id)
 
-        result, changes = self.db.run_write(transaction)
-        for change in changes:
-            try:
-                self.plugin.notify(change)
-            except Exception:  # the change is committed; the back-end must converge on its own
-                LOG.exception("plug-in %s failed on %s", self.plugin.name, change.hook)
+        result, changes, seqs = self.db.run_write(transaction)
+        self.feed.committed(changes, seqs)
+        if changes:
+            self.plugin.committed()
         return result
 
     def logical_snapshot(self):
-        """Every network, subnet, port, QoS policy and security group as typed values
-        (controller/logical.py), read in one transaction: what a back-end mirrors when it
-        boots."""
+        """Every network, subnet, port, QoS policy, router, floating IP and security group as
+        typed values (controller/logical.py), read in one transaction: what a back-end mirrors
+        when it boots (at start, the one the change log is followed from)."""
+        if self._boot_snapshot is not None:
+            return self._boot_snapshot
         with self.db.read() as session:
             return snapshot.snapshot(session)
 

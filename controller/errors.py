@@ -73,6 +73,27 @@ class QosRuleNotFound(NotFound):
     message = "Bandwidth limit rule {id} could not be found in QoS policy {policy_id}."
 
 
+class RouterNotFound(NotFound):
+    message = "Router {id} could not be found."
+
+
+class RouterInterfaceNotFound(NotFound):
+    message = "Router {router_id} does not have an interface with id {port_id}."
+
+
+class RouterInterfaceNotFoundForSubnet(NotFound):
+    message = "Router {router_id} has no interface on subnet {subnet_id}."
+
+
+class FloatingIPNotFound(NotFound):
+    message = "Floating IP {id} could not be found."
+
+
+class ExternalGatewayForFloatingIPNotFound(NotFound):
+    message = ("External network {external_network_id} is not reachable from subnet "
+               "{subnet_id}. Therefore, cannot associate Port {port_id} with a Floating IP.")
+
+
 class Conflict(QnetError):
     status = 409
     message = "Conflict."
@@ -131,9 +152,67 @@ class QosRuleConflict(Conflict):
     message = "QoS policy {policy_id} already has a {direction} bandwidth limit rule ({rule_id})."
 
 
+class GatewayIpInUse(Conflict):
+    message = ("Current gateway ip {ip_address} already in use by port {port_id}. Unable to "
+               "update.")
+
+
+class RouterInUse(Conflict):
+    message = "Router {id} still has ports."
+
+
+class RouterInterfaceInUseByFloatingIP(Conflict):
+    message = ("Router interface for subnet {subnet_id} on router {router_id} cannot be "
+               "deleted, as it is required by one or more floating IPs.")
+
+
+class RouterInterfaceInUseByRoute(Conflict):
+    message = ("Router interface for subnet {subnet_id} on router {router_id} cannot be "
+               "deleted, as it is required by one or more routes.")
+
+
+class RouterExternalGatewayInUseByFloatingIp(Conflict):
+    message = ("Gateway cannot be updated for router {router_id}, since a gateway to external "
+               "network {net_id} is required by one or more floating IPs.")
+
+
+class ExternalNetworkInUse(Conflict):
+    message = ("External network {net_id} cannot be updated to be made non-external, since "
+               "it has existing gateway ports or floating IPs.")
+
+
+class FlatNetworkInUse(Conflict):
+    message = ("Unable to create the flat network. Physical network {physical_network} is in "
+               "use.")
+
+
+class L3PortInUse(Conflict):
+    message = ("Port {port_id} has owner {device_owner} and therefore cannot be {done} "
+               "directly via the port API.")
+
+
+class RouterPortInUse(Conflict):
+    message = "Unable to complete operation on port {port_id}: it is in use by {device}."
+
+
+class FloatingIPPortAlreadyAssociated(Conflict):
+    message = ("Cannot associate floating IP {floating_ip_address} ({fip_id}) with port "
+               "{port_id} using fixed IP {fixed_ip}, as that fixed IP already has a floating "
+               "IP on external network {net_id}.")
+
+
+class NoZoneAvailable(Conflict):
+    message = "No router zone is free: all {high} are in use."
+
+
 class StatsNotAvailable(QnetError):
     status = 501
     message = "The {plugin} back-end keeps no per-port statistics."
+
+
+class TraceNotAvailable(QnetError):
+    status = 501
+    message = "The {plugin} back-end cannot trace packets (qnet trace needs --plugin openflow in overlay mode)."
 
 
 class RetryExhausted(Conflict):

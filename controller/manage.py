@@ -6,6 +6,7 @@ admin token comes to be.
 """
 import argparse
 import datetime
+import json
 import shlex
 import subprocess
 import sys
@@ -74,6 +75,11 @@ def main(argv=None):
                           "(CN = its system-id)")
     k_hv.add_argument("name")
     k_hv.add_argument("--dir", required=True, help="the directory pki init made")
+    clu = sub.add_parser("cluster", help="the instances sharing this database (docs/cluster.md)")\
+        .add_subparsers(dest="action", required=True)
+    c_status = clu.add_parser("status", help="instances, who masters the switches, how far "
+                              "each is behind the change log")
+    c_status.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     if args.command == "pki":
         return run_pki(args)
@@ -137,6 +143,8 @@ def run(db, args):
     from rest.auth import create_token
     if args.command == "hypervisor":
         return run_hypervisor(db, args)
+    if args.command == "cluster":
+        return run_cluster(db, args)
     if args.command == "project" and args.action == "create":
         def work(session):
             if session.get(Project, args.project_id) is None:
@@ -197,6 +205,25 @@ def run_hypervisor(db, args):
         print(f"no hypervisor {args.name}", file=sys.stderr)
         return 1
     print(f"removed hypervisor {args.name}")
+    return 0
+
+
+def run_cluster(db, args):
+    from controller import cluster
+    with db.read() as session:
+        found = cluster.status(session)
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    lease = found["lease"]
+    print(f"change log at {found['change_log']}; " + (
+        "no master yet" if lease is None else
+        f"switches mastered by {lease['holder']} (generation {lease['generation']}, "
+        f"lease expires in {lease['expires_in']} s)"))
+    for i in found["instances"]:
+        state = "alive" if i["alive"] else f"gone (last seen {i['heartbeat_age']} s ago)"
+        print(f"{i['id']}\t{i['role']}\t{state}\tbehind {i['behind']}\t{i['name']}\t"
+              f"{i['api_url']}")
     return 0
 
 

@@ -6,8 +6,8 @@ error, and the constraint catches the races that slip between check and commit.
 """
 import datetime
 
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer,
+                        String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -264,6 +264,59 @@ class DefaultSecurityGroup(Base):
     project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     security_group_id: Mapped[str] = mapped_column(
         ForeignKey("securitygroups.id", ondelete="CASCADE"), unique=True)
+# -- the cluster (controller/changelog.py, controller/cluster.py) -------------------------------
+_SEQ = BigInteger().with_variant(Integer, "sqlite")   # SQLite autoincrements INTEGER keys only
+
+
+class ChangeRecord(Base):
+    """One committed change, written in the transaction that made it: the log every instance of
+    a cluster follows to patch its in-memory model (controller/changelog.py). It holds the
+    Change's bodies and typed values as JSON text, so that a follower replays the very Change
+    the origin's plug-in saw, whatever the resource."""
+
+    __tablename__ = "change_log"
+    # never reuse a number (SQLite would reuse the highest after a delete)
+    __table_args__ = {"sqlite_autoincrement": True}
+    seq: Mapped[int] = mapped_column(_SEQ, primary_key=True, autoincrement=True)
+    origin: Mapped[str] = mapped_column(String(36))
+    resource: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    context: Mapped[str] = mapped_column(Text)
+    old: Mapped[str | None] = mapped_column(Text, nullable=True)
+    new: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: the typed values (controller/logical.py), as JSON (changelog.typed_to_json)
+    before: Mapped[str | None] = mapped_column(Text, nullable=True)
+    after: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class Instance(Base):
+    """A running ``qnet serve`` of the cluster, as it last reported itself (heartbeat and how
+    far it has applied the change log; ``qnet-manage cluster status``)."""
+
+    __tablename__ = "cluster_instances"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    api_url: Mapped[str] = mapped_column(String(255), default="")
+    started_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    #: the database's clock (seconds since the epoch) at the last heartbeat
+    heartbeat: Mapped[float] = mapped_column(Float)
+    applied_seq: Mapped[int] = mapped_column(_SEQ, default=0)
+    #: PostgreSQL backend of its change-log listener: gone when the process died
+    backend_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Lease(Base):
+    """Who masters the switches: held by one instance until ``expires`` (the database's clock),
+    renewed by it; every new holder takes the next ``generation``, which it announces to the
+    switches in OpenFlow role requests, so that they refuse an older master (cluster.py)."""
+
+    __tablename__ = "cluster_leases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(36))
+    generation: Mapped[int] = mapped_column(_SEQ)
+    expires: Mapped[float] = mapped_column(Float)
 
 
 class Router(Timestamped, Base):

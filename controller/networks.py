@@ -1,12 +1,21 @@
-"""Networks: an isolated L2 segment owned by one project, carried on the wire by its VNI."""
-from sqlalchemy import bindparam, func, or_, select
+"""Networks: an isolated L2 segment owned by one project, carried on the wire by its VNI.
+
+A network may be external (``router:external``, admin only): routers set their gateway on it
+and floating IPs come from it, so every project sees it (but only its owner, an admin, or
+anyone when it is shared, puts ports on it). An admin may make a network ``flat`` on a named
+physical network (``provider:physical_network``): hypervisors reach it through their bridge
+mapping of that name instead of VXLAN tunnels. It keeps a segmentation id all the same: the
+id the pipeline knows the network by.
+"""
+from sqlalchemy import bindparam, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from controller import errors
-from controller.models import Network, Port
+from controller.models import FloatingIP, Network, Port, RouterPort
 from controller.resource import ResourceManager, isoformat, new_id, touch
 
 NETWORK_TYPE = "vxlan"
+FLAT = "flat"
 
 
 _NETWORKS = Network.__table__.c
@@ -39,17 +48,23 @@ class NetworkManager(ResourceManager):
     not_found = errors.NetworkNotFound
     columns = {"tenant_id": "project_id", "provider:segmentation_id": "segmentation_id"}
     load_options = (selectinload(Network.subnets),)
-    defaults = {"shared": False}
+    defaults = {"shared": False, "router:external": False}
 
     def visible(self, ctx):
-        """Own networks, plus every shared network (anyone may put ports on those)."""
+        """Own networks, plus every shared network (anyone may put ports on those) and every
+        external one (anyone may point a router or a floating IP at those)."""
         if self.core.policy.is_admin(ctx):
             return super().visible(ctx)
-        return own_or_shared(ctx.project_id)
+        return or_(own_or_shared(ctx.project_id), Network.router_external.is_(True))
 
     def filter_clause(self, attr, values):
         if attr == "provider:network_type":
-            return Network.id.isnot(None) if NETWORK_TYPE in values else Network.id.is_(None)
+            wanted = [Network.network_type.in_([v for v in values if v != NETWORK_TYPE])]
+            if NETWORK_TYPE in values:
+                wanted.append(Network.network_type.is_(None))
+            return or_(*wanted)
+        if attr == "router:external":
+            return func.coalesce(Network.router_external, false()).in_(values)
         if attr == "subnets":
             from controller.models import Subnet
             return Network.id.in_(select(Subnet.network_id).where(Subnet.id.in_(values)))
@@ -67,8 +82,9 @@ class NetworkManager(ResourceManager):
             "status": net.status,
             "mtu": net.mtu,
             "subnets": [s.id for s in net.subnets],
-            "provider:network_type": NETWORK_TYPE,
-            "provider:physical_network": None,
+            "provider:network_type": net.network_type or NETWORK_TYPE,
+            "provider:physical_network": net.physical_network,
+            "router:external": bool(net.router_external),
             "provider:segmentation_id": net.segmentation_id,
             "qos_policy_id": net.qos_policy_id,
             "port_security_enabled": net.port_security_enabled is not False,
@@ -124,6 +140,39 @@ class NetworkManager(ResourceManager):
         if taken is not None and taken != network_id:
             raise errors.SegmentationIdInUse(vni=vni)
 
+    @staticmethod
+    def check_provider(session, attrs):
+        """(network type column, physical network) of a new network: flat needs a physical
+        network that no other flat network is on; VXLAN takes none."""
+        kind = attrs.get("provider:network_type", NETWORK_TYPE)
+        physical = attrs.get("provider:physical_network")
+        if kind == NETWORK_TYPE:
+            if physical is not None:
+                raise errors.InvalidInput(error="provider:physical_network is only valid for "
+                                                "provider:network_type flat")
+            return None, None
+        if physical is None:
+            raise errors.InvalidInput(error="provider:network_type flat needs a "
+                                            "provider:physical_network")
+        if "provider:segmentation_id" in attrs:
+            raise errors.InvalidInput(error="a flat network takes no "
+                                            "provider:segmentation_id")
+        if session.scalar(select(Network.id).where(Network.network_type == FLAT,
+                                                   Network.physical_network == physical)):
+            raise errors.FlatNetworkInUse(physical_network=physical)
+        return FLAT, physical
+
+    @staticmethod
+    def check_not_external_in_use(session, net):
+        """A network stays external while routers have their gateway on it or floating IPs
+        come from it."""
+        gateway = session.scalar(select(RouterPort.port_id).join(
+            Port, Port.id == RouterPort.port_id).where(Port.network_id == net.id).limit(1))
+        floating = session.scalar(select(FloatingIP.id).where(
+            FloatingIP.floating_network_id == net.id).limit(1))
+        if gateway is not None or floating is not None:
+            raise errors.ExternalNetworkInUse(net_id=net.id)
+
     def check_mtu(self, mtu):
         if not 68 <= mtu <= self.core.config.max_mtu:
             raise errors.InvalidInput(
@@ -137,6 +186,7 @@ class NetworkManager(ResourceManager):
         self.check_mtu(mtu)
 
         def work(session):
+            network_type, physical = self.check_provider(session, attrs)
             vni = attrs.get("provider:segmentation_id")
             if vni is None:
                 vni = self.allocate_vni(session)
@@ -148,6 +198,8 @@ class NetworkManager(ResourceManager):
                           admin_state_up=attrs.get("admin_state_up", True),
                           shared=attrs.get("shared", False), mtu=mtu, segmentation_id=vni,
                           qos_policy_id=attrs.get("qos_policy_id"),
+                          router_external=attrs.get("router:external", False),
+                          network_type=network_type, physical_network=physical,
                           port_security_enabled=attrs.get("port_security_enabled", True),
                           subnets=[])
             session.add(net)
@@ -177,10 +229,14 @@ class NetworkManager(ResourceManager):
                 net.segmentation_id = attrs["provider:segmentation_id"]
             if attrs.get("qos_policy_id") is not None:
                 self.core.qos.check_usable(session, ctx, attrs["qos_policy_id"])
+            if attrs.get("router:external") is False and net.router_external:
+                self.check_not_external_in_use(session, net)
             for key in ("name", "description", "admin_state_up", "shared", "mtu",
                         "qos_policy_id", "port_security_enabled"):
                 if key in attrs:
                     setattr(net, key, attrs[key])
+            if "router:external" in attrs:
+                net.router_external = attrs["router:external"]
             touch(net)
             new = self.to_dict(net)
             return new, [self.change(ctx, "updated", old, new)]

@@ -98,6 +98,12 @@ class Plugin:
         raise errors.NotFound(f"The {self.name} plug-in has no topology: it programs no "
                               "switches (use --plugin openflow, in --mode overlay or fabric).")
 
+    def trace(self, query, describe, live=False):
+        """What the back-end's switches would do with one packet (apps/trace.py ``Query``),
+        naming resources with ``describe(kind, id)``; ``live``: compare with what the
+        switches hold. Back-ends that program no switches answer 501."""
+        raise errors.TraceNotAvailable(plugin=self.name)
+
     def check(self, change):
         """Veto point inside the transaction: raise a QnetError to refuse ``change``."""
 
@@ -111,6 +117,10 @@ class Plugin:
         hook = getattr(self, change.hook, None)
         if hook is not None:
             hook(change)
+
+    def committed(self):
+        """Every change of one committed write has been notified: a back-end that works in
+        the background may start on them now, before the API answers."""
 
 
 def available_plugins():

@@ -18,7 +18,8 @@ Three kinds of rule:
   attribute; judged only when the request gives it, except that stating an attribute's default
   on create is no privilege (Neutron's rule too: ``shared: false`` is fine for anyone);
 - ``<action>_<resource>:<attribute>:<key>`` (``create_port:fixed_ips:ip_address``): for
-  attributes that are lists of records, may the caller give this key in any of them.
+  attributes that are records or lists of records, may the caller give this key (in any of
+  them).
 
 A rule's *target* is the resource's owner (``project_id``; on create the project it is created
 for), its network's owner (``network:project_id``) and ``network:shared``, and for an attribute
@@ -106,6 +107,11 @@ RULES = [
     _rule("get_network:provider:network_type", ADMIN_ONLY, "See the network type."),
     _rule("get_network:provider:physical_network", ADMIN_ONLY, "See the physical network."),
     _rule("get_network:provider:segmentation_id", ADMIN_ONLY, "See the VXLAN id."),
+    _rule("create_network:provider:physical_network", ADMIN_ONLY,
+          "Put a flat network on a physical network."),
+    _rule("create_network:router:external", ADMIN_ONLY,
+          "Make a network external (routers' gateways, floating IPs)."),
+    _rule("update_network:router:external", ADMIN_ONLY, "Make a network external or not."),
     # -- subnets --------------------------------------------------------------------------------
     *_crud("subnet", "subnets", create=ADMIN_OR_NETWORK_OWNER),
     # -- ports ------------------------------------------------------------------------------------
@@ -159,9 +165,27 @@ RULES = [
     _rule("update_security_group_rule", ADMIN_OR_OWNER, "Change a rule's description."),
     _rule("delete_security_group_rule", ADMIN_OR_OWNER,
           "Remove a rule from a security group."),
+    # -- routers and floating IPs ------------------------------------------------------------------
+    *_crud("router", "routers"),
+    *[_rule(f"{action}_router:external_gateway_info{key}", check,
+            f"{action.title()} a router's gateway{what}.")
+      for action in ("create", "update")
+      for key, check, what in (("", ADMIN_OR_OWNER, ""),
+                               (":network_id", ADMIN_OR_OWNER, " network"),
+                               (":enable_snat", ADMIN_ONLY, "'s SNAT (stating true is "
+                                                           "anyone's right on create)"),
+                               (":external_fixed_ips", ADMIN_ONLY, " addresses"))],
+    _rule("add_router_interface", ADMIN_OR_OWNER, "Attach a subnet or a port to a router."),
+    _rule("remove_router_interface", ADMIN_OR_OWNER, "Detach a subnet or port from a router."),
+    *_crud("floatingip", "floating IPs"),
+    _rule("create_floatingip:floating_ip_address", ADMIN_ONLY,
+          "Choose a floating IP's address."),
     # -- everything else ----------------------------------------------------------------------------
     _rule("get_network_ip_availability", ADMIN_ONLY, "Address usage of every network."),
     _rule("get_topology", ADMIN_ONLY, "The back-end's switches, links and bindings."),
+    _rule("get_trace", ADMIN_OR_OWNER,
+          "Trace a packet from a port (owner: the port's; others' ports answer 404)."),
+    _rule("get_metrics", ADMIN_ONLY, "Read the service's Prometheus metrics (/metrics)."),
     _rule("access_tenant", ADMIN_OR_OWNER,
           "Act in a Quantum v1.0 /tenants/{tenant} URL (owner: that tenant)."),
 ]
@@ -256,6 +280,12 @@ class Policy:
             if isinstance(value, list):
                 keys = sorted({k for item in value if isinstance(item, dict) for k in item})
                 for key in keys:
+                    self.enforce(ctx, f"{rule}:{key}", target)
+            if isinstance(value, dict):  # a record (external_gateway_info): each key's rule
+                for key in sorted(value):
+                    if action == "create" and defaults and \
+                            defaults.get(f"{attr}:{key}", self) == value[key]:
+                        continue
                     self.enforce(ctx, f"{rule}:{key}", target)
 
 

@@ -304,6 +304,34 @@ class PortManager(ResourceManager):
 
         return self.core.write(work)
 
+    def create_owned(self, session, ctx, network_id, project, device_owner, device_id,
+                     fixed_ips=None):
+        """A port the server makes for a router or a floating IP, inside the caller's
+        transaction (no policy: the caller judged the action that needs it): no port
+        security (it stands for other addresses), ``fixed_ips`` requested as on a create.
+        Returns (its API body, its Changes)."""
+        attrs = {"device_owner": device_owner, "device_id": device_id,
+                 "port_security_enabled": False}
+        port = self._new_port(attrs, project, network_id, self._choose_mac(session, network_id,
+                                                                           None))
+        allocated = [(sub.id, ip) for sub, ip in self._allocate(session, network_id, fixed_ips,
+                                                                device_owner)]
+        if not allocated:
+            raise errors.InvalidInput(error=f"network {network_id} has no subnet to give "
+                                            f"the {device_owner} port an address")
+        self._insert(session, port, allocated)
+        new = self.to_dict(port, allocated, ())
+        return new, [self.change(ctx, "created", None, new)]
+
+    def delete_owned(self, session, ctx, port_id):
+        """Delete a port the server made (see ``create_owned``); returns its Changes."""
+        port = session.get(Port, port_id)
+        if port is None:
+            return []
+        old = self.to_dict(port)
+        session.delete(port)
+        return [self.change(ctx, "deleted", old, None)]
+
     def _new_port(self, attrs, project, network_id, mac):
         """Every column of a new port (the defaults spelled out: the body is built from it)."""
         now = utcnow()
@@ -336,6 +364,24 @@ class PortManager(ResourceManager):
                 {"port_id": port.id, "subnet_id": subnet_id, "network_id": port.network_id,
                  "ip_address": ip} for subnet_id, ip in fixed_ips])
 
+    def _l3_owner(self, session, port):
+        """What makes ``port`` a router's or a floating IP's (the server's to change), or
+        None: ports of the tenant's own making carry no such row, whatever their
+        device_owner says."""
+        kind = self.core.routers.router_port_type(session, port.id)
+        if kind is None and self.core.floating_ips.is_floating_port(session, port.id):
+            kind = "network:floatingip"
+        return kind
+
+    #: what makes a router's or a floating IP's port what it is: not changed by the port API
+    L3_FIXED = ("mac_address", "fixed_ips", "device_owner", "device_id")
+
+    def _check_l3_owned(self, session, port, attrs):
+        changed = [k for k in self.L3_FIXED if k in attrs]
+        if changed and self._l3_owner(session, port) is not None:
+            raise errors.L3PortInUse(port_id=port.id, device_owner=port.device_owner,
+                                     done="given a new " + ", ".join(changed))
+
     @staticmethod
     def _check_security(port):
         if not port.port_security_enabled and port.allowed_address_pairs:
@@ -349,6 +395,8 @@ class PortManager(ResourceManager):
             if only_if_free and port.attachment not in (None, attrs.get("attachment")):
                 raise errors.PortInUse(id=port.id, attachment=port.attachment)
             old = self.to_dict(port)
+            self._check_l3_owned(session, port, attrs)
+            lost_floating_ips = []
             if "mac_address" in attrs:
                 port.mac_address = self._choose_mac(session, port.network_id,
                                                     attrs["mac_address"], port.id)
@@ -362,6 +410,8 @@ class PortManager(ResourceManager):
                     if key not in wanted_keys:
                         port.fixed_ips.remove(alloc)
                 session.flush()
+                lost_floating_ips = self.core.floating_ips.forget_addresses(
+                    session, ctx, port.id, kept={ip for _, ip in wanted_keys})
                 for sub, ip in wanted:
                     if (sub.id, ip) not in current:
                         port.fixed_ips.append(IPAllocation(subnet_id=sub.id,
@@ -393,7 +443,8 @@ class PortManager(ResourceManager):
             session.flush()
             new = self.to_dict(port)
             return new, ([self.change(ctx, "updated", old, new)]
-                         + self._attachment_changes(ctx, old, new))
+                         + self._attachment_changes(ctx, old, new)
+                         + lost_floating_ips)
 
         return self.core.write(work)
 
@@ -439,6 +490,46 @@ class PortManager(ResourceManager):
             return True, [self.change(BACKEND, "status", old, self.to_dict(port))]
         return self.core.write(work, veto=False)
 
+    def report_statuses(self, reports, batch=1000):
+        """``report_status`` for many ports at once -- a cold start reports every port: the
+        current bindings are read with one query, and the ports whose status really changed
+        are written in one transaction, a Change each, ``batch`` ports at a time. ``reports``:
+        (id, status, host, datapath, ofport, error) tuples. Ports that no longer exist are
+        skipped. Returns how many ports changed."""
+        reports = list(reports)
+        changed = 0
+        for start in range(0, len(reports), batch):
+            wanted = {r[0]: r[1:] for r in reports[start:start + batch]}
+            with self.core.db.read() as session:
+                rows = session.execute(select(_PORTS.id, *_BINDING_OF_PORT.selected_columns)
+                                       .where(_PORTS.id.in_(list(wanted)))).all()
+            todo = {}
+            for row in rows:
+                status, host, datapath, ofport, error = wanted[row.id]
+                if tuple(row[1:]) != (status, datapath, ofport, host or row.binding_host, error):
+                    todo[row.id] = wanted[row.id]
+            if todo:
+                changed += self.core.write(lambda session, todo=todo: self._write_statuses(
+                    session, todo), veto=False)
+        return changed
+
+    def _write_statuses(self, session, todo):
+        query = select(self.model).where(self.model.id.in_(list(todo)))
+        if self.load_options:
+            query = query.options(*self.load_options)
+        changes = []
+        for port in session.scalars(query):
+            status, host, datapath, ofport, error = todo[port.id]
+            old = self.to_dict(port)
+            port.status, port.binding_datapath, port.binding_ofport = status, datapath, ofport
+            port.binding_error = error
+            if host:
+                port.binding_host = host
+            changes.append((old, port))
+        session.flush()
+        return len(changes), [self.change(BACKEND, "status", old, self.to_dict(port))
+                              for old, port in changes]
+
     def stats(self, ctx, id_):
         """The back-end's counters for a port the caller can see (404 otherwise)."""
         port = self.get(ctx, id_)
@@ -455,9 +546,13 @@ class PortManager(ResourceManager):
             self.check_owner(ctx, port, "delete")
             if only_if_unplugged and port.attachment is not None:
                 raise errors.PortInUse(id=port.id, attachment=port.attachment)
+            if self._l3_owner(session, port) is not None:
+                raise errors.L3PortInUse(port_id=port.id, device_owner=port.device_owner,
+                                         done="deleted")
             old = self.to_dict(port)
+            changes = self.core.floating_ips.forget_addresses(session, ctx, port.id)
             session.delete(port)
-            return None, (self._attachment_changes(ctx, old, None)
+            return None, (changes + self._attachment_changes(ctx, old, None)
                           + [self.change(ctx, "deleted", old, None)])
 
         self.core.write(work)

@@ -319,6 +319,11 @@ class SecurityGroupManager(ResourceManager):
             session.execute(_INSERT_BINDINGS, [{"port_id": port_id, "security_group_id": g}
                                                for g in group_ids])
 
+    def leave_all(self, session, port):
+        """Take a port (a Port row) out of every group."""
+        self.bind(session, port.id, [], replace=True)
+        session.expire(port, ["security_group_bindings"])
+
     @staticmethod
     def groups_of_ports(session, port_ids, chunk=500):
         """{port id: [group id, ...] sorted} for ``port_ids``."""

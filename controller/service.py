@@ -39,6 +39,8 @@ def serve(config):
     from os_ken.base.app_manager import AppManager
     from os_ken.lib import hub
 
+    from apps.reconcile import Reconciler
+    from controller.cluster import ClusterMember
     from controller.core import Core
     from rest.app import build_app
 
@@ -54,6 +56,7 @@ def serve(config):
                     max_body=config.max_request_body_size)
     ofp_host, ofp_port = config.split(config.ofp_listen)
     api_host, api_port = config.split(config.api_listen)
+    member = ClusterMember(core, f"http://{api_host}:{api_port}")
     core.plugin.configure(config)
     manager = AppManager.get_instance()
     # Loading imports the apps, which registers their options: parse the configuration after.
@@ -67,6 +70,9 @@ def serve(config):
         signal.signal(sig, lambda signum, frame: stopping.append(signum))
     threads = manager.instantiate_apps(**manager.create_contexts())
     core.plugin.bind_apps(manager.applications)
+    join_cluster(member, manager.applications.values(), Reconciler)
+    cluster_threads = [hub.spawn(member.run_follower, hub.sleep),
+                       hub.spawn(member.run_lease, hub.sleep)]
     api = hub.WSGIServer((api_host, api_port), app)
     api_thread = hub.spawn(api.serve_forever)
     LOG.info("qnet serving the REST API on http://%s:%d (auth=%s) and OpenFlow on %s:%d%s; "
@@ -80,11 +86,31 @@ def serve(config):
             hub.sleep(0.2)
         LOG.info("stopping (signal %d)", stopping[0])
     finally:
+        member.stop()
+        for thread in cluster_threads:
+            hub.kill(thread)
         hub.kill(api_thread)
         manager.close()
         for thread in threads:
             hub.kill(thread)
         core.close()
+
+
+def join_cluster(member, apps, reconciler_class):
+    """In a cluster, the apps that program switches write only while this instance holds the
+    lease (controller/cluster.py); outside one (SQLite) they are always master."""
+    if member.mastership is None:
+        return
+    programmers = [app for app in apps if isinstance(app, reconciler_class)]
+    for app in programmers:
+        app.mastership = member.mastership
+
+    def changed():
+        for app in programmers:
+            app.mastership_changed()
+    member.mastership.on_change = changed
+    LOG.info("clustered on PostgreSQL as instance %s: standby until the lease is ours",
+             member.core.instance_id)
 
 
 def openflow_args(config, port):

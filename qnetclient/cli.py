@@ -4,6 +4,9 @@
     qnet subnet create --network web-net 10.0.2.0/24
     qnet port create --network web-net web-eth0
     qnet port attach web-eth0 nova.example.com/demo/server/web/eth0
+    qnet router create r1 --external-gateway public
+    qnet router add subnet r1 web-v4
+    qnet floating ip create public --port web-eth0
     qnet network list -f json
 
 Names are accepted wherever ids are (an ambiguous name is an error that lists the ids). Errors
@@ -33,6 +36,8 @@ LIST_COLUMNS = {
     "security_group_rule": ("id", "security_group_id", "direction", "ethertype", "protocol",
                             "port_range_min", "port_range_max", "remote_ip_prefix",
                             "remote_group_id"),
+    "router": ("id", "name", "status", "external_gateway_info", "routes"),
+    "floatingip": ("id", "floating_ip_address", "fixed_ip_address", "port_id", "router_id"),
 }
 
 
@@ -133,6 +138,10 @@ def address_pairs(specs):
 def network_attrs(client, args):
     attrs = set_if_given({}, args, name="new_name", description="description", mtu="mtu",
                          shared="shared", admin_state_up="admin_state_up")
+    set_if_given(attrs, args, **{"router:external": "external"})
+    if getattr(args, "physical_network", None):
+        attrs["provider:network_type"] = "flat"
+        attrs["provider:physical_network"] = args.physical_network
     return qos_policy(client, args, attrs)
 
 
@@ -198,6 +207,74 @@ def port_detach(client, args):
 
 def port_stats(client, args):
     return client.ports.stats(client.ports.find(args.ref)["id"])
+
+
+# -- routers and floating IPs ---------------------------------------------------------------------
+def routes(specs):
+    """--route destination=CIDR,gateway=IP (openstack's spelling; nexthop= too)."""
+    out = []
+    for spec in specs:
+        entry = key_values(spec)
+        hop = entry.pop("gateway", None) or entry.pop("nexthop", None)
+        if set(entry) != {"destination"} or not hop:
+            raise errors.BadRequest(f"--route: expected destination=CIDR,gateway=IP, not "
+                                    f"'{spec}'")
+        out.append({"destination": entry["destination"], "nexthop": hop})
+    return out
+
+
+def router_attrs(client, args):
+    attrs = set_if_given({}, args, name="new_name", description="description",
+                         admin_state_up="admin_state_up")
+    gateway = args.external_gateway
+    if gateway is not None and gateway.lower() == "none":
+        attrs["external_gateway_info"] = None
+    elif gateway is not None or args.snat is not None:
+        if gateway is None:     # --snat/--no-snat alone: on the current gateway network
+            current = client.routers.find(args.ref)["external_gateway_info"]
+            if current is None:
+                raise errors.BadRequest("--snat/--no-snat needs a gateway: give "
+                                        "--external-gateway NETWORK")
+            network_id = current["network_id"]
+        else:
+            network_id = client.networks.find(gateway)["id"]
+        attrs["external_gateway_info"] = set_if_given({"network_id": network_id}, args,
+                                                      enable_snat="snat")
+    if getattr(args, "routes", None) is not None:
+        attrs["routes"] = routes(args.routes)
+    return attrs
+
+
+def router_create(client, args):
+    args.ref = None
+    return client.routers.create(**router_attrs(client, args))
+
+
+def router_interface(verb):
+    def handle(client, args):
+        router = client.routers.find(args.router)
+        if args.interface == "subnet":
+            ref = {"subnet_id": client.subnets.find(args.ref)["id"]}
+        else:
+            ref = {"port_id": client.ports.find(args.ref)["id"]}
+        getattr(client.routers, f"{verb}_interface")(router["id"], **ref)
+        return client.routers.get(router["id"])
+    return handle
+
+
+def floating_ip_attrs(client, args):
+    attrs = set_if_given({}, args, description="description", fixed_ip_address="fixed_ip")
+    if args.port is not None:
+        attrs["port_id"] = (None if args.port.lower() == "none"
+                            else client.ports.find(args.port)["id"])
+    return attrs
+
+
+def floating_ip_create(client, args):
+    network = client.networks.find(args.network)
+    attrs = set_if_given(floating_ip_attrs(client, args), args,
+                         floating_ip_address="address")
+    return client.floating_ips.create(floating_network_id=network["id"], **attrs)
 
 
 # -- QoS -------------------------------------------------------------------------------------------
@@ -301,6 +378,42 @@ def print_topology(body, args):
             print(f"{key}: {cell(value)}")
 
 
+# -- trace ---------------------------------------------------------------------------------------
+def trace(client, args):
+    port = client.ports.find(args.ref)
+    return client.trace(port["id"], args.to, live=args.live, protocol=args.proto,
+                        dport=args.dport, src_ip=args.src_ip, src_mac=args.src_mac)
+
+
+def print_trace(body, args):
+    """Each packet's steps (switch, table, stage, flow, reason), then the verdicts and, with
+    --live, the drift between what the switches hold and what they should."""
+    if args.format == "json":
+        print(json.dumps(body, indent=2))
+        return
+    for phase in body["phases"]:
+        print(f"packet: {phase['packet']}")
+        for step in phase["steps"]:
+            table = "" if step["table"] is None else step["table"]
+            held = {True: "", False: "  [NOT ON THE SWITCH]", None: ""}[step.get("held")]
+            print(f"  {step['hypervisor']:<8} {table:>3} {step['stage']:<14} {step['flow']}"
+                  f"{held}")
+            print(f"  {'':<8} {'':>3} {'':<14} why: {step['reason']}")
+        if phase.get("answer"):
+            print(f"  ARP answer: {phase['answer']}")
+    for line in body["summary"]:
+        print(f"verdict: {line}")
+    for drift in body.get("drift", ()):
+        if not drift["connected"]:
+            print(f"live: {drift['hypervisor']} is not connected")
+            continue
+        state = "in sync" if not drift["missing"] and not drift["extra"] else \
+            f"{len(drift['missing'])} flow(s) missing, {drift['extra']} extra"
+        print(f"live: {drift['hypervisor']}: {state}")
+        for flow in drift["missing"]:
+            print(f"  missing in {flow['stage']}: {flow['flow']}\n    why: {flow['reason']}")
+
+
 # -- parser ----------------------------------------------------------------------------------------
 def connection_options(parser, default):
     """Connection and output options; on the top-level parser and on every command, so they
@@ -342,12 +455,13 @@ class Commands:
         group.kind = kind or name
         return group
 
-    def standard(self, group, collection, label, helps, attrs, options, noun=None, show=None):
+    def standard(self, group, collection, label, helps, attrs, options, noun=None,
+                 update="update", show=None):
         """list, show, update and delete: the same for every collection. ``helps``: the
         show/update/delete help texts; ``options(parser)`` adds the settable attributes;
         ``show`` a handler of its own for show. Returns the list parser, for
         collection-specific filters."""
-        show_help, update, delete = helps
+        show_help, _, delete = helps
         noun = noun or collection
         lst = self.leaf(group, "list", lister(collection), f"list the {noun} you can see",
                         output="list", description=f"List the {noun} you can see, all "
@@ -357,7 +471,7 @@ class Commands:
                          help="any API filter, e.g. --filter shared=true (repeatable)")
         p = self.leaf(group, "show", show or shower(collection), show_help)
         p.add_argument("ref", metavar=label, help="name or id")
-        p = self.leaf(group, "update", updater(collection, attrs), update)
+        p = self.leaf(group, update, updater(collection, attrs), helps[1])
         p.add_argument("ref", metavar=label, help="name or id")
         options(p, create=False)
         p = self.leaf(group, "delete", deleter(collection), delete, output=None)
@@ -400,6 +514,15 @@ def network_options(p, create):
     p.add_argument("--description", help="free text")
     p.add_argument("--mtu", type=int, help="default 1450 (room for VXLAN)")
     shared_options(p)
+    external = p.add_mutually_exclusive_group()
+    external.add_argument("--external", dest="external", action="store_const", const=True,
+                          help="routers' gateways and floating IPs come from it (admin only)")
+    external.add_argument("--internal", dest="external", action="store_const", const=False,
+                          help="not external (default)")
+    if create:
+        p.add_argument("--physical-network", metavar="NAME",
+                       help="a flat network on this physical network (the name in the "
+                            "hypervisors' bridge mappings; admin only)")
     enable_options(p, "network")
     qos_option(p, "the network's ports that name none")
 
@@ -490,6 +613,82 @@ def port_options(p, create):
                    "group, or none when port security is off")
     p.add_argument("--no-security-group", dest="no_security_groups", action="store_true",
                    help="no security group (with --security-group: only those given)")
+
+
+def add_router_commands(c):
+    g = c.group("router", "virtual routers between your subnets and out to external networks")
+    p = c.leaf(g, "create", router_create, "create a router")
+    p.add_argument("new_name", nargs="?", metavar="NAME", help="the router's name (optional)")
+    router_options(p, create=True)
+    c.standard(g, "routers", "ROUTER", (
+        "show one router: gateway, routes",
+        "change a router's name, gateway, SNAT, routes, state",
+        "delete routers (detach their subnets first)"), router_attrs, router_options,
+        update="set")
+    for verb, help in (("add", "attach a subnet (the router takes its gateway address) or "
+                               "a free port"),
+                       ("remove", "detach a subnet or port (its router port is deleted)")):
+        kinds = g.add_parser(verb, help=help, description=help).add_subparsers(
+            dest="interface", required=True, metavar="subnet|port")
+        for kind in ("subnet", "port"):
+            p = c.leaf(kinds, kind, router_interface(verb), INTERFACE_HELP[verb, kind])
+            p.add_argument("router", metavar="ROUTER", help="name or id")
+            p.add_argument("ref", metavar=kind.upper(), help="name or id")
+
+
+INTERFACE_HELP = {
+    ("add", "subnet"): "attach a subnet: the router takes its gateway address",
+    ("add", "port"): "attach a free port: its address becomes the router's on its subnet",
+    ("remove", "subnet"): "detach a subnet (the router's port on it is deleted)",
+    ("remove", "port"): "detach a port (the port is deleted)",
+}
+
+
+def router_options(p, create):
+    if not create:
+        p.add_argument("--name", dest="new_name", help="new name")
+    p.add_argument("--description", help="free text")
+    p.add_argument("--external-gateway", metavar="NETWORK|none",
+                   help="the external network the router's gateway is on (none: no gateway)")
+    snat = p.add_mutually_exclusive_group()
+    snat.add_argument("--snat", dest="snat", action="store_const", const=True,
+                      help="traffic leaving takes the gateway's address (default)")
+    snat.add_argument("--no-snat", dest="snat", action="store_const", const=False,
+                      help="traffic leaves with its own addresses (admin only)")
+    if not create:
+        p.add_argument("--route", dest="routes", action="append",
+                       metavar="destination=CIDR,gateway=IP",
+                       help="extra route (repeatable; replaces the list)")
+        p.add_argument("--no-route", dest="routes", action="store_const", const=[],
+                       help="remove every extra route")
+    enable_options(p, "router")
+
+
+def add_floating_ip_commands(c):
+    floating = c.sub.add_parser("floating", help="floating IPs: external addresses that stand "
+                                "for a port's", description="Floating IPs: an external "
+                                "network's address that stands for a port's fixed address, "
+                                "through a router with its gateway on that network and an "
+                                "interface on the port's subnet.")
+    kinds = floating.add_subparsers(dest="floating_kind", required=True, metavar="KIND")
+    g = c.group("ip", "floating IPs", kind="floatingip", parent=kinds)
+    p = c.leaf(g, "create", floating_ip_create, "take an address of an external network")
+    p.add_argument("network", metavar="EXTERNAL_NETWORK", help="name or id")
+    p.add_argument("--address", help="this address (admin only)")
+    floating_ip_options(p, create=True)
+    c.standard(g, "floating_ips", "FLOATING_IP", (
+        "show one floating IP (by id or address)",
+        "point a floating IP at a port (--port PORT) or at nothing (--port none)",
+        "release floating IPs"), floating_ip_attrs, floating_ip_options,
+        noun="floating IPs", update="set")
+
+
+def floating_ip_options(p, create):
+    p.add_argument("--description", help="free text")
+    p.add_argument("--port", metavar="PORT" if create else "PORT|none",
+                   help="the port it stands for (name or id)")
+    p.add_argument("--fixed-ip", metavar="IP",
+                   help="which of the port's addresses (when it has several)")
 
 
 def qos_option(p, what):
@@ -587,6 +786,24 @@ def add_qos_commands(c):
     p.add_argument("rules", nargs="+", metavar="RULE_ID", help="the rule's id")
 
 
+def add_trace_command(c, sub):
+    p = c.leaf(sub, "trace", trace, "why a packet from a port gets where it gets",
+               output="trace", description="Trace a packet from one of your ports through "
+               "the flows the controller computed for its hypervisor, across the tunnel and "
+               "through the destination's, stage by stage, with the logical reason of each "
+               "flow, and the verdict: delivered to port X, or dropped at stage Y because Z. "
+               "To an IPv4 address, the MAC is resolved by ARP first, as the VM would.")
+    p.add_argument("ref", metavar="PORT", help="name or id of the source port")
+    p.add_argument("--to", required=True, metavar="IP|MAC", help="the destination")
+    p.add_argument("--proto", metavar="tcp|udp|icmp|N", help="IP protocol (default: icmp echo)")
+    p.add_argument("--dport", type=int, help="destination port (tcp/udp)")
+    p.add_argument("--src-ip", help="send from this address instead of the port's own")
+    p.add_argument("--src-mac", help="send from this MAC instead of the port's own")
+    p.add_argument("--live", action="store_true",
+                   help="also read the flows back from the switches (by cookie) and report "
+                        "drift from what they should hold")
+
+
 def policy_options(p, create):
     if not create:
         p.add_argument("--name", dest="new_name", help="new name")
@@ -608,8 +825,11 @@ def build_parser(prog="qnet", extra=None):
     add_port_commands(c)
     add_qos_commands(c)
     add_security_commands(c)
+    add_router_commands(c)
+    add_floating_ip_commands(c)
     c.leaf(sub, "topology", topology, "the fabric's switches and links (admins)",
            output="topology")
+    add_trace_command(c, sub)
     for name, help in (extra or {}).items():
         sub.add_parser(name, help=help, add_help=False)
     return parser
@@ -625,6 +845,8 @@ def emit(result, args):
         print(render_item(result, fmt, args.columns))
     elif args.output == "topology":
         print_topology(result, args)
+    elif args.output == "trace":
+        print_trace(result, args)
 
 
 def main(argv=None, prog="qnet", extra=None):

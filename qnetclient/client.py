@@ -106,6 +106,32 @@ class Ports(Resource):
         return self.client.request("GET", f"{self.path}/{id_}/qnet-stats")["port_stats"]
 
 
+class Routers(Resource):
+    def add_interface(self, id_, subnet_id=None, port_id=None):
+        """Attach a subnet (the router takes its gateway address) or a free port."""
+        return self._interface("add", id_, subnet_id, port_id)
+
+    def remove_interface(self, id_, subnet_id=None, port_id=None):
+        """Detach a subnet or port (the interface's port is deleted)."""
+        return self._interface("remove", id_, subnet_id, port_id)
+
+    def _interface(self, verb, id_, subnet_id, port_id):
+        body = {k: v for k, v in (("subnet_id", subnet_id), ("port_id", port_id)) if v}
+        return self.client.request("PUT", f"{self.path}/{id_}/{verb}_router_interface", body)
+
+
+class FloatingIPs(Resource):
+    def find(self, address_or_id):
+        """A floating IP by id or by its address (floating IPs have no names)."""
+        if UUID.match(address_or_id):
+            return self.get(address_or_id)
+        matches = self.list(floating_ip_address=address_or_id)
+        if not matches:
+            raise errors.NotFound(f"No floating IP with address or id '{address_or_id}'.",
+                                  status=404)
+        return matches[0]
+
+
 class Client:
     """``Client(url, token=T)``; on a noauth server ``Client(url, project="demo")``.
 
@@ -136,6 +162,8 @@ class Client:
         self.security_group_rules = Resource(self, "security_group_rule",
                                              "security_group_rules", path="security-group-rules",
                                              owned=False, label="security group rule")
+        self.routers = Routers(self, "router", "routers")
+        self.floating_ips = FloatingIPs(self, "floatingip", "floatingips", label="floating IP")
 
     def qos_rules(self, policy_id):
         """The bandwidth limit rules of one QoS policy (at most one per direction)."""
@@ -160,6 +188,16 @@ class Client:
             raise errors.from_response(resp.status_code, data,
                                        resp.text.strip()[:200] or resp.reason)
         return data
+
+    def trace(self, port_id, to, live=False, **params):
+        """What the data plane does with a packet from ``port_id`` to ``to`` (an IP or MAC
+        address) and why: ``protocol``, ``dport``, ``src_ip``, ``src_mac`` shape the packet;
+        ``live`` compares with what the switches hold."""
+        query = {"port_id": port_id, "to": to,
+                 **{k: v for k, v in params.items() if v is not None}}
+        if live:
+            query["live"] = "true"
+        return self.request("GET", "/v2.0/qnet/trace", params=query)["trace"]
 
     def topology(self):
         """The fabric as the controller sees it (admins only)."""

@@ -22,6 +22,17 @@ class Attr:
     doc: str = ""
 
 
+@dataclasses.dataclass(frozen=True)
+class Action:
+    """A PUT on one member that is not an update (``routers/{id}/add_router_interface``):
+    the body is a ``request`` record (no wrapper key), the answer a JSON object described by
+    the ``response`` schema; the manager's method of the action's name serves it."""
+
+    request: t.Record
+    response: dict
+    doc: str = ""
+
+
 @dataclasses.dataclass
 class ResourceSpec:
     """One collection of the v2.0 API; ``core.managers[collection]`` serves it."""
@@ -32,6 +43,7 @@ class ResourceSpec:
     path: str = ""              # URL path under /v2.0 (defaults to the collection name)
     read_only: bool = False
     doc: str = ""
+    actions: dict = dataclasses.field(default_factory=dict)   # name -> Action
 
     @property
     def url(self):

@@ -10,8 +10,10 @@ import copy
 from controller import security_groups as sg
 from controller.ip_availability import IpAvailabilityManager
 from controller.qos import DIRECTIONS, MAX_KBPS
+from controller.routers import MAX_ROUTES
 from rest import types as t
-from rest.attributes import CORE_RESOURCES, Attr, ResourceSpec, standard_attributes
+from rest.attributes import (CORE_RESOURCES, FIXED_IP, HOST_ROUTE, Action, Attr, ResourceSpec,
+                             standard_attributes)
 
 UPDATED = "2026-11-25T00:00:00-00:00"
 #: An address count: an IPv6 subnet holds more than any database integer (reported, never set).
@@ -69,12 +71,19 @@ class AllowedAddressPairs(Extension):
 class Provider(Extension):
     alias = "provider"
     name = "Provider Network"
-    description = "How a network is carried on the wire: VXLAN and its VNI (admin only)."
+    description = ("How a network is carried on the wire (admin only): VXLAN and its VNI, or "
+                   "flat on a physical network that hypervisors reach through their bridge "
+                   "mapping of that name.")
 
     def attributes(self):
         return {"networks": {
-            "provider:network_type": Attr(t.Enum("vxlan"), post=True),
-            "provider:physical_network": Attr(t.String(64), nullable=True, filter=False),
+            "provider:network_type": Attr(t.Enum("vxlan", "flat"), post=True,
+                                          doc="vxlan (the default) or flat (needs "
+                                              "provider:physical_network)."),
+            "provider:physical_network": Attr(t.String(64), post=True, nullable=True,
+                                              filter=False,
+                                              doc="A flat network's physical network: the "
+                                                  "name in hypervisors' bridge mappings."),
             "provider:segmentation_id": Attr(t.Integer(1, 16777215), post=True, put=True,
                                              sort=True),
         }}
@@ -244,6 +253,99 @@ class SecurityGroups(Extension):
     def managers(self, core):
         return {"security_groups": core.security_groups,
                 "security_group_rules": core.security_group_rules}
+class ExternalNet(Extension):
+    alias = "external-net"
+    name = "Neutron external network"
+    description = ("router:external on networks (admin only): routers set their gateway on "
+                   "an external network and floating IPs come from it; every project sees "
+                   "it.")
+
+    def attributes(self):
+        return {"networks": {"router:external": Attr(
+            t.Boolean(), post=True, put=True,
+            doc="External: routers' gateways and floating IPs (admin only).")}}
+
+
+def _gateway_info():
+    return t.Record({"network_id": t.Uuid(), "enable_snat": t.Boolean(),
+                     "external_fixed_ips": t.ListOf(FIXED_IP, 10)}, ("network_id",))
+
+
+class L3(Extension):
+    alias = "router"
+    name = "Neutron L3 Router"
+    description = ("Routers between a project's subnets, with a gateway on an external "
+                   "network (SNAT), and floating IPs: external addresses that stand for a "
+                   "port's fixed address. add_router_interface / remove_router_interface "
+                   "take a subnet_id or a port_id.")
+
+    def resources(self):
+        info = {"type": "object", "additionalProperties": False, "properties": {
+            "id": t.Uuid.schema, "tenant_id": t.String(64).schema,
+            "project_id": t.String(64).schema, "port_id": t.Uuid.schema,
+            "network_id": t.Uuid.schema, "subnet_id": {**t.Uuid.schema, "nullable": True},
+            "subnet_ids": {"type": "array", "items": t.Uuid.schema}}}
+        interface = t.Record({"subnet_id": t.Uuid(), "port_id": t.Uuid()}, min_keys=1)
+        routers = ResourceSpec("router", "routers", {
+            **standard_attributes(),
+            "admin_state_up": Attr(t.Boolean(), post=True, put=True, sort=True),
+            "status": Attr(t.String(16), sort=True),
+            "external_gateway_info": Attr(
+                _gateway_info(), post=True, put=True, nullable=True, filter=False,
+                doc="The gateway: network_id (an external network), enable_snat (admin "
+                    "only; default true), external_fixed_ips (admin only). Null: none."),
+        }, doc="Virtual routers: interfaces on subnets, a gateway on an external network.",
+            actions={
+                "add_router_interface": Action(
+                    interface, info, "Attach a subnet (the router takes its gateway "
+                                     "address) or a free port to a router"),
+                "remove_router_interface": Action(
+                    interface, info, "Detach a subnet or port from a router (its port "
+                                     "is deleted)")})
+        floatingips = ResourceSpec("floatingip", "floatingips", {
+            "id": Attr(t.Uuid(), sort=True),
+            "project_id": Attr(t.String(64), post=True, sort=True),
+            "tenant_id": Attr(t.String(64), post=True, sort=True),
+            "description": Attr(t.String(255), post=True, put=True, sort=True),
+            "floating_network_id": Attr(t.Uuid(), post=True, required=True, sort=True,
+                                        doc="The external network the address comes from."),
+            "floating_ip_address": Attr(t.IpAddress(), post=True, sort=True,
+                                        doc="Chosen by the server (admins may choose)."),
+            "port_id": Attr(t.Uuid(), post=True, put=True, nullable=True,
+                            doc="The port it stands for (reachable through a router of the "
+                                "project with its gateway on the external network); null: "
+                                "none."),
+            "fixed_ip_address": Attr(t.IpAddress(), post=True, put=True, nullable=True,
+                                     doc="Which of the port's IPv4 addresses (needed when it "
+                                         "has several)."),
+            "router_id": Attr(t.Uuid(), nullable=True),
+            "status": Attr(t.String(16), sort=True),
+            "created_at": Attr(t.Timestamp(), sort=True, filter=False),
+            "updated_at": Attr(t.Timestamp(), sort=True, filter=False),
+            "revision_number": Attr(t.Integer(0), sort=True),
+        }, doc="Floating IPs: addresses of an external network that stand for a port's.")
+        return [routers, floatingips]
+
+    def managers(self, core):
+        return {"routers": core.routers, "floatingips": core.floating_ips}
+
+
+class ExtraRoute(Extension):
+    alias = "extraroute"
+    name = "Neutron Extra Route"
+    description = ("routes on routers: destination CIDRs and the next hop (on one of the "
+                   "router's subnets) each goes to.")
+
+    def attributes(self):
+        return {"routers": {"routes": Attr(t.ListOf(HOST_ROUTE, MAX_ROUTES), put=True,
+                                           filter=False)}}
+
+
+class ExtGwMode(Extension):
+    alias = "ext-gw-mode"
+    name = "Neutron L3 Configurable external gateway mode"
+    description = ("enable_snat in a router's external_gateway_info (admin only): whether "
+                   "traffic leaving through the gateway takes the gateway's address.")
 
 
 class PortStats(Extension):
@@ -255,7 +357,8 @@ class PortStats(Extension):
 
 
 DEFAULT_EXTENSIONS = (PortSecurity, AllowedAddressPairs, Provider, Attachment, PortBinding,
-                      NetworkIpAvailability, Qos, SecurityGroups, PortStats)
+                      NetworkIpAvailability, Qos, PortStats, ExternalNet, L3, ExtraRoute,
+                      ExtGwMode, SecurityGroups)
 
 
 class Registry:

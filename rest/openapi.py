@@ -179,7 +179,15 @@ def _resource_paths(spec, schemas):
         item["delete"] = {
             "operationId": f"delete_{spec.resource}", "summary": f"Delete a {spec.resource}",
             "tags": tag, "parameters": id_params, "responses": _responses(ALLOWED["delete"])}
-    return {f"/v2.0/{spec.url}": collection, f"/v2.0/{spec.url}/{{id}}": item}
+    paths = {f"/v2.0/{spec.url}": collection, f"/v2.0/{spec.url}/{{id}}": item}
+    for action_name, action in spec.actions.items():
+        paths[f"/v2.0/{spec.url}/{{id}}/{action_name}"] = {"put": {
+            "operationId": action_name, "summary": action.doc, "tags": tag,
+            "parameters": id_params,
+            "requestBody": {"required": True, **_json(action.request.schema)},
+            "responses": _responses(ALLOWED["update"], {"description": "OK",
+                                                        **_json(action.response)})}}
+    return paths
 
 
 def _nested_links(registry, paths):
@@ -248,6 +256,22 @@ def _discovery_paths(registry):
             "responses": _responses((200, *ALWAYS, 403, 404), {"description": "OK", **_json(
                 _wrapped("topology", {"type": "object"}))})}},
     }
+    paths["/v2.0/qnet/trace"] = {"get": {
+        "operationId": "trace_packet", "tags": ["ports"],
+        "summary": "What the data plane does with a packet from one of your ports, and why "
+                   "(501 from back-ends that program no switches)",
+        "parameters": [
+            {"name": name, "in": "query", "required": name in ("port_id", "to"),
+             "description": text, "schema": {"type": "string"}}
+            for name, text in (
+                ("port_id", "the source port"), ("to", "destination IP or MAC address"),
+                ("protocol", "tcp, udp, icmp or 0-255 (default: icmp echo)"),
+                ("dport", "destination port (tcp/udp)"),
+                ("src_ip", "send from this address instead of the port's"),
+                ("src_mac", "send from this MAC instead of the port's"),
+                ("live", "true: compare with the flows the switches hold"))],
+        "responses": _responses((200, *ALWAYS, 404, 501), {"description": "OK", **_json(
+            _wrapped("trace", {"type": "object"}))})}}
     if registry.enabled("qos"):
         paths["/v2.0/qos/rule-types"] = {"get": {
             "operationId": "list_qos_rule_types", "tags": ["policies"],

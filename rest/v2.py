@@ -54,6 +54,10 @@ class V2Api:
                 router.add("POST", base, bind(self.create, spec), render_error)
                 router.add("PUT", base + "/{id}", bind(self.update, spec), render_error)
                 router.add("DELETE", base + "/{id}", bind(self.delete, spec), render_error)
+            for name in spec.actions:
+                router.add("PUT", f"{base}/{{id}}/{name}",
+                           (lambda s, n: lambda req, ctx, **kw: self.act(req, ctx, s, n, **kw))(
+                               spec, name), render_error)
 
     # -- discovery ------------------------------------------------------------------------------
     def index(self, req, ctx):
@@ -217,6 +221,13 @@ class V2Api:
     def delete(self, req, ctx, spec, id, **scope):
         self.manager(spec, ctx, scope).delete(ctx, id)
         return json_response(None, 204)
+
+    def act(self, req, ctx, spec, name, id, **scope):
+        """A member action: its body checked against the action's record, its answer the
+        manager's, unwrapped (as Neutron's add_router_interface answers)."""
+        manager = self.manager(spec, ctx, scope)
+        attrs = spec.actions[name].request.convert(name, json_body(req))
+        return json_response(getattr(manager, name)(ctx, id, attrs))
 
     def list_rule_types(self, req, ctx):
         """The QoS rule types this service enforces (``openstack network qos rule type

@@ -6,6 +6,7 @@ core comes back in the format the client of that shape expects.
 import json
 import logging
 import re
+import time
 
 import webob
 
@@ -53,12 +54,16 @@ class Router:
         self.render_error = render_error
         #: error format for URLs that match no route, by path prefix (e.g. "/v1.0/")
         self.prefix_renderers = dict(prefix_renderers or {})
+        #: ``observe(route pattern or None, method, status, seconds)`` after every request
+        #: (rest/metrics.py counts them)
+        self.observe = None
 
     def add(self, method, pattern, handler, render_error=None, public=False):
         self.routes.append(Route(method, pattern, handler, render_error or self.render_error,
                                  public))
 
     def __call__(self, environ, start_response):
+        started = time.perf_counter()
         req = webob.Request(environ)
         method = req.method
         # The raw (undecoded) path picks the error format: a path that does not decode must
@@ -99,6 +104,9 @@ class Router:
         except Exception:
             LOG.exception("%s %s failed", req.method, req.path_info)
             resp = render(errors.QnetError("Request failed: internal server error."))
+        if self.observe is not None:
+            self.observe(route and route.pattern, method, resp.status_code,
+                         time.perf_counter() - started)
         return resp(environ, start_response)
 
 

@@ -8,6 +8,8 @@ admin up, port security on, MTU 1450).
 """
 from types import SimpleNamespace
 
+from os_ken.lib.packet import packet
+
 from apps.model import LogicalModel
 from controller.logical import UNBOUND, Network, Port, Subnet, by_version
 
@@ -20,10 +22,13 @@ def network(net_id, vni, dhcp=True, admin_up=True, cidr="10.0.0.0/24", gateway="
 
 
 def port(port_id, net_id, mac, ip, attachment=None, security=True, pairs=(), admin_up=True,
-         qos_policy_id=None, binding=UNBOUND, router=False):
-    """A port with at most one fixed address ``ip`` (IPv4 or IPv6; None: none)."""
-    return Port(port_id, net_id, mac, *by_version((ip,) if ip else ()), security, tuple(pairs),
-                admin_up, attachment, qos_policy_id, binding, router)
+         qos_policy_id=None, binding=UNBOUND, router=False, security_groups=()):
+    """A port with at most one fixed address ``ip`` (IPv4 or IPv6; None: none), or several
+    (a tuple), in ``security_groups`` (ids)."""
+    ips = (ip,) if isinstance(ip, str) else tuple(ip or ())
+    return Port(port_id, net_id, mac, *by_version(ips), security, tuple(pairs),
+                admin_up, attachment, qos_policy_id, binding, router,
+                security_groups=tuple(sorted(security_groups)) if security else ())
 
 
 def model(networks, ports):
@@ -49,3 +54,12 @@ def chassis(system_id, tunnel_ip, *interfaces, datapath_id=1):
     """A connected chassis report with ``interfaces``."""
     return SimpleNamespace(system_id=system_id, tunnel_ip=tunnel_ip, datapath_id=datapath_id,
                            connected=True, interfaces={i.name: i for i in interfaces})
+
+
+def serialize(*layers):
+    """The bytes of a frame made of os-ken packet ``layers`` (ethernet first)."""
+    pkt = packet.Packet()
+    for layer in layers:
+        pkt.add_protocol(layer)
+    pkt.serialize()
+    return bytes(pkt.data)

@@ -116,3 +116,25 @@ def server(tmp_path):
 def token_server(tmp_path):
     with QnetServer(tmp_path, auth="token") as srv:
         yield srv
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test, so fixtures can tell a failure (``browser``)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture
+def browser(request):
+    """A headless Chromium (tests/browser.py); on failure the page is kept as artefacts."""
+    from tests.browser import chromium, save_artifacts
+    driver = chromium()
+    try:
+        yield driver
+    finally:
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            print(f"page kept in {save_artifacts(driver, request.node.nodeid)}.png/.html")
+        driver.quit()

@@ -157,7 +157,8 @@ def _check_conjunctive(instructions):
 
 def _check_ct(switch, a, mdict):
     """OVS: ``ct`` only on a flow that matches IPv4 or IPv6; its zone field's bits exist; its
-    ``exec`` (only with commit) only loads ct_mark and ct_label; a recirculation table exists."""
+    ``exec`` (only with commit) only loads ct_mark and ct_label, beside which it may ``nat``; a
+    recirculation table exists."""
     if mdict is not None and switch.validate:
         eth = mdict.get('eth_type')
         if eth is None or eth[1] is not None or eth[0] not in (0x0800, 0x86dd):
@@ -172,9 +173,10 @@ def _check_ct(switch, a, mdict):
         raise Reject('OFPET_BAD_ACTION', 'OFPBAC_BAD_ARGUMENT', 'ct zone %r' % a.zone_ofs_nbits)
     if a.recirc_table != 0xff and a.recirc_table > MAX_TABLE:
         raise Reject('OFPET_BAD_ACTION', 'OFPBAC_BAD_ARGUMENT', 'ct table %d' % a.recirc_table)
-    if a.actions and not a.flags & 1:
+    loads = [inner for inner in a.actions if not isinstance(inner, parser.NXActionNAT)]
+    if loads and not a.flags & 1:
         raise Reject('OFPET_BAD_ACTION', 'OFPBAC_BAD_ARGUMENT', 'ct exec needs commit')
-    for inner in a.actions:
+    for inner in loads:
         name = canon_name(getattr(inner, 'key', None) or getattr(inner, 'dst', '') or '')
         if name not in ('ct_mark', 'ct_label'):
             raise Reject('OFPET_BAD_ACTION', 'OFPBAC_BAD_ARGUMENT',

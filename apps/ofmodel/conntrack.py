@@ -9,8 +9,9 @@ connection or updates its mark and label.
 Modelled as the userspace datapath behaves: a packet of no connection is ``+new``, or ``+inv``
 when it cannot start one (a TCP segment, if its ``tcp_flags`` are given, without SYN or with
 SYN+ACK); a packet of a committed connection is ``+est``, plus ``+rpl`` in the reply direction.
-ICMP echo request and reply (v4 and v6) are one connection. ``Conn`` has room for what later
-features keep per connection (``nat``: apps that model NAT fill it in and rewrite the tuple).
+ICMP echo request and reply (v4 and v6) are one connection. IPv4 NAT (``nat``): a connection
+committed with ``nat(src=A)`` or ``nat(dst=A)`` keeps it in ``Conn.nat`` and is found in the
+reply direction by its NATed tuple, as OVS does.
 
 Not modelled: timeouts, TCP window tracking, ``+rel`` (ICMP errors for a connection), helpers
 (ALGs), and ``force``. ``flush(zone)`` empties a zone, as ``ovs-appctl dpctl/flush-conntrack
@@ -128,6 +129,32 @@ class Conntrack:
         if label is not None:
             conn.label = label
         return conn
+
+    def nat(self, zone, pkt, commit, kind=None, address=None):
+        """OVS's ``ct(nat...)``: the address fields to rewrite in ``pkt``. A connection NATed
+        when it was committed (``kind`` "src" or "dst" to the int ``address``) rewrites that
+        address in its original direction and the other one back in its replies; the reply
+        direction is then found by the NATed tuple. A packet of no connection is rewritten
+        only when this commits it with a NAT ``kind``."""
+        conn, is_reply, tup = self.lookup(zone, pkt)
+        if tup is None or tup[0] != 0x0800:
+            return {}
+        if conn is None:
+            if not (commit and kind and _may_start(pkt, tup)):
+                return {}
+            eth_type, proto, src, dst, sport, dport = tup
+            natted = (eth_type, proto, *((address, dst) if kind == 'src' else (src, address)),
+                      sport, dport)
+            conn = Conn(zone, tup, nat=(kind, address))
+            table = self.zones.setdefault(zone, {})
+            table[tup] = (conn, False)
+            table[reverse(natted)] = (conn, True)
+        if conn.nat is None:
+            return {}
+        kind, address = conn.nat
+        if not is_reply:
+            return {'ipv4_src' if kind == 'src' else 'ipv4_dst': address}
+        return {'ipv4_dst': conn.orig[2]} if kind == 'src' else {'ipv4_src': conn.orig[3]}
 
     def connections(self, zone=None):
         """The connections of one zone, or of all."""

@@ -5,8 +5,11 @@ Flow-mods: ADD (same match and priority replaces, optional CHECK_OVERLAP), MODIF
 MODIFY_STRICT, DELETE, DELETE_STRICT with cookie/cookie_mask, out_port/out_group (os-ken's
 OFPFlowMod defaults both to 0, which, as on OVS, makes a DELETE match nothing: pass OFPP_ANY /
 OFPG_ANY), table_id=OFPTT_ALL for deletes. Barrier, echo, features and the flow / group-desc /
-meter-config / port-desc stats requests get their replies; packet-outs are kept.
+meter-config / port-desc stats requests get their replies; packet-outs are kept; Nicira's
+conntrack zone flush empties the zone.
 """
+import struct
+
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
@@ -89,6 +92,18 @@ def ignore(switch, msg):
     return None
 
 
+NX_VENDOR_ID, NXT_CT_FLUSH_ZONE = 0x2320, 29
+
+
+def experimenter(switch, msg):
+    """Nicira's NXT_CT_FLUSH_ZONE empties one conntrack zone; other experimenter messages
+    are kept in ``unknown``."""
+    if msg.experimenter == NX_VENDOR_ID and msg.exp_type == NXT_CT_FLUSH_ZONE:
+        switch.conntrack.flush(struct.unpack('!6xH', bytes(msg.data)[:8])[0])
+    else:
+        switch.unknown.append(msg)
+
+
 HANDLERS = {
     parser.OFPFlowMod: flow_mod,
     parser.OFPGroupMod: groups.group_mod,
@@ -102,4 +117,5 @@ HANDLERS = {
     parser.OFPPortDescStatsRequest: port_desc_request,
     parser.OFPPacketOut: packet_out,
     parser.OFPSetConfig: ignore,
+    parser.OFPExperimenter: experimenter,
 }

@@ -12,14 +12,15 @@ suppressed (as OVS does) unless OFPP_IN_PORT is used. A table miss drops.
 (apps/ofmodel/conntrack.py) in the zone given as a value or a field's bits; with ``commit`` it
 creates the connection and applies the ``exec`` loads of ``ct_mark``/``ct_label`` to it; with a
 table the packet, its ct fields set, is recirculated there (its other fields and registers
-kept), while the actions after ``ct`` go on with the packet as it was. A trace therefore
-changes the switch's connections, as a real packet does.
+kept), while the actions after ``ct`` go on with the packet as it was; ``nat`` inside it
+rewrites the recirculated packet's IPv4 addresses as the connection's NAT says. A trace
+therefore changes the switch's connections, as a real packet does.
 Conjunctive flows are matched as OVS does: among the flows of a table that match, those with
 ``conjunction`` actions above the best ordinary match count only when every clause of one
 conjunction id matched at one priority; the table is then looked up again with ``conj_id`` set.
 
-Not modelled: counters, rate limiting (a trace records the meters a packet passed), learn, NAT,
-packet parsing beyond ``packet_fields`` (a packet is a dict of OXM fields).
+Not modelled: counters, rate limiting (a trace records the meters a packet passed), learn,
+IPv6 NAT, port ranges in NAT, packet parsing beyond ``packet_fields`` (a packet is a dict of OXM fields).
 """
 import collections
 
@@ -280,6 +281,14 @@ def _a_noop(sw, a, pkt, res, depth, entry):
     return None
 
 
+def _a_dec_nw_ttl(sw, a, pkt, res, depth, entry):
+    """TTL - 1 (a TTL that would reach 0 is OVS's invalid-TTL case: noted, left as it is)."""
+    if pkt.get('nw_ttl', 0) <= 1:
+        res.notes.append('dec_ttl: invalid TTL %d' % pkt.get('nw_ttl', 0))
+    else:
+        pkt['nw_ttl'] -= 1
+
+
 def _a_reg_move(sw, a, pkt, res, depth, entry):
     src, dst = canon_name(a.src_field), canon_name(a.dst_field)
     bits = bits_get(pkt.get(src, 0), a.src_ofs, a.n_bits)
@@ -321,13 +330,23 @@ def _a_resubmit(sw, a, pkt, res, depth, entry):
     pkt['in_port'] = saved
 
 
+NAT_SRC, NAT_DST = 1, 2      # nicira-ext.h NX_NAT_F_SRC / NX_NAT_F_DST
+
+
 def _a_ct(sw, a, pkt, res, depth, entry):
     zone = a.zone_ofs_nbits if not a.zone_src else \
         bits_get(pkt.get(canon_name(a.zone_src), 0), *ofs_nbits(a.zone_ofs_nbits))
     ct_fields = sw.conntrack.track(zone, pkt)
+    nat = next((n for n in a.actions if isinstance(n, parser.NXActionNAT)), None)
+    if nat is not None:
+        kind = 'src' if nat.flags & NAT_SRC else 'dst' if nat.flags & NAT_DST else None
+        address = field_to_int('ipv4_src', nat.range_ipv4_min) if kind else None
+        ct_fields.update(sw.conntrack.nat(zone, pkt, a.flags & NX_CT_F_COMMIT, kind, address))
     if a.flags & NX_CT_F_COMMIT:
         loads = {'ct_mark': ct_fields['ct_mark'], 'ct_label': ct_fields['ct_label']}
         for inner in a.actions:
+            if inner is nat:
+                continue
             h = _ACTIONS.get(type(inner))
             if h is None or h is _a_ct:
                 res.notes.append('unsupported action in ct exec: %r' % (inner,))
@@ -360,7 +379,7 @@ _ACTIONS = {
     parser.OFPActionSetField: _a_set_field,
     parser.OFPActionPushVlan: _a_push_vlan,
     parser.OFPActionPopVlan: _a_pop_vlan,
-    parser.OFPActionDecNwTtl: _a_noop,
+    parser.OFPActionDecNwTtl: _a_dec_nw_ttl,
     parser.OFPActionSetNwTtl: _a_noop,
     parser.OFPActionCopyTtlIn: _a_noop,
     parser.OFPActionCopyTtlOut: _a_noop,

@@ -18,5 +18,5 @@ class NoopPlugin(Plugin):
         self.changes = collections.deque(maxlen=history)
 
     def notify(self, change):
-        LOG.debug("%s %s", change.hook, change.current.get("id"))
+        LOG.debug("%s %s", change.hook, change.subject.id)
         self.changes.append(change)

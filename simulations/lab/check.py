@@ -111,6 +111,47 @@ def tcp_transfer(client, server, server_ip, nbytes=4 << 20, timeout=30):
         srv.communicate()
 
 
+_WHO_SERVER = r'''
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1); s.settimeout(30)
+print('ready', flush=True)
+c, peer = s.accept(); c.settimeout(10); c.recv(64); c.sendall(peer[0].encode()); c.close()
+print(peer[0], flush=True)
+'''
+
+_WHO_CLIENT = r'''
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3]))
+c.settimeout(float(sys.argv[3])); c.sendall(b'who'); print(c.recv(64).decode())
+'''
+
+
+def peer_seen(client, server, connect_ip, bind_ip='0.0.0.0', port=8080, timeout=5):
+    """One TCP connection from ``client`` to ``connect_ip``:``port``, served by ``server``
+    (listening on ``bind_ip``); returns (the client address the server saw, the one the
+    client was told back), or raises LabError when no connection completes in ``timeout``
+    (NAT: the first is what the far side sees; the second proves the replies came back)."""
+    srv = server.popen([sys.executable, '-c', _WHO_SERVER, bind_ip, str(port)])
+    try:
+        if _readline(srv, 10) != 'ready':
+            raise LabError('peer_seen: the server did not start')
+        cli = client.popen([sys.executable, '-c', _WHO_CLIENT, connect_ip, str(port),
+                            str(timeout)])
+        try:
+            out, _ = cli.communicate(timeout=timeout + 5)
+        except subprocess.TimeoutExpired:
+            kill_pid(cli.pid)
+            cli.communicate()
+            out = b''
+        if cli.returncode != 0 or not out.strip():
+            raise LabError('no TCP connection %s -> %s:%d' % (client.name, connect_ip, port))
+        return _readline(srv, 5), out.decode().strip()
+    finally:
+        kill_pid(srv.pid)
+        srv.communicate()
+
+
 def iperf3(client, server, server_ip, seconds=2, omit=0):
     """Bounded iperf3 TCP run; return received bits/s.
 

@@ -37,6 +37,11 @@ def overlay(args):
     from .topo import start_lab
     with start_lab(hypervisors=args.hypervisors, subnets=args.subnets) as lab, \
             control.LabControl(lab, args.control) as ctl:
+        if args.outside:
+            from .outside import ADDRESS, PHYSNET, add_outside
+            add_outside(lab, args.outside.split(","))
+            print(f"outside: {ADDRESS} on physical network {PHYSNET}, reached through "
+                  f"{args.outside} (`qnet-lab exec outside ...`)", flush=True)
         for hv in lab.hypervisors:
             hv.set_controller(args.controller)
             hv.set_manager(args.ovsdb)
@@ -215,6 +220,10 @@ def build_parser():
                     "resources)")
     ov.add_argument("--scenario", choices=["none", "seed"], default="none",
                     help="seed: the seed's demo for --tenants, and its reachability matrix")
+    ov.add_argument("--outside", metavar="HV[,HV]",
+                    help="an outside host (203.0.113.254) on a flat external network, "
+                         "physnet1, that these hypervisors reach through a bridge mapping "
+                         "(docs/l3.md)")
     ov.add_argument("--tenants", default="tenant-a,tenant-b",
                     help="comma-separated projects for the scenario")
     ov.add_argument("--control", metavar="SOCKET",

@@ -104,7 +104,8 @@ class LabControl:
         return describe(server)
 
     def op_exec(self, name, cmd, timeout=60):
-        vm = self.find(name).vm
+        outside = self.lab.net.nameToNode.get("outside") if name == "outside" else None
+        vm = outside or self.find(name).vm
         proc = vm.popen(["sh", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             out, _ = proc.communicate(timeout=timeout)

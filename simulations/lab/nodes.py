@@ -219,6 +219,7 @@ class Hypervisor(LabNode):
         self.pids = {}            # daemon name -> pid, filled as each one starts
         self.relay = None         # subprocess.Popen of the socat OpenFlow relay
         self.manager_relay = None  # subprocess.Popen of the socat OVSDB-manager relay
+        self.more_relays = []     # relays to the second and later controllers/managers
         self.exposed = []         # socat relays of ``expose``
         super().__init__(name, **params)
 
@@ -336,18 +337,37 @@ class Hypervisor(LabNode):
 
         ovs-vswitchd only accepts ``unix:`` controller paths inside its OVS_RUNDIR, and the
         namespace has no route to the root namespace's loopback; socat, running in the root
-        namespace, bridges the two. ``target`` is 'host:port' or 'tcp:host:port'.
+        namespace, bridges the two. ``target`` is 'host:port' or 'tcp:host:port', or a list
+        of them: the bridge connects to every one (a cluster, docs/cluster.md), each through
+        a relay of its own.
         """
         self.del_controller()
-        self.relay = start_relay(self.name, self.relay_socket, target)
-        self.vsctl('set-controller', 'br-int', 'unix:' + self.relay_socket,
-                   '--', 'set', 'Controller', 'br-int', 'max_backoff=%d' % max_backoff_ms)
+        remotes = self._relay_all(self.relay_socket, target, 'relay')
+        self.vsctl('set-controller', 'br-int', *remotes)
+        for uuid in self.vsctl('--bare', '--columns=_uuid', 'find', 'Controller').split():
+            self.vsctl('set', 'Controller', uuid, 'max_backoff=%d' % max_backoff_ms)
+
+    def _relay_all(self, socket_path, targets, first):
+        """Start a relay to each of ``targets`` (one or a list): the first is kept in
+        ``self.<first>``, the others in ``more_relays``. Returns their ``unix:`` remotes."""
+        targets = [targets] if isinstance(targets, str) else list(targets)
+        paths = [socket_path] + ['%s.%d' % (socket_path, i) for i in range(1, len(targets))]
+        relays = [start_relay(self.name, p, t) for p, t in zip(paths, targets)]
+        setattr(self, first, relays[0])
+        self.more_relays.extend(relays[1:])
+        return ['unix:' + p for p in paths]
+
+    def _stop_more_relays(self, socket_path):
+        for relay in [r for r in self.more_relays if socket_path in ' '.join(r.args)]:
+            stop_relay(relay)
+            self.more_relays.remove(relay)
 
     def del_controller(self, ovsdb=True):
         if ovsdb and self.pids.get('ovsdb-server'):
             self.vsctl('del-controller', 'br-int', check=False)
         stop_relay(self.relay)
         self.relay = None
+        self._stop_more_relays(self.relay_socket)
 
     def expose(self, name, target, port):
         """Make TCP ``target`` of the root namespace reachable as 127.0.0.1:``port`` inside this
@@ -386,20 +406,21 @@ class Hypervisor(LabNode):
         sets it): the manager identifies the connection by it.
         """
         self.del_manager()
-        self.manager_relay = start_relay(self.name, self.manager_socket, target)
+        remotes = self._relay_all(self.manager_socket, target, 'manager_relay')
         ctl = os.path.join(self.rundir, 'ovsdb-server.ctl')
         if MANAGER_REMOTE not in run(['ovs-appctl', '-t', ctl,
                                       'ovsdb-server/list-remotes']).split():
             run(['ovs-appctl', '-t', ctl, 'ovsdb-server/add-remote', MANAGER_REMOTE])
-        target = 'unix:' + self.manager_socket
-        self.vsctl('set-manager', target,
-                   '--', 'set', 'Manager', target, 'max_backoff=%d' % max_backoff_ms)
+        self.vsctl('set-manager', *remotes)
+        for remote in remotes:
+            self.vsctl('set', 'Manager', remote, 'max_backoff=%d' % max_backoff_ms)
 
     def del_manager(self, ovsdb=True):
         if ovsdb and self.pids.get('ovsdb-server'):
             self.vsctl('del-manager', check=False)
         stop_relay(self.manager_relay)
         self.manager_relay = None
+        self._stop_more_relays(self.manager_socket)
 
     # --- VM ports and tunnels
 

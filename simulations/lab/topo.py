@@ -101,12 +101,12 @@ class Lab:
         for hv in self.hypervisors:
             hv.set_controller(target)
 
-    def connect(self, server):
-        """Point every hypervisor's OpenFlow controller and OVSDB manager at ``server`` (a
-        simulations.serve.QnetServer on loopback)."""
+    def connect(self, *servers):
+        """Point every hypervisor's OpenFlow controller and OVSDB manager at ``servers``
+        (simulations.serve.QnetServer on loopback; several: the instances of a cluster)."""
         for hv in self.hypervisors:
-            hv.set_controller(f"127.0.0.1:{server.ofp_port}")
-            hv.set_manager(f"127.0.0.1:{server.ovsdb_port}")
+            hv.set_controller([f"127.0.0.1:{s.ofp_port}" for s in servers])
+            hv.set_manager([f"127.0.0.1:{s.ovsdb_port}" for s in servers])
 
     def add_vm(self, name, hypervisor, ip, mac=None, iface_id=None, plug=True, project=None):
         """Add a VM to the running lab (e.g. to time port-up); plug it unless plug=False

@@ -183,3 +183,11 @@ def test_qos_limits_become_meters_on_the_edge_switch(fabric):
     assert code == 200, stats
     body = stats[next(iter(stats))]
     assert body["bound"] and body["ofport"] == 2 and body["meters"][0]["rate_kbps"] == 10000
+
+
+def test_fabric_mode_refuses_routers_and_changes_nothing(fabric):
+    core, _, _, alice = fabric
+    before = snapshot(core)
+    code, body = alice.post(f"{V2}/routers", {"router": {"name": "r1"}})
+    assert code == 400 and "fabric mode does not route" in body["NeutronError"]["message"]
+    assert snapshot(core) == before

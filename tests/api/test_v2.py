@@ -366,7 +366,7 @@ def test_openapi_document_matches_the_attribute_maps(api):
 
 
 def test_unknown_path_and_method(api):
-    code, err = api.get(f"{V2}/routers")
+    code, err = api.get(f"{V2}/lbaas/pools")
     assert code == 404 and error_type(err) == "NotFound"
     code, err = api.request("PATCH", f"{V2}/networks")
     assert code == 405

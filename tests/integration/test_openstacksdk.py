@@ -236,3 +236,66 @@ def test_qos_policy_and_bandwidth_limit_rules(conn):
     conn.network.delete_qos_bandwidth_limit_rule(rule, policy)
     conn.network.delete_qos_policy(policy)
     assert conn.network.find_qos_policy("sdk-gold") is None
+
+
+def test_routers_and_floating_ips(token_server):
+    """The sdk's own calls: an admin's external network; a project's router with a gateway,
+    interfaces attached and detached by subnet and by port, extra routes, a floating IP moved
+    between ports and released; refusals come back as the sdk's exceptions."""
+    admin = connect(token_server.url,
+                    token_server.manage("token", "create", "--project", "ops", "--admin"))
+    conn = connect(token_server.url, token_server.manage("token", "create", "--project", "demo"))
+    try:
+        public = admin.network.create_network(name="public", is_router_external=True)
+        admin.network.create_subnet(network_id=public.id, cidr="203.0.113.0/24", ip_version=4)
+        assert conn.network.find_network("public").is_router_external is True
+        with pytest.raises(exceptions.ForbiddenException):
+            conn.network.create_network(name="mine", is_router_external=True)
+        net = conn.network.create_network(name="sdk-l3")
+        sub = conn.network.create_subnet(network_id=net.id, cidr="10.8.0.0/24", ip_version=4)
+        vm = conn.network.create_port(network_id=net.id, name="vm")
+
+        router = conn.network.create_router(name="sdk-r", external_gateway_info={
+            "network_id": public.id})
+        assert router.external_gateway_info["network_id"] == public.id
+        assert router.external_gateway_info["external_fixed_ips"][0]["ip_address"] \
+            .startswith("203.0.113.")
+        info = conn.network.add_interface_to_router(router, subnet_id=sub.id)
+        assert info["subnet_id"] == sub.id
+        interface = conn.network.get_port(info["port_id"])
+        assert interface.device_owner == "network:router_interface"
+        assert interface.fixed_ips[0]["ip_address"] == sub.gateway_ip
+        with pytest.raises(exceptions.BadRequestException):
+            conn.network.add_interface_to_router(router, subnet_id=sub.id)
+        with pytest.raises(exceptions.ConflictException):
+            conn.network.delete_router(router)
+        router = conn.network.update_router(router, routes=[
+            {"destination": "172.16.0.0/12", "nexthop": "10.8.0.9"}])
+        assert router.routes == [{"destination": "172.16.0.0/12", "nexthop": "10.8.0.9"}]
+        conn.network.update_router(router, routes=[])
+
+        fip = conn.network.create_ip(floating_network_id=public.id, port_id=vm.id)
+        assert (fip.port_id, fip.fixed_ip_address, fip.router_id) == (
+            vm.id, vm.fixed_ips[0]["ip_address"], router.id)
+        other = conn.network.create_port(network_id=net.id, name="vm2")
+        fip = conn.network.update_ip(fip, port_id=other.id)
+        assert fip.fixed_ip_address == other.fixed_ips[0]["ip_address"]
+        assert [f.id for f in conn.network.ips(port_id=other.id)] == [fip.id]
+        with pytest.raises(exceptions.ConflictException):
+            conn.network.remove_interface_from_router(router, subnet_id=sub.id)
+        conn.network.update_ip(fip, port_id=None)
+        conn.network.delete_ip(fip)
+
+        spare_net = conn.network.create_network(name="sdk-l3b")
+        conn.network.create_subnet(network_id=spare_net.id, cidr="10.9.0.0/24", ip_version=4)
+        spare = conn.network.create_port(network_id=spare_net.id)
+        conn.network.add_interface_to_router(router, port_id=spare.id)
+        conn.network.remove_interface_from_router(router, port_id=spare.id)
+        conn.network.remove_interface_from_router(router, subnet_id=sub.id)
+        conn.network.delete_router(router)
+        assert list(conn.network.routers()) == [] and list(conn.network.ips()) == []
+        with pytest.raises(exceptions.NotFoundException):
+            conn.network.get_port(spare.id)
+    finally:
+        admin.close()
+        conn.close()

@@ -222,3 +222,94 @@ def test_controller_restart_loses_no_packets(overlay):
     seed.wait_active(client, late)
     seed.dhcp(late)
     wait_for(lambda: seed.ping(late, target), timeout=10, what="new server reaches web")
+
+
+# -- observability (docs/observability.md): trace, --live, /metrics, the dashboard ------------
+def trace(sh, line):
+    out = sh("tenant-a", f"qnet trace {line}")
+    print(f"\n$ qnet trace {line}\n{out}")
+    return out
+
+
+def test_trace_says_why_servers_can_or_cannot_talk(overlay):
+    _, _, _, servers, sh, _ = overlay
+    web = servers[("tenant-a", "web")]
+    other = servers[("tenant-b", "web")]
+    out = trace(sh, f"fw-eth1 --to {web.nic('web-net').ip} --proto tcp --dport 80")
+    assert out.rstrip().endswith(f"verdict: delivered to port web-eth0 on {web.hypervisor.name}")
+    assert "why: the way to port web-eth0" in out and "tunnel" in out
+    out = trace(sh, f"web-eth0 --to {other.nic('web-net').port['mac_address']}")
+    assert "verdict: dropped at l2_lookup" in out and \
+        f"no port with MAC {other.nic('web-net').port['mac_address']} on network web-net" in out
+    out = trace(sh, f"web-eth0 --to {servers[('tenant-a', 'fw')].nic('web-net').ip} "
+                    "--src-ip 10.0.2.250")
+    assert "verdict: dropped at port_security" in out and "10.0.2.250" in out
+
+
+def test_trace_live_reports_a_flow_deleted_by_hand(overlay):
+    lab, ctl, _, servers, sh, _ = overlay
+    web = servers[("tenant-a", "web")]
+    hv, mac = web.hypervisor, web.nic("web-net").port["mac_address"]
+    line = f"fw-eth1 --to {web.nic('web-net').ip} --live"
+    assert f"live: {hv.name}: in sync" in trace(sh, line)
+    hv.ofctl("del-flows", "br-int", f"table=20,dl_dst={mac}")
+    try:
+        out = trace(sh, line)
+        assert f"live: {hv.name}: 1 flow(s) missing, 0 extra" in out
+        assert "[NOT ON THE SWITCH]" in out and f"eth_dst={mac}" in out
+        assert f"but {hv.name} lacks the flow of l2_lookup" in out
+    finally:
+        hv.set_controller(f"127.0.0.1:{ctl.ofp_port}")     # a new session resyncs the switch
+    wait_for(lambda: f"live: {hv.name}: in sync" in sh("tenant-a", f"qnet trace {line}"),
+             timeout=20, what="the switch resynced")
+    wait_for(lambda: seed.ping(servers[("tenant-a", "fw")], web.nic("web-net").ip),
+             timeout=10, what="fw reaches web again")
+
+
+def scrape(ctl):
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+    resp = requests.get(ctl.url + "/metrics", headers={"X-Project-Id": "ops",
+                                                        "X-Roles": "admin"}, timeout=10)
+    resp.raise_for_status()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(resp.text) for s in family.samples}
+
+
+def test_metrics_move_as_the_lab_runs(overlay):
+    _, ctl, _, servers, sh, _ = overlay
+    before = scrape(ctl)
+    sh("tenant-a", "qnet-lab server create mtr --nics web-net --hypervisor hv1")
+    try:
+        after = scrape(ctl)
+    finally:
+        sh("tenant-a", "qnet-lab server delete mtr")
+
+    def moved(name, labels=()):
+        return after.get((name, labels), 0) - before.get((name, labels), 0)
+    assert moved("qnet_openflow_messages_sent_total", (("type", "flow_mod"),)) > 0
+    assert moved("qnet_packet_ins_total") >= 1 and moved("qnet_dhcp_replies_total") >= 1
+    assert moved("qnet_api_requests_total", (("method", "POST"), ("route", "/v2.0/ports"),
+                                             ("status", "201"))) == 1
+    assert after[("qnet_switches_connected", ())] == 3
+    assert after[("qnet_ports", (("status", "ACTIVE"),))] >= 10   # the seed's, both tenants
+
+
+def test_the_dashboard_shows_a_port_turn_active_when_a_vm_plugs_in(overlay, browser):
+    from tests.browser import Page
+    lab, ctl, clients, _, _, _ = overlay
+    client = clients["tenant-a"]
+    ports = seed.create_ports(client, "pagevm", ["web-net"])
+    port = ports[0][1]
+    page = Page(browser, ctl.url)
+    page.login(project="tenant-a")
+    dot = f"circle.port-dot[data-port-id='{port['id']}']"
+    try:
+        page.wait(lambda: page.attribute(dot, "data-status") == "DOWN", "the new port, DOWN")
+        seed.start_vm(lab, "tenant-a", "pagevm", ports, lab.hypervisors[1], "pagevm")
+        page.wait(lambda: page.attribute(dot, "data-status") == "ACTIVE",
+                  "the port ACTIVE once the VM plugged in", timeout=30)
+        assert page.by("g.device[data-name='pagevm']")
+        assert not page.by("g.network[data-name='dmz-net'] text.cidrs")[0].text == ""
+    finally:
+        client.ports.delete(port["id"])

@@ -210,3 +210,31 @@ def test_plan_from_built_chassis_round_trip():
     assert plan_tunnels(ch.interfaces, {}).remove == ('qvxac100201',)
     wanted = {tunnel_port_name(ip): ip for ip in ('172.16.2.1', '172.16.1.2')}
     assert plan_tunnels(ch.interfaces, wanted).add == {'qvxac100102': '172.16.1.2'}
+
+
+def with_mapping(key='qnet-bridge-mappings', value='physnet1:br-ex', peer='patch-int'):
+    """lab_like plus br-ex joined to br-int by a patch pair, and a bridge mapping."""
+    t = lab_like()
+    t['Open_vSwitch']['o1']['external_ids'][key] = value
+    t['Bridge']['b-int']['ports'].append('p-patch')
+    t['Bridge']['b-ex'] = _bridge('b-ex', 'br-ex', ['p-peer'])
+    t['Port'].update({'p-patch': _port('p-patch', 'patch-ex', ['i-patch']),
+                      'p-peer': _port('p-peer', 'patch-int', ['i-peer'])})
+    t['Interface'].update({
+        'i-patch': _iface('i-patch', 'patch-ex', 7, type='patch', options={'peer': peer}),
+        'i-peer': _iface('i-peer', 'patch-int', 1, type='patch',
+                         options={'peer': 'patch-ex'})})
+    return t
+
+
+@pytest.mark.parametrize('key', ['qnet-bridge-mappings', 'ovn-bridge-mappings'])
+def test_bridge_mapping_names_the_patch_port_to_the_mapped_bridge(key):
+    assert build_chassis('hv1', with_mapping(key)).physical == {'physnet1': 7}
+
+
+@pytest.mark.parametrize('value,peer', [('physnet1:br-nope', 'patch-int'),
+                                        ('physnet1:br-ex', 'elsewhere'),
+                                        ('garbage', 'patch-int')])
+def test_a_mapping_without_a_patch_pair_to_its_bridge_reaches_nothing(value, peer):
+    assert build_chassis('hv1', with_mapping(value=value, peer=peer)).physical == {}
+    assert build_chassis('hv1', lab_like()).physical == {}

@@ -57,10 +57,12 @@ def test_two_hypervisors_exact_flows_on_hv1():
         ["10.0.0.11", "10.0.0.12"]
     assert [f.instructions for f in t["dhcp"] if f.priority] == [
         (("meter", meters.PACKET_IN_METERS), ("apply", (("output", "controller"),)))]
-    assert {(f.table, f.instructions) for f in t["arp_responder"] + t["dhcp"] + t["egress_guard"]
-            if not f.priority} == {("arp_responder", (("goto", "dhcp"),)),
+    assert {(f.table, f.instructions)
+            for f in t["arp_responder"] + t["router_in"] + t["dhcp"] + t["egress_guard"]
+            if not f.priority} == {("arp_responder", (("goto", "router_in"),)),
+                                   ("router_in", (("goto", "dhcp"),)),
                                    ("dhcp", (("goto", "l2_lookup"),)),
-                                   ("egress_guard", (("goto", "arp_responder"),))}
+                                   ("egress_guard", (("goto", "sg_egress"),))}
     groups = flows.compile_chassis("hv1", m, placement).groups
     assert groups[2002].buckets == ((("output", 1),), (("set", "tunnel_id", 1001), ("output", 5)))
     assert groups[2003].buckets == ((("output", 1),),)
@@ -217,8 +219,14 @@ def test_fast_match_encoding_is_byte_for_byte_what_ofpmatch_builds():
         assert fast == slow, odd
 
 
-def test_a_flow_sent_to_many_switches_is_encoded_once():
+def test_a_flow_sent_to_many_switches_is_encoded_once(monkeypatch):
     m, chs = two_hypervisors()
     flow = next(iter(flows.compile_chassis("hv1", m, place(m, chs)).flows.values()))
     other = SimpleNamespace(id=2, ofproto=ofp, ofproto_parser=parser)
-    assert ofmsg.add_flow(DP, flow) is ofmsg.add_flow(other, flow)
+    encoded = []
+    real = ofmsg.add_flow_bytes
+    monkeypatch.setattr(ofmsg, "add_flow_bytes", lambda dp, f: encoded.append(f) or real(dp, f))
+    ofmsg._RECENT_ADDS.bufs.clear()
+    delta = ofmsg.Delta(adds=[flow])
+    assert list(ofmsg.wire(DP, delta)) == list(ofmsg.wire(other, delta))
+    assert encoded == [flow]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from apps import flows, ofmsg
 from apps.model import place
 from apps.ofmodel import ModelDatapath
+from apps.ofmodel.datapath import read_messages
 from apps.openflow import OpenFlowPlugin
 from controller.context import Context
 from controller.core import Core
@@ -118,7 +119,9 @@ OPERATIONS = st.lists(st.tuples(
 
 
 def encoded_buckets(dp, group):
-    return [b.to_jsondict() for b in ofmsg.group_mod(dp, group, 0).buckets]
+    """The buckets of ``group`` as a switch reads them off the wire."""
+    (msg,) = read_messages(dp, ofmsg.message_bytes(ofmsg.group_mod(dp, group, 0)))
+    return [b.to_jsondict() for b in msg.buckets]
 
 
 def check(world):

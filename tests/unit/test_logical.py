@@ -178,3 +178,28 @@ def test_a_router_is_built_from_its_ports_addresses():
     assert (router.zone, router.snat, router.routes) == (7, False, (("10.9.0.0/16",
                                                                      "10.1.0.9"),))
     assert logical.make_router("r", "alice", True, 7, True, [], ()).gateway is None
+
+
+def test_routers_and_floating_ips_are_told_as_they_boot(core, alice):
+    """Every router and floating IP Change carries the value the snapshot reads back."""
+    admin = Context("ops", is_admin=True)
+    seen = []
+    core.plugin.notify = seen.append
+    ext = core.networks.create(admin, {"router:external": True})
+    core.subnets.create(admin, {"network_id": ext["id"], "cidr": "198.51.100.0/24"})
+    net = core.networks.create(alice, {})
+    sub = core.subnets.create(alice, {"network_id": net["id"], "cidr": "10.3.0.0/24"})
+    router = core.routers.create(alice, {"external_gateway_info": {"network_id": ext["id"]}})
+    core.routers.add_router_interface(alice, router["id"], {"subnet_id": sub["id"]})
+    core.routers.update(alice, router["id"], {"routes": [{"destination": "10.8.0.0/16",
+                                                          "nexthop": "10.3.0.8"}]})
+    port = core.ports.create(alice, {"network_id": net["id"]})
+    core.floating_ips.create(alice, {"floating_network_id": ext["id"], "port_id": port["id"]})
+    told = {c.subject.id: c.after for c in seen}
+    snap = core.logical_snapshot()
+    booted = {v.id: v for v in (*snap.networks, *snap.ports, *snap.routers,
+                                *snap.floating_ips)}
+    assert {k: told[k] for k in booted} == booted
+    [typed] = snap.routers
+    assert typed.interfaces[0].ip == sub["gateway_ip"] and typed.gateway is not None
+    assert snap.networks[[n.id for n in snap.networks].index(ext["id"])].external

@@ -1,0 +1,321 @@
+"""Security groups as flows: pure functions from ports and their groups to flows (issue 13).
+
+Where: after port security on the way out (``sg_egress`` 7, ``sg_egress_rules`` 8,
+``sg_egress_commit`` 9, then ``arp_responder``), and between l2_lookup's choice of a local port
+and the output to it on the way in (``sg_ingress`` 21, ``sg_ingress_rules`` 22,
+``sg_ingress_deliver`` 23): l2_lookup delivers to a port with groups by writing its OpenFlow
+port into ``reg1`` (after the port's ingress meter) and going to ``sg_ingress``, so frames from
+local ports, from tunnels and (later) from routers all pass the same checks.
+
+How, as Neutron's OVS firewall and OVN do it:
+
+* **conntrack per port**: a port's zone is its OpenFlow port number (unique on its switch, no
+  allocator; ``REG_ZONE`` carries it). Both directions of a port's connections are tracked in
+  its zone: what it sends in ``sg_egress``, what it receives in ``sg_ingress``, each
+  recirculated to the rules table. ``+inv`` is dropped; ``+est+rpl`` (the answer to a
+  connection this side let in or out) and ``+rel`` pass without a rule; ``+new`` and the
+  original direction of an established connection are checked against the rules; a new one
+  that passes is committed in the commit stage.
+* **cut when a rule goes**: an established connection's packets in its original direction are
+  checked against the rules again (as Neutron does); when none allows them any more, the
+  connection is marked (``ct_mark`` bit 0, ``CT_MARK_BLOCKED``) and dropped, and a marked
+  connection's packets are dropped both ways.
+* **stateless groups** skip conntrack: their packets reach the rules untracked and nothing is
+  committed; answers need rules of their own.
+* **remote groups as conjunctions**: a rule "from group G" on port X is one flow per (X, rule
+  shape) with ``conjunction(c_G, 1/2)`` and, once per member address of G on the switch, one
+  flow ``ip_src=address`` with ``conjunction(c_G, 2/2)`` (``ip_dst`` on the way out). So a
+  group of N members that admits its own members costs O(N) flows per switch, not O(N^2), and a
+  member joining or leaving changes only its own address flows (``member_piece``) and, on its
+  own switch, its own rule flows (``port_piece``). The conjunction id is a hash of the group id
+  and the direction; the address flows match the network (metadata VNI), so equal addresses of
+  different tenants' networks never meet: remote-group rules admit members on the same network.
+
+Always allowed, before the rules (as Neutron's base flows): DHCP and DHCPv6 client packets,
+router solicitations and MLD out; neighbour discovery and MLD in; anything that is not IP (ARP
+was checked by port security). Ports without port security, and ports with no group, are not
+filtered.
+"""
+import dataclasses
+import hashlib
+
+import netaddr
+
+from apps import flows
+from apps import pipeline as pl
+
+#: registers and ct_mark bits of this feature (docs/pipeline.md)
+REG_OUT_PORT = "reg1"        # the local port a frame is delivered to (ingress stages)
+REG_ZONE = "reg5"            # the conntrack zone of the port being checked (0: not filtered)
+REG_FLAGS = "reg4"           # bit 0: the port being checked is stateless
+STATELESS = 1
+CT_MARK_BLOCKED = 1          # ct_mark bit 0: a rule that allowed the connection is gone
+MAX_ZONE = 32767             # zones 1..32767 are this feature's (routers use the rest)
+
+ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD
+# ct_state bits (ovs-fields(7))
+NEW, EST, REL, RPL, INV, TRK = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+TCP, UDP, ICMP, SCTP, ICMPV6 = 6, 17, 1, 132, 58
+PORT_FIELDS = {TCP: "tcp_dst", UDP: "udp_dst", SCTP: "sctp_dst"}
+ETH_TYPES = {"IPv4": ETH_IPV4, "IPv6": ETH_IPV6}
+
+PRIO_BASE, PRIO_STATE, PRIO_BLOCKED, PRIO_PASS = 200, 300, 290, 280
+PRIO_CONJ, PRIO_RULE, PRIO_CUT = 110, 100, 10
+PRIO_UNFILTERED, PRIO_STATELESS = 150, 120
+# ICMPv6: MLD query, report, done, v2 report; RS, RA, NS, NA
+MLD = (130, 131, 132, 143)
+RS, RA, NS, NA = 133, 134, 135, 136
+
+
+@dataclasses.dataclass(frozen=True)
+class Direction:
+    """What differs between the two ways through a port's firewall."""
+
+    name: str            # a rule's direction: "egress" (sent by the port) or "ingress"
+    entry: str           # table that sends to conntrack
+    rules: str           # table of the rules
+    commit: str          # table that commits new connections and lets packets on
+    port_key: str        # the field naming the port: in_port, or reg1 (ingress)
+    peer: str            # "src" or "dst": which address is the remote side's
+
+
+EGRESS = Direction("egress", "sg_egress", "sg_egress_rules", "sg_egress_commit", "in_port",
+                   "dst")
+INGRESS = Direction("ingress", "sg_ingress", "sg_ingress_rules", "sg_ingress_deliver",
+                    REG_OUT_PORT, "src")
+DIRECTIONS = (EGRESS, INGRESS)
+
+
+def zone_of(ofport):
+    """The conntrack zone of a local port: its OpenFlow port number (1..32767)."""
+    return (ofport - 1) % MAX_ZONE + 1
+
+
+def conj_id(group_id, direction, eth_type):
+    """The conjunction id of "a member of ``group_id``" in one direction and family: a hash,
+    the same on every switch (a table holds the ids of the groups its rules name, few)."""
+    digest = hashlib.blake2b(f"{group_id}|{direction}|{eth_type}".encode(), digest_size=4)
+    return int.from_bytes(digest.digest(), "big") or 1
+
+
+def _address_field(eth_type, side):
+    return f"{'ipv4' if eth_type == ETH_IPV4 else 'ipv6'}_{side}"
+
+
+def port_range_masks(lo, hi):
+    """[(value, mask)] that together match exactly the ports lo..hi (a value alone when the
+    block is one port), as Neutron's port_rule_masking: few flows for any range."""
+    out = []
+    while lo <= hi:
+        size = lo & -lo if lo else 1 << 16
+        while lo + size - 1 > hi:
+            size >>= 1
+        out.append(lo if size == 1 else (lo, 0xFFFF & ~(size - 1)))
+        lo += size
+    return out
+
+
+def rule_matches(rule):
+    """The protocol part of a rule's flows: [match dict], one per masked port block (empty
+    when nothing can match: a family mismatch, or ports of a protocol OpenFlow cannot
+    read, which Neutron's OVS firewall cannot enforce either: the rule then admits nothing)."""
+    eth_type = ETH_TYPES[rule.ethertype]
+    base = {"eth_type": eth_type}
+    proto = rule.protocol
+    if proto == ICMP and eth_type == ETH_IPV6:
+        proto = ICMPV6
+    if proto is None:
+        return [base]
+    base["ip_proto"] = proto
+    if proto in (ICMP, ICMPV6):
+        if (proto == ICMP) != (eth_type == ETH_IPV4):
+            return []
+        kind = "icmpv4" if proto == ICMP else "icmpv6"
+        if rule.port_min is not None:
+            base[f"{kind}_type"] = rule.port_min
+            if rule.port_max is not None:
+                base[f"{kind}_code"] = rule.port_max
+        return [base]
+    if rule.port_min is None and rule.port_max is None:
+        return [base]
+    field = PORT_FIELDS.get(proto)
+    if field is None:
+        return []
+    lo = rule.port_min if rule.port_min is not None else 1
+    hi = rule.port_max if rule.port_max is not None else 65535
+    if (lo, hi) == (1, 65535) or (lo, hi) == (0, 65535):
+        return [base]
+    return [{**base, field: block} for block in port_range_masks(lo, hi)]
+
+
+def _prefix_matches(rule, direction):
+    if rule.remote_prefix is None:
+        return {}
+    eth_type = ETH_TYPES[rule.ethertype]
+    if (":" in rule.remote_prefix) != (eth_type == ETH_IPV6):
+        return None
+    if netaddr.IPNetwork(rule.remote_prefix).prefixlen == 0:
+        return {}
+    return {_address_field(eth_type, direction.peer): flows._masked(rule.remote_prefix)}
+
+
+def references(groups, member_of):
+    """{(group id, direction, ethertype)} of the rules of ``groups`` that name one of the
+    groups in ``member_of`` as their remote group: in which ways a member is looked for."""
+    return frozenset((r.remote_group_id, r.direction, r.ethertype) for g in groups
+                     for r in g.rules if r.remote_group_id in member_of)
+
+
+def is_stateful(groups):
+    """A port is tracked unless all its groups are stateless (Neutron refuses a mix)."""
+    return any(g.stateful for g in groups)
+
+
+# -- what every switch holds -------------------------------------------------------------------
+def base_flows():
+    """The flows of the six stages that are the same on every switch: what always passes,
+    the conntrack state checks, cutting and committing connections, delivery by reg1."""
+    out = []
+    for eth_type, kinds, client in ((ETH_IPV4, (), (68, 67)), (ETH_IPV6, (RS,) + MLD,
+                                                               (546, 547))):
+        out.append(flows.flow("sg_egress", PRIO_BASE, {"eth_type": eth_type, "ip_proto": UDP,
+                                                 "udp_src": client[0], "udp_dst": client[1]},
+                        flows.goto("arp_responder")))
+        for kind in kinds:
+            out.append(flows.flow("sg_egress", PRIO_BASE, {"eth_type": eth_type, "ip_proto": ICMPV6,
+                                                     "icmpv6_type": kind},
+                            flows.goto("arp_responder")))
+    for kind in MLD + (RA, NS, NA):
+        out.append(flows.flow("sg_ingress", PRIO_BASE, {"eth_type": ETH_IPV6, "ip_proto": ICMPV6,
+                                                  "icmpv6_type": kind},
+                        flows.goto("sg_ingress_deliver")))
+    for eth_type in (ETH_IPV4, ETH_IPV6):
+        ip = {"eth_type": eth_type}
+        out.append(flows.flow("sg_egress", PRIO_UNFILTERED, {**ip, REG_ZONE: 0},
+                              flows.goto("arp_responder")))
+        for d in DIRECTIONS:
+            out += [flows.flow(d.entry, PRIO_STATELESS, {**ip, REG_FLAGS: (STATELESS, STATELESS)},
+                               flows.goto(d.rules)),
+                    flows.flow(d.entry, PRIO_RULE, ip,
+                               flows.apply(_ct(REG_ZONE, d.rules)))]
+    # the conntrack state counts only for a stateful port: a stateless one's packets may carry
+    # the state of another port's lookup (its sender's, on the same switch)
+    tracked = {REG_FLAGS: (0, STATELESS)}
+    for d in DIRECTIONS:
+        passed = flows.goto("arp_responder") if d is EGRESS else flows.goto(d.commit)
+        out += [
+            flows.flow(d.rules, PRIO_STATE, {**tracked, "ct_state": (TRK | INV, TRK | INV)}),
+            flows.flow(d.rules, PRIO_BLOCKED, {**tracked, "ct_state": (TRK, TRK),
+                                         "ct_mark": (CT_MARK_BLOCKED, CT_MARK_BLOCKED)}),
+            flows.flow(d.rules, PRIO_PASS,
+                       {**tracked, "ct_state": (TRK | EST | RPL, TRK | EST | RPL)}, passed),
+            flows.flow(d.rules, PRIO_PASS,
+                       {**tracked, "ct_state": (TRK | REL, TRK | REL | INV)}, passed),
+        ]
+        for eth_type in (ETH_IPV4, ETH_IPV6):
+            ip = {"eth_type": eth_type}
+            out += [
+                flows.flow(d.rules, PRIO_CUT,
+                           {**ip, **tracked, "ct_state": (TRK | EST, TRK | EST | RPL)},
+                     flows.apply(_ct(commit=True, exec_=(_mark(CT_MARK_BLOCKED),)))),
+                flows.flow(d.commit, PRIO_RULE,
+                           {**ip, **tracked, "ct_state": (TRK | NEW, TRK | NEW)},
+                     flows.apply(_ct(commit=True, exec_=(_mark(0),)), *_delivered(d)),
+                     *_onwards(d)),
+            ]
+    out.append(flows.flow("sg_ingress_deliver", flows.PRIO_MISS, {}, flows.apply(*_delivered(INGRESS))))
+    return out
+
+
+def _ct(zone=REG_ZONE, table=None, commit=False, exec_=()):
+    return ("ct", commit, zone, table, None, exec_)
+
+
+def _mark(bit_value):
+    return ("load", "ct_mark", 0, 1, bit_value)
+
+
+def _delivered(d):
+    return (("output_reg", REG_OUT_PORT),) if d is INGRESS else ()
+
+
+def _onwards(d):
+    return (flows.goto("arp_responder"),) if d is EGRESS else ()
+
+
+# -- what a local port with groups adds ----------------------------------------------------------
+def port_registers(port, ofport, groups):
+    """The actions that name a filtered port's zone and mode in registers, where its frames
+    enter (classify) and where frames are delivered to it (l2_lookup): reg5 := its zone, reg4
+    := STATELESS or 0. The entry stages then need no flow per port."""
+    if not filtered(port):
+        return ()
+    return (("set", REG_ZONE, zone_of(ofport)),
+            ("set", REG_FLAGS, 0 if is_stateful(groups) else STATELESS))
+
+
+def deliver_instructions(port, ofport, groups):
+    """l2_lookup's way to a local port with groups: its port into reg1, its zone and mode
+    into reg5 and reg4, then the checks."""
+    return (flows.apply(("set", REG_OUT_PORT, ofport), *port_registers(port, ofport, groups)),
+            flows.goto("sg_ingress"))
+
+
+def port_flows(port, ofport, groups):
+    """The rules of a local port with groups, and the conj_id flows of the remote groups they
+    name."""
+    out = []
+    for d in DIRECTIONS:
+        out += _rule_flows(d, {d.port_key: ofport},
+                           [r for g in groups for r in g.rules if r.direction == d.name])
+    return out
+
+
+def _rule_flows(d, key, rules):
+    plain, conj = {}, {}        # match items -> conjunction ids (conj) / None (plain)
+    for rule in rules:
+        if rule.remote_group_id is not None:
+            cid = conj_id(rule.remote_group_id, d.name, ETH_TYPES[rule.ethertype])
+            for m in rule_matches(rule):
+                conj.setdefault(tuple(sorted({**key, **m}.items())), set()).add(cid)
+            continue
+        prefix = _prefix_matches(rule, d)
+        if prefix is None:
+            continue
+        for m in rule_matches(rule):
+            plain[tuple(sorted({**key, **m, **prefix}.items()))] = None
+    out = [flows.flow(d.rules, PRIO_RULE, dict(m), flows.goto(d.commit)) for m in sorted(plain)]
+    for m, ids in sorted(conj.items()):
+        out.append(flows.flow(d.rules, PRIO_CONJ, dict(m),
+                        flows.apply(*(("conjunction", i, 1, 2) for i in sorted(ids)))))
+    ids = sorted({i for s in conj.values() for i in s})
+    out += [flows.flow(d.rules, PRIO_CONJ, {"conj_id": i}, flows.goto(d.commit)) for i in ids]
+    return out
+
+
+# -- what a member of groups adds where its network is -------------------------------------------
+def member_flows(port, vni, referenced):
+    """The second clause of every remote-group conjunction naming a group of ``port``: one
+    flow per address and direction in which a rule names one of its groups (``referenced``:
+    {(group id, direction, ethertype)} of the rules that name them), on every switch of its
+    network. Fixed addresses only (as OVN's port-group address sets), not allowed address
+    pairs, which two ports may share."""
+    out = []
+    for d in DIRECTIONS:
+        for ip in port.ipv4 + port.ipv6:
+            eth_type = ETH_IPV6 if ":" in ip else ETH_IPV4
+            family = "IPv6" if eth_type == ETH_IPV6 else "IPv4"
+            ids = sorted(conj_id(g, d.name, eth_type) for g in port.security_groups
+                         if (g, d.name, family) in referenced)
+            if not ids:
+                continue
+            out.append(flows.flow(d.rules, PRIO_CONJ,
+                            {"metadata": (vni, pl.VNI_MASK), "eth_type": eth_type,
+                             _address_field(eth_type, d.peer): ip},
+                            flows.apply(*(("conjunction", i, 2, 2) for i in ids))))
+    return out
+
+
+def filtered(port):
+    """Whether security groups filter ``port``: port security on and at least one group."""
+    return port.security and bool(port.security_groups)

@@ -1,0 +1,139 @@
+"""qnet trace on the seed scenario in a fake cloud (the real core, the real overlay controller,
+in-process switches): two tenants with the same CIDRs, fw/web/db on three hypervisors, traced
+through GET /v2.0/qnet/trace as their owners ask it."""
+import urllib.parse
+
+import pytest
+
+from rest.app import build_app
+from simulations.fakecloud import FakeCloud
+from simulations.lab.seed import NETWORKS, SERVERS
+from tests.conftest import Client
+
+
+class Seed:
+    def __init__(self):
+        self.cloud = FakeCloud.on_core(hypervisors=3)
+        self.core = self.cloud.plugin.core
+        app = build_app(self.core, auth="noauth")
+        self.api = {t: Client(app).as_project(t) for t in ("tenant-a", "tenant-b")}
+        self.admin = Client(app).as_project("ops", admin=True)
+        self.ports = {}     # (tenant, server, network) -> port
+        for t, (tenant, api) in enumerate(self.api.items()):
+            nets = {}
+            for name, cidr in NETWORKS.items():
+                nets[name] = api.post("/v2.0/networks", {"network": {"name": name}})[1]["network"]
+                api.post("/v2.0/subnets", {"subnet": {"network_id": nets[name]["id"],
+                                                      "cidr": cidr, "ip_version": 4}})
+            for i, (server, nics) in enumerate(SERVERS.items()):
+                for n, net in enumerate(nics):
+                    attachment = f"{tenant}/{server}/eth{n}"
+                    status, body = api.post("/v2.0/ports", {"port": {
+                        "network_id": nets[net]["id"], "name": f"{server}-eth{n}",
+                        "attachment": attachment,
+                        "fixed_ips": [{"ip_address": NETWORKS[net].rsplit(".", 1)[0] +
+                                       f".{10 + 10 * t + i}"}]}})
+                    assert status == 201, body
+                    self.ports[(tenant, server, net)] = body["port"]
+                    self.cloud.plug(f"hv{(i + t) % 3 + 1}", f"t{t}{i}{n}", attachment, tenant)
+        self.cloud.settle()
+
+    def port(self, tenant, server, net):
+        return self.ports[(tenant, server, net)]
+
+    def trace(self, tenant, port, to, api=None, **params):
+        query = urllib.parse.urlencode({"port_id": port["id"], "to": to, **params})
+        return (api or self.api[tenant]).get(f"/v2.0/qnet/trace?{query}")
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return Seed()
+
+
+def ip(port):
+    return port["fixed_ips"][0]["ip_address"]
+
+
+def test_fw_reaches_web_across_the_tunnel(seed):
+    fw, web = seed.port("tenant-a", "fw", "web-net"), seed.port("tenant-a", "web", "web-net")
+    status, body = seed.trace("tenant-a", fw, ip(web), protocol="tcp", dport=80)
+    assert status == 200, body
+    trace = body["trace"]
+    assert [v["result"] for v in trace["verdicts"]] == ["delivered"]
+    assert trace["verdicts"][0]["port_id"] == web["id"]
+    arp, tcp = trace["phases"]
+    assert arp["answer"] == web["mac_address"]           # resolved by the ARP responder
+    stages = [s["stage"] for s in tcp["steps"]]
+    assert stages[:2] == ["classify", "port_security"] and "tunnel" in stages
+    assert stages[-2:] == ["tunnel_in", "l2_lookup"]     # on web's hypervisor
+    assert {s["hypervisor"] for s in tcp["steps"]} == {"hv1", "hv2"}
+    classify = tcp["steps"][0]
+    assert "port fw-eth1" in classify["reason"] and "network web-net" in classify["reason"]
+    assert trace["summary"] == ["delivered to port web-eth0 on hv2"]
+
+
+def test_web_cannot_reach_tenant_b_web_and_the_trace_says_where(seed):
+    web = seed.port("tenant-a", "web", "web-net")
+    other = seed.port("tenant-b", "web", "web-net")
+    status, body = seed.trace("tenant-a", web, other["mac_address"])
+    assert status == 200, body
+    (verdict,) = body["trace"]["verdicts"]
+    assert verdict["result"] == "dropped" and verdict["stage"] == "l2_lookup"
+    assert f"no port with MAC {other['mac_address']} on network web-net" in verdict["reason"]
+    # by address, the same CIDR: only tenant-a's own network answers ARP, and nobody holds it
+    status, body = seed.trace("tenant-a", web, ip(other))
+    (verdict,) = body["trace"]["verdicts"]
+    assert verdict["stage"] == "arp_responder" and "nobody answers" in verdict["reason"]
+
+
+def test_a_spoofed_source_is_dropped_at_port_security(seed):
+    web = seed.port("tenant-a", "web", "web-net")
+    fw = seed.port("tenant-a", "fw", "web-net")
+    status, body = seed.trace("tenant-a", web, fw["mac_address"], src_ip="10.0.2.99")
+    (verdict,) = body["trace"]["verdicts"]
+    assert verdict["result"] == "dropped" and verdict["stage"] == "port_security"
+    assert "port web-eth0 may send only from" in verdict["reason"] and \
+        "10.0.2.99" in verdict["reason"] and ip(web) in verdict["reason"]
+    status, body = seed.trace("tenant-a", web, fw["mac_address"], src_mac="fa:16:3e:00:00:99")
+    assert body["trace"]["verdicts"][0]["stage"] == "port_security"
+    # the same packet from its own address passes
+    status, body = seed.trace("tenant-a", web, fw["mac_address"])
+    assert [v["result"] for v in body["trace"]["verdicts"]] == ["delivered"]
+
+
+def test_only_the_owner_traces_a_port(seed):
+    web = seed.port("tenant-a", "web", "web-net")
+    status, body = seed.trace("tenant-b", web, "10.0.2.10", api=seed.api["tenant-b"])
+    assert status == 404, body
+    status, body = seed.trace("tenant-a", web, "10.0.2.10", api=seed.admin)
+    assert status == 200, body
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"to": "nowhere"}, "IP or a MAC"),
+    ({"to": "10.0.2.10", "protocol": "sctpx"}, "protocol"),
+    ({"to": "10.0.2.10", "dport": "80"}, "dport needs"),
+    ({"to": "10.0.2.10", "protocol": "tcp", "dport": "70000"}, "1-65535"),
+    ({"to": "10.0.2.10", "src_ip": "10.0.2"}, "src_ip"),
+    ({"to": "10.0.2.10", "colour": "red"}, "unknown parameter"),
+])
+def test_bad_queries_are_400(seed, params, words):
+    web = seed.port("tenant-a", "web", "web-net")
+    status, body = seed.api["tenant-a"].get("/v2.0/qnet/trace?" + urllib.parse.urlencode(
+            {"port_id": web["id"], **params}))
+    assert status == 400 and words in body["NeutronError"]["message"], body
+
+
+def test_the_cli_prints_steps_reasons_and_the_verdict(seed, capsys):
+    from argparse import Namespace
+
+    from qnetclient.cli import print_trace
+    web = seed.port("tenant-a", "web", "web-net")
+    fw = seed.port("tenant-a", "fw", "web-net")
+    status, body = seed.trace("tenant-a", fw, ip(web), protocol="udp", dport=53)
+    print_trace(body["trace"], Namespace(format=None))
+    out = capsys.readouterr().out
+    assert f"ARP answer: {web['mac_address']}" in out
+    assert "why: the way to port web-eth0" in out and "udp_dst=53" in out
+    assert out.rstrip().endswith("verdict: delivered to port web-eth0 on hv2")
