@@ -449,7 +449,10 @@ class DesiredState(PieceState):
             rt.fold_router(r, router)
             sub = model.subnets.get(router.gateway.subnet_id) if router and router.gateway \
                 else None
-            rt.ext_gateway_ip[r] = sub.gateway if sub else None
+            if sub is None:
+                rt.ext_gateway_ip.pop(r, None)
+            else:
+                rt.ext_gateway_ip[r] = sub.gateway
         for f in fips:
             rt.fold_fip(f, model.floating_ips.get(f))
         for r, (old, new) in rt.choose_gateways(self._physnet_of, self.mapped).items():
@@ -663,8 +666,7 @@ class DesiredState(PieceState):
         net = self.networks.get(router.gateway.network_id) if router.gateway else None
         if net is None or not net.external:
             return None
-        return External(net.vni, net.physical_network,
-                        self.routing.ext_gateway_ip.get(router.id))
+        return External(net.vni, self.routing.ext_gateway_ip.get(router.id))
 
     def _localnet_holders(self, net_id):
         """Chassis holding the external network's localnet piece: gateways and floating
