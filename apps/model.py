@@ -11,7 +11,8 @@ import netaddr
 
 from apps import secgroups
 from controller import binding
-from controller.logical import FloatingIP, Network, Port, QoSPolicy, Router, Subnet
+from controller.logical import (FloatingIP, Network, Port, QoSPolicy, Router, SecurityGroup,
+                                Subnet)
 from tunnel.mesh import tunnel_tag
 
 
@@ -33,11 +34,13 @@ class LogicalModel:
         self._put = {Network: self._put_network, Subnet: self._put_subnet,
                      Port: self._put_port, QoSPolicy: self._put_qos_policy,
                      Router: self._put_by_id(self.routers),
-                     FloatingIP: self._put_by_id(self.floating_ips)}
+                     FloatingIP: self._put_by_id(self.floating_ips),
+                     SecurityGroup: self._put_by_id(self.security_groups)}
         self._remove = {Network: self._remove_network, Subnet: self._remove_subnet,
                         Port: self._remove_port, QoSPolicy: self._remove_qos_policy,
                         Router: self._remove_by_id(self.routers),
-                        FloatingIP: self._remove_by_id(self.floating_ips)}
+                        FloatingIP: self._remove_by_id(self.floating_ips),
+                        SecurityGroup: self._remove_by_id(self.security_groups)}
 
     @classmethod
     def load(cls, core):
@@ -45,7 +48,7 @@ class LogicalModel:
         snap = core.logical_snapshot()
         model = cls()
         for item in (*snap.networks, *snap.subnets, *snap.ports, *snap.qos_policies,
-                     *snap.routers, *snap.floating_ips):
+                     *snap.routers, *snap.floating_ips, *snap.security_groups):
             model.put(item)
         model.hosts_at_load = set(snap.active_hosts)
         return model
@@ -63,6 +66,11 @@ class LogicalModel:
         if isinstance(change.subject, Router):
             return {i.network_id for v in (change.before, change.after) if v is not None
                     for i in (*v.interfaces, *filter(None, [v.gateway]))}
+        if isinstance(change.subject, SecurityGroup):
+            named = {r.remote_group_id for g in (change.before, change.after) if g is not None
+                     for r in g.rules} - {None}
+            return {self.ports[p].network_id for g in named | {change.subject.id}
+                    for p in self.ports_in_group(g)}
         if isinstance(change.subject, FloatingIP):
             return {n for v in (change.before, change.after) if v is not None
                     for n in (v.network_id, getattr(self.ports.get(v.port_id), "network_id",
