@@ -105,10 +105,11 @@ def test_every_instance_is_ready_and_one_is_master(cluster):
         assert requests.get(srv.url + "/healthz").status_code == 200
         ready = requests.get(srv.url + "/readyz")
         assert ready.status_code == 200, ready.text
-    found = status(cluster[0])
+    found = wait_for(lambda: (lambda f: f if all(i["behind"] == 0 for i in f["instances"]
+                                                if i["alive"]) else None)(status(cluster[0])),
+                     "every instance to report it applied the whole log (heartbeat: 1 s)")
     assert sorted(i["role"] for i in found["instances"] if i["alive"]) == \
         ["master", "standby", "standby"]
-    assert all(i["behind"] == 0 for i in found["instances"] if i["alive"])
     lines = cluster[0].manage("cluster", "status").splitlines()   # as an operator reads it
     assert f"switches mastered by {found['lease']['holder']}" in lines[0]
     assert sum("\tmaster\talive\t" in line for line in lines[1:]) == 1
