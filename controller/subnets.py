@@ -3,7 +3,7 @@ import netaddr
 from sqlalchemy import or_, select
 
 from controller import errors, ipam
-from controller.models import IPAllocation, Network, Subnet
+from controller.models import IPAllocation, Network, RouterPort, Subnet
 from controller.networks import as_parent
 from controller.resource import ResourceManager, isoformat, new_id, touch
 
@@ -92,6 +92,16 @@ class SubnetManager(ResourceManager):
                          or netaddr.IPNetwork(other.cidr) in net):
                 raise errors.SubnetOverlap(cidr=str(net), other=other.id)
 
+    @staticmethod
+    def _check_gateway_not_routed(session, sub):
+        """A router interface on the gateway address keeps it: DHCP hands it out as the
+        VMs' router (Neutron's GatewayIpInUse, 409)."""
+        holder = session.scalar(select(RouterPort.port_id).join(
+            IPAllocation, IPAllocation.port_id == RouterPort.port_id).where(
+            IPAllocation.subnet_id == sub.id, IPAllocation.ip_address == sub.gateway_ip))
+        if holder is not None:
+            raise errors.GatewayIpInUse(ip_address=sub.gateway_ip, port_id=holder)
+
     # -- writes ---------------------------------------------------------------------------------
     def create(self, ctx, attrs):
         net = ipam.parse_cidr(attrs["cidr"], attrs.get("ip_version"))
@@ -137,6 +147,9 @@ class SubnetManager(ResourceManager):
                 gateway = attrs["gateway_ip"]
                 if gateway is not None:
                     gateway = ipam.check_address_in_subnet(gateway, net, "gateway_ip")
+                if gateway != sub.gateway_ip:
+                    self._check_gateway_not_routed(session, sub)
+                if gateway is not None and gateway != sub.gateway_ip:
                     holder = session.scalar(select(IPAllocation.port_id).where(
                         IPAllocation.subnet_id == sub.id, IPAllocation.ip_address == gateway))
                     if holder is not None:

@@ -154,6 +154,12 @@ def test_what_a_router_uses_is_not_deleted_under_it(core, api, w):
     refused(core, api, "DELETE", f"{V2}/routers/{w['router']['id']}", None, 409, "RouterInUse")
     refused(core, api, "DELETE", f"{V2}/networks/{w['net1']['id']}", None, 409, "NetworkInUse")
     refused(core, api, "DELETE", f"{V2}/subnets/{w['sub1']['id']}", None, 409, "SubnetInUse")
+    # the interface keeps the subnet's gateway address, which DHCP hands out
+    for gateway in ("10.0.1.254", None):
+        refused(core, api, "PUT", f"{V2}/subnets/{w['sub1']['id']}",
+                {"subnet": {"gateway_ip": gateway}}, 409, "GatewayIpInUse")
+    assert api.put(f"{V2}/subnets/{w['sub1']['id']}", {"subnet": {
+        "gateway_ip": w["sub1"]["gateway_ip"], "name": "same"}})[0] == 200
     # its ports are the router's: not deleted or re-addressed through the port API
     port_url = f"{V2}/ports/{info['port_id']}"
     refused(core, api, "DELETE", port_url, None, 409, "L3PortInUse")

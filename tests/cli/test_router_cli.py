@@ -1,5 +1,7 @@
 """``qnet router ...``, ``qnet floating ip ...`` and external networks against a real
-``qnet serve`` (noop plug-in): the issue's commands, as a project and as an admin."""
+``qnet serve`` (noop plug-in): the issue's commands, as a project and as an admin; and the
+same with the real ``openstack`` command."""
+from tests.openstack_cli import OpenStackCli
 
 
 def admin(qnet, *args, **kw):
@@ -75,3 +77,33 @@ def test_admin_knobs_are_refused_to_projects(qnet):
     assert "HTTP 403" in err
     assert "No floating IP with address or id '198.51.100.99'. (HTTP 404)" in qnet(
         "floating", "ip", "show", "198.51.100.99", expect=1)
+
+
+def test_the_openstack_command_drives_routers_and_floating_ips(token_server, tmp_path):
+    """python-openstackclient's own router and floating IP commands, unchanged."""
+    token = token_server.manage("token", "create", "--project", "demo", "--admin")
+    cli = OpenStackCli(tmp_path, os_auth_type="admin_token", os_token=token,
+                       os_endpoint=token_server.url)
+    try:
+        cli("network", "create", "public", "--external")
+        cli("subnet", "create", "pub", "--network", "public", "--subnet-range",
+            "203.0.113.0/24")
+        cli("network", "create", "web")
+        web = cli("subnet", "create", "web-v4", "--network", "web", "--subnet-range",
+                  "10.0.2.0/24")
+        router = cli("router", "create", "r1")
+        cli.ok("router", "set", "r1", "--external-gateway", "public")
+        cli.ok("router", "add", "subnet", "r1", "web-v4")
+        [interface] = cli("port", "list", "--device-owner", "network:router_interface")
+        assert interface["Fixed IP Addresses"] == [{"subnet_id": web["id"],
+                                                    "ip_address": "10.0.2.1"}]
+        vm = cli("port", "create", "vm", "--network", "web")
+        fip = cli("floating", "ip", "create", "public", "--port", "vm")
+        assert (fip["port_id"], fip["router_id"]) == (vm["id"], router["id"])
+        assert "409" in cli.fail("router", "remove", "subnet", "r1", "web-v4")
+        cli.ok("floating", "ip", "delete", fip["id"])
+        cli.ok("router", "remove", "subnet", "r1", "web-v4")
+        cli.ok("router", "delete", "r1")
+        assert cli("router", "list") == []
+    finally:
+        cli.close()

@@ -66,7 +66,9 @@ def test_fw_reaches_web_across_the_tunnel(seed):
     assert arp["answer"] == web["mac_address"]           # resolved by the ARP responder
     stages = [s["stage"] for s in tcp["steps"]]
     assert stages[:2] == ["classify", "port_security"] and "tunnel" in stages
-    assert stages[-2:] == ["tunnel_in", "l2_lookup"]     # on web's hypervisor
+    # on web's hypervisor: in from the tunnel, then web's security groups (default group)
+    assert stages[stages.index("tunnel_in"):] == [
+        "tunnel_in", "l2_lookup", "sg_ingress", "sg_ingress_rules", "sg_ingress_deliver"]
     assert {s["hypervisor"] for s in tcp["steps"]} == {"hv1", "hv2"}
     classify = tcp["steps"][0]
     assert "port fw-eth1" in classify["reason"] and "network web-net" in classify["reason"]
