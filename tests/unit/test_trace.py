@@ -155,6 +155,7 @@ def test_a_routed_packet_is_traced_through_the_router_to_the_other_network():
         assert api.put(f"/v2.0/routers/{router['id']}/add_router_interface",
                        {"subnet_id": sub["id"]})[0] == 200
         ports[i] = api.post("/v2.0/ports", {"port": {"network_id": net["id"], "name": f"p{i}",
+                                                     "port_security_enabled": False,
                                                      "attachment": f"v{i}"}})[1]["port"]
         cloud.plug(f"hv{i}", f"t{i}", f"v{i}", "t")
     cloud.settle()
