@@ -155,14 +155,16 @@ def compile_fabric_switch(dpid, model, bound, routes, fabric_ports):
             if edge and port.ipv4:
                 pieces.append(fl.arp_piece(port, vni))
             if edge:
-                pieces.append(fl.member_piece(port, vni) or fl.Piece())
+                pieces.append(fl.member_piece(port, vni, model.references_to(port))
+                              or fl.Piece())
             where = bound.get(port.id)
             if where is None or not port.admin_up:
                 continue
             host, ofport = where
             if host == dpid:
                 local.append(ofport)
-                pieces.append(fl.local_port_piece(port, ofport, vni, model.limits_of(port)))
+                pieces.append(fl.local_port_piece(port, ofport, vni, model.limits_of(port),
+                                                  model.groups_of(port)))
                 pieces.append(fl.security_group_piece(port, ofport, model.groups_of(port))
                               or fl.Piece())
             else:

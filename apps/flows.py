@@ -107,10 +107,12 @@ def _masked(cidr):
 
 
 # -- classify ----------------------------------------------------------------------------------
-def classify_vm_port(ofport, vni, port_meters=None):
-    """What a VM sends enters its network here, through the port's egress meter if any."""
+def classify_vm_port(ofport, vni, port_meters=None, registers=()):
+    """What a VM sends enters its network here, through the port's egress meter if any;
+    ``registers``: the actions naming its security groups' zone and mode (apps/secgroups.py)."""
     return flow("classify", PRIO_NORMAL, {"in_port": ofport},
                 *qos.meter_instruction(port_meters or {}, qos.EGRESS),
+                *((apply(*registers),) if registers else ()),
                 ("metadata", vni, pl.METADATA_MASK), goto("port_security"))
 
 
@@ -280,12 +282,12 @@ def table_miss_flows():
 
 
 # -- L2 forwarding and flooding ----------------------------------------------------------------
-def deliver_to_local_port(port, ofport, vni, port_meters=None):
+def deliver_to_local_port(port, ofport, vni, port_meters=None, groups=()):
     """From anywhere (local or tunnel) to a port on this switch, through the port's ingress
     meter if any (flooded frames reach it through the group, unmetered), and through its
     security groups' ingress stages if it has any (apps/secgroups.py)."""
-    out = secgroups.deliver_instructions(ofport) if secgroups.filtered(port) else \
-        (apply(("output", ofport)),)
+    out = secgroups.deliver_instructions(port, ofport, groups) if secgroups.filtered(port) \
+        else (apply(("output", ofport)),)
     return flow("l2_lookup", PRIO_NORMAL,
                 {"metadata": (vni, pl.VNI_MASK), "eth_dst": port.mac},
                 *qos.meter_instruction(port_meters or {}, qos.INGRESS), *out)
@@ -382,28 +384,29 @@ def arp_piece(port, vni):
     return Piece(tuple(install_arp_responder(port, vni)))
 
 
-def local_port_piece(port, ofport, vni, limits=()):
+def local_port_piece(port, ofport, vni, limits=(), groups=()):
     """A port bound on this switch: classify, port security, delivery, the meters of its
-    bandwidth ``limits`` (BandwidthLimits, apps/meters.py) and its DHCP meter."""
+    bandwidth ``limits`` (BandwidthLimits, apps/meters.py) and its DHCP meter; classify and
+    delivery name its security ``groups``' zone and mode in registers."""
     port_meters = qos.port_meters(ofport, limits or ())
-    return Piece((classify_vm_port(ofport, vni, port_meters),
+    registers = secgroups.port_registers(port, ofport, groups)
+    return Piece((classify_vm_port(ofport, vni, port_meters, registers),
                   *install_port_security(port, ofport),
-                  deliver_to_local_port(port, ofport, vni, port_meters)),
+                  deliver_to_local_port(port, ofport, vni, port_meters, groups)),
                  meters=(*port_meters.values(), qos.port_dhcp_meter(ofport)))
 
 
 def security_group_piece(port, ofport, groups):
-    """A local port's security groups (apps/secgroups.py): its conntrack entry flows, its
-    rules and the conj_id flows of the remote groups they name; None if it is not filtered."""
-    if not secgroups.filtered(port):
-        return None
-    return Piece(tuple(secgroups.port_flows(port, ofport, groups)))
+    """A local port's security groups (apps/secgroups.py): its rules and the conj_id flows of
+    the remote groups they name; None if it is not filtered or they allow nothing."""
+    rules = secgroups.port_flows(port, ofport, groups) if secgroups.filtered(port) else ()
+    return Piece(tuple(rules)) if rules else None
 
 
-def member_piece(port, vni):
-    """The port's addresses as members of its groups (conjunction clauses), on every switch
-    of its network; None if it is in no group."""
-    member = secgroups.member_flows(port, vni) if secgroups.filtered(port) else ()
+def member_piece(port, vni, referenced):
+    """The port's addresses as members of its groups (conjunction clauses) in the ways rules
+    name them (``referenced``), on every switch of its network; None if none."""
+    member = secgroups.member_flows(port, vni, referenced) if secgroups.filtered(port) else ()
     return Piece(tuple(member)) if member else None
 
 
@@ -426,7 +429,7 @@ def chassis_pieces(chassis_id, model, placement):
         for port in model.ports_on_network(net_id):
             if port.ipv4:
                 pieces[("arp", port.id)] = arp_piece(port, vni)
-            member = member_piece(port, vni)
+            member = member_piece(port, vni, model.references_to(port))
             if member is not None:
                 pieces[("sg_member", port.id)] = member
             where = placement.bound.get(port.id)
@@ -436,7 +439,8 @@ def chassis_pieces(chassis_id, model, placement):
             if host == chassis_id:
                 local.append(ofport)
                 pieces[("local", port.id)] = local_port_piece(port, ofport, vni,
-                                                              model.limits_of(port))
+                                                              model.limits_of(port),
+                                                              model.groups_of(port))
                 sg = security_group_piece(port, ofport, model.groups_of(port))
                 if sg is not None:
                     pieces[("sg", port.id)] = sg

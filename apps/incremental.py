@@ -330,7 +330,7 @@ class PieceState:
             return None
         vni = self.networks[port.network_id].vni
         if family.held_on == pieces.EDGE:
-            return self._shared(key, (port, vni), family.build)
+            return self._shared(key, (port, vni, self.inputs.get(port.id)), family.build)
         where = self.bound.get(port.id)
         if where is None or not port.admin_up or where[0] != c:
             return None
@@ -449,7 +449,10 @@ class DesiredState(PieceState):
             rt.fold_router(r, router)
             sub = model.subnets.get(router.gateway.subnet_id) if router and router.gateway \
                 else None
-            rt.ext_gateway_ip[r] = sub.gateway if sub else None
+            if sub is None:
+                rt.ext_gateway_ip.pop(r, None)
+            else:
+                rt.ext_gateway_ip[r] = sub.gateway
         for f in fips:
             rt.fold_fip(f, model.floating_ips.get(f))
         for r, (old, new) in rt.choose_gateways(self._physnet_of, self.mapped).items():
@@ -644,6 +647,17 @@ class DesiredState(PieceState):
         return next((n for n, net in self.networks.items() if net.vni == vni and net.external),
                     None)
 
+    def router_leg(self, key, vni):
+        """(MAC, IPv4 address) of the router with key ``key`` (its zone index) on the network
+        with ``vni`` (its gateway's on the external network), or None."""
+        router = next((r for r in self.routing.routers.values() if r.zone == key), None)
+        for itf in (router.interfaces + ((router.gateway,) if router.gateway else ())
+                    if router else ()):
+            net = self.networks.get(itf.network_id)
+            if net is not None and net.vni == vni and ":" not in itf.ip:
+                return itf.mac, itf.ip
+        return None
+
     def _fip_host(self, fip_id):
         return self.routing.fip_host(fip_id, self.bound, self._physnet_of, self.mapped)
 
@@ -652,8 +666,7 @@ class DesiredState(PieceState):
         net = self.networks.get(router.gateway.network_id) if router.gateway else None
         if net is None or not net.external:
             return None
-        return External(net.vni, net.physical_network,
-                        self.routing.ext_gateway_ip.get(router.id))
+        return External(net.vni, self.routing.ext_gateway_ip.get(router.id))
 
     def _localnet_holders(self, net_id):
         """Chassis holding the external network's localnet piece: gateways and floating

@@ -96,11 +96,13 @@ def hand_over(itf, vni):
 
 
 # -- ip_routing ----------------------------------------------------------------------------
-def ttl_drops(router):
-    """What would leave the router with TTL 0 is dropped (never decremented below 1)."""
-    return [flow("ip_routing", PRIO_TTL, {pl.ROUTER_REG: router.zone, "eth_type": ETH_IPV4,
-                                          "nw_ttl": ttl})
-            for ttl in (0, 1)]
+def ttl_expiry(router):
+    """Nothing leaves the router with TTL 0: TTL 1 goes to the controller (through the
+    switch's packet-in meter), which answers ICMP time exceeded (apps/icmp_errors.py), so
+    traceroute works; TTL 0 is dropped."""
+    match = {pl.ROUTER_REG: router.zone, "eth_type": ETH_IPV4}
+    return [flow("ip_routing", PRIO_TTL, {**match, "nw_ttl": 0}),
+            flow("ip_routing", PRIO_TTL, {**match, "nw_ttl": 1}, *fl.to_controller())]
 
 
 def route(router, dst, out_mac, out_vni, next_hop=None, table="arp_resolve", bonus=0,
@@ -182,7 +184,7 @@ def router_piece(router, vnis, gateway_tag=None, ext_gateway_ip=None):
         return None
     addresses = [i.ip for i in router.interfaces] + \
         ([router.gateway.ip] if router.gateway else [])
-    out = ttl_drops(router)
+    out = ttl_expiry(router)
     for itf in router.interfaces:
         vni = vnis.get(itf.network_id)
         if vni is None:

@@ -13,11 +13,10 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True)
 class External:
-    """What the pieces need of an external network: its VNI, physical network and the
-    gateway of its subnet the router's gateway is on (the next hop to the rest)."""
+    """What the pieces need of a router's external network: its VNI and the gateway of the
+    subnet the router's gateway is on (the next hop to the rest)."""
 
     vni: int
-    physical_network: str | None
     gateway_ip: str | None
 
 

@@ -9,8 +9,10 @@ import dataclasses
 
 import netaddr
 
+from apps import secgroups
 from controller import binding
-from controller.logical import FloatingIP, Network, Port, QoSPolicy, Router, Subnet
+from controller.logical import (FloatingIP, Network, Port, QoSPolicy, Router, SecurityGroup,
+                                Subnet)
 from tunnel.mesh import tunnel_tag
 
 
@@ -32,11 +34,13 @@ class LogicalModel:
         self._put = {Network: self._put_network, Subnet: self._put_subnet,
                      Port: self._put_port, QoSPolicy: self._put_qos_policy,
                      Router: self._put_by_id(self.routers),
-                     FloatingIP: self._put_by_id(self.floating_ips)}
+                     FloatingIP: self._put_by_id(self.floating_ips),
+                     SecurityGroup: self._put_by_id(self.security_groups)}
         self._remove = {Network: self._remove_network, Subnet: self._remove_subnet,
                         Port: self._remove_port, QoSPolicy: self._remove_qos_policy,
                         Router: self._remove_by_id(self.routers),
-                        FloatingIP: self._remove_by_id(self.floating_ips)}
+                        FloatingIP: self._remove_by_id(self.floating_ips),
+                        SecurityGroup: self._remove_by_id(self.security_groups)}
 
     @classmethod
     def load(cls, core):
@@ -44,7 +48,7 @@ class LogicalModel:
         snap = core.logical_snapshot()
         model = cls()
         for item in (*snap.networks, *snap.subnets, *snap.ports, *snap.qos_policies,
-                     *snap.routers, *snap.floating_ips):
+                     *snap.routers, *snap.floating_ips, *snap.security_groups):
             model.put(item)
         model.hosts_at_load = set(snap.active_hosts)
         return model
@@ -62,6 +66,11 @@ class LogicalModel:
         if isinstance(change.subject, Router):
             return {i.network_id for v in (change.before, change.after) if v is not None
                     for i in (*v.interfaces, *filter(None, [v.gateway]))}
+        if isinstance(change.subject, SecurityGroup):
+            named = {r.remote_group_id for g in (change.before, change.after) if g is not None
+                     for r in g.rules} - {None}
+            return {self.ports[p].network_id for g in named | {change.subject.id}
+                    for p in self.ports_in_group(g)}
         if isinstance(change.subject, FloatingIP):
             return {n for v in (change.before, change.after) if v is not None
                     for n in (v.network_id, getattr(self.ports.get(v.port_id), "network_id",
@@ -158,9 +167,16 @@ class LogicalModel:
         """Ids of the ports that list ``group_id`` among their security groups."""
         return [p.id for p in self.ports.values() if group_id in p.security_groups]
 
+    def references_to(self, port):
+        """{(group id, direction, ethertype)} of the rules that name a group of ``port`` as
+        their remote group (apps/secgroups.py): where its addresses are looked for."""
+        if not port.security_groups:
+            return frozenset()
+        return secgroups.references(self.security_groups.values(), port.security_groups)
+
     def inputs_of(self, port):
-        """What a port's HOST pieces read beyond the port itself (apps/pieces.py)."""
-        return PortInputs(self.limits_of(port), self.groups_of(port))
+        """What a port's pieces read beyond the port itself (apps/pieces.py)."""
+        return PortInputs(self.limits_of(port), self.groups_of(port), self.references_to(port))
 
     def dhcp_subnet(self, port):
         """The DHCP-enabled IPv4 subnet that holds ``port``'s first IPv4 address."""
@@ -173,11 +189,14 @@ class LogicalModel:
 
 @dataclasses.dataclass(frozen=True)
 class PortInputs:
-    """What the pieces of a bound port read from other resources: its bandwidth limits (QoS
-    policy) and its security groups (with their rules). Equal inputs: nothing to rebuild."""
+    """What the pieces of a port read from other resources: its bandwidth limits (QoS
+    policy), its security groups (with their rules) and the rules that name them. Equal
+    inputs: nothing to rebuild."""
 
     limits: tuple = ()
     groups: tuple = ()
+    #: the ways rules look for it as a member of its groups (apps/model.py references_to)
+    referenced: frozenset = frozenset()
 
 
 @dataclasses.dataclass

@@ -24,7 +24,7 @@ from os_ken.controller import ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, set_ev_cls
 from os_ken.lib import hub
 
-from apps import meters, neighbors, trace
+from apps import icmp_errors, meters, neighbors, trace
 from apps import pipeline as pl
 from apps.chassis import ChassisError, ChassisMonitor, EventChassisChanged
 from apps.chassis_model import chassis_problems
@@ -190,9 +190,12 @@ class QnetController(Reconciler):
         self.kick()
 
     def packet_in(self, msg):
-        """Routing's packet-ins (apps/neighbors.py): ARP from an external network's physical
-        port teaches its sender's MAC; a packet whose next hop there is unknown makes the
-        controller ask for it out of that port."""
+        """Routing's packet-ins: a packet whose TTL runs out on a router is answered with
+        ICMP time exceeded (apps/icmp_errors.py); ARP from an external network's physical
+        port teaches its sender's MAC, and a packet whose next hop there is unknown makes the
+        controller ask for it out of that port (apps/neighbors.py)."""
+        if msg.table_id == pl.TABLES["ip_routing"].number:
+            return self._time_exceeded(msg)
         key = self.key_of(msg.datapath.id)
         physical = self.desired.mapped.get(key, {}) if key is not None else {}
         if not physical:
@@ -217,6 +220,20 @@ class QnetController(Reconciler):
                                         in_port=ofp.OFPP_CONTROLLER,
                                         actions=[parser.OFPActionOutput(ofport)],
                                         data=neighbors.arp_request(*ask)))
+        return True
+
+    def _time_exceeded(self, msg):
+        """Answer a packet ``ip_routing`` sent up for its TTL, from the router's address on
+        the network it came from, out of the port it came in on."""
+        leg = self.desired.router_leg(msg.match.get(pl.ROUTER_REG),
+                                      msg.match.get("metadata", 0) & pl.VNI_MASK)
+        reply = icmp_errors.time_exceeded(msg.data, *leg) if leg else None
+        if reply is not None:
+            dp = msg.datapath
+            parser, ofp = dp.ofproto_parser, dp.ofproto
+            dp.send_msg(parser.OFPPacketOut(
+                dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
+                actions=[parser.OFPActionOutput(msg.match["in_port"])], data=reply))
         return True
 
     def _reconcile(self):

@@ -35,29 +35,29 @@ class Family:
     name: str
     scope: str            # what the key's id names: SWITCH (no id), NETWORK or PORT
     held_on: str
-    #: edge families: ``build(port, vni)`` (EDGE) or ``build(port, vni, ofport, inputs)``
-    #: (HOST; ``inputs`` apps/model.py PortInputs: its limits and security groups), shared by
-    #: every switch holding it; None: a transport family
+    #: edge families: ``build(port, vni, inputs)`` (EDGE) or ``build(port, vni, ofport,
+    #: inputs)`` (HOST; ``inputs`` apps/model.py PortInputs: its limits, security groups and
+    #: the rules naming them), shared by every switch holding it; None: a transport family
     build: object = None
     #: a routing family: the mode's ``routed_piece(switch, key)`` builds it (fabric mode
     #: holds none: it refuses routers, apps/fabric.py)
     routed: bool = False
 
 
-def _arp(port, vni):
+def _arp(port, vni, inputs):
     return flows.arp_piece(port, vni) if port.ipv4 else None
 
 
 def _local(port, vni, ofport, inputs):
-    return flows.local_port_piece(port, ofport, vni, inputs.limits)
+    return flows.local_port_piece(port, ofport, vni, inputs.limits, inputs.groups)
 
 
 def _security_groups(port, vni, ofport, inputs):
     return flows.security_group_piece(port, ofport, inputs.groups)
 
 
-def _member(port, vni):
-    return flows.member_piece(port, vni)
+def _member(port, vni, inputs):
+    return flows.member_piece(port, vni, inputs.referenced)
 
 
 FAMILIES = (

@@ -196,8 +196,13 @@ class Reconciler(app_manager.OSKenApp):
                 self.dirty_ports.update(p.id for p in self.plugin.model.ports_on_network(item.id))
         elif change.resource == "qos_policy":
             self.dirty_ports.update(self.plugin.model.ports_with_policy(item.id))
-        elif change.resource == "security_group":    # its rules: its members' sg pieces
-            self.dirty_ports.update(self.plugin.model.ports_in_group(item.id))
+        elif change.resource == "security_group":
+            # its members (their rules) and the members of the groups its rules name (the
+            # ways their addresses are looked for)
+            named = {r.remote_group_id for g in (change.before, change.after) if g is not None
+                     for r in g.rules if r.remote_group_id is not None}
+            for gid in named | {item.id}:
+                self.dirty_ports.update(self.plugin.model.ports_in_group(gid))
         elif change.resource == "subnet":
             self.dirty_networks.add(item.network_id)
         elif change.resource == "router":

@@ -46,7 +46,9 @@ from apps import pipeline as pl
 
 #: registers and ct_mark bits of this feature (docs/pipeline.md)
 REG_OUT_PORT = "reg1"        # the local port a frame is delivered to (ingress stages)
-REG_ZONE = "reg5"            # the conntrack zone of the port being checked
+REG_ZONE = "reg5"            # the conntrack zone of the port being checked (0: not filtered)
+REG_FLAGS = "reg4"           # bit 0: the port being checked is stateless
+STATELESS = 1
 CT_MARK_BLOCKED = 1          # ct_mark bit 0: a rule that allowed the connection is gone
 MAX_ZONE = 32767             # zones 1..32767 are this feature's (routers use the rest)
 
@@ -59,6 +61,7 @@ ETH_TYPES = {"IPv4": ETH_IPV4, "IPv6": ETH_IPV6}
 
 PRIO_BASE, PRIO_STATE, PRIO_BLOCKED, PRIO_PASS = 200, 300, 290, 280
 PRIO_CONJ, PRIO_RULE, PRIO_CUT = 110, 100, 10
+PRIO_UNFILTERED, PRIO_STATELESS = 150, 120
 # ICMPv6: MLD query, report, done, v2 report; RS, RA, NS, NA
 MLD = (130, 131, 132, 143)
 RS, RA, NS, NA = 133, 134, 135, 136
@@ -156,6 +159,13 @@ def _prefix_matches(rule, direction):
     return {_address_field(eth_type, direction.peer): flows._masked(rule.remote_prefix)}
 
 
+def references(groups, member_of):
+    """{(group id, direction, ethertype)} of the rules of ``groups`` that name one of the
+    groups in ``member_of`` as their remote group: in which ways a member is looked for."""
+    return frozenset((r.remote_group_id, r.direction, r.ethertype) for g in groups
+                     for r in g.rules if r.remote_group_id in member_of)
+
+
 def is_stateful(groups):
     """A port is tracked unless all its groups are stateless (Neutron refuses a mix)."""
     return any(g.stateful for g in groups)
@@ -179,21 +189,37 @@ def base_flows():
         out.append(flows.flow("sg_ingress", PRIO_BASE, {"eth_type": ETH_IPV6, "ip_proto": ICMPV6,
                                                   "icmpv6_type": kind},
                         flows.goto("sg_ingress_deliver")))
+    for eth_type in (ETH_IPV4, ETH_IPV6):
+        ip = {"eth_type": eth_type}
+        out.append(flows.flow("sg_egress", PRIO_UNFILTERED, {**ip, REG_ZONE: 0},
+                              flows.goto("arp_responder")))
+        for d in DIRECTIONS:
+            out += [flows.flow(d.entry, PRIO_STATELESS, {**ip, REG_FLAGS: (STATELESS, STATELESS)},
+                               flows.goto(d.rules)),
+                    flows.flow(d.entry, PRIO_RULE, ip,
+                               flows.apply(_ct(REG_ZONE, d.rules)))]
+    # the conntrack state counts only for a stateful port: a stateless one's packets may carry
+    # the state of another port's lookup (its sender's, on the same switch)
+    tracked = {REG_FLAGS: (0, STATELESS)}
     for d in DIRECTIONS:
         passed = flows.goto("arp_responder") if d is EGRESS else flows.goto(d.commit)
         out += [
-            flows.flow(d.rules, PRIO_STATE, {"ct_state": (TRK | INV, TRK | INV)}),
-            flows.flow(d.rules, PRIO_BLOCKED, {"ct_state": (TRK, TRK),
+            flows.flow(d.rules, PRIO_STATE, {**tracked, "ct_state": (TRK | INV, TRK | INV)}),
+            flows.flow(d.rules, PRIO_BLOCKED, {**tracked, "ct_state": (TRK, TRK),
                                          "ct_mark": (CT_MARK_BLOCKED, CT_MARK_BLOCKED)}),
-            flows.flow(d.rules, PRIO_PASS, {"ct_state": (TRK | EST | RPL, TRK | EST | RPL)}, passed),
-            flows.flow(d.rules, PRIO_PASS, {"ct_state": (TRK | REL, TRK | REL | INV)}, passed),
+            flows.flow(d.rules, PRIO_PASS,
+                       {**tracked, "ct_state": (TRK | EST | RPL, TRK | EST | RPL)}, passed),
+            flows.flow(d.rules, PRIO_PASS,
+                       {**tracked, "ct_state": (TRK | REL, TRK | REL | INV)}, passed),
         ]
         for eth_type in (ETH_IPV4, ETH_IPV6):
             ip = {"eth_type": eth_type}
             out += [
-                flows.flow(d.rules, PRIO_CUT, {**ip, "ct_state": (TRK | EST, TRK | EST | RPL)},
+                flows.flow(d.rules, PRIO_CUT,
+                           {**ip, **tracked, "ct_state": (TRK | EST, TRK | EST | RPL)},
                      flows.apply(_ct(commit=True, exec_=(_mark(CT_MARK_BLOCKED),)))),
-                flows.flow(d.commit, PRIO_RULE, {**ip, "ct_state": (TRK | NEW, TRK | NEW)},
+                flows.flow(d.commit, PRIO_RULE,
+                           {**ip, **tracked, "ct_state": (TRK | NEW, TRK | NEW)},
                      flows.apply(_ct(commit=True, exec_=(_mark(0),)), *_delivered(d)),
                      *_onwards(d)),
             ]
@@ -218,28 +244,30 @@ def _onwards(d):
 
 
 # -- what a local port with groups adds ----------------------------------------------------------
-def deliver_instructions(ofport):
-    """l2_lookup's way to a local port with groups: its port into reg1, then the checks."""
-    return flows.apply(("set", REG_OUT_PORT, ofport)), flows.goto("sg_ingress")
+def port_registers(port, ofport, groups):
+    """The actions that name a filtered port's zone and mode in registers, where its frames
+    enter (classify) and where frames are delivered to it (l2_lookup): reg5 := its zone, reg4
+    := STATELESS or 0. The entry stages then need no flow per port."""
+    if not filtered(port):
+        return ()
+    return (("set", REG_ZONE, zone_of(ofport)),
+            ("set", REG_FLAGS, 0 if is_stateful(groups) else STATELESS))
+
+
+def deliver_instructions(port, ofport, groups):
+    """l2_lookup's way to a local port with groups: its port into reg1, its zone and mode
+    into reg5 and reg4, then the checks."""
+    return (flows.apply(("set", REG_OUT_PORT, ofport), *port_registers(port, ofport, groups)),
+            flows.goto("sg_ingress"))
 
 
 def port_flows(port, ofport, groups):
-    """The flows of a local port with groups: into conntrack (or, stateless, straight to the
-    rules), its rules, and the conj_id flows of the remote groups they name."""
-    stateful = is_stateful(groups)
-    zone = zone_of(ofport)
+    """The rules of a local port with groups, and the conj_id flows of the remote groups they
+    name."""
     out = []
     for d in DIRECTIONS:
-        key = {d.port_key: ofport}
-        for eth_type in (ETH_IPV4, ETH_IPV6):
-            match = {**key, "eth_type": eth_type}
-            if stateful:
-                out.append(flows.flow(d.entry, PRIO_RULE, match,
-                                flows.apply(("set", REG_ZONE, zone), _ct(zone, d.rules))))
-            else:
-                out.append(flows.flow(d.entry, PRIO_RULE, match, flows.goto(d.rules)))
-        out += _rule_flows(d, key, [r for g in groups for r in g.rules
-                                    if r.direction == d.name])
+        out += _rule_flows(d, {d.port_key: ofport},
+                           [r for g in groups for r in g.rules if r.direction == d.name])
     return out
 
 
@@ -266,17 +294,21 @@ def _rule_flows(d, key, rules):
 
 
 # -- what a member of groups adds where its network is -------------------------------------------
-def member_flows(port, vni):
+def member_flows(port, vni, referenced):
     """The second clause of every remote-group conjunction naming a group of ``port``: one
-    flow per address and direction, on every switch of its network. Fixed addresses only (as
-    OVN's port-group address sets), not allowed address pairs, which two ports may share."""
-    if not port.security_groups:
-        return []
+    flow per address and direction in which a rule names one of its groups (``referenced``:
+    {(group id, direction, ethertype)} of the rules that name them), on every switch of its
+    network. Fixed addresses only (as OVN's port-group address sets), not allowed address
+    pairs, which two ports may share."""
     out = []
     for d in DIRECTIONS:
         for ip in port.ipv4 + port.ipv6:
             eth_type = ETH_IPV6 if ":" in ip else ETH_IPV4
-            ids = sorted(conj_id(g, d.name, eth_type) for g in port.security_groups)
+            family = "IPv6" if eth_type == ETH_IPV6 else "IPv4"
+            ids = sorted(conj_id(g, d.name, eth_type) for g in port.security_groups
+                         if (g, d.name, family) in referenced)
+            if not ids:
+                continue
             out.append(flows.flow(d.rules, PRIO_CONJ,
                             {"metadata": (vni, pl.VNI_MASK), "eth_type": eth_type,
                              _address_field(eth_type, d.peer): ip},

@@ -43,6 +43,13 @@ FAMILY_ROLES = {
     "arp": "the ARP answers for",
     "local": "the flows of",
     "remote": "the way to",
+    "sg": "the security group rules of",
+    "sg_member": "the remote-group membership of",
+    "neighbor": "the next-hop entry of",
+    "localnet": "the physical port of",
+    "router": "the routing of",
+    "gateway": "the gateway (SNAT) of",
+    "fip": "the NAT of",
 }
 
 
@@ -134,6 +141,10 @@ MISS_REASONS = {
     "port_security": _port_security_miss,
     "l2_lookup": _l2_miss,
     "tunnel_out": lambda t, s, f: f"{s} has no tunnel to the destination's switch",
+    "ip_routing": lambda t, s, f: f"the router has no route to {f.get('ipv4_dst')}",
+    "sg_egress_rules": lambda t, s, f: "no security group rule of the source port lets it out",
+    "sg_ingress_rules": lambda t, s, f: "no security group rule of the destination port lets "
+                                        "it in",
 }
 
 def _chassis_note(tracer, switch, flow, key):
@@ -260,7 +271,14 @@ class Tracer:
             src_ip = query.src_ip or next(iter(port.ipv4 if ip_version == 4 else port.ipv6),
                                           "0.0.0.0" if ip_version == 4 else "::")
             if ip_version == 4:
-                dst_mac = self._arp(result, switch, ofport, port, src_mac, src_ip, query.to)
+                hop = self.next_hop(port, src_ip, query.to)
+                if hop is None:
+                    result["verdicts"] = [{
+                        "result": "dropped", "hypervisor": None, "stage": None,
+                        "reason": f"{query.to} is not on the subnet of {src_ip} and that "
+                                  "subnet has no gateway: the VM has no route to it"}]
+                    return self._finish(result)
+                dst_mac = self._arp(result, switch, ofport, port, src_mac, src_ip, hop)
             else:
                 dst_mac = self._neighbour(result, port, query.to)
             if dst_mac is None:
@@ -288,6 +306,18 @@ class Tracer:
                     f"packet takes (drift): the switch loses it there until it is resynced")
                 break
         return result
+
+    def next_hop(self, port, src_ip, target):
+        """Whom the VM asks for by ARP to reach ``target``: ``target`` itself on its own
+        subnet (or when no subnet of the port holds ``src_ip``), else that subnet's gateway
+        (None: there is none)."""
+        for sub in self.model.subnets.values():
+            if sub.network_id == port.network_id and sub.ip_version == 4 and \
+                    netaddr.IPAddress(src_ip) in netaddr.IPNetwork(sub.cidr):
+                if netaddr.IPAddress(target) in netaddr.IPNetwork(sub.cidr):
+                    return target
+                return sub.gateway
+        return target
 
     def _arp(self, result, switch, ofport, port, src_mac, src_ip, target):
         """The MAC the source learns for ``target`` by ARP (None: no answer; the verdict
@@ -423,6 +453,7 @@ def packet(src_mac, dst_mac, src_ip, dst_ip, protocol, dport):
         return {**fields, "eth_type": ETH_IPV4}
     v6 = _version(ip) == 6
     fields["eth_type"] = ETH_IPV6 if v6 else ETH_IPV4
+    fields["nw_ttl"] = 64          # a router on the way decrements it
     if src_ip:
         fields["ipv6_src" if v6 else "ipv4_src"] = src_ip
     if dst_ip:

@@ -29,7 +29,9 @@ class CoreConfig:
 class Core:
     """Entry point of the logical model: ``core.networks``, ``core.subnets``, ``core.ports``,
     ``core.qos`` (QoS policies; the qos extension serves them), ``core.routers`` and
-    ``core.floating_ips`` (the router extension's); ``core.policy`` judges who may do what."""
+    ``core.floating_ips`` (the router extension's), ``core.security_groups`` with
+    ``core.security_group_rules`` (the security-group extension); ``core.policy`` judges who
+    may do what."""
 
     def __init__(self, db, plugin, config=None):
         from controller.floatingips import FloatingIPManager
@@ -38,6 +40,7 @@ class Core:
         from controller.ports import PortManager
         from controller.qos import BandwidthLimitRuleManager, QosPolicyManager
         from controller.routers import RouterManager
+        from controller.security_groups import SecurityGroupManager, SecurityGroupRuleManager
         from controller.subnets import SubnetManager
 
         self.db = db
@@ -49,6 +52,8 @@ class Core:
         self.ports = PortManager(self)
         self.qos = QosPolicyManager(self)
         self.qos_rules = BandwidthLimitRuleManager(self)
+        self.security_groups = SecurityGroupManager(self)
+        self.security_group_rules = SecurityGroupRuleManager(self)
         self.routers = RouterManager(self)
         self.floating_ips = FloatingIPManager(self)
         self.managers = {m.collection: m for m in (self.networks, self.subnets, self.ports)}
@@ -91,9 +96,9 @@ class Core:
         return result
 
     def logical_snapshot(self):
-        """Every network, subnet, port, QoS policy, router and floating IP as typed values
-        (controller/logical.py), read in one transaction: what a back-end mirrors when it
-        boots (at start, the one the change log is followed from)."""
+        """Every network, subnet, port, QoS policy, router, floating IP and security group as
+        typed values (controller/logical.py), read in one transaction: what a back-end mirrors
+        when it boots (at start, the one the change log is followed from)."""
         if self._boot_snapshot is not None:
             return self._boot_snapshot
         with self.db.read() as session:

@@ -217,3 +217,46 @@ class TraceNotAvailable(QnetError):
 
 class RetryExhausted(Conflict):
     message = "The request conflicted with concurrent changes; retry it."
+
+
+class SecurityGroupNotFound(NotFound):
+    message = "Security group {id} does not exist"
+
+
+class SecurityGroupRuleNotFound(NotFound):
+    message = "Security group rule {id} does not exist"
+
+
+class SecurityGroupInUse(Conflict):
+    message = "Security Group {id} in use."
+
+
+class SecurityGroupCannotRemoveDefault(Conflict):
+    message = "Insufficient rights for removing default security group."
+
+
+class SecurityGroupCannotUpdateDefault(Conflict):
+    message = "Updating default security group not allowed."
+
+
+class SecurityGroupDefaultAlreadyExists(Conflict):
+    message = "Default security group already exists."
+
+
+class SecurityGroupRuleExists(Conflict):
+    message = "Security group rule already exists. Rule id is {rule_id}."
+
+
+class SecurityGroupRuleInvalid(BadRequest):
+    """A rule whose parts do not fit together (Neutron answers each case with a 400)."""
+
+    message = "Invalid input for operation: {error}"
+
+
+class PortSecurityAndIPRequiredForSecurityGroups(BadRequest):
+    message = "Port security must be enabled in order to have security groups on port {id}."
+
+
+class PortSecurityPortHasSecurityGroup(Conflict):
+    message = ("Port {id} has security groups: remove them (security_groups: []) to disable "
+               "port security.")

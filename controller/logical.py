@@ -112,6 +112,40 @@ class QoSPolicy:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class SecurityGroupRule:
+    """One allow rule of a security group (what no rule allows is dropped).
+
+    ``direction`` "ingress" (to the group's ports) or "egress" (from them); ``ethertype``
+    "IPv4" or "IPv6"; ``protocol`` an IP protocol number, None for any; ``port_min`` /
+    ``port_max`` the destination port range for TCP, UDP, SCTP, DCCP and UDP-Lite (None: any
+    port), and for ICMP (1) and ICMPv6 (58) the ICMP type and code (None: any); at most one of
+    ``remote_prefix`` (a CIDR of the rule's family; None: anywhere) and ``remote_group_id``
+    (the addresses of that group's member ports) says who the peer may be.
+    """
+
+    id: str
+    direction: str
+    ethertype: str
+    protocol: int | None = None
+    port_min: int | None = None
+    port_max: int | None = None
+    remote_prefix: str | None = None
+    remote_group_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SecurityGroup:
+    """A project's firewall: its member ports are the Ports that list its id in
+    ``security_groups``. ``stateful`` (Neutron's default): replies of an allowed connection
+    pass without a rule of their own; a stateless group needs explicit rules both ways."""
+
+    id: str
+    project_id: str
+    stateful: bool = True
+    rules: tuple = ()            # SecurityGroupRule, sorted by id
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class RouterInterface:
     """One address of a router on one subnet: the router's port there (a port with device
     owner ``network:router_interface``, or ``network:router_gateway`` for the gateway), its
@@ -169,16 +203,19 @@ class Snapshot:
     active_hosts: frozenset
     routers: tuple = ()
     floating_ips: tuple = ()
+    security_groups: tuple = ()
 
 
 # -- building them -----------------------------------------------------------------------------
 def make_port(id_, network_id, mac, ips, security, pairs, admin_up, attachment, qos_policy_id,
-              profile, device_owner="", project_id=None):
+              profile, device_owner="", project_id=None, security_groups=()):
     """A Port from the values the API and the database hold (``ips`` in allocation order,
-    ``pairs`` as {"mac_address", "ip_address"} records, ``profile`` the binding profile)."""
+    ``pairs`` as {"mac_address", "ip_address"} records, ``profile`` the binding profile,
+    ``security_groups`` group ids in any order)."""
     return Port(id_, network_id, mac, *by_version(ips), security,
                 tuple((p["mac_address"], p["ip_address"]) for p in pairs), admin_up, attachment,
-                qos_policy_id, binding_of(profile), is_router_owner(device_owner), project_id)
+                qos_policy_id, binding_of(profile), is_router_owner(device_owner), project_id,
+                tuple(sorted(security_groups)) if security else ())
 
 
 ROUTER_INTERFACE = "network:router_interface"
@@ -262,7 +299,8 @@ def _port_from_api(body):
                      [i["ip_address"] for i in body["fixed_ips"]], body["port_security_enabled"],
                      body["allowed_address_pairs"], body["admin_state_up"], body["attachment"],
                      body.get("qos_policy_id"), body.get("binding:profile"),
-                     body.get("device_owner", ""), body["project_id"])
+                     body.get("device_owner", ""), body["project_id"],
+                     body.get("security_groups", ()))
 
 
 def limits_of_rules(rules):
@@ -275,6 +313,38 @@ def _qos_policy_from_api(body):
     return QoSPolicy(body["id"], limits_of_rules(body["rules"]))
 
 
+#: IP protocol names a security group rule may give instead of a number (Neutron's names;
+#: "icmpv6" is its legacy alias of "ipv6-icmp")
+IP_PROTOCOLS = {
+    "hopopt": 0, "icmp": 1, "igmp": 2, "ipip": 4, "tcp": 6, "egp": 8, "udp": 17, "dccp": 33,
+    "ipv6-encap": 41, "ipv6-route": 43, "ipv6-frag": 44, "rsvp": 46, "gre": 47, "esp": 50,
+    "ah": 51, "ipv6-icmp": 58, "icmpv6": 58, "ipv6-nonxt": 59, "ipv6-opts": 60, "ospf": 89,
+    "pgm": 113, "vrrp": 112, "sctp": 132, "udplite": 136,
+}
+
+
+def protocol_number(protocol):
+    """The IP protocol number of a rule's ``protocol`` (a name above, a number, or its text;
+    None: any protocol)."""
+    if protocol is None:
+        return None
+    text = str(protocol).lower()
+    return IP_PROTOCOLS[text] if text in IP_PROTOCOLS else int(text)
+
+
+def rules_of(records):
+    """SecurityGroupRules, sorted by id, from security group rule records (API bodies)."""
+    return tuple(SecurityGroupRule(
+        r["id"], r["direction"], r["ethertype"], protocol_number(r["protocol"]),
+        r["port_range_min"], r["port_range_max"], r["remote_ip_prefix"], r["remote_group_id"])
+        for r in sorted(records, key=lambda r: r["id"]))
+
+
+def _security_group_from_api(body):
+    return SecurityGroup(body["id"], body["project_id"], body["stateful"],
+                         rules_of(body["security_group_rules"]))
+
+
 def _floating_ip_from_api(body):
     return FloatingIP(body["id"], body["project_id"], body["router_id"],
                       body["floating_network_id"], body["floating_ip_address"],
@@ -284,7 +354,7 @@ def _floating_ip_from_api(body):
 #: resource name (as in a Change) -> its translator from an API body (an admin's view)
 FROM_API = {"network": _network_from_api, "subnet": _subnet_from_api, "port": _port_from_api,
             "interface": _port_from_api, "qos_policy": _qos_policy_from_api,
-            "floating_ip": _floating_ip_from_api}
+            "floating_ip": _floating_ip_from_api, "security_group": _security_group_from_api}
 # A router's API body does not list its interfaces (they are ports): the core builds Router
 # values itself (controller/routers.py) and hands them to every Change it makes.
 

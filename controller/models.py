@@ -151,6 +151,10 @@ class Port(Timestamped, Base):
 
     fixed_ips: Mapped[list["IPAllocation"]] = relationship(
         back_populates="port", cascade="all, delete-orphan", order_by="IPAllocation.id")
+    # Read-only here: memberships are written with plain statements (controller/
+    # security_groups.py) and go with the port by the foreign key's cascade.
+    security_group_bindings: Mapped[list["SecurityGroupPortBinding"]] = relationship(
+        viewonly=True, order_by="SecurityGroupPortBinding.security_group_id")
 
 
 class IPAllocation(Base):
@@ -203,6 +207,63 @@ class BandwidthLimitRule(Base):
     policy: Mapped[QosPolicy] = relationship(back_populates="bandwidth_limit_rules")
 
 
+class SecurityGroup(Timestamped, Base):
+    """A project's set of allow rules that ports name (security-group extension)."""
+
+    __tablename__ = "securitygroups"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    # False: no connection tracking; replies need rules of their own.
+    stateful: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    rules: Mapped[list["SecurityGroupRule"]] = relationship(
+        back_populates="group", cascade="all, delete-orphan",
+        foreign_keys="SecurityGroupRule.security_group_id", order_by="SecurityGroupRule.id")
+
+
+class SecurityGroupRule(Timestamped, Base):
+    """One allow rule. ``protocol`` is kept as the caller gave it (a name or a number's text,
+    as Neutron answers it back); ports are the ICMP type and code for ICMP."""
+
+    __tablename__ = "securitygrouprules"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    security_group_id: Mapped[str] = mapped_column(
+        ForeignKey("securitygroups.id", ondelete="CASCADE"), index=True)
+    # Peers are that group's ports; deleting the group deletes the rules that name it (as
+    # Neutron: the core reports each group that loses a rule as updated).
+    remote_group_id: Mapped[str | None] = mapped_column(
+        ForeignKey("securitygroups.id", ondelete="CASCADE"), nullable=True, index=True)
+    direction: Mapped[str] = mapped_column(String(8))
+    ethertype: Mapped[str] = mapped_column(String(4))
+    protocol: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    port_range_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    port_range_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    remote_ip_prefix: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    group: Mapped[SecurityGroup] = relationship(back_populates="rules",
+                                                foreign_keys=[security_group_id])
+
+
+class SecurityGroupPortBinding(Base):
+    """A port's membership of a security group."""
+
+    __tablename__ = "securitygroupportbindings"
+    port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    security_group_id: Mapped[str] = mapped_column(ForeignKey("securitygroups.id"),
+                                                   primary_key=True, index=True)
+
+
+class DefaultSecurityGroup(Base):
+    """Each project's ``default`` group, made on first use; the primary key lets only one
+    writer make it when two first uses race (the loser's write is retried and finds it)."""
+
+    __tablename__ = "default_security_group"
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    security_group_id: Mapped[str] = mapped_column(
+        ForeignKey("securitygroups.id", ondelete="CASCADE"), unique=True)
 # -- the cluster (controller/changelog.py, controller/cluster.py) -------------------------------
 _SEQ = BigInteger().with_variant(Integer, "sqlite")   # SQLite autoincrements INTEGER keys only
 

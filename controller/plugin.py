@@ -10,8 +10,9 @@ by name through the ``qnet.plugins`` entry-point group.
 A plug-in implements only the hooks it cares about, named ``<resource>_<action>``:
 ``network_created``, ``network_updated``, ``network_deleted``, the same for ``subnet`` and
 ``port``, ``qos_policy_created`` / ``_updated`` / ``_deleted`` (a rule change is an update of
-its policy, whose ``rules`` are always complete), and ``interface_plugged`` /
-``interface_unplugged`` for attachments, and ``port_status``: a back-end's own report of
+its policy, whose ``rules`` are always complete), ``security_group_created`` / ``_updated`` /
+``_deleted`` (likewise: a rule created or deleted is an update of its group), and
+``interface_plugged`` / ``interface_unplugged`` for attachments, and ``port_status``: a back-end's own report of
 where a port is bound and whether it is ACTIVE (``PortManager.report_status``; a Change like
 any write, so that every listener sees it, and never vetoed). ``check(change)`` runs *before*
 the commit and may raise a ``QnetError`` to veto the change (nothing is stored).

@@ -170,6 +170,13 @@ RULES = [
           "Change a bandwidth limit of a QoS policy."),
     _rule("delete_policy_bandwidth_limit_rule", ADMIN_OR_OWNER,
           "Remove a bandwidth limit from a QoS policy."),
+    # -- security groups ----------------------------------------------------------------------------
+    *_crud("security_group", "security groups"),
+    _rule("create_security_group_rule", ADMIN_OR_OWNER,
+          "Add a rule to a security group (owner: the group's)."),
+    _rule("update_security_group_rule", ADMIN_OR_OWNER, "Change a rule's description."),
+    _rule("delete_security_group_rule", ADMIN_OR_OWNER,
+          "Remove a rule from a security group."),
     # -- routers and floating IPs ------------------------------------------------------------------
     *_crud("router", "routers"),
     *[_rule(f"{action}_router:external_gateway_info{key}", check,

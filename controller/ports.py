@@ -47,7 +47,7 @@ class PortManager(ResourceManager):
     model = Port
     not_found = errors.PortNotFound
     columns = {"tenant_id": "project_id", "binding:host_id": "binding_host"}
-    load_options = (selectinload(Port.fixed_ips),)
+    load_options = (selectinload(Port.fixed_ips), selectinload(Port.security_group_bindings))
     defaults = {"port_security_enabled": True, "allowed_address_pairs": [], "device_owner": "",
                 "binding:host_id": "", "binding:profile": {}}
 
@@ -67,17 +67,22 @@ class PortManager(ResourceManager):
                         error=f"fixed_ips filter '{value}' is not ip_address=X or subnet_id=Y")
                 ip_clauses.append(getattr(IPAllocation, key) == wanted)
             return Port.id.in_(select(IPAllocation.port_id).where(*ip_clauses))
+        if attr == "security_groups":
+            return self.core.security_groups.ports_in(values)
         return super().filter_clause(attr, values)
 
-    def to_dict(self, port, fixed_ips=None):
+    def to_dict(self, port, fixed_ips=None, security_groups=None):
         """The API body of a port.
 
         ``port`` is a Port, or any object with the port columns as attributes (a list's plain
         row, a create's new values) given with its ``fixed_ips`` as (subnet_id, ip_address)
-        pairs in allocation order; the body is the same either way.
+        pairs in allocation order and its ``security_groups`` ids; the body is the same
+        either way.
         """
         if fixed_ips is None:
             fixed_ips = [(a.subnet_id, a.ip_address) for a in port.fixed_ips]
+        if security_groups is None:
+            security_groups = [b.security_group_id for b in port.security_group_bindings]
         bound = port.binding_datapath is not None
         return {
             "id": port.id,
@@ -98,6 +103,7 @@ class PortManager(ResourceManager):
             "port_security_enabled": port.port_security_enabled,
             "allowed_address_pairs": [dict(p) for p in port.allowed_address_pairs],
             "qos_policy_id": port.qos_policy_id,
+            "security_groups": sorted(security_groups),
             "binding:host_id": port.binding_host,
             "binding:profile": dict(port.binding_profile or {}),
             "binding:vif_type": ("ovs" if bound else
@@ -120,8 +126,11 @@ class PortManager(ResourceManager):
         return session.execute(query).all()
 
     def rows_to_dicts(self, session, rows):
-        fixed_ips = self._fixed_ips_of(session, [row.id for row in rows])
-        return [self.to_dict(row, fixed_ips.get(row.id, ())) for row in rows]
+        ids = [row.id for row in rows]
+        fixed_ips = self._fixed_ips_of(session, ids)
+        groups = self.core.security_groups.groups_of_ports(session, ids, IN_CHUNK)
+        return [self.to_dict(row, fixed_ips.get(row.id, ()), groups.get(row.id, ()))
+                for row in rows]
 
     @staticmethod
     def _fixed_ips_of(session, port_ids):
@@ -281,13 +290,16 @@ class PortManager(ResourceManager):
                                   project, network_id, mac)
             self.core.qos.check_usable(session, ctx, port.qos_policy_id)
             self._check_security(port)
+            groups, changes = self.core.security_groups.groups_of_new_port(
+                session, ctx, port, attrs.get("security_groups"))
             if port.attachment is not None:
                 self._check_attachment(session, project, port.attachment, port.id)
             fixed_ips = [(sub.id, ip) for sub, ip in self._allocate(
                 session, network_id, attrs.get("fixed_ips"), port.device_owner)]
             self._insert(session, port, fixed_ips)
-            new = self.to_dict(port, fixed_ips)
-            changes = [self.change(ctx, "created", None, new)]
+            self.core.security_groups.bind(session, port.id, groups)
+            new = self.to_dict(port, fixed_ips, groups)
+            changes.append(self.change(ctx, "created", None, new))
             return new, changes + self._attachment_changes(ctx, None, new)
 
         return self.core.write(work)
@@ -308,7 +320,7 @@ class PortManager(ResourceManager):
             raise errors.InvalidInput(error=f"network {network_id} has no subnet to give "
                                             f"the {device_owner} port an address")
         self._insert(session, port, allocated)
-        new = self.to_dict(port, allocated)
+        new = self.to_dict(port, allocated, ())
         return new, [self.change(ctx, "created", None, new)]
 
     def delete_owned(self, session, ctx, port_id):
@@ -426,6 +438,7 @@ class PortManager(ResourceManager):
                 port.binding_datapath = port.binding_ofport = port.binding_error = None
                 port.status = "DOWN"
             self._check_security(port)
+            self._update_groups(session, port, attrs, old["security_groups"])
             touch(port)
             session.flush()
             new = self.to_dict(port)
@@ -434,6 +447,13 @@ class PortManager(ResourceManager):
                          + lost_floating_ips)
 
         return self.core.write(work)
+
+    def _update_groups(self, session, port, attrs, current):
+        groups = self.core.security_groups
+        wanted = groups.groups_of_updated_port(session, port, attrs, current)
+        if sorted(wanted) != current:
+            groups.bind(session, port.id, wanted, replace=True)
+            session.expire(port, ["security_group_bindings"])
 
     def report_status(self, id_, status, host="", datapath=None, ofport=None, error=None):
         """For back-ends: where a port is bound and whether it carries traffic, or ``error``:

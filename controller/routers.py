@@ -315,6 +315,7 @@ class RouterManager(ResourceManager):
         port.device_owner, port.device_id, port.port_security_enabled = INTERFACE, router.id, \
             False
         port.allowed_address_pairs = []
+        self.core.security_groups.leave_all(session, port)   # a router's port has none
         touch(port)
         session.flush()
         new = ports.to_dict(port)

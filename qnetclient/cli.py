@@ -32,6 +32,10 @@ LIST_COLUMNS = {
     "port": ("id", "name", "network_id", "mac_address", "fixed_ips", "status", "attachment"),
     "policy": ("id", "name", "shared", "description"),
     "rule": ("id", "direction", "max_kbps", "max_burst_kbps"),
+    "security_group": ("id", "name", "stateful", "description"),
+    "security_group_rule": ("id", "security_group_id", "direction", "ethertype", "protocol",
+                            "port_range_min", "port_range_max", "remote_ip_prefix",
+                            "remote_group_id"),
     "router": ("id", "name", "status", "external_gateway_info", "routes"),
     "floatingip": ("id", "floating_ip_address", "fixed_ip_address", "port_id", "router_id"),
 }
@@ -172,6 +176,9 @@ def port_attrs(client, args):
         attrs["fixed_ips"] = fixed_ips(client, args.fixed_ips)
     if args.allowed_addresses is not None:
         attrs["allowed_address_pairs"] = address_pairs(args.allowed_addresses)
+    if args.no_security_groups or args.security_groups:
+        attrs["security_groups"] = [client.security_groups.find(g)["id"]
+                                    for g in args.security_groups or ()]
     return qos_policy(client, args, attrs)
 
 
@@ -179,6 +186,15 @@ def port_create(client, args):
     network = client.networks.find(args.network)
     attrs = set_if_given(port_attrs(client, args), args, attachment="attach")
     return client.ports.create(network_id=network["id"], **attrs)
+
+
+def port_show(client, args):
+    """A port, with the names of its effective security groups beside their ids (none when
+    port security is off)."""
+    port = client.ports.find(args.ref)
+    port["security_group_names"] = [client.security_groups.get(g)["name"]
+                                    for g in port.get("security_groups", ())]
+    return port
 
 
 def port_attach(client, args):
@@ -297,6 +313,50 @@ def rule_delete(client, args):
         rules.delete(rule_id)
 
 
+# -- security groups -------------------------------------------------------------------------------
+def group_attrs(client, args):
+    return set_if_given({}, args, name="new_name", description="description",
+                        stateful="stateful")
+
+
+def group_create(client, args):
+    return client.security_groups.create(**group_attrs(client, args))
+
+
+def port_range(text):
+    """``80`` or ``8000:8080`` -> (first, last)."""
+    first, _, last = text.partition(":")
+    try:
+        return int(first), int(last or first)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected PORT or FIRST:LAST, not '{text}'")
+
+
+def group_rule_create(client, args):
+    attrs = set_if_given({"direction": args.direction}, args, ethertype="ethertype",
+                         protocol="protocol", remote_ip_prefix="remote_ip",
+                         description="description", port_range_min="icmp_type",
+                         port_range_max="icmp_code")
+    if args.dst_port is not None:
+        attrs["port_range_min"], attrs["port_range_max"] = args.dst_port
+    if args.remote_group is not None:
+        attrs["remote_group_id"] = client.security_groups.find(args.remote_group)["id"]
+    group = client.security_groups.find(args.group)
+    return client.security_group_rules.create(security_group_id=group["id"], **attrs)
+
+
+def group_rule_list(client, args):
+    filters = {}
+    if args.group:
+        filters["security_group_id"] = client.security_groups.find(args.group)["id"]
+    return client.security_group_rules.list(**filters)
+
+
+def group_rule_delete(client, args):
+    for rule_id in args.rules:
+        client.security_group_rules.delete(rule_id)
+
+
 # -- topology --------------------------------------------------------------------------------------
 def topology(client, args):
     return client.topology()
@@ -396,11 +456,12 @@ class Commands:
         return group
 
     def standard(self, group, collection, label, helps, attrs, options, noun=None,
-                 update="update"):
+                 update="update", show=None):
         """list, show, update and delete: the same for every collection. ``helps``: the
-        show/update/delete help texts; ``options(parser)`` adds the settable attributes.
-        Returns the list parser, for collection-specific filters."""
-        show, _, delete = helps
+        show/update/delete help texts; ``options(parser)`` adds the settable attributes;
+        ``show`` a handler of its own for show. Returns the list parser, for
+        collection-specific filters."""
+        show_help, _, delete = helps
         noun = noun or collection
         lst = self.leaf(group, "list", lister(collection), f"list the {noun} you can see",
                         output="list", description=f"List the {noun} you can see, all "
@@ -408,7 +469,7 @@ class Commands:
         lst.add_argument("--name", help=f"only {noun} with this name")
         lst.add_argument("--filter", action="append", type=filter_arg, metavar="KEY=VALUE",
                          help="any API filter, e.g. --filter shared=true (repeatable)")
-        p = self.leaf(group, "show", shower(collection), show)
+        p = self.leaf(group, "show", show or shower(collection), show_help)
         p.add_argument("ref", metavar=label, help="name or id")
         p = self.leaf(group, update, updater(collection, attrs), helps[1])
         p.add_argument("ref", metavar=label, help="name or id")
@@ -504,9 +565,9 @@ def add_port_commands(c):
                    help="plug this interface in at once (iface-id on the hypervisor)")
     port_options(p, create=True)
     lst = c.standard(g, "ports", "PORT", (
-        "show one port: addresses, attachment, status",
+        "show one port: addresses, attachment, status, security groups",
         "change a port's addresses, security, state, ...",
-        "delete ports"), port_attrs, port_options)
+        "delete ports"), port_attrs, port_options, show=port_show)
     lst.add_argument("--network", help="only ports on this network (name or id)")
     lst.add_argument("--device-id", help="only ports of this device (e.g. a server)")
     p = c.leaf(g, "attach", port_attach, "plug an interface into a port",
@@ -546,6 +607,12 @@ def port_options(p, create):
                         "(repeatable; replaces the list on update)")
     enable_options(p, "port")
     qos_option(p, "the port (none: its network's policy applies)")
+    p.add_argument("--security-group", dest="security_groups", action="append",
+                   metavar="GROUP", help="security group (name or id; repeatable; replaces "
+                   "the port's groups on update). Default on create: the project's 'default' "
+                   "group, or none when port security is off")
+    p.add_argument("--no-security-group", dest="no_security_groups", action="store_true",
+                   help="no security group (with --security-group: only those given)")
 
 
 def add_router_commands(c):
@@ -629,6 +696,64 @@ def qos_option(p, what):
                    help=f"QoS policy (name or id) that limits {what}")
 
 
+def add_security_commands(c):
+    sec = c.sub.add_parser("security", help="security groups: stateful per-port firewalls",
+                           description="Security groups: a port gets what the allow rules "
+                           "of its groups allow, nothing else. Every project has a 'default' "
+                           "group (its members reach each other, all may send anywhere), "
+                           "given to new ports that name none.")
+    kinds = sec.add_subparsers(dest="security_kind", required=True, metavar="KIND")
+    g = c.group("group", "security groups and their rules", kind="security_group",
+                parent=kinds)
+    p = c.leaf(g, "create", group_create, "create a security group (it may send anywhere and "
+               "admits nothing until you add ingress rules)")
+    p.add_argument("new_name", metavar="NAME", help="the group's name")
+    group_options(p, create=True)
+    c.standard(g, "security_groups", "GROUP", (
+        "show one security group with its rules",
+        "change a group's name, description, statefulness",
+        "delete security groups (no port may use them)"), group_attrs, group_options,
+        noun="security groups")
+    r = c.group("rule", "allow rules of security groups", kind="security_group_rule",
+                parent=g)
+    p = c.leaf(r, "create", group_rule_create, "add an allow rule to a security group")
+    p.add_argument("group", metavar="GROUP", help="name or id")
+    way = p.add_mutually_exclusive_group()
+    way.add_argument("--ingress", dest="direction", action="store_const", const="ingress",
+                     help="traffic to the group's ports (default)")
+    way.add_argument("--egress", dest="direction", action="store_const", const="egress",
+                     help="traffic from the group's ports")
+    p.set_defaults(direction="ingress")
+    p.add_argument("--ethertype", choices=("IPv4", "IPv6"), help="default IPv4")
+    p.add_argument("--protocol", help="tcp, udp, icmp, ipv6-icmp, ... or a number "
+                   "(default: any)")
+    p.add_argument("--dst-port", type=port_range, metavar="PORT[:LAST]",
+                   help="destination port or range (tcp, udp, sctp, ...)")
+    p.add_argument("--icmp-type", type=int, help="ICMP type (icmp, ipv6-icmp)")
+    p.add_argument("--icmp-code", type=int, help="ICMP code (with --icmp-type)")
+    peer = p.add_mutually_exclusive_group()
+    peer.add_argument("--remote-ip", metavar="CIDR", help="peers' addresses (default: any)")
+    peer.add_argument("--remote-group", metavar="GROUP",
+                      help="peers: the ports of this group (name or id)")
+    p.add_argument("--description", help="free text")
+    p = c.leaf(r, "list", group_rule_list, "list rules (of one group, or all you can see)",
+               output="list")
+    p.add_argument("group", nargs="?", metavar="GROUP", help="name or id")
+    p = c.leaf(r, "delete", group_rule_delete, "delete rules", output=None)
+    p.add_argument("rules", nargs="+", metavar="RULE_ID", help="the rule's id")
+
+
+def group_options(p, create):
+    if not create:
+        p.add_argument("--name", dest="new_name", help="new name")
+    p.add_argument("--description", help="free text")
+    state = p.add_mutually_exclusive_group()
+    state.add_argument("--stateful", dest="stateful", action="store_const", const=True,
+                       help="replies of allowed connections pass (default)")
+    state.add_argument("--stateless", dest="stateful", action="store_const", const=False,
+                       help="no connection tracking: replies need rules of their own")
+
+
 def add_qos_commands(c):
     qos = c.sub.add_parser("qos", help="bandwidth limits: QoS policies and their rules",
                            description="Bandwidth limits: a QoS policy holds at most one "
@@ -699,6 +824,7 @@ def build_parser(prog="qnet", extra=None):
     add_subnet_commands(c)
     add_port_commands(c)
     add_qos_commands(c)
+    add_security_commands(c)
     add_router_commands(c)
     add_floating_ip_commands(c)
     c.leaf(sub, "topology", topology, "the fabric's switches and links (admins)",

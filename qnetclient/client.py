@@ -157,6 +157,11 @@ class Client:
         self.ports = Ports(self, "port", "ports")
         self.qos_policies = Resource(self, "policy", "policies", path="qos/policies",
                                      label="QoS policy")
+        self.security_groups = Resource(self, "security_group", "security_groups",
+                                        path="security-groups", label="security group")
+        self.security_group_rules = Resource(self, "security_group_rule",
+                                             "security_group_rules", path="security-group-rules",
+                                             owned=False, label="security group rule")
         self.routers = Routers(self, "router", "routers")
         self.floating_ips = FloatingIPs(self, "floatingip", "floatingips", label="floating IP")
 

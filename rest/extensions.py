@@ -7,6 +7,7 @@ Enabled extensions are listed at ``/v2.0/extensions`` and ``/v1.0/extensions``.
 """
 import copy
 
+from controller import security_groups as sg
 from controller.ip_availability import IpAvailabilityManager
 from controller.qos import DIRECTIONS, MAX_KBPS
 from controller.routers import MAX_ROUTES
@@ -195,6 +196,63 @@ class Qos(Extension):
         return {"policies": core.qos, "bandwidth_limit_rules": core.qos_rules}
 
 
+class SecurityGroups(Extension):
+    alias = "security-group"
+    name = "security-group"
+    description = ("Security groups: sets of allow rules (direction, ethertype, protocol, "
+                   "port range or ICMP type/code, remote prefix or remote group) that ports "
+                   "name with security_groups; what no rule of a port's groups allows is "
+                   "dropped. Each project has a 'default' group (members reach each other, "
+                   "all egress), given to new ports that name no group while port security "
+                   "is on. stateful (default true): replies of allowed connections pass.")
+
+    def attributes(self):
+        return {"ports": {"security_groups": Attr(
+            t.ListOf(t.Uuid(), 100), post=True, put=True, nullable=True,
+            doc="Security groups of the port's project; omitted or null on create: the "
+                "project's default group (none when port security is off); [] or null on "
+                "update: none.")}}
+
+    def resources(self):
+        nullable = dict(post=True, nullable=True, sort=False)
+        rule_attrs = {
+            **{k: v for k, v in standard_attributes().items() if k != "name"},
+            "project_id": Attr(t.String(64), sort=True, doc="The group's project."),
+            "tenant_id": Attr(t.String(64), sort=True, doc="Alias of project_id."),
+            "security_group_id": Attr(t.Uuid(), post=True, required=True, sort=True),
+            "direction": Attr(t.Enum(*sg.DIRECTIONS), post=True, required=True, sort=True),
+            "ethertype": Attr(t.Enum(*sg.ETHERTYPES), post=True, sort=True,
+                              doc="Default IPv4."),
+            "protocol": Attr(t.IpProtocol(), **nullable,
+                             doc="A name (tcp, udp, icmp, ipv6-icmp, ...) or a number 0..255; "
+                                 "null: any."),
+            "port_range_min": Attr(t.Integer(0, 65535), **nullable,
+                                   doc="First destination port; for ICMP the type."),
+            "port_range_max": Attr(t.Integer(0, 65535), **nullable,
+                                   doc="Last destination port; for ICMP the code."),
+            "remote_ip_prefix": Attr(t.IpOrCidr(), **nullable,
+                                     doc="Peers' addresses (answered as a CIDR); null: any."),
+            "remote_group_id": Attr(t.Uuid(), **nullable,
+                                    doc="Peers: the ports of this group (of the same project)."),
+        }
+        rule_schema = t.Record({name: t.Nullable(a.type) if a.nullable else a.type
+                                for name, a in rule_attrs.items()})
+        groups = ResourceSpec("security_group", "security_groups", {
+            **standard_attributes(),
+            "stateful": Attr(t.Boolean(), post=True, put=True, sort=True,
+                             doc="Default true; false: no connection tracking, replies need "
+                                 "rules. Not changeable while ports use the group."),
+            "security_group_rules": Attr(t.ListOf(rule_schema), filter=False),
+        }, path="security-groups", doc="Security groups: sets of allow rules that ports name.")
+        rules = ResourceSpec("security_group_rule", "security_group_rules", rule_attrs,
+                             path="security-group-rules",
+                             doc="Allow rules of security groups; a rule cannot be changed "
+                                 "(only its description): delete it and create another.")
+        return [groups, rules]
+
+    def managers(self, core):
+        return {"security_groups": core.security_groups,
+                "security_group_rules": core.security_group_rules}
 class ExternalNet(Extension):
     alias = "external-net"
     name = "Neutron external network"
@@ -300,7 +358,7 @@ class PortStats(Extension):
 
 DEFAULT_EXTENSIONS = (PortSecurity, AllowedAddressPairs, Provider, Attachment, PortBinding,
                       NetworkIpAvailability, Qos, PortStats, ExternalNet, L3, ExtraRoute,
-                      ExtGwMode)
+                      ExtGwMode, SecurityGroups)
 
 
 class Registry:

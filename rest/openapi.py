@@ -19,6 +19,8 @@ STATUS = {
     404: "Not found, or not visible to the caller",
     409: "Conflict (in use, address taken, pool exhausted)",
     413: "Request body larger than the server's max_request_body_size",
+    414: "Request line longer than the HTTP server takes (8 KiB): answered before the API "
+         "sees it, with an empty body",
     501: "The back-end keeps no statistics",
 }
 ERROR = {"type": "object", "additionalProperties": False, "required": ["NeutronError"],
@@ -305,6 +307,9 @@ def build(registry, server_url="/"):
         paths.update(_resource_paths(spec, schemas))
     paths.update(openapi_v1.paths(registry, _codes))
     _nested_links(registry, paths)
+    for operations in paths.values():   # the HTTP server's own refusal, for any URL
+        for operation in operations.values():
+            operation["responses"]["414"] = {"description": STATUS[414]}
     if "/v2.0/ports/{id}/qnet-stats" in paths:
         paths["/v2.0/ports"]["post"]["responses"]["201"]["links"]["ShowPortStats"] = {
             "operationId": "show_port_stats",

@@ -6,7 +6,7 @@ import uuid
 
 import netaddr
 
-from controller import errors
+from controller import errors, logical
 
 TRUE_WORDS = {"true", "1", "yes", "on"}
 FALSE_WORDS = {"false", "0", "no", "off"}
@@ -257,3 +257,36 @@ class FreeDict(Type):
         if len(str(value)) > 4096:
             raise errors.InvalidInput(error=f"'{name}' is larger than 4096 characters")
         return value
+
+
+_BYTE = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+
+
+class IpProtocol(Type):
+    """An IP protocol: one of Neutron's names (lower case), or a number 0..255 as an integer
+    or as text; answered as text (the name, or the number's digits), as Neutron does."""
+
+    schema = {"anyOf": [{"type": "string", "enum": sorted(logical.IP_PROTOCOLS)},
+                        {"type": "string", "pattern": f"^{_BYTE}$"},
+                        {"type": "integer", "minimum": 0, "maximum": 255}]}
+    _number = re.compile(_BYTE)
+
+    def convert(self, name, value):
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 255:
+            return str(value)
+        if isinstance(value, str) and (value in logical.IP_PROTOCOLS
+                                       or self._number.fullmatch(value)):
+            return value
+        raise _bad(name, value, "an IP protocol name (" + ", ".join(
+            sorted(logical.IP_PROTOCOLS)) + ") or number 0..255")
+
+
+class Nullable(Type):
+    """A value of ``item``'s type or null (inside records the server answers with)."""
+
+    def __init__(self, item):
+        self.item = item
+        self.schema = {**item.schema, "nullable": True}
+
+    def convert(self, name, value):
+        return None if value is None else self.item.convert(name, value)

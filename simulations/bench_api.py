@@ -5,7 +5,7 @@ Usage (from the repository root, with the project's venv)::
     .venv/bin/python -m simulations.bench_api --spawn                      # qnet alone
     .venv/bin/python -m simulations.bench_api --spawn --list-ports 10000   # + the 10k list target
     .venv/bin/python -m simulations.bench_api --url http://127.0.0.1:9797 --server-pid 1234
-    .venv/bin/python -m simulations.bench_api --spawn --compare-neutron --neutron-script PEER.sh  # vs Neutron
+    .venv/bin/python -m simulations.bench_api --spawn --postgresql --compare-neutron  # all four
 
 Method (the same for every target, so the figures compare):
 
@@ -30,16 +30,19 @@ Method (the same for every target, so the figures compare):
    during the paged list, which separates server cost from client/contention effects; the 1-min
    load average before/after is recorded because other work on the machine skews every figure.
 
-Servers: ``--spawn`` starts ``qnet serve`` on free loopback ports with a temporary SQLite db and
-stops it (SIGTERM to its pid) afterwards. ``--compare-neutron`` then runs the same workload against
-the Neutron peer (``--neutron-script``: a script outside this repository taking ``all`` and
-``stop``, e.g. a devstack-like uWSGI + MariaDB Neutron with ML2), starting it with ``all`` if its API
-is not already up and stopping it (``stop``: uWSGI and its MariaDB) if this script started it,
-and prints qnet/Neutron ratios. All traffic goes to 127.0.0.1; every loop has a fixed bound.
+Servers: ``--spawn`` starts ``qnet serve`` (one process) on free loopback ports with a temporary
+SQLite database, and with ``--postgresql`` a second time on a private PostgreSQL
+(simulations/pgserver.py), and stops them (SIGTERM to their pid) afterwards. ``--compare-neutron``
+then runs the same workload against the Neutron peer (simulations/peers/neutron.sh, installed by
+``make peers``: uWSGI + ML2 without mechanism driver + MariaDB), once per ``--neutron-workers``
+count (default 1 and 2 API processes of one thread each: the machine has 2 cores), starting and
+stopping it each time, and prints qnet/Neutron ratios. All traffic goes to 127.0.0.1; every loop
+has a fixed bound.
 
 Output: one JSON line per target (plus one with the ratios), then a small human-readable table.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -52,7 +55,10 @@ import urllib.parse
 
 import requests
 
+from simulations.pgserver import private_postgresql
 from simulations.serve import QnetServer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PAGE_LIMIT = 1000
 SUBNET_CIDR = "10.77.0.0/16"
@@ -287,14 +293,15 @@ def run_workload(opts, name, url, pid):
 
 # -- servers -------------------------------------------------------------------------------------
 class NeutronPeer:
-    """The Neutron peer of neutron_server.sh; started (``all``) and stopped only if not up."""
+    """The Neutron peer (simulations/peers/neutron.sh) with ``workers`` uWSGI API processes:
+    started here and stopped afterwards (refused if a Neutron API already answers)."""
 
-    def __init__(self, script, url):
-        self.script, self.url, self.started = script, url, False
+    def __init__(self, script, url, workers):
+        self.script, self.url, self.workers = script, url, workers
         port = urllib.parse.urlsplit(url).port or 9696
-        self.env = dict(os.environ, API_PORT=str(port))
-        state = os.environ.get("NEUTRON_PEER_DIR") or os.path.join(
-            os.environ.get("TMPDIR", "/tmp"), "neutron-peer")
+        self.env = dict(os.environ, API_PORT=str(port), API_WORKERS=str(workers))
+        state = os.environ.get("QNET_NEUTRON_DIR") or os.path.join(
+            os.environ.get("TMPDIR", "/tmp"), "qnet-neutron-peer")
         self.pidfile = os.path.join(state, "uwsgi.pid")
 
     def up(self):
@@ -304,18 +311,18 @@ class NeutronPeer:
             return False
 
     def start(self):
-        if not self.up():
-            print(f"starting the Neutron peer: {self.script} all (may take minutes)",
-                  file=sys.stderr)
-            subprocess.run([self.script, "all"], env=self.env, check=True,
-                           stdout=sys.stderr, timeout=3600)
-            self.started = True
+        if self.up():
+            raise SystemExit(f"a Neutron API already answers on {self.url}: stop it first "
+                             f"({self.script} stop)")
+        print(f"starting the Neutron peer with {self.workers} API worker(s): {self.script} "
+              "start", file=sys.stderr)
+        subprocess.run([self.script, "start"], env=self.env, check=True, stdout=sys.stderr,
+                       timeout=900)
         with open(self.pidfile) as f:
             return int(f.read().strip())
 
     def stop(self):
-        if self.started:
-            subprocess.run([self.script, "stop"], env=self.env, check=False, timeout=120)
+        subprocess.run([self.script, "stop"], env=self.env, check=False, timeout=120)
 
 
 # -- output --------------------------------------------------------------------------------------
@@ -384,41 +391,58 @@ def parse_args(argv=None):
     p.add_argument("--compare-neutron", action="store_true",
                    help="also run against the Neutron peer and print qnet/Neutron ratios")
     p.add_argument("--neutron-url", default="http://127.0.0.1:9696")
-    p.add_argument("--neutron-script", help="starts (all) and stops (stop) the Neutron peer")
+    p.add_argument("--neutron-script", default=os.path.join(ROOT, "simulations", "peers",
+                                                           "neutron.sh"),
+                   help="starts (start) and stops (stop) the Neutron peer")
+    p.add_argument("--neutron-workers", type=lambda v: [int(x) for x in v.split(",")],
+                   default=[1, 2], help="Neutron API worker counts to run, e.g. 1,2")
+    p.add_argument("--postgresql", action="store_true",
+                   help="also run qnet on a private PostgreSQL (with --spawn; root)")
     opts = p.parse_args(argv)
     if not (1 <= opts.ports <= 50000 and 1 <= opts.clients <= 64 and opts.list_ports <= 60000):
         p.error("--ports 1..50000, --clients 1..64, --list-ports <= 60000")
     if opts.compare_neutron and not opts.spawn and opts.url == opts.neutron_url:
         p.error("--compare-neutron needs --spawn or a qnet --url other than --neutron-url")
-    if opts.compare_neutron and not opts.neutron_script:
-        p.error("--compare-neutron needs --neutron-script")
+    if opts.postgresql and not opts.spawn:
+        p.error("--postgresql needs --spawn")
     return opts
 
 
 def main(argv=None):
     opts = parse_args(argv)
     results = []
-    with tempfile.TemporaryDirectory(prefix="qnet-bench-") as workdir:
-        qnet = QnetServer(workdir, plugin="openflow", command=[opts.qnet_bin]).start() \
-            if opts.spawn else None
-        try:
-            pid = qnet.pid if qnet else opts.server_pid
-            results.append(run_workload(opts, "qnet", qnet.url if qnet else opts.url, pid))
-        finally:
-            if qnet:
-                qnet.stop()
-    print(json.dumps(results[-1]), flush=True)
+    backends = [("qnet", None)] + ([("qnet-pg", "postgresql")] if opts.postgresql else [])
+    for name, database in backends:
+        with tempfile.TemporaryDirectory(prefix="qnet-bench-") as workdir, \
+                (private_postgresql() if database else contextlib.nullcontext()) as db_url:
+            qnet = QnetServer(workdir, plugin="openflow", command=[opts.qnet_bin],
+                              db_url=db_url).start() if opts.spawn else None
+            try:
+                pid = qnet.pid if qnet else opts.server_pid
+                results.append(run_workload(opts, name, qnet.url if qnet else opts.url, pid))
+            finally:
+                if qnet:
+                    qnet.stop()
+        print(json.dumps(results[-1]), flush=True)
     ratio = None
     if opts.compare_neutron:
-        peer = NeutronPeer(opts.neutron_script, opts.neutron_url)
-        try:
-            results.append(run_workload(opts, "neutron", opts.neutron_url, peer.start()))
-        finally:
-            peer.stop()
-        ratio = ratios(results[0], results[1])
-        print(json.dumps(results[-1]))
-        print(json.dumps({"ratios_qnet_over_neutron": ratio}))
+        for workers in opts.neutron_workers:
+            peer = NeutronPeer(opts.neutron_script, opts.neutron_url, workers)
+            try:
+                results.append(run_workload(opts, f"neutron-{workers}w", opts.neutron_url,
+                                            peer.start()))
+            finally:
+                peer.stop()
+            print(json.dumps(results[-1]), flush=True)
+        neutron = [r for r in results if r["target"].startswith("neutron")]
+        ratio = ratios(results[0], neutron[0])
+        for q in results[:len(backends)]:
+            for n in neutron:
+                print(json.dumps({f"ratios_{q['target']}_over_{n['target']}": ratios(q, n)}))
     print()
+    print(f"qnet: one process ({'SQLite' + (' and PostgreSQL' if opts.postgresql else '')}); "
+          "neutron-Nw: uWSGI with N API processes of 1 thread, ML2 without mechanism driver, "
+          "MariaDB; last column: qnet (SQLite) / neutron-1w")
     print_table(results, ratio)
 
 

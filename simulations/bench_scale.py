@@ -103,20 +103,20 @@ def run_case(n, p, repeat, null=False):
     gc.collect()
     cold_ctl, cold_total, cold_sent, _, cold_wall = timed(cloud, lambda: None)
     active = active_ports(plugin.core)
-    if null:
-        shutil.rmtree(workdir, ignore_errors=True)
-        return {"cold_ctl_s": cold_ctl, "cold_flow_mods": cold_sent, "cold_wall_s": cold_wall,
-                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    for system_id in cloud.hypervisors:       # the switches hold exactly the desired state
-        if set(cloud.flows_of(system_id)) != set(cloud.controller.desired.state(system_id).flows):
-            raise SystemExit(f"{system_id} does not hold its desired state")
-    counts = [hv.dp.switch.flow_count() for hv in cloud.hypervisors.values()]
-    groups = [len(hv.dp.switch.groups) for hv in cloud.hypervisors.values()]
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out = {"switches": n, "ports": p, "networks": scenario.k, "span": scenario.span,
            "build_s": build, "cold_ctl_s": cold_ctl, "cold_total_s": cold_total,
            "cold_wall_s": cold_wall, "cold_flow_mods": cold_sent, "active_in_db": active,
-           "flows_max": max(counts), "flows_mean": sum(counts) / len(counts),
-           "groups_max": max(groups)}
+           "cold_peak_rss_mib": rss}
+    if not null:
+        for system_id in cloud.hypervisors:       # the switches hold exactly the desired state
+            if set(cloud.flows_of(system_id)) != \
+                    set(cloud.controller.desired.state(system_id).flows):
+                raise SystemExit(f"{system_id} does not hold its desired state")
+        counts = [hv.dp.switch.flow_count() for hv in cloud.hypervisors.values()]
+        groups = [len(hv.dp.switch.groups) for hv in cloud.hypervisors.values()]
+        out.update(flows_max=max(counts), flows_mean=sum(counts) / len(counts),
+                   groups_max=max(groups))
     host = scenario.system_id(scenario.switch_of(0, 0))
     other = scenario.system_id(scenario.switch_of(0, 1))
     results = {"add": [], "delete": [], "move": []}
@@ -141,6 +141,8 @@ def run_case(n, p, repeat, null=False):
             results[name].append(timed(cloud, step))
         unstore(plugin.core, new.id)                   # the API's part of the delete
     for name, runs in results.items():
+        if not runs:
+            continue
         out[f"{name}_ctl_ms"] = statistics.median(r[0] for r in runs) * 1e3
         out[f"{name}_total_ms"] = statistics.median(r[1] for r in runs) * 1e3
         out[f"{name}_flow_mods"] = statistics.median(r[2] for r in runs)
@@ -220,8 +222,10 @@ def main(argv=None):
                                     "1000x100000)")
     ap.add_argument("--repeat", type=int, default=5, help="port add/delete/move repetitions")
     ap.add_argument("--plot", metavar="PNG", help="write a plot of the figures")
-    ap.add_argument("--case", help=argparse.SUPPRESS)          # one size, in this process
-    ap.add_argument("--null", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--case", metavar="NxP", help="one size, in this process; prints JSON")
+    ap.add_argument("--null", action="store_true",
+                    help="with --case: switches that count and sample the bytes, keep nothing "
+                         "(the controller alone; for the largest sizes)")
     args = ap.parse_args(argv)
     if args.case:
         n, p = map(int, args.case.split("x"))
@@ -233,7 +237,7 @@ def main(argv=None):
     for n, p in sizes:
         row = case(n, p, args.repeat)
         alone = case(n, p, 0, "--null")
-        row["controller_rss_mib"] = alone["peak_rss_mib"]
+        row["controller_rss_mib"] = alone["cold_peak_rss_mib"]
         row["alone_cold_ctl_s"] = alone["cold_ctl_s"]
         row["alone_cold_wall_s"] = alone["cold_wall_s"]
         rows.append(row)

@@ -8,6 +8,8 @@ admin up, port security on, MTU 1450).
 """
 from types import SimpleNamespace
 
+from os_ken.lib.packet import packet
+
 from apps.model import LogicalModel
 from controller.logical import UNBOUND, Network, Port, Subnet, by_version
 
@@ -52,3 +54,12 @@ def chassis(system_id, tunnel_ip, *interfaces, datapath_id=1):
     """A connected chassis report with ``interfaces``."""
     return SimpleNamespace(system_id=system_id, tunnel_ip=tunnel_ip, datapath_id=datapath_id,
                            connected=True, interfaces={i.name: i for i in interfaces})
+
+
+def serialize(*layers):
+    """The bytes of a frame made of os-ken packet ``layers`` (ethernet first)."""
+    pkt = packet.Packet()
+    for layer in layers:
+        pkt.add_protocol(layer)
+    pkt.serialize()
+    return bytes(pkt.data)

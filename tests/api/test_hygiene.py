@@ -377,7 +377,9 @@ def test_openapi_lists_every_status_an_operation_can_answer(api):
         if re.search(r"\{(?!tenant\})\w+\}", path):  # names something that may not exist
             assert "404" in codes, (path, method)
         for status, response in op["responses"].items():
-            if int(status) >= 400:
+            if status == "414":  # the HTTP server's own answer to a huge URL: empty
+                assert "content" not in response, (path, method)
+            elif int(status) >= 400:
                 ref = response["content"]["application/json"]["schema"]["$ref"]
                 assert ref.endswith("/V1Fault" if path.startswith("/v1.0/") else "/Error")
     assert {"list_ports", "create_port", "v1_plug", "show_port_stats"} <= seen

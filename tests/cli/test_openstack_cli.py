@@ -46,8 +46,12 @@ def test_networks_subnets_ports_with_their_usual_options(cli):
     assert (shown["port_security_enabled"], shown["subnets"]) == (True, [sub["id"]])
     second = cli("port", "create", "web-eth1", "--network", "web")
     assert second["port_security_enabled"] is True
-    cli.ok("port", "set", "web-eth1", "--disable-port-security")
-    assert cli("port", "show", "web-eth1")["port_security_enabled"] is False
+    assert len(second["security_group_ids"]) == 1       # the project's default group
+    # as in Neutron, port security goes off only with the port's groups
+    assert "security groups" in cli.fail("port", "set", "web-eth1", "--disable-port-security")
+    cli.ok("port", "set", "web-eth1", "--disable-port-security", "--no-security-group")
+    shown = cli("port", "show", "web-eth1")
+    assert (shown["port_security_enabled"], shown["security_group_ids"]) == (False, [])
 
     assert [p["Name"] for p in cli("port", "list", "--network", "web", "--sort-column",
                                    "Name")] == ["web-eth0", "web-eth1"]

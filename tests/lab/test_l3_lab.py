@@ -2,7 +2,8 @@
 two tenants with the same CIDRs sit behind their own routers on one external network, which
 hv1 and hv2 reach through a bridge mapping and where an "outside" host plays the internet.
 
-One set-up, the issue's checks in order: east-west across hypervisors (ping and TCP), SNAT
+One set-up, the issue's checks in order: east-west across hypervisors (ping and TCP, and
+ICMP time exceeded from the router when the TTL runs out), SNAT
 to the outside (it sees the router's gateway IP), the outside reaching a floating IP (and its
 replies coming back), the floating IP moved to another VM (timed), the tenants never reaching
 each other's private addresses, and a deleted router leaving no flow and no conntrack zone.
@@ -103,6 +104,9 @@ def test_east_west_between_a_tenants_subnets_across_hypervisors(l3lab):
     assert check.tcp_transfer(a1, b1, ip_of(ports[("t1", "b1")]), nbytes=1 << 20)
     # the router's own address on the other subnet answers too
     assert check.ping(a1, "10.0.2.1")
+    # and a TTL that runs out on the router is answered from its address on a1's subnet
+    out = a1.cmd(f"ping -n -c1 -W2 -t1 {ip_of(ports[('t1', 'b1')])}")
+    assert "From 10.0.1.1" in out and "Time to live exceeded" in out, out
 
 
 @pytest.mark.parametrize("vm", ["a1", "a3"])   # on the gateway hypervisor, and handed over

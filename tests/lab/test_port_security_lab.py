@@ -22,6 +22,7 @@ from os_ken.lib.packet import dhcp, ethernet, icmpv6, ipv4, ipv6, packet, udp
 
 from apps import flows, meters
 from qnetclient import Client
+from simulations.fixtures import serialize
 from simulations.lab import seed
 from simulations.lab.nodes import kill_pid
 from simulations.serve import QnetServer
@@ -95,13 +96,7 @@ def v4_address(nic):
     return next(i["ip_address"] for i in nic.port["fixed_ips"] if ":" not in i["ip_address"])
 
 
-# -- frames, built with the os-ken packet library --------------------------------------------
-def serialize(*layers):
-    pkt = packet.Packet()
-    for layer in layers:
-        pkt.add_protocol(layer)
-    pkt.serialize()
-    return bytes(pkt.data)
+# -- frames, built with the os-ken packet library (simulations/fixtures.py serialize) ---------
 
 
 def dhcp_reply(nic, kind, dst_mac="ff:ff:ff:ff:ff:ff", dst_ip="255.255.255.255",

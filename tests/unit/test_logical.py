@@ -17,7 +17,9 @@ API_NAMES = {"fixed_ips", "mac_address", "admin_state_up", "port_security_enable
              "enable_dhcp", "ip_version", "network_id", "subnet_id", "ip_address",
              "qos_policy_id", "segmentation_id", "attachment", "device_owner", "device_id",
              "tenant_id", "project_id", "status", "rules", "max_kbps", "max_burst_kbps",
-             "direction", "revision_number"}
+             "direction", "revision_number", "security_groups", "security_group_rules",
+             "security_group_id", "remote_group_id", "remote_ip_prefix", "port_range_min",
+             "port_range_max", "ethertype", "stateful"}
 
 
 # -- binding profiles ------------------------------------------------------------------------
@@ -59,17 +61,26 @@ def test_changes_and_the_snapshot_give_the_same_values(core, alice):
                                 "host_routes": [{"destination": "10.2.0.0/16",
                                                  "nexthop": "10.1.0.254"}]})
     core.subnets.create(alice, {"network_id": net["id"], "cidr": "fd00::/64", "ip_version": 6})
+    web = core.security_groups.create(alice, {"name": "web", "stateful": False})
+    core.security_group_rules.create(alice, {
+        "security_group_id": web["id"], "direction": "ingress", "protocol": "tcp",
+        "port_range_min": 80, "port_range_max": 81, "remote_ip_prefix": "10.9.0.7/24"})
+    core.security_group_rules.create(alice, {
+        "security_group_id": web["id"], "direction": "ingress", "ethertype": "IPv6",
+        "protocol": "icmp", "port_range_min": 128, "remote_group_id": web["id"]})
     port = core.ports.create(admin, {
         "network_id": net["id"], "tenant_id": "alice", "attachment": "vm-1",
         "allowed_address_pairs": [{"ip_address": "10.1.0.0/28"}],
-        "binding:profile": {"datapath_id": "0x2", "port_name": "s2-eth1"}})
+        "binding:profile": {"datapath_id": "0x2", "port_name": "s2-eth1"},
+        "security_groups": [web["id"]]})
     core.ports.report_status(port["id"], "ACTIVE", "hv1", "0000000000000002", 1)
 
     told = {}
     for change in seen:
         told[change.subject.id] = change.after
     snap = core.logical_snapshot()
-    booted = {v.id: v for v in (*snap.networks, *snap.subnets, *snap.ports, *snap.qos_policies)}
+    booted = {v.id: v for v in (*snap.networks, *snap.subnets, *snap.ports, *snap.qos_policies,
+                                *snap.security_groups)}
     assert booted == told
     typed = booted[port["id"]]
     assert (typed.ipv4, len(typed.ipv6), typed.pairs) == (
@@ -77,6 +88,32 @@ def test_changes_and_the_snapshot_give_the_same_values(core, alice):
     assert typed.binding == told[port["id"]].binding == logical.Binding(2, port_name="s2-eth1")
     assert booted[policy["id"]].bandwidth_limits == (logical.BandwidthLimit("ingress", 1000),)
     assert snap.active_hosts == {"hv1"}
+    assert typed.security_groups == (web["id"],)
+    group = booted[web["id"]]
+    assert group.stateful is False
+    assert {(r.direction, r.ethertype, r.protocol, r.port_min, r.port_max, r.remote_prefix,
+             r.remote_group_id) for r in group.rules} == {
+        ("egress", "IPv4", None, None, None, None, None),
+        ("egress", "IPv6", None, None, None, None, None),
+        ("ingress", "IPv4", 6, 80, 81, "10.9.0.0/24", None),
+        ("ingress", "IPv6", 58, 128, None, None, web["id"])}
+    assert len(snap.security_groups) == 2       # and alice's default group, made on first use
+
+
+@pytest.mark.parametrize("protocol,number", [
+    (None, None), ("tcp", 6), ("udp", 17), ("icmp", 1), ("ipv6-icmp", 58), ("icmpv6", 58),
+    ("sctp", 132), ("47", 47), (0, 0), ("255", 255)])
+def test_a_rule_protocol_is_a_number(protocol, number):
+    assert logical.protocol_number(protocol) == number
+
+
+def test_a_port_without_port_security_is_in_no_group():
+    port = logical.make_port("p", "n", "fa:16:3e:00:00:01", ["10.0.0.2"], False, [], True,
+                             None, None, {}, security_groups=["b", "a"])
+    assert port.security_groups == ()
+    port = logical.make_port("p", "n", "fa:16:3e:00:00:01", ["10.0.0.2"], True, [], True,
+                             None, None, {}, security_groups=["b", "a"])
+    assert port.security_groups == ("a", "b")
 
 
 def test_a_delete_carries_what_was_deleted(core, alice):

@@ -216,8 +216,9 @@ def test_port_security_and_address_pairs(core, alice):
         {"ip_address": "10.0.0.200", "mac_address": p["mac_address"]},
         {"ip_address": "10.1.0.0/24", "mac_address": "fa:16:3e:aa:bb:cc"}]
     with pytest.raises(errors.Conflict):
-        core.ports.update(alice, p["id"], {"port_security_enabled": False})
-    p = core.ports.update(alice, p["id"], {"allowed_address_pairs": [],
+        core.ports.update(alice, p["id"], {"port_security_enabled": False,
+                                           "security_groups": []})
+    p = core.ports.update(alice, p["id"], {"allowed_address_pairs": [], "security_groups": [],
                                            "port_security_enabled": False})
     assert p["port_security_enabled"] is False
 

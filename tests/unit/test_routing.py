@@ -5,7 +5,11 @@ router that goes leaves nothing behind."""
 import dataclasses
 import ipaddress
 
+from types import SimpleNamespace
+
 import pytest
+from os_ken.lib.packet import ethernet, icmp, ipv4, packet
+from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from apps import l3
 from apps import pipeline as pl
@@ -15,7 +19,7 @@ from controller.context import Context
 from controller.logical import FloatingIP, Router, RouterInterface
 from controller.plugin import Change
 from simulations.fakecloud import FakeCloud, StatusBoard
-from simulations.fixtures import network, port
+from simulations.fixtures import network, port, serialize
 from tunnel.mesh import tunnel_port_name
 
 ARP, IPV4, ICMP = 0x0806, 0x0800, 1
@@ -112,9 +116,34 @@ def test_the_reply_is_routed_on_its_own_sending_hypervisor(world):
     assert (f["tunnel_id"], f["eth_dst"], f["eth_src"]) == (101, VM["a"][1], RMAC["A"])
 
 
-def test_ttl_that_would_run_out_is_dropped(world):
-    assert world.send("a", "10.0.2.10", ttl=1).dropped
+def test_ttl_that_would_run_out_is_answered_time_exceeded(world):
     assert not world.send("a", "10.0.2.10", ttl=2).dropped
+    out = world.send("a", "10.0.2.10", ttl=1)
+    assert out.output_ports() == [] and out.sent_to_controller(nw_ttl=1)
+    assert world.send("a", "10.0.2.10", ttl=0).dropped
+    # the controller answers from the router's address on a's network, out of a's port
+    net, mac, ip, hv = VM["a"]
+    frame = serialize(ethernet.ethernet(RMAC["A"], mac, IPV4),
+                      ipv4.ipv4(src=ip, dst="10.0.2.10", proto=ICMP, ttl=1),
+                      icmp.icmp(type_=8, data=icmp.echo(id_=7, seq=1, data=b"x" * 16)))
+    dp = world.cloud.hypervisors[hv].dp
+    match = parser.OFPMatch(in_port=world.ofport["a"], metadata=101, reg2=1)
+    world.cloud.controller._packet_in(SimpleNamespace(msg=parser.OFPPacketIn(
+        dp, table_id=pl.TABLES["ip_routing"].number, match=match, data=frame)))
+    [reply] = dp.switch.packet_outs[-1:]
+    assert [a.port for a in reply.actions] == [world.ofport["a"]]
+    got = packet.Packet(reply.data)
+    assert (got.get_protocol(ipv4.ipv4).src, got.get_protocol(ipv4.ipv4).dst,
+            got.get_protocol(icmp.icmp).type, got.get_protocol(ethernet.ethernet).src) == \
+        ("10.0.1.1", ip, 11, RMAC["A"])
+    # an ICMP error whose TTL runs out gets none
+    before = len(dp.switch.packet_outs)
+    error = serialize(ethernet.ethernet(RMAC["A"], mac, IPV4),
+                      ipv4.ipv4(src=ip, dst="10.0.2.10", proto=ICMP, ttl=1),
+                      icmp.icmp(type_=3, code=1, data=icmp.dest_unreach(data=b"y" * 28)))
+    world.cloud.controller._packet_in(SimpleNamespace(msg=parser.OFPPacketIn(
+        dp, table_id=pl.TABLES["ip_routing"].number, match=match, data=error)))
+    assert len(dp.switch.packet_outs) == before
 
 
 @pytest.mark.parametrize("target", ["10.0.1.1", "10.0.2.1"])

@@ -66,7 +66,9 @@ def test_fw_reaches_web_across_the_tunnel(seed):
     assert arp["answer"] == web["mac_address"]           # resolved by the ARP responder
     stages = [s["stage"] for s in tcp["steps"]]
     assert stages[:2] == ["classify", "port_security"] and "tunnel" in stages
-    assert stages[-2:] == ["tunnel_in", "l2_lookup"]     # on web's hypervisor
+    # on web's hypervisor: in from the tunnel, then web's security groups (default group)
+    assert stages[stages.index("tunnel_in"):] == [
+        "tunnel_in", "l2_lookup", "sg_ingress", "sg_ingress_rules", "sg_ingress_deliver"]
     assert {s["hypervisor"] for s in tcp["steps"]} == {"hv1", "hv2"}
     classify = tcp["steps"][0]
     assert "port fw-eth1" in classify["reason"] and "network web-net" in classify["reason"]
@@ -137,3 +139,39 @@ def test_the_cli_prints_steps_reasons_and_the_verdict(seed, capsys):
     assert f"ARP answer: {web['mac_address']}" in out
     assert "why: the way to port web-eth0" in out and "udp_dst=53" in out
     assert out.rstrip().endswith("verdict: delivered to port web-eth0 on hv2")
+
+
+def test_a_routed_packet_is_traced_through_the_router_to_the_other_network():
+    """Across subnets the VM asks for its gateway by ARP; the router's flows (a family the
+    tracer has no code for) get their reasons from their keys."""
+    cloud = FakeCloud.on_core(hypervisors=2)
+    api = Client(build_app(cloud.plugin.core, auth="noauth")).as_project("t")
+    router = api.post("/v2.0/routers", {"router": {"name": "r1"}})[1]["router"]
+    ports = {}
+    for i in (1, 2):
+        net = api.post("/v2.0/networks", {"network": {"name": f"n{i}"}})[1]["network"]
+        sub = api.post("/v2.0/subnets", {"subnet": {"network_id": net["id"], "ip_version": 4,
+                                                    "cidr": f"10.0.{i}.0/24"}})[1]["subnet"]
+        assert api.put(f"/v2.0/routers/{router['id']}/add_router_interface",
+                       {"subnet_id": sub["id"]})[0] == 200
+        ports[i] = api.post("/v2.0/ports", {"port": {"network_id": net["id"], "name": f"p{i}",
+                                                     "port_security_enabled": False,
+                                                     "attachment": f"v{i}"}})[1]["port"]
+        cloud.plug(f"hv{i}", f"t{i}", f"v{i}", "t")
+    cloud.settle()
+    query = urllib.parse.urlencode({"port_id": ports[1]["id"], "to": ip(ports[2]),
+                                    "protocol": "tcp", "dport": 80})
+    status, body = api.get(f"/v2.0/qnet/trace?{query}")
+    assert status == 200, body
+    trace = body["trace"]
+    arp, tcp = trace["phases"]
+    assert "arp_tpa=10.0.1.1" in arp["packet"]             # the gateway, not the target
+    steps = {s["stage"]: s["reason"] for s in tcp["steps"]}
+    assert steps["router_in"] == "the routing of router r1"
+    assert trace["summary"] == ["delivered to port p2 on hv2"]
+    # the router has no route to a network it is not on
+    status, body = api.get("/v2.0/qnet/trace?" + urllib.parse.urlencode(
+        {"port_id": ports[1]["id"], "to": "10.0.9.9"}))
+    (verdict,) = body["trace"]["verdicts"]
+    assert verdict["result"] == "dropped" and verdict["stage"] == "ip_routing"
+    assert verdict["reason"] == "the router has no route to 10.0.9.9"

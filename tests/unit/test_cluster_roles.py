@@ -1,0 +1,93 @@
+"""Mastership in the switch-programming core (apps/reconcile.py, controller/cluster.py): a
+standby keeps its desired state current and writes nothing, neither flows nor status; when it
+becomes master it programs the switches; a switch's refusal makes a master stand by."""
+from types import SimpleNamespace
+
+from os_ken.ofproto import ofproto_v1_3 as ofp
+
+from controller.cluster import Mastership
+from controller.context import Context
+from tests.unit.test_reconcile import World
+
+TENANT = Context("tenant")
+
+
+class Lease:
+    """Stands for controller/cluster.py's Mastership; generation 0: no role requests (the
+    model switches of the fake cloud know none)."""
+
+    def __init__(self, master):
+        self.master, self.generation, self.refused_with = master, 0, []
+
+    def is_master(self):
+        return self.master
+
+    def refused(self, generation):
+        self.master = False
+        self.refused_with.append(generation)
+
+
+def test_a_standby_writes_nothing_and_programs_everything_once_master():
+    world = World()
+    ctl = world.cloud.controller
+    ctl.mastership = Lease(master=False)
+    sent = ctl.sent
+    for h in (1, 2):
+        world.cloud.plug(f"hv{h}", f"tap{h}", f"vm{h}", TENANT.project_id)
+    world.cloud.settle()
+    assert ctl.sent == sent                                  # no flow-mod ...
+    assert world.status(1) == world.status(2) == "DOWN"      # ... and no status written
+    assert set(ctl.desired.bound) == set(world.ports.values())   # but the state is warm
+    ctl.mastership.master = True
+    ctl.mastership_changed()
+    world.cloud.settle()
+    assert world.holds_its_desired_state(1) and world.holds_its_desired_state(2)
+    assert world.status(1) == world.status(2) == "ACTIVE"
+
+
+def refusal(type_, code):
+    return SimpleNamespace(msg=SimpleNamespace(
+        type=type_, code=code, datapath=SimpleNamespace(id=1, ofproto=ofp)))
+
+
+def test_a_switch_refusing_our_role_or_a_write_makes_the_master_stand_by():
+    world = World()
+    ctl = world.cloud.controller
+    world.cloud.settle()
+    for type_, code in ((ofp.OFPET_ROLE_REQUEST_FAILED, ofp.OFPRRFC_STALE),
+                        (ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_IS_SLAVE)):
+        ctl.mastership = Lease(master=True)
+        ctl._switch_error(refusal(type_, code))
+        assert not ctl.is_master() and ctl.mastership.refused_with == [0]
+    assert ctl.refusals == 2
+    assert all(s.synced for s in ctl.switches.values())      # not a reason to resync
+
+
+def test_a_refused_generation_is_never_master_again():
+    told = []
+    lease = Mastership(db=None, instance_id="me", on_change=lambda: told.append(1))
+    lease.master, lease.generation, lease.valid_until = True, 7, float("inf")
+    assert lease.is_master()
+    lease.refused(7)
+    assert not lease.is_master() and told
+    lease.generation = 8                                     # the lease taken again
+    assert lease.is_master()
+
+
+def test_the_lease_goes_to_one_instance_and_to_another_when_it_expires(tmp_path, monkeypatch):
+    from controller import cluster
+    from controller.db import Database
+    db = Database(f"sqlite:///{tmp_path}/lease.sqlite")
+    a, b = Mastership(db, "a"), Mastership(db, "b")
+    a.tick()
+    b.tick()
+    assert (a.is_master(), b.is_master(), a.generation, b.generation) == (True, False, 1, 1)
+    monkeypatch.setattr(cluster, "LEASE_TTL", 0.0)    # a's renewals now expire at once
+    a.tick()
+    assert not a.is_master()                           # a master only while it is valid
+    b.tick()                                           # expired: b takes it, generation 2
+    monkeypatch.setattr(cluster, "LEASE_TTL", 30.0)
+    b.tick()
+    a.tick()
+    assert (a.is_master(), b.is_master(), b.generation, a.generation) == (False, True, 2, 2)
+    db.dispose()
