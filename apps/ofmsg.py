@@ -17,7 +17,6 @@ answers, the way to a remote port -- are identical on every switch hosting the n
 import collections
 import dataclasses
 import functools
-import operator
 import re
 import struct
 
@@ -148,6 +147,12 @@ def _normalised_field(ofp, name, value):
 AFTER_PREREQUISITES = frozenset({"nw_ttl"})
 
 
+def _ordered_fields(ofp, match):
+    """The (OXM number, (name, value)) of ``match``'s fields in the order a switch accepts."""
+    return sorted((_match_field(ofp, k, v) for k, v in match),
+                  key=lambda f: (f[1][0] in AFTER_PREREQUISITES, f[0]))
+
+
 def encode_match(dp, match):
     """OFPMatch for a Flow's match tuple; the same object ``OFPMatch(**dict(match))`` builds.
 
@@ -156,9 +161,7 @@ def encode_match(dp, match):
     its matches share one empty pair: they are only read (to see that the old API was not
     used), never written."""
     parser = dp.ofproto_parser
-    fields = sorted((_match_field(dp.ofproto, k, v) for k, v in match),
-                    key=lambda f: (f[1][0] in AFTER_PREREQUISITES, f[0]))
-    out = parser.OFPMatch(_ordered_fields=[f for _, f in fields])
+    out = parser.OFPMatch(_ordered_fields=[f for _, f in _ordered_fields(dp.ofproto, match)])
     out._flow, out._wc = _unused_old_api(parser)
     return out
 
@@ -234,8 +237,7 @@ def _oxm_bytes(ofp, name, value):
 
 
 def _match_bytes(ofp, match):
-    tlvs = b"".join(_oxm_bytes(ofp, *field) for _, field in sorted(
-        (_match_field(ofp, k, v) for k, v in match), key=operator.itemgetter(0)))
+    tlvs = b"".join(_oxm_bytes(ofp, *field) for _, field in _ordered_fields(ofp, match))
     length = 4 + len(tlvs)
     return _MATCH_HEADER.pack(ofp.OFPMT_OXM, length) + tlvs + bytes(-length % 8)
 

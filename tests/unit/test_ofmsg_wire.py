@@ -24,6 +24,10 @@ HAND_MADE = [
     Flow("arp_responder", 40, (("eth_type", 0x0806), ("arp_tpa", "10.0.0.5")),
          (("apply", (("move", "eth_src", "eth_dst", 48), ("output", "in_port"))),)),
     Flow("l2_lookup", 10, (), (("meter", 9), ("apply", (("group", 2000), ("dec_ttl",))))),
+    # nw_ttl (a Nicira field numbered before eth_type) must follow its prerequisite on the
+    # wire too, or OVS refuses the flow-mod (OFPBMC_BAD_PREREQ)
+    Flow("ip_routing", 100, (("nw_ttl", 1), ("eth_type", 0x0800)),
+         (("apply", (("output", "controller"),)),)),
 ]
 
 
@@ -33,6 +37,12 @@ def cloud_flows():
     cloud.settle()
     state = cloud.controller.desired.state(Scenario.system_id(0))
     return list(state.flows.values()), state
+
+
+def test_a_prerequisite_precedes_the_field_that_needs_it_on_the_wire():
+    (mod,) = read_messages(DP(), ofmsg.add_flow_bytes(DP(), HAND_MADE[-1]))
+    names = [name for name, _ in mod.match._fields2]
+    assert names.index("eth_type") < names.index("nw_ttl")
 
 
 def test_an_add_is_the_bytes_os_ken_serialises():
