@@ -115,6 +115,10 @@ class RouterManager(ResourceManager):
         requested = info.get("external_fixed_ips") or None
         port, port_changes = self.core.ports.create_owned(
             session, ctx, network.id, "", GATEWAY, router.id, requested)
+        interfaces = self._interface_subnets(session, router.id, (INTERFACE,))
+        for address in port["fixed_ips"]:
+            self._check_no_overlap(interfaces, address["subnet_id"], session.get(
+                Subnet, address["subnet_id"]).cidr)
         session.add(RouterPort(port_id=port["id"], router_id=router.id, port_type=GATEWAY))
         router.gw_port_id = port["id"]
         return changes + port_changes
@@ -246,15 +250,20 @@ class RouterManager(ResourceManager):
             if network.router_external:
                 raise errors.BadRequest(f"Subnet {sub.id} is on external network "
                                         f"{network.id}: set it as the router's gateway.")
-            cidr = netaddr.IPNetwork(sub.cidr)
-            for other_id, other_cidr, _, _ in attached:
-                if other_id == sub.id:
-                    raise errors.BadRequest(f"Router already has a port on subnet {sub.id}")
-                other = netaddr.IPNetwork(other_cidr)
-                if other.version == cidr.version and (cidr in other or other in cidr):
-                    raise errors.BadRequest(
-                        f"Cidr {sub.cidr} of subnet {sub.id} overlaps with cidr {other_cidr} "
-                        f"of subnet {other_id}")
+            self._check_no_overlap(attached, sub.id, sub.cidr)
+
+    @staticmethod
+    def _check_no_overlap(attached, subnet_id, cidr):
+        """Subnet ``subnet_id`` is none of ``attached`` (rows of ``_interface_subnets``) and
+        overlaps none of them."""
+        net = netaddr.IPNetwork(cidr)
+        for other_id, other_cidr, _, _ in attached:
+            if other_id == subnet_id:
+                raise errors.BadRequest(f"Router already has a port on subnet {subnet_id}")
+            other = netaddr.IPNetwork(other_cidr)
+            if other.version == net.version and (net in other or other in net):
+                raise errors.BadRequest(f"Cidr {cidr} of subnet {subnet_id} overlaps with "
+                                        f"cidr {other_cidr} of subnet {other_id}")
 
     def add_router_interface(self, ctx, id_, info):
         """Attach a subnet (a new port on its gateway address) or a free port of the

@@ -186,6 +186,16 @@ def test_the_gateway_goes_only_to_an_external_network(core, api, w):
     other = api.as_project("bob").post(f"{V2}/networks", {"network": {}})[1]["network"]
     refused(core, api, "PUT", url, {"router": {"external_gateway_info": {
         "network_id": other["id"]}}}, 404, "NetworkNotFound")
+    # a gateway subnet that overlaps one of the router's interfaces
+    ops = api.as_project("ops", admin=True)
+    clash = created(ops.post(f"{V2}/networks", {"network": {"router:external": True}}),
+                    "network")
+    created(ops.post(f"{V2}/subnets", {"subnet": {"network_id": clash["id"],
+                                                  "cidr": "10.0.0.0/16"}}), "subnet")
+    attach(api, w["router"], subnet_id=w["sub1"]["id"])
+    refused(core, api, "PUT", url, {"router": {"external_gateway_info": {
+        "network_id": clash["id"]}}}, 400, "HTTPBadRequest")
+    api.put(f"{url}/remove_router_interface", {"subnet_id": w["sub1"]["id"]})
     status, body = api.put(url, {"router": {"external_gateway_info": None}})
     assert status == 200 and body["router"]["external_gateway_info"] is None
     assert typed_router(core, w["router"]["id"]).gateway is None
