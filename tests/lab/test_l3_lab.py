@@ -58,10 +58,17 @@ def build(ctl, lab):
                 "allocation_pools": [{"start": f"{prefix}.{low}", "end": f"{prefix}.{high}"}]})
             c.request("PUT", f"{V2}/routers/{router['id']}/add_router_interface",
                       {"subnet_id": sub["id"]})
+        # as a Neutron user must: a group that admits what this lab sends to the VMs (routed
+        # peers, the outside through floating IPs); egress is open in every new group
+        group = created(c, "security-groups", "security_group", {"name": "lab-open"})
+        created(c, "security-group-rules", "security_group_rule", {
+            "security_group_id": group["id"], "direction": "ingress", "ethertype": "IPv4",
+            "remote_ip_prefix": "0.0.0.0/0"})
         for (t, vm), (net, hv) in VMS.items():
             if t != tenant:
                 continue
-            port = ports[(t, vm)] = created(c, "ports", "port", {"network_id": nets[net]["id"]})
+            port = ports[(t, vm)] = created(c, "ports", "port", {
+                "network_id": nets[net]["id"], "security_groups": [group["id"]]})
             ip = port["fixed_ips"][0]["ip_address"]
             host = lab.add_vm(f"{t}{vm}", hv, f"{ip}/24", mac=port["mac_address"],
                               iface_id=port["id"])
