@@ -138,11 +138,10 @@ def lab_figures(rules=7, seconds=5):
     groups, without)."""
     from qnetclient import Client
     from qnetclient.client import Resource
-    from simulations.lab import seed
+    from simulations.lab import check, seed
     from simulations.lab.nodes import kill_pid
     from simulations.lab.topo import start_lab
     from simulations.serve import QnetServer
-    from tests.lab.test_security_groups_lab import _ECHO, connects
     import tempfile
     tmp = tempfile.mkdtemp(prefix="qnet-bench-sg-")
     ctl = QnetServer(tmp, plugin="openflow", log_level="WARNING").start()
@@ -173,18 +172,18 @@ def lab_figures(rules=7, seconds=5):
                 seed.wait_active(api, s)
                 seed.dhcp(s)
             ports = [str(6000 + i) for i in range(rules)]
-            proc = servers["web"].vm.popen([sys.executable, "-u", "-c", _ECHO, *ports],
+            proc = servers["web"].vm.popen([sys.executable, "-u", "-c", check.ECHO_SERVER, *ports],
                                            stdout=-1, text=True)
             procs.append(proc)
             assert proc.stdout.readline().strip() == "ready"
-            took = []
+            took, web_ip = [], servers["web"].nics[0].ip
             for p in ports:
-                assert not connects(servers["client"], servers["web"], p, timeout=0.2)
+                assert not check.echo_answers(servers["client"].vm, web_ip, p, timeout=0.2)
                 start = time.monotonic()
                 rule_api.create(security_group_id=web["id"], direction="ingress",
                                 ethertype="IPv4", protocol="tcp", port_range_min=int(p),
                                 port_range_max=int(p))
-                while not connects(servers["client"], servers["web"], p, timeout=0.05):
+                while not check.echo_answers(servers["client"].vm, web_ip, p, timeout=0.05):
                     if time.monotonic() - start > 10:
                         break
                 took.append(time.monotonic() - start)

@@ -8,6 +8,7 @@ and by ``python -m simulations.lab --check``.
 
 import json
 import select
+import shlex
 import subprocess
 import sys
 
@@ -177,3 +178,49 @@ def iperf3(client, server, server_ip, seconds=2, omit=0):
     finally:
         kill_pid(srv.pid)
         srv.communicate()
+
+
+# A TCP echo server on the given ports (each connection echoes until it is closed).
+ECHO_SERVER = r'''
+import socket, sys, threading
+def serve(port, family):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind(('::' if family == socket.AF_INET6 else '0.0.0.0', port))
+    s.listen(16)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=echo, args=(c,), daemon=True).start()
+def echo(c):
+    while True:
+        data = c.recv(4096)
+        if not data:
+            return
+        c.sendall(data)
+for p in sys.argv[1:]:
+    for fam in (socket.AF_INET, socket.AF_INET6):
+        threading.Thread(target=serve, args=(int(p), fam), daemon=True).start()
+print('ready', flush=True)
+threading.Event().wait()
+'''
+
+# Connect, send one byte, print "ok" if it comes back within the timeout, else "no".
+_ECHO_CLIENT = r'''
+import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+try:
+    s = socket.create_connection((host, port), timeout=float(sys.argv[3]))
+    s.settimeout(float(sys.argv[3]))
+    s.sendall(b'x')
+    print('ok' if s.recv(1) == b'x' else 'no')
+except OSError:
+    print('no')
+'''
+
+
+def echo_answers(vm, ip, port, timeout=1.0):
+    """True if a TCP connection from `vm` to ip:port opens and echoes one byte in time."""
+    out = vm.cmd(f"{sys.executable} -c {shlex.quote(_ECHO_CLIENT)} {ip} {port} {timeout}")
+    return out.strip().endswith("ok")

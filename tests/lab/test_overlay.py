@@ -128,15 +128,20 @@ def test_spoofed_source_ip_and_mac_are_dropped(overlay):
     # the peer would answer a spoofed request: it knows where the spoofed address lives
     web.vm.cmd(f"ip neigh replace {spoof_ip} lladdr {nic.port['mac_address']} dev {peer.intf} "
                "nud permanent")
+    ports = clients["tenant-a"].ports
+    groups = {p["id"]: ports.get(p["id"])["security_groups"] for p in (nic.port, peer.port)}
     try:
         out = fw.vm.cmd(f"ping -c 3 -i 0.2 -W 1 -I {spoof_ip} {peer.ip}")
         assert " 0 received" in out
-        # control: the same packets pass once port security is off on fw's port
-        clients["tenant-a"].ports.update(nic.port["id"], port_security_enabled=False)
+        # control: the same packets pass once port security is off on both ports (off on
+        # fw's alone, web's security groups would still refuse a source that is no member)
+        for port_id in groups:
+            ports.update(port_id, security_groups=[], port_security_enabled=False)
         wait_for(lambda: " 0% packet loss" in fw.vm.cmd(
             f"ping -c 1 -W 1 -I {spoof_ip} {peer.ip}"), timeout=10, what="unprotected ping")
     finally:
-        clients["tenant-a"].ports.update(nic.port["id"], port_security_enabled=True)
+        for port_id, names in groups.items():
+            ports.update(port_id, port_security_enabled=True, security_groups=names)
         fw.vm.cmd(f"ip addr del {spoof_ip}/32 dev {nic.intf}")
     # a forged source MAC is dropped too
     real = nic.port["mac_address"]

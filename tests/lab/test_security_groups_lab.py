@@ -21,7 +21,7 @@ import pytest
 
 from qnetclient import Client
 from qnetclient.client import Resource
-from simulations.lab import seed
+from simulations.lab import check, seed
 from simulations.lab.nodes import kill_pid
 from simulations.serve import QnetServer
 
@@ -30,44 +30,7 @@ pytestmark = pytest.mark.skipif(
 
 NET, V4, V6 = "sg-net", "10.0.7.0/24", "2001:db8:7::/64"
 
-# A TCP echo server on the given ports (each connection echoes until it is closed).
-_ECHO = r'''
-import socket, sys, threading
-def serve(port, family):
-    s = socket.socket(family, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if family == socket.AF_INET6:
-        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-    s.bind(('::' if family == socket.AF_INET6 else '0.0.0.0', port))
-    s.listen(16)
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=echo, args=(c,), daemon=True).start()
-def echo(c):
-    while True:
-        data = c.recv(4096)
-        if not data:
-            return
-        c.sendall(data)
-for p in sys.argv[1:]:
-    for fam in (socket.AF_INET, socket.AF_INET6):
-        threading.Thread(target=serve, args=(int(p), fam), daemon=True).start()
-print('ready', flush=True)
-threading.Event().wait()
-'''
 
-# Connect, send one byte, print "ok" if it comes back within the timeout, else "no".
-_CONNECT = r'''
-import socket, sys
-host, port = sys.argv[1], int(sys.argv[2])
-try:
-    s = socket.create_connection((host, port), timeout=float(sys.argv[3]))
-    s.settimeout(float(sys.argv[3]))
-    s.sendall(b'x')
-    print('ok' if s.recv(1) == b'x' else 'no')
-except OSError:
-    print('no')
-'''
 
 # An open connection that sends a byte every 20 ms and prints the time of each echo it gets;
 # it gives up 2 s after the last one.
@@ -126,7 +89,7 @@ def cloud(tmp_path_factory):
                 server.vm.cmd(f"sysctl -qw net.ipv6.conf.{nic.intf}.disable_ipv6=0")
                 server.vm.cmd(f"ip -6 addr add {v6}/64 dev {nic.intf} nodad")
                 nic.ip6 = v6
-                proc = server.vm.popen([sys.executable, "-u", "-c", _ECHO, "80", "81", "5000"],
+                proc = server.vm.popen([sys.executable, "-u", "-c", check.ECHO_SERVER, "80", "81", "5000"],
                                        stdout=-1, text=True)
                 echo_servers.append(proc)
                 assert proc.stdout.readline().strip() == "ready"
@@ -139,18 +102,13 @@ def cloud(tmp_path_factory):
 
 def connects(src, dst, port, v6=False, timeout=1.0):
     ip = dst.nics[0].ip6 if v6 else dst.nics[0].ip
-    out = src.vm.cmd(f"{sys.executable} -c {_quote(_CONNECT)} {ip} {port} {timeout}")
-    return out.strip().endswith("ok")
+    return check.echo_answers(src.vm, ip, port, timeout)
 
 
 def pings(src, dst, v6=False):
     ip = dst.nics[0].ip6 if v6 else dst.nics[0].ip
     out = src.vm.cmd(f"ping{'6' if v6 else ''} -c 2 -W 1 -i 0.2 {ip}")
     return re.search(r" [12] received", out) is not None
-
-
-def _quote(script):
-    return "'" + script.replace("'", "'\"'\"'") + "'"
 
 
 def add_rule(rules, group, **attrs):
