@@ -215,21 +215,17 @@ class FlowTables:
         if t is None:
             return None
         clauses = {}          # priority -> {conj id: (n, set of matched clauses)}
+        hard = None
         for e in t.entries:
-            for name, v, m in e.match:
-                pv = pkt.get(name, 0)
-                if (pv if m is None else pv & m) != v:
-                    break
-            else:
-                conj = conjunctions_of(e)
-                if not conj:
-                    hard = e
-                    break
-                at = clauses.setdefault(e.priority, {})
-                for clause, n, conj_id in conj:
-                    at.setdefault(conj_id, (n, set()))[1].add(clause)
-        else:
-            hard = None
+            if not e.matches(pkt):
+                continue
+            conj = conjunctions_of(e)
+            if not conj:
+                hard = e
+                break
+            at = clauses.setdefault(e.priority, {})
+            for clause, n, conj_id in conj:
+                at.setdefault(conj_id, (n, set()))[1].add(clause)
         for priority in sorted(clauses, reverse=True):
             done = sorted(i for i, (n, seen) in clauses[priority].items() if len(seen) == n)
             if done:
@@ -256,11 +252,4 @@ class FlowTables:
         t = self.tables.get(table_id)
         if t is None:
             return None
-        for e in t.entries:
-            for name, v, m in e.match:
-                pv = pkt.get(name, 0)
-                if (pv if m is None else pv & m) != v:
-                    break
-            else:
-                return e
-        return None
+        return next((e for e in t.entries if e.matches(pkt)), None)
