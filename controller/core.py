@@ -6,7 +6,7 @@ all with the same interface, so the REST layer can serve any of them the same wa
 import dataclasses
 import uuid
 
-from controller import changelog, snapshot
+from controller import changelog, rbac, snapshot
 from controller.db import Database
 from controller.models import Hypervisor
 from controller.plugin import load_plugin
@@ -30,8 +30,9 @@ class Core:
     """Entry point of the logical model: ``core.networks``, ``core.subnets``, ``core.ports``,
     ``core.qos`` (QoS policies; the qos extension serves them), ``core.routers`` and
     ``core.floating_ips`` (the router extension's), ``core.security_groups`` with
-    ``core.security_group_rules`` (the security-group extension); ``core.policy`` judges who
-    may do what."""
+    ``core.security_group_rules`` (the security-group extension), ``core.rbac_policies``
+    (sharing networks and QoS policies with some projects); ``core.policy`` judges who may do
+    what."""
 
     def __init__(self, db, plugin, config=None):
         from controller.floatingips import FloatingIPManager
@@ -39,6 +40,7 @@ class Core:
         from controller.policy import Policy
         from controller.ports import PortManager
         from controller.qos import BandwidthLimitRuleManager, QosPolicyManager
+        from controller.rbac import RbacPolicyManager
         from controller.routers import RouterManager
         from controller.security_groups import SecurityGroupManager, SecurityGroupRuleManager
         from controller.subnets import SubnetManager
@@ -56,6 +58,7 @@ class Core:
         self.security_group_rules = SecurityGroupRuleManager(self)
         self.routers = RouterManager(self)
         self.floating_ips = FloatingIPManager(self)
+        self.rbac_policies = RbacPolicyManager(self)
         self.managers = {m.collection: m for m in (self.networks, self.subnets, self.ports)}
         #: this process among the instances sharing the database (controller/cluster.py)
         self.instance_id = str(uuid.uuid4())
@@ -66,6 +69,7 @@ class Core:
     def from_url(cls, db_url, plugin="noop", config=None):
         plugin_obj = load_plugin(plugin) if isinstance(plugin, str) else plugin
         core = cls(Database(db_url), plugin_obj, config)
+        core.write(lambda session: (rbac.backfill(session), []))
         # the plug-in boots from the snapshot the change log is followed from
         core._boot_snapshot = core.feed.begin()
         plugin_obj.start(core)

@@ -99,6 +99,25 @@ class Conflict(QnetError):
     message = "Conflict."
 
 
+class RbacPolicyNotFound(NotFound):
+    message = "RBAC policy {id} could not be found."
+
+
+class RbacPolicyExists(Conflict):
+    message = ("An RBAC policy with action {action} for target {target} on object "
+               "{object_id} already exists: {id}.")
+
+
+class InvalidSharedSetting(Conflict):
+    message = ("Unable to reconfigure sharing settings for network {network}. Project(s) "
+               "{projects} use it.")
+
+
+class RbacPolicyInUse(Conflict):
+    message = ("RBAC policy on object {object_id} cannot be removed because other objects "
+               "depend on it. Details: project(s) {projects} still use it ({action}).")
+
+
 class NetworkInUse(Conflict):
     message = ("Unable to complete operation on network {id}. "
                "There are one or more ports still in use on the network.")

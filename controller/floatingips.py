@@ -90,7 +90,7 @@ class FloatingIPManager(ResourceManager):
 
         def work(session):
             network = self.core.networks.find(session, ctx, attrs["floating_network_id"])
-            if not network.router_external:
+            if not self.core.networks.external_to(session, ctx, network):
                 raise errors.BadRequest(f"Network {network.id} is not a valid external "
                                         "network")
             fip_id = attrs.get("id") or new_id()

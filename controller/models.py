@@ -207,6 +207,25 @@ class BandwidthLimitRule(Base):
     policy: Mapped[QosPolicy] = relationship(back_populates="bandwidth_limit_rules")
 
 
+class RbacPolicy(Base):
+    """Who else may use a network or a QoS policy (Neutron's RBAC policies): ``action``
+    ``access_as_shared`` (see it, put ports on it / attach it) or ``access_as_external`` (a
+    network: routers' gateways and floating IPs), for ``target_project`` (a project id or
+    ``*``: every project). The ``shared`` and ``router:external`` columns of networks and QoS
+    policies mirror these rows (controller/rbac.py keeps them in step)."""
+
+    __tablename__ = "rbac_policies"
+    __table_args__ = (UniqueConstraint("object_type", "object_id", "action", "target_project",
+                                       name="uniq_rbac_entry"),
+                      Index("ix_rbac_target", "target_project", "object_type", "action"))
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(36), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    target_project: Mapped[str] = mapped_column(String(255))
+
+
 class SecurityGroup(Timestamped, Base):
     """A project's set of allow rules that ports name (security-group extension)."""
 

@@ -10,8 +10,8 @@ id the pipeline knows the network by.
 from sqlalchemy import bindparam, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from controller import errors
-from controller.models import FloatingIP, Network, Port, RouterPort
+from controller import errors, rbac
+from controller.models import FloatingIP, Network, Port, RbacPolicy, RouterPort
 from controller.resource import ResourceManager, isoformat, new_id, touch
 
 NETWORK_TYPE = "vxlan"
@@ -21,9 +21,11 @@ FLAT = "flat"
 _NETWORKS = Network.__table__.c
 
 
-def own_or_shared(project_id):
-    """Networks of ``project_id`` (a value or a bind parameter) and every shared network."""
-    return or_(_NETWORKS.project_id == project_id, _NETWORKS.shared.is_(True))
+def own_or_opened(project_id, actions=None):
+    """Networks of ``project_id`` (a value or a bind parameter) and those an RBAC policy opens
+    to it or to every project (by one of ``actions``, default any: controller/rbac.py)."""
+    return or_(_NETWORKS.project_id == project_id,
+               _NETWORKS.id.in_(rbac.opened_to("network", project_id, actions)))
 
 
 def as_parent(project_id, shared):
@@ -34,11 +36,17 @@ def as_parent(project_id, shared):
 
 # A network's id and owner by id, for admins and for everyone else: built once (see
 # find_brief). Table columns, not ORM attributes, so that running them involves no ORM
-# machinery at all.
+# machinery at all. Others' networks count only when shared with the caller (an external one
+# takes no ports of theirs); ``shared`` says whether it is.
 _ANY_NETWORK = select(_NETWORKS.id, _NETWORKS.project_id, _NETWORKS.shared,
                       _NETWORKS.port_security_enabled).where(
     _NETWORKS.id == bindparam("id"))
-_VISIBLE_NETWORK = _ANY_NETWORK.where(own_or_shared(bindparam("project_id")))
+_VISIBLE_NETWORK = select(
+    _NETWORKS.id, _NETWORKS.project_id,
+    or_(_NETWORKS.shared.is_(True),
+        rbac.shared_with("network", _NETWORKS.id, bindparam("project_id"))).label("shared"),
+    _NETWORKS.port_security_enabled).where(
+    _NETWORKS.id == bindparam("id"), own_or_opened(bindparam("project_id"), (rbac.SHARED,)))
 
 
 class NetworkManager(ResourceManager):
@@ -51,11 +59,22 @@ class NetworkManager(ResourceManager):
     defaults = {"shared": False, "router:external": False}
 
     def visible(self, ctx):
-        """Own networks, plus every shared network (anyone may put ports on those) and every
-        external one (anyone may point a router or a floating IP at those)."""
+        """Own networks, plus those shared with the caller's project (it may put ports on
+        them) or external to it (it may point a router or a floating IP at them)."""
         if self.core.policy.is_admin(ctx):
             return super().visible(ctx)
-        return or_(own_or_shared(ctx.project_id), Network.router_external.is_(True))
+        return own_or_opened(ctx.project_id)
+
+    def external_to(self, session, ctx, net):
+        """Whether ``ctx`` may set a router's gateway on ``net`` or take floating IPs from it:
+        an external network of its own project, or one an access_as_external entry opens to
+        that project or to every one (admins: any external network)."""
+        if not net.router_external:
+            return False
+        if self.core.policy.is_admin(ctx) or net.project_id == ctx.project_id:
+            return True
+        opened = rbac.opened_to("network", ctx.project_id, (rbac.EXTERNAL,))
+        return session.scalar(opened.where(RbacPolicy.object_id == net.id).limit(1)) is not None
 
     def filter_clause(self, attr, values):
         if attr == "provider:network_type":
@@ -94,8 +113,8 @@ class NetworkManager(ResourceManager):
         }
 
     def find_brief(self, session, ctx, id_):
-        """(id, project_id, shared, port_security_enabled) of the network if ``ctx`` may see it, else
-        NetworkNotFound (as ``find``).
+        """(id, project_id, shared, port_security_enabled) of the network if ``ctx`` may put
+        ports on it (its own, or shared with it), else NetworkNotFound.
 
         For callers that need only that (a port create): it reads three columns of one row
         instead of loading the network and its subnets, with a statement built once (building
@@ -196,14 +215,16 @@ class NetworkManager(ResourceManager):
             net = Network(id=attrs.get("id") or new_id(), project_id=project,
                           name=attrs.get("name", ""), description=attrs.get("description", ""),
                           admin_state_up=attrs.get("admin_state_up", True),
-                          shared=attrs.get("shared", False), mtu=mtu, segmentation_id=vni,
-                          qos_policy_id=attrs.get("qos_policy_id"),
-                          router_external=attrs.get("router:external", False),
+                          shared=False, mtu=mtu, segmentation_id=vni,
+                          qos_policy_id=attrs.get("qos_policy_id"), router_external=False,
                           network_type=network_type, physical_network=physical,
                           port_security_enabled=attrs.get("port_security_enabled", True),
                           subnets=[])
             session.add(net)
             session.flush()
+            entries = rbac.Entries(session, "network", net)
+            entries.set_everyone(rbac.SHARED, attrs.get("shared", False))
+            entries.set_everyone(rbac.EXTERNAL, attrs.get("router:external", False))
             new = self.to_dict(net)
             return new, [self.change(ctx, "created", None, new)]
 
@@ -217,13 +238,6 @@ class NetworkManager(ResourceManager):
             net = self.find(session, ctx, id_)
             self.check_owner(ctx, net, "update", attrs)
             old = self.to_dict(net)
-            if attrs.get("shared") is False and net.shared:
-                foreign = session.scalar(select(Port.id).where(
-                    Port.network_id == net.id, Port.project_id != net.project_id).limit(1))
-                if foreign:
-                    raise errors.Conflict(
-                        f"Unable to reconfigure sharing settings for network {net.id}: "
-                        "other projects have ports on it.")
             if "provider:segmentation_id" in attrs:
                 self.check_vni(session, attrs["provider:segmentation_id"], net.id)
                 net.segmentation_id = attrs["provider:segmentation_id"]
@@ -231,12 +245,19 @@ class NetworkManager(ResourceManager):
                 self.core.qos.check_usable(session, ctx, attrs["qos_policy_id"])
             if attrs.get("router:external") is False and net.router_external:
                 self.check_not_external_in_use(session, net)
-            for key in ("name", "description", "admin_state_up", "shared", "mtu",
-                        "qos_policy_id", "port_security_enabled"):
+            for key in ("name", "description", "admin_state_up", "mtu", "qos_policy_id",
+                        "port_security_enabled"):
                 if key in attrs:
                     setattr(net, key, attrs[key])
+            entries = rbac.Entries(session, "network", net)
+            if "shared" in attrs:
+                try:
+                    entries.set_everyone(rbac.SHARED, attrs["shared"])
+                except errors.RbacPolicyInUse as exc:
+                    raise errors.InvalidSharedSetting(network=net.id,
+                                                      projects=exc.kwargs["projects"]) from None
             if "router:external" in attrs:
-                net.router_external = attrs["router:external"]
+                entries.set_everyone(rbac.EXTERNAL, attrs["router:external"])
             touch(net)
             new = self.to_dict(net)
             return new, [self.change(ctx, "updated", old, new)]
@@ -252,6 +273,7 @@ class NetworkManager(ResourceManager):
             old = self.to_dict(net)
             changes = [self.core.subnets.change(ctx, "deleted", self.core.subnets.to_dict(s),
                                                 None) for s in net.subnets]
+            rbac.Entries(session, "network", net).drop_all()
             session.delete(net)
             return None, changes + [self.change(ctx, "deleted", old, None)]
 

@@ -192,6 +192,18 @@ RULES = [
     *_crud("floatingip", "floating IPs"),
     _rule("create_floatingip:floating_ip_address", ADMIN_ONLY,
           "Choose a floating IP's address."),
+    # -- RBAC policies (owner: the shared object's) ----------------------------------------------
+    *_crud("rbac_policy", "RBAC policies", create=ADMIN_OR_OWNER),
+    _rule("restrict_wildcard", "rule:context_is_admin or not field:rbac_policy:target_tenant=*",
+          "Only an admin opens an object to every project (target_tenant *)."),
+    _rule("create_rbac_policy:target_tenant", "rule:restrict_wildcard",
+          "Share with every project (target_tenant *): admin only."),
+    _rule("update_rbac_policy:target_tenant", "rule:restrict_wildcard",
+          "Widen an RBAC policy to every project (target_tenant *): admin only."),
+    _rule("create_rbac_policy:action",
+          "rule:context_is_admin or not field:rbac_policy:action=access_as_external",
+          "Make a network external for a project (access_as_external): admin only, as "
+          "router:external is."),
     # -- everything else ----------------------------------------------------------------------------
     _rule("get_network_ip_availability", ADMIN_ONLY, "Address usage of every network."),
     _rule("get_topology", ADMIN_ONLY, "The back-end's switches, links and bindings."),

@@ -3,10 +3,10 @@ import random
 import types
 
 import netaddr
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.orm import object_session, selectinload
 
-from controller import errors, ipam, logical
+from controller import errors, ipam, logical, rbac
 from controller.context import Context
 from controller.models import IPAllocation, Network, Port, Subnet, utcnow
 from controller.networks import as_parent
@@ -35,8 +35,12 @@ _BINDING_OF_PORT = select(_PORTS.status, _PORTS.binding_datapath, _PORTS.binding
                           _PORTS.binding_host, _PORTS.binding_error).where(
     _PORTS.id == bindparam("id"))
 _INSERT_ALLOCATIONS = insert(IPAllocation.__table__)
-_NETWORK_OWNER = select(Network.__table__.c.project_id, Network.__table__.c.shared).where(
-    Network.__table__.c.id == bindparam("id"))
+# A port's network's owner, and whether it is shared with the port's project.
+_NETWORK_OWNER = select(
+    Network.__table__.c.project_id,
+    or_(Network.__table__.c.shared.is_(True),
+        rbac.shared_with("network", Network.__table__.c.id, bindparam("project_id")))
+    .label("shared")).where(Network.__table__.c.id == bindparam("id"))
 #: Who writes a back-end's status reports.
 BACKEND = Context.admin()
 
@@ -53,7 +57,8 @@ class PortManager(ResourceManager):
 
     def target(self, row):
         """A port's owner and its network's: who may change what on a shared network."""
-        network = object_session(row).execute(_NETWORK_OWNER, {"id": row.network_id}).first()
+        network = object_session(row).execute(
+            _NETWORK_OWNER, {"id": row.network_id, "project_id": row.project_id}).first()
         return {**super().target(row), **as_parent(network.project_id, network.shared)}
 
     def filter_clause(self, attr, values):

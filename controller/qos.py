@@ -12,7 +12,7 @@ whose ``rules`` are always complete.
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from controller import errors
+from controller import errors, rbac
 from controller.context import Context
 from controller.models import BandwidthLimitRule, Network, Port, QosPolicy
 from controller.resource import ResourceManager, isoformat, new_id, touch
@@ -49,10 +49,12 @@ class QosPolicyManager(ResourceManager):
     defaults = {"shared": False}
 
     def visible(self, ctx):
-        """Own policies and shared ones (anyone may attach those to their ports)."""
+        """Own policies and those shared with the caller's project or with every project
+        (it may attach those to its ports and networks: controller/rbac.py)."""
         if self.core.policy.is_admin(ctx):
             return super().visible(ctx)
-        return or_(QosPolicy.project_id == ctx.project_id, QosPolicy.shared.is_(True))
+        return or_(QosPolicy.project_id == ctx.project_id,
+                   QosPolicy.id.in_(rbac.opened_to("qos_policy", ctx.project_id)))
 
     def to_dict(self, policy):
         return {
@@ -79,13 +81,10 @@ class QosPolicyManager(ResourceManager):
             self.find(session, ctx, policy_id)
 
     @staticmethod
-    def user_of(session, policy_id, other_than=None):
-        """("port"|"network", id) of something that uses the policy (of another project than
-        ``other_than`` if given), or None."""
+    def user_of(session, policy_id):
+        """("port"|"network", id) of something that uses the policy, or None."""
         for kind, model in (("port", Port), ("network", Network)):
             query = select(model.id).where(model.qos_policy_id == policy_id)
-            if other_than is not None:
-                query = query.where(model.project_id != other_than)
             found = session.scalar(query.limit(1))
             if found is not None:
                 return kind, found
@@ -100,9 +99,11 @@ class QosPolicyManager(ResourceManager):
             policy = QosPolicy(id=attrs.get("id") or new_id(), project_id=project,
                                name=attrs.get("name", ""),
                                description=attrs.get("description", ""),
-                               shared=attrs.get("shared", False), bandwidth_limit_rules=[])
+                               shared=False, bandwidth_limit_rules=[])
             session.add(policy)
             session.flush()
+            rbac.Entries(session, "qos_policy", policy).set_everyone(
+                rbac.SHARED, attrs.get("shared", False))
             new = self.to_dict(policy)
             return new, [self.change(ctx, "created", None, new)]
 
@@ -113,13 +114,16 @@ class QosPolicyManager(ResourceManager):
             policy = self.find(session, ctx, id_)
             self.check_owner(ctx, policy, "update", attrs)
             old = self.to_dict(policy)
-            if attrs.get("shared") is False and policy.shared:
-                user = self.user_of(session, policy.id, other_than=policy.project_id)
-                if user is not None:
-                    raise errors.QosPolicyInUse(id=policy.id, what=user[0], user=user[1])
-            for key in ("name", "description", "shared"):
+            for key in ("name", "description"):
                 if key in attrs:
                     setattr(policy, key, attrs[key])
+            if "shared" in attrs:
+                try:
+                    rbac.Entries(session, "qos_policy", policy).set_everyone(
+                        rbac.SHARED, attrs["shared"])
+                except errors.RbacPolicyInUse as exc:
+                    raise errors.QosPolicyInUse(id=policy.id, what="project(s)",
+                                                user=exc.kwargs["projects"]) from None
             touch(policy)
             new = self.to_dict(policy)
             return new, [self.change(ctx, "updated", old, new)]
@@ -134,6 +138,7 @@ class QosPolicyManager(ResourceManager):
             if user is not None:
                 raise errors.QosPolicyInUse(id=policy.id, what=user[0], user=user[1])
             old = self.to_dict(policy)
+            rbac.Entries(session, "qos_policy", policy).drop_all()
             session.delete(policy)
             return None, [self.change(ctx, "deleted", old, None)]
 

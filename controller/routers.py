@@ -106,11 +106,8 @@ class RouterManager(ResourceManager):
             session.flush()
         if info is None:
             return changes
-        network = session.get(Network, wanted)
-        if network is None or not (network.router_external or self._visible_network(
-                session, ctx, network)):
-            raise errors.NetworkNotFound(id=wanted)
-        if not network.router_external:
+        network = self.core.networks.find(session, ctx, wanted)
+        if not self.core.networks.external_to(session, ctx, network):
             raise errors.BadRequest(f"Network {wanted} is not an external network.")
         requested = info.get("external_fixed_ips") or None
         port, port_changes = self.core.ports.create_owned(
@@ -122,10 +119,6 @@ class RouterManager(ResourceManager):
         session.add(RouterPort(port_id=port["id"], router_id=router.id, port_type=GATEWAY))
         router.gw_port_id = port["id"]
         return changes + port_changes
-
-    def _visible_network(self, session, ctx, network):
-        return session.scalar(select(Network.id).where(
-            Network.id == network.id, self.core.networks.visible(ctx))) is not None
 
     @staticmethod
     def _gateway_network(session, router):

@@ -2,7 +2,7 @@
 import netaddr
 from sqlalchemy import or_, select
 
-from controller import errors, ipam
+from controller import errors, ipam, rbac
 from controller.models import IPAllocation, Network, RouterPort, Subnet
 from controller.networks import as_parent
 from controller.resource import ResourceManager, isoformat, new_id, touch
@@ -18,12 +18,12 @@ class SubnetManager(ResourceManager):
     columns = {"tenant_id": "project_id"}
 
     def visible(self, ctx):
-        """Own subnets, plus the subnets of shared and external networks."""
+        """Own subnets, plus the subnets of the networks shared with or external to the
+        caller's project (controller/rbac.py)."""
         if self.core.policy.is_admin(ctx):
             return super().visible(ctx)
-        shared = select(Network.id).where(or_(Network.shared.is_(True),
-                                              Network.router_external.is_(True)))
-        return or_(Subnet.project_id == ctx.project_id, Subnet.network_id.in_(shared))
+        return or_(Subnet.project_id == ctx.project_id,
+                   Subnet.network_id.in_(rbac.opened_to("network", ctx.project_id)))
 
     def to_dict(self, sub):
         return {

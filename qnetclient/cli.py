@@ -38,6 +38,7 @@ LIST_COLUMNS = {
                             "remote_group_id"),
     "router": ("id", "name", "status", "external_gateway_info", "routes"),
     "floatingip": ("id", "floating_ip_address", "fixed_ip_address", "port_id", "router_id"),
+    "rbac_policy": ("id", "object_type", "object_id", "action", "target_tenant"),
 }
 
 
@@ -357,6 +358,27 @@ def group_rule_delete(client, args):
         client.security_group_rules.delete(rule_id)
 
 
+# -- RBAC policies ---------------------------------------------------------------------------------
+def rbac_create(client, args):
+    found = (client.networks if args.type == "network" else client.qos_policies).find(args.object)
+    return client.rbac_policies.create(object_type=args.type, object_id=found["id"],
+                                       action=args.action, target_tenant=args.target_project)
+
+
+def rbac_list(client, args):
+    return client.rbac_policies.list(**set_if_given({}, args, object_type="type",
+                                                    action="action"))
+
+
+def rbac_show(client, args):
+    return client.rbac_policies.get(args.id)
+
+
+def rbac_delete(client, args):
+    for id_ in args.ids:
+        client.rbac_policies.delete(id_)
+
+
 # -- topology --------------------------------------------------------------------------------------
 def topology(client, args):
     return client.topology()
@@ -506,6 +528,34 @@ def add_network_commands(c):
         "show one network (its VNI too, for admins)",
         "change a network's name, MTU, sharing, state",
         "delete networks (they must have no ports)"), network_attrs, network_options)
+    add_rbac_commands(c, g)
+
+
+def add_rbac_commands(c, network_group):
+    r = c.group("rbac", "share networks and QoS policies with some projects (RBAC policies)",
+                kind="rbac_policy", parent=network_group)
+    p = c.leaf(r, "create", rbac_create, "let a project use a network or QoS policy of yours",
+               description="Let TARGET_PROJECT use OBJECT: access_as_shared (see it, put "
+               "ports on it / attach the QoS policy) or access_as_external (admin only: a "
+               "network for its routers' gateways and floating IPs). '*' (admin only) is "
+               "every project, what shared / router:external say.")
+    p.add_argument("object", metavar="OBJECT", help="network or QoS policy (name or id)")
+    p.add_argument("--target-project", required=True, metavar="PROJECT",
+                   help="project id, or '*' for every project")
+    p.add_argument("--action", default="access_as_shared",
+                   choices=("access_as_shared", "access_as_external"),
+                   help="default access_as_shared")
+    p.add_argument("--type", default="network", choices=("network", "qos_policy"),
+                   help="what OBJECT is (default network)")
+    p = c.leaf(r, "list", rbac_list, "list the RBAC policies of your objects", output="list")
+    p.add_argument("--type", choices=("network", "qos_policy"), help="only of this kind")
+    p.add_argument("--action", choices=("access_as_shared", "access_as_external"),
+                   help="only this action")
+    p = c.leaf(r, "show", rbac_show, "show one RBAC policy")
+    p.add_argument("id", metavar="RBAC_POLICY_ID", help="the entry's id")
+    p = c.leaf(r, "delete", rbac_delete, "delete RBAC policies (409 while a project of "
+               "theirs still uses what they open)", output=None)
+    p.add_argument("ids", nargs="+", metavar="RBAC_POLICY_ID", help="the entries' ids")
 
 
 def network_options(p, create):

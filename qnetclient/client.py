@@ -164,6 +164,8 @@ class Client:
                                              owned=False, label="security group rule")
         self.routers = Routers(self, "router", "routers")
         self.floating_ips = FloatingIPs(self, "floatingip", "floatingips", label="floating IP")
+        self.rbac_policies = Resource(self, "rbac_policy", "rbac_policies",
+                                      path="rbac-policies", owned=False, label="RBAC policy")
 
     def qos_rules(self, policy_id):
         """The bandwidth limit rules of one QoS policy (at most one per direction)."""

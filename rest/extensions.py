@@ -7,6 +7,7 @@ Enabled extensions are listed at ``/v2.0/extensions`` and ``/v1.0/extensions``.
 """
 import copy
 
+from controller import rbac
 from controller import security_groups as sg
 from controller.ip_availability import IpAvailabilityManager
 from controller.qos import DIRECTIONS, MAX_KBPS
@@ -253,6 +254,34 @@ class SecurityGroups(Extension):
     def managers(self, core):
         return {"security_groups": core.security_groups,
                 "security_group_rules": core.security_group_rules}
+class RbacPolicies(Extension):
+    alias = "rbac-policies"
+    name = "RBAC Policies"
+    description = ("Share a network or a QoS policy with some projects (access_as_shared), or "
+                   "make a network external to them (access_as_external, admin only); "
+                   "target_tenant '*' (admin only) is every project, which is what shared=true "
+                   "and router:external=true stand for.")
+
+    def resources(self):
+        return [ResourceSpec("rbac_policy", "rbac_policies", {
+            "id": Attr(t.Uuid(), sort=True),
+            "project_id": Attr(t.String(64), sort=True, doc="The object's owner."),
+            "tenant_id": Attr(t.String(64), sort=True, doc="Alias of project_id."),
+            "object_type": Attr(t.Enum(*rbac.OBJECT_TYPES), post=True, required=True,
+                                sort=True),
+            "object_id": Attr(t.Uuid(), post=True, required=True, sort=True,
+                              doc="The network or QoS policy (the caller's own, or any for "
+                                  "an admin)."),
+            "action": Attr(t.Enum(rbac.SHARED, rbac.EXTERNAL), post=True, required=True,
+                           sort=True, doc="access_as_external: networks only."),
+            "target_tenant": Attr(t.ProjectOrEveryone(), post=True, put=True, required=True,
+                                  sort=True, doc="A project id, or '*': every project."),
+        }, path="rbac-policies", doc="Who else may use a network or a QoS policy.")]
+
+    def managers(self, core):
+        return {"rbac_policies": core.rbac_policies}
+
+
 class ExternalNet(Extension):
     alias = "external-net"
     name = "Neutron external network"
@@ -358,7 +387,7 @@ class PortStats(Extension):
 
 DEFAULT_EXTENSIONS = (PortSecurity, AllowedAddressPairs, Provider, Attachment, PortBinding,
                       NetworkIpAvailability, Qos, PortStats, ExternalNet, L3, ExtraRoute,
-                      ExtGwMode, SecurityGroups)
+                      ExtGwMode, SecurityGroups, RbacPolicies)
 
 
 class Registry:

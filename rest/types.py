@@ -42,6 +42,21 @@ class String(Type):
         return value
 
 
+class ProjectOrEveryone(String):
+    """An RBAC policy's target: a project id, or ``*`` for every project (never empty)."""
+
+    def __init__(self):
+        super().__init__(64)
+        self.schema = {"type": "string", "minLength": 1, "maxLength": 64,
+                       "pattern": "^[^\\s\\u0000]+$"}
+
+    def convert(self, name, value):
+        value = super().convert(name, value)
+        if not value or any(c.isspace() for c in value):
+            raise _bad(name, value, "a project id or '*'")
+        return value
+
+
 class Timestamp(String):
     """A time the server sets (created_at): RFC 3339 in UTC, 2026-01-02T03:04:05Z."""
 

@@ -52,3 +52,27 @@ def test_member_reader_and_admin_through_the_catalog(cloud, as_user):
     alice.ok("port", "delete", name)
     alice.ok("subnet", "delete", name)
     alice.ok("network", "delete", name)
+
+
+def test_network_rbac_shares_with_one_project(cloud, as_user):
+    alice, bob, rita = as_user("alice"), as_user("bob"), as_user("rita")
+    name = f"team-{uuid.uuid4().hex[:6]}"
+    net = alice("network", "create", name)
+    target = cloud.project_ids["project-b"]
+    entry = alice("network", "rbac", "create", "--type", "network", "--action",
+                  "access_as_shared", "--target-project", target, name)
+    assert (entry["object_id"], entry["target_project_id"]) == (net["id"], target)
+    assert [e["ID"] for e in alice("network", "rbac", "list")] == [entry["id"]]
+    # project-b's member sees the network and may put a port on it; the entry stays alice's
+    assert bob("network", "show", net["id"])["id"] == net["id"]
+    port = bob("port", "create", f"{name}-b", "--network", net["id"])
+    assert "409" in alice.fail("network", "rbac", "delete", entry["id"])
+    refusal = bob.fail("network", "rbac", "show", entry["id"])
+    assert "404" in refusal or "No RBAC" in refusal
+    # a reader of alice's project reads the entry and cannot remove it
+    assert rita("network", "rbac", "show", entry["id"])["id"] == entry["id"]
+    assert "403" in rita.fail("network", "rbac", "delete", entry["id"])
+    bob.ok("port", "delete", port["id"])
+    alice.ok("network", "rbac", "delete", entry["id"])
+    assert "No Network found" in bob.fail("network", "show", net["id"])
+    alice.ok("network", "delete", name)

@@ -1,0 +1,246 @@
+"""RBAC policies (Neutron's ``rbac-policies`` extension): sharing a network or a QoS policy
+with some projects, not only with none or all.
+
+An entry says that ``target_tenant`` (a project id, or ``*`` for every project) may use an
+object of another project: ``access_as_shared`` a network (see it and its subnets, put ports on
+it) or a QoS policy (attach it), ``access_as_external`` a network (set routers' gateways on it,
+take floating IPs from it). Entries belong to the object's owner; only the owner or an admin
+makes and sees them, and only an admin may open an object to ``*`` or make a network external
+(controller/policy.py).
+
+``shared`` and ``router:external`` stay the attributes everyone knows, kept in step with the
+entries in the same transaction: ``shared`` is true exactly when the ``*`` access_as_shared
+entry exists, ``router:external`` when any access_as_external entry does; setting them through
+the network or QoS API makes or removes those entries. An entry that a project still depends on
+(its ports, routers' gateways, floating IPs, or ports and networks using the QoS policy) cannot
+be removed or narrowed: 409, and nothing changes.
+
+Entries are visibility only: the data plane treats a port on a shared network like any other,
+so an entry's own create or delete is no change a back-end hears of (the network's or policy's
+mirrored attribute flipping is: it is reported as that resource's update).
+"""
+from sqlalchemy import delete, exists, or_, select
+
+from controller import errors
+from controller.models import FloatingIP, Network, Port, QosPolicy, RbacPolicy, Router
+from controller.resource import ResourceManager, new_id
+
+SHARED, EXTERNAL = "access_as_shared", "access_as_external"
+EVERYONE = "*"
+#: the actions each kind of object takes
+ACTIONS = {"network": (SHARED, EXTERNAL), "qos_policy": (SHARED,)}
+OBJECT_TYPES = tuple(ACTIONS)
+_RBAC = RbacPolicy.__table__.c
+
+
+def opened_to(object_type, project_id, actions=None):
+    """SQL: ids of the ``object_type`` objects an entry opens to ``project_id`` (a value or a
+    bind parameter), by one of ``actions`` (default: any)."""
+    query = select(_RBAC.object_id).where(
+        _RBAC.object_type == object_type,
+        or_(_RBAC.target_project == project_id, _RBAC.target_project == EVERYONE))
+    if actions:
+        query = query.where(_RBAC.action.in_(actions))
+    return query
+
+
+def shared_with(object_type, object_id, project_id):
+    """SQL: whether the object ``object_id`` (a column) is shared with ``project_id`` by an
+    entry naming it (``*`` is the object's ``shared`` column)."""
+    return exists().where(_RBAC.object_type == object_type, _RBAC.object_id == object_id,
+                          _RBAC.action == SHARED, _RBAC.target_project == project_id)
+
+
+def _model(object_type):
+    return Network if object_type == "network" else QosPolicy
+
+
+def _not_found(object_type):
+    return errors.NetworkNotFound if object_type == "network" else errors.QosPolicyNotFound
+
+
+def dependants(session, object_type, obj, action):
+    """Projects other than the owner that use ``obj`` in the way ``action`` opens it."""
+    owner = obj.project_id
+    if object_type == "qos_policy":
+        queries = [select(Port.project_id).where(Port.qos_policy_id == obj.id),
+                   select(Network.project_id).where(Network.qos_policy_id == obj.id)]
+    elif action == SHARED:
+        # the server's own ports (routers' gateways, floating IPs) have no project
+        queries = [select(Port.project_id).where(Port.network_id == obj.id)]
+    else:
+        queries = [select(Router.project_id).join(Port, Port.id == Router.gw_port_id)
+                   .where(Port.network_id == obj.id),
+                   select(FloatingIP.project_id).where(
+                       FloatingIP.floating_network_id == obj.id)]
+    found = set()
+    for query in queries:
+        found.update(session.scalars(query.distinct()))
+    return found - {owner, ""}
+
+
+class Entries:
+    """The entries of one object inside a write: add, remove (refused while a project depends
+    on what it opens) and the mirrored ``shared`` / ``router:external`` attributes."""
+
+    def __init__(self, session, object_type, obj):
+        self.session, self.object_type, self.obj = session, object_type, obj
+
+    def rows(self, action=None):
+        query = select(RbacPolicy).where(RbacPolicy.object_type == self.object_type,
+                                         RbacPolicy.object_id == self.obj.id)
+        if action is not None:
+            query = query.where(RbacPolicy.action == action)
+        return list(self.session.scalars(query))
+
+    def add(self, action, target, id_=None):
+        """The new entry (409 if the same one exists)."""
+        duplicate = [r for r in self.rows(action) if r.target_project == target]
+        if duplicate:
+            raise errors.RbacPolicyExists(object_id=self.obj.id, action=action, target=target,
+                                          id=duplicate[0].id)
+        row = RbacPolicy(id=id_ or new_id(), project_id=self.obj.project_id,
+                         object_type=self.object_type, object_id=self.obj.id, action=action,
+                         target_project=target)
+        self.session.add(row)
+        self.session.flush()
+        self.mirror()
+        return row
+
+    def remove(self, rows):
+        """Delete ``rows`` unless a project that depends on what they open would lose it."""
+        gone = {r.id for r in rows}
+        for action in {r.action for r in rows}:
+            kept = {r.target_project for r in self.rows(action) if r.id not in gone}
+            if EVERYONE in kept:
+                continue
+            lost = dependants(self.session, self.object_type, self.obj, action) - kept
+            if lost:
+                raise errors.RbacPolicyInUse(object_id=self.obj.id, action=action,
+                                             projects=", ".join(sorted(lost)))
+        for row in rows:
+            self.session.delete(row)
+        self.session.flush()
+        self.mirror()
+
+    def set_everyone(self, action, on):
+        """``shared`` / ``router:external`` set through the object's own API (a refusal is
+        the RbacPolicyInUse of ``remove``; the object's API may name it its own way)."""
+        rows = self.rows(action)
+        if on and not any(r.target_project == EVERYONE for r in rows):
+            self.add(action, EVERYONE)
+        elif not on:
+            # unsharing drops the ``*`` entry; making a network internal drops them all
+            self.remove([r for r in rows if action == EXTERNAL or r.target_project == EVERYONE])
+
+    def mirror(self):
+        shared = any(r.target_project == EVERYONE for r in self.rows(SHARED))
+        if self.obj.shared != shared:
+            self.obj.shared = shared
+        if self.object_type == "network":
+            external = bool(self.rows(EXTERNAL))
+            if bool(self.obj.router_external) != external:
+                self.obj.router_external = external
+
+    def drop_all(self):
+        """The object is being deleted: its entries go with it."""
+        self.session.execute(delete(RbacPolicy).where(
+            RbacPolicy.object_type == self.object_type, RbacPolicy.object_id == self.obj.id))
+
+
+def backfill(session):
+    """Entries for what a database made before RBAC policies shares or makes external (the
+    mirrored columns alone); run at start, idempotent (a concurrent start loses a unique
+    constraint race and is retried by the write)."""
+    for object_type, model in (("network", Network), ("qos_policy", QosPolicy)):
+        named = select(_RBAC.object_id).where(_RBAC.object_type == object_type)
+        wanted = [(SHARED, model.shared.is_(True))]
+        if model is Network:
+            wanted.append((EXTERNAL, Network.router_external.is_(True)))
+        for action, column in wanted:
+            for obj in session.scalars(select(model).where(
+                    column, model.id.not_in(named.where(_RBAC.action == action)))):
+                session.add(RbacPolicy(id=new_id(), project_id=obj.project_id,
+                                       object_type=object_type, object_id=obj.id,
+                                       action=action, target_project=EVERYONE))
+
+
+class RbacPolicyManager(ResourceManager):
+    resource = "rbac_policy"
+    collection = "rbac_policies"
+    model = RbacPolicy
+    not_found = errors.RbacPolicyNotFound
+    columns = {"tenant_id": "project_id", "target_tenant": "target_project",
+               "target_project": "target_project"}
+
+    def to_dict(self, row):
+        return {"id": row.id, "project_id": row.project_id, "tenant_id": row.project_id,
+                "object_type": row.object_type, "object_id": row.object_id,
+                "action": row.action, "target_tenant": row.target_project}
+
+    def _object(self, session, ctx, object_type, object_id):
+        """The object if ``ctx`` may see it (else 404, as the object's own API answers)."""
+        manager = self.core.networks if object_type == "network" else self.core.qos
+        return manager.find(session, ctx, object_id)
+
+    def _changes(self, ctx, object_type, before, obj):
+        """The object's update, when an entry flipped its ``shared`` / ``router:external``."""
+        manager = self.core.networks if object_type == "network" else self.core.qos
+        after = manager.to_dict(obj)
+        if after == before:
+            return []
+        return [manager.change(ctx, "updated", before, after)]
+
+    def create(self, ctx, attrs):
+        object_type, action = attrs["object_type"], attrs["action"]
+        if action not in ACTIONS[object_type]:
+            raise errors.InvalidInput(error=f"action {action} is not valid for object_type "
+                                            f"{object_type} (valid: "
+                                            f"{', '.join(ACTIONS[object_type])})")
+
+        def work(session):
+            obj = self._object(session, ctx, object_type, attrs["object_id"])
+            self.authorize(ctx, "create", {"project_id": obj.project_id,
+                                           "tenant_id": obj.project_id}, attrs)
+            manager = self.core.networks if object_type == "network" else self.core.qos
+            before = manager.to_dict(obj)
+            row = Entries(session, object_type, obj).add(action, attrs["target_tenant"],
+                                                         attrs.get("id"))
+            return self.to_dict(row), self._changes(ctx, object_type, before, obj)
+
+        return self.core.write(work)
+
+    def _entry_and_object(self, session, ctx, id_):
+        row = self.find(session, ctx, id_)
+        obj = session.get(_model(row.object_type), row.object_id)
+        if obj is None:   # cannot happen while objects delete their entries; say so clearly
+            raise _not_found(row.object_type)(id=row.object_id)
+        return row, obj
+
+    def update(self, ctx, id_, attrs):
+        def work(session):
+            row, obj = self._entry_and_object(session, ctx, id_)
+            self.check_owner(ctx, row, "update", attrs)
+            target = attrs.get("target_tenant", row.target_project)
+            if target == row.target_project:
+                return self.to_dict(row), []
+            manager = self.core.networks if row.object_type == "network" else self.core.qos
+            before = manager.to_dict(obj)
+            entries = Entries(session, row.object_type, obj)
+            action = row.action
+            entries.remove([row])
+            new = entries.add(action, target, row.id)
+            return self.to_dict(new), self._changes(ctx, new.object_type, before, obj)
+
+        return self.core.write(work)
+
+    def delete(self, ctx, id_):
+        def work(session):
+            row, obj = self._entry_and_object(session, ctx, id_)
+            self.check_owner(ctx, row, "delete")
+            manager = self.core.networks if row.object_type == "network" else self.core.qos
+            before = manager.to_dict(obj)
+            Entries(session, row.object_type, obj).remove([row])
+            return None, self._changes(ctx, row.object_type, before, obj)
+
+        self.core.write(work)
