@@ -249,3 +249,102 @@ def test_a_database_from_before_rbac_gets_entries_for_what_it_shares(tmp_path):
                     (external["id"], "access_as_external", "*")])
     finally:
         new.close()
+
+
+# -- more edges: narrowing, the owner's own use, external use, filters ----------------------------
+def test_unsharing_keeps_the_projects_named_by_their_own_entries(api, core, ops, bob, net):
+    """shared=false removes only the `*` entry: refused (nothing changes) while bob depends on
+    it alone, allowed once an entry names bob."""
+    assert ops.put(f"{V2}/networks/{net['id']}", {"network": {"shared": True}})[0] == 200
+    port_on(bob, net)
+    refused(core, ops, "PUT", f"{V2}/networks/{net['id']}", {"network": {"shared": False}},
+            409, "InvalidSharedSetting")
+    [star] = api.get(RBAC)[1]["rbac_policies"]
+    refused(core, ops, "DELETE", f"{RBAC}/{star['id']}", None, 409, "RbacPolicyInUse")
+    created(share(api, net["id"], "bob"), "rbac_policy")
+    assert ops.put(f"{V2}/networks/{net['id']}", {"network": {"shared": False}})[0] == 200
+    assert sees(bob, net) and not sees(api.as_project("dave"), net)
+    assert [e["target_tenant"] for e in api.get(RBAC)[1]["rbac_policies"]] == ["bob"]
+
+
+def test_the_owners_own_ports_never_block_a_revocation(api, net):
+    port_on(api, net)
+    entry = created(share(api, net["id"], "carol"), "rbac_policy")
+    assert api.delete(f"{RBAC}/{entry['id']}")[0] == 204
+
+
+def test_external_to_one_project_gives_floating_ips_and_no_more(api, core, ops, carol, bob):
+    ext = created(ops.post(f"{V2}/networks", {"network": {"name": "ext"}}), "network")
+    created(ops.post(f"{V2}/subnets", {"subnet": {"network_id": ext["id"],
+                                                  "cidr": "198.51.100.0/24"}}), "subnet")
+    # shared with bob but external to carol only: bob sees it, and it is no gateway of his
+    created(share(ops, ext["id"], "bob"), "rbac_policy")
+    entry = created(share(ops, ext["id"], "carol", action="access_as_external"), "rbac_policy")
+    refused(core, bob, "POST", f"{V2}/routers", {"router": {
+        "external_gateway_info": {"network_id": ext["id"]}}}, 400, "HTTPBadRequest")
+    refused(core, bob, "POST", f"{V2}/floatingips", {"floatingip": {
+        "floating_network_id": ext["id"]}}, 400, "HTTPBadRequest")
+    fip = created(carol.post(f"{V2}/floatingips", {"floatingip": {
+        "floating_network_id": ext["id"]}}), "floatingip")
+    refused(core, ops, "DELETE", f"{RBAC}/{entry['id']}", None, 409, "RbacPolicyInUse")
+    refused(core, ops, "PUT", f"{RBAC}/{entry['id']}", {"rbac_policy": {
+        "target_tenant": "bob"}}, 409, "RbacPolicyInUse")
+    refused(core, ops, "PUT", f"{V2}/networks/{ext['id']}", {"network": {
+        "router:external": False}}, 409, "ExternalNetworkInUse")
+    assert carol.delete(f"{V2}/floatingips/{fip['id']}")[0] == 204
+    # internal again: every access_as_external entry goes, the shared one stays
+    assert ops.put(f"{V2}/networks/{ext['id']}", {"network": {"router:external": False}})[0] \
+        == 200
+    assert [e["action"] for e in ops.get(f"{RBAC}?object_id={ext['id']}")[1][
+        "rbac_policies"]] == ["access_as_shared"]
+    assert not sees(carol, ext) and sees(bob, ext)
+
+
+def test_nobody_but_an_admin_widens_an_entry_to_everyone(api, core, carol, bob, net):
+    entry = created(share(api, net["id"], "carol"), "rbac_policy")
+    refused(core, api, "PUT", f"{RBAC}/{entry['id']}", {"rbac_policy": {"target_tenant": "*"}},
+            403, "PolicyNotAuthorized")
+    for who in (bob, carol):   # the stranger and the target, at '*' and at themselves
+        for target in ("*", "bob", "carol"):
+            status, _ = share(who, net["id"], target)
+            assert status in (403, 404, 409)
+    assert [e["id"] for e in api.get(RBAC)[1]["rbac_policies"]] == [entry["id"]]
+
+
+def test_a_reader_cannot_retarget_an_entry(api, core, net):
+    reader = Context("alice", roles=("reader",))
+    entry = created(share(api, net["id"], "carol"), "rbac_policy")
+    before = snapshot(core)
+    with pytest.raises(errors.PolicyNotAuthorized):
+        core.rbac_policies.update(reader, entry["id"], {"target_tenant": "dave"})
+    assert snapshot(core) == before
+    assert core.rbac_policies.list(reader)[0] == [entry]
+
+
+def test_entries_filter_by_their_attributes(api, net):
+    one = created(share(api, net["id"], "carol"), "rbac_policy")
+    created(share(api, net["id"], "dave"), "rbac_policy")
+    assert [e["id"] for e in api.get(f"{RBAC}?target_tenant=carol")[1]["rbac_policies"]] == \
+        [one["id"]]
+    assert len(api.get(f"{RBAC}?object_id={net['id']}&action=access_as_shared")[1][
+        "rbac_policies"]) == 2
+    assert api.get(f"{RBAC}?action=access_as_external")[1]["rbac_policies"] == []
+
+
+@pytest.mark.parametrize("body, kind", [
+    ({"target_tenant": "x" * 65}, "InvalidInput"),
+    ({"target_tenant": "carol", "project_id": "bob"}, "HTTPBadRequest"),  # the object's owner's
+    ({"target_tenant": "carol", "surprise": 1}, "HTTPBadRequest"),
+])
+def test_more_bad_input_is_400_and_changes_nothing(api, core, net, body, kind):
+    refused(core, api, "POST", RBAC, {"rbac_policy": {
+        "object_type": "network", "object_id": net["id"], "action": "access_as_shared",
+        **body}}, 400, kind)
+
+
+def test_an_entry_keeps_its_object_type_and_action(api, core, net):
+    entry = created(share(api, net["id"], "carol"), "rbac_policy")
+    for body in ({"action": "access_as_external"}, {"object_type": "qos_policy"},
+                 {"object_id": net["id"]}):
+        refused(core, api, "PUT", f"{RBAC}/{entry['id']}", {"rbac_policy": body}, 400,
+                "HTTPBadRequest")

@@ -115,3 +115,39 @@ def test_auth_type_none_against_noauth(tmp_path):
             assert [n["ID"] for n in cli("network", "list")] == [net["id"]]
         finally:
             cli.close()
+
+
+def test_network_rbac_with_the_openstack_command(cli, token_server, tmp_path):
+    """``openstack network rbac ...`` in admin_token mode. ``--target-project`` is resolved by
+    the client through Keystone's identity API, which this mode has not: here the admin opens
+    objects to every project (``--target-all-projects``); one project by name or id is driven
+    in Keystone mode (tests/keystone/test_openstack_cli_keystone.py)."""
+    carol = OpenStackCli(tmp_path, os_auth_type="admin_token", os_endpoint=token_server.url,
+                         os_token=token_server.manage("token", "create", "--project", "carol"))
+    try:
+        net = cli("network", "create", "team-net")
+        assert carol("network", "list") == []
+        entry = cli("network", "rbac", "create", "--type", "network", "--action",
+                    "access_as_shared", "--target-all-projects", "team-net")
+        assert (entry["object_id"], entry["action"], entry["target_project_id"]) == (
+            net["id"], "access_as_shared", "*")
+        assert cli("network", "show", "team-net")["shared"] is True   # the `*` entry
+        assert [n["ID"] for n in carol("network", "list")] == [net["id"]]
+        port = carol("port", "create", "carol-eth0", "--network", net["id"])
+        # carol's port depends on the entry: it cannot go, and carol cannot touch it
+        assert "409" in cli.fail("network", "rbac", "delete", entry["id"])
+        assert carol("network", "rbac", "list") == []
+        assert cli("network", "show", "team-net")["shared"] is True
+        carol.ok("port", "delete", port["id"])
+        assert [e["ID"] for e in cli("network", "rbac", "list")] == [entry["id"]]
+        assert cli("network", "rbac", "show", entry["id"])["target_project_id"] == "*"
+        cli.ok("network", "rbac", "delete", entry["id"])
+        assert cli("network", "show", "team-net")["shared"] is False
+        assert carol("network", "list") == []
+        # a QoS policy the same way
+        policy = cli("network", "qos", "policy", "create", "gold")
+        cli("network", "rbac", "create", "--type", "qos_policy", "--action",
+            "access_as_shared", "--target-all-projects", "gold")
+        assert [p["ID"] for p in carol("network", "qos", "policy", "list")] == [policy["id"]]
+    finally:
+        carol.close()

@@ -149,3 +149,27 @@ def test_rows_older_than_the_retention_are_trimmed_but_never_the_newest(pair, mo
     a.feed.trim()
     with a.db.read() as session:
         assert session.query(ChangeRecord).count() == 1
+
+
+def test_rbac_entries_take_effect_on_the_other_instance(pair):
+    """An entry is database state both instances read (visibility is a query), so the other
+    instance answers by it at once; what the change log carries is the mirrored ``shared``
+    flipping (a network update: no back-end acts on sharing)."""
+    a, b = pair
+    net = a.networks.create(ALICE, {"name": "team"})
+    b.feed.catch_up()
+    a.rbac_policies.create(ALICE, {"object_type": "network", "object_id": net["id"],
+                                   "action": "access_as_shared", "target_tenant": "carol"})
+    assert b.feed.catch_up() == 0            # nothing the back-end needs to hear of
+    assert b.networks.get(Context("carol"), net["id"])["id"] == net["id"]
+    star = a.rbac_policies.create(ADMIN, {"object_type": "network", "object_id": net["id"],
+                                          "action": "access_as_shared", "target_tenant": "*"})
+    assert b.feed.catch_up() == 1
+    change = b.plugin.changes[-1]
+    assert (change.hook, change.old["shared"], change.new["shared"]) == (
+        "network_updated", False, True)
+    assert change.after == change.before     # the typed model: nothing for switches to redo
+    a.rbac_policies.delete(ADMIN, star["id"])
+    b.feed.catch_up()
+    assert b.plugin.changes[-1].new["shared"] is False
+    assert b.networks.get(Context("carol"), net["id"])["shared"] is False
