@@ -403,10 +403,12 @@ def security_group_piece(port, ofport, groups):
     return Piece(tuple(rules)) if rules else None
 
 
-def member_piece(port, vni, referenced):
+def member_piece(port, vni, referenced, legs=()):
     """The port's addresses as members of its groups (conjunction clauses) in the ways rules
-    name them (``referenced``), on every switch of its network; None if none."""
-    member = secgroups.member_flows(port, vni, referenced) if secgroups.filtered(port) else ()
+    name them (``referenced``), on every switch of its network (and, through its routers'
+    ``legs``, as they arrive on their other networks); None if none."""
+    member = secgroups.member_flows(port, vni, referenced, legs) \
+        if secgroups.filtered(port) else ()
     return Piece(tuple(member)) if member else None
 
 

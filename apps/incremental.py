@@ -43,7 +43,7 @@ with a proactive controller that knows every MAC it is not worth it.
 """
 import dataclasses
 
-from apps import flows, l3, pieces
+from apps import flows, l3, pieces, secgroups
 from apps import pipeline as pl
 from apps.l3_state import External, Routing, networks_of
 from apps.ofmsg import Delta
@@ -207,6 +207,11 @@ class PieceState:
         """A routing family's piece (apps/pieces.py ``routed``); None: the mode routes not."""
         return None
 
+    def routed_legs(self, port):
+        """``port``'s addresses as they arrive through its network's routers
+        (apps/secgroups.py ``routed_legs``); none where the mode routes not."""
+        return ()
+
     def state(self, key):
         """The full desired SwitchState of a switch (for a resync against what it holds)."""
         switch = self.switches.get(key)
@@ -330,7 +335,10 @@ class PieceState:
             return None
         vni = self.networks[port.network_id].vni
         if family.held_on == pieces.EDGE:
-            return self._shared(key, (port, vni, self.inputs.get(port.id)), family.build)
+            inputs = self.inputs.get(port.id)
+            if family.through_routers and inputs is not None and inputs.referenced:
+                inputs = dataclasses.replace(inputs, legs=self.routed_legs(port))
+            return self._shared(key, (port, vni, inputs), family.build)
         where = self.bound.get(port.id)
         if where is None or not port.admin_up or where[0] != c:
             return None
@@ -679,6 +687,14 @@ class DesiredState(PieceState):
     def routed_piece(self, c, key):
         name, ident = key
         return getattr(self, "_routed_" + name)(c, ident)
+
+    def routed_legs(self, port):
+        routers = [self.routing.routers[r]
+                   for r in sorted(self.routing.net_routers.get(port.network_id, ()))]
+        nets = {i.network_id for r in routers for i in r.interfaces}
+        vnis = {n: self.networks[n].vni for n in nets
+                if n in self.networks and self.networks[n].admin_up}
+        return secgroups.routed_legs(port, routers, vnis) if routers else ()
 
     def _routed_neighbor(self, c, port_id):
         port = self.ports.get(port_id)

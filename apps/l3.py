@@ -34,6 +34,7 @@ from apps.flows import ETH_ARP, ETH_IPV4, Piece, apply, flow, goto
 
 ICMP, ECHO_REQUEST, ECHO_REPLY = 1, 8, 0
 PRIO_ECHO, PRIO_ROUTE, PRIO_TTL, PRIO_OWN = 300, 100, 400, 390
+PRIO_SPOOF = 350
 #: a gateway hypervisor's routes through the gateway outrank the hand-over to it, and a
 #: floating IP's outranks both: same prefix, so the order is kept by these offsets
 GATEWAY_BONUS, FIP_BONUS = 1, 2
@@ -86,6 +87,20 @@ def echo_replies(itf, vni, addresses):
                        ("move", "ipv4_src", "ipv4_dst", 32), ("set", "ipv4_src", ip),
                        ("set", "icmpv4_type", ECHO_REPLY), ("output", "in_port")))
             for ip in addresses]
+
+
+def spoof_guard(router, mac, vni, network_id=None):
+    """What reaches the router's MAC ``mac`` on network ``vni`` (``network_id``: None for
+    the external network) from a source inside one of its subnets on *another* network:
+    dropped (strict reverse-path filtering of its own subnets). So a routed packet whose
+    source is in the router's subnet on network M really came from M, where port security
+    checked it, and security groups may count it as a member's (apps/secgroups.py
+    ``member_flows``), whatever the outside or another network claims."""
+    return [flow("router_in", PRIO_SPOOF,
+                 {"metadata": _vni_match(vni), "eth_dst": mac, "eth_type": ETH_IPV4,
+                  "ipv4_src": _dst(cidr)})
+            for cidr in sorted({i.cidr for i in router.interfaces
+                                if i.network_id != network_id and ":" not in i.cidr})]
 
 
 def hand_over(itf, vni):
@@ -190,7 +205,8 @@ def router_piece(router, vnis, gateway_tag=None, ext_gateway_ip=None):
         if vni is None:
             continue
         out += [admit(router, itf, vni), hand_over(itf, vni),
-                *echo_replies(itf, vni, addresses)]
+                *echo_replies(itf, vni, addresses),
+                *spoof_guard(router, itf.mac, vni, itf.network_id)]
     out += connected_routes(router, vnis) + extra_routes(router, vnis)
     if router.gateway is not None and gateway_tag is not None:
         out += hand_overs_to_gateway(router, vnis, gateway_tag, ext_gateway_ip)
@@ -241,6 +257,7 @@ def gateway_piece(router, ext_vni, ext_gateway_ip):
         return None
     gw, zone = router.gateway, zone_of(router)
     out = [_answer_arp(gw.mac, gw.ip, ext_vni), _learn_replies(gw.ip, ext_vni),
+           *spoof_guard(router, gw.mac, ext_vni),
            flow("router_in", PRIO_ROUTE,
                 {"metadata": _vni_match(ext_vni), "eth_dst": gw.mac, "eth_type": ETH_IPV4,
                  "ipv4_dst": gw.ip},
@@ -273,6 +290,7 @@ def fip_piece(router, fip, ext_vni, ext_gateway_ip):
         return None
     mac, zone = fip_mac(fip.floating_ip), zone_of(router)
     out = [_answer_arp(mac, fip.floating_ip, ext_vni), _learn_replies(fip.floating_ip, ext_vni),
+           *spoof_guard(router, mac, ext_vni),
            flow("router_in", PRIO_ROUTE,
                 {"metadata": _vni_match(ext_vni), "eth_dst": mac, "eth_type": ETH_IPV4,
                  "ipv4_dst": fip.floating_ip},

@@ -197,6 +197,9 @@ class PortInputs:
     groups: tuple = ()
     #: the ways rules look for it as a member of its groups (apps/model.py references_to)
     referenced: frozenset = frozenset()
+    #: its addresses as they arrive through routers (apps/secgroups.py RoutedLeg); filled in
+    #: by the overlay's desired state, which knows the routers (apps/incremental.py)
+    legs: tuple = ()
 
 
 @dataclasses.dataclass

@@ -42,6 +42,9 @@ class Family:
     #: a routing family: the mode's ``routed_piece(switch, key)`` builds it (fabric mode
     #: holds none: it refuses routers, apps/fabric.py)
     routed: bool = False
+    #: an edge family that also reads the routers of the port's network (its inputs then
+    #: carry the port's ``legs``, apps/secgroups.py ``routed_legs``)
+    through_routers: bool = False
 
 
 def _arp(port, vni, inputs):
@@ -57,7 +60,7 @@ def _security_groups(port, vni, ofport, inputs):
 
 
 def _member(port, vni, inputs):
-    return flows.member_piece(port, vni, inputs.referenced)
+    return flows.member_piece(port, vni, inputs.referenced, inputs.legs)
 
 
 FAMILIES = (
@@ -68,7 +71,8 @@ FAMILIES = (
     Family("local", PORT, HOST, _local),      # classify, port security, delivery, meters
     Family("remote", PORT, REMOTE),           # the way to the port from other switches
     Family("sg", PORT, HOST, _security_groups),   # its security groups' rules (conntrack)
-    Family("sg_member", PORT, EDGE, _member),     # its addresses in remote-group conjunctions
+    Family("sg_member", PORT, EDGE, _member,      # its addresses in remote-group conjunctions
+           through_routers=True),
     Family("neighbor", PORT, EDGE, routed=True),   # a routed network's port as next hop
     Family("localnet", NETWORK, GATEWAY, routed=True),   # an external network's physical port
     Family("router", ROUTER, ROUTER_HOSTS, routed=True),  # admission, echo, routes, TTL

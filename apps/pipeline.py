@@ -78,7 +78,8 @@ PIPELINE = (
     Table(8, "sg_egress_rules", next=("sg_egress_commit", "arp_responder"),
           matches="ct_state, ct_mark; in_port, eth_type, ip_proto, L4 ports or ICMP type/code, "
                   "ipv4_dst / ipv6_dst (remote prefix), metadata + address (remote-group "
-                  "members, conjunction clause 2), conj_id",
+                  "members, conjunction clause 2; routed members: + eth_dst, the router's "
+                  "MAC), conj_id",
           overlay="+inv and connections marked cut: dropped. Answers (+est+rpl) and +rel: to "
                   "arp_responder. New and established packets a rule of the port allows (a "
                   "remote group: conjunction of the rule and the member address): to "
@@ -99,8 +100,11 @@ PIPELINE = (
                   "controller too, which learns the external neighbours from them",
           fabric="As in overlay mode, on the edge switches of the network"),
     Table(11, "router_in", next=("dnat", "ip_routing", "dhcp"), miss="dhcp",
-          matches="metadata (VNI), eth_dst (a router's MAC), eth_type, ipv4_dst, icmp type",
-          overlay="IPv4 to a router's MAC on one of its networks: an echo request to one of "
+          matches="metadata (VNI), eth_dst (a router's MAC), eth_type, ipv4_src, ipv4_dst, "
+                  "icmp type",
+          overlay="To a router's MAC (its gateway's or a floating IP's too) from a source "
+                  "inside one of its subnets on another network: dropped (spoof guard). "
+                  "IPv4 to a router's MAC on one of its networks: an echo request to one of "
                   "the router's addresses is answered (out of the asker's port); anything else "
                   "reg2 := the router's key, to ip_routing. From the external network, to the "
                   "router's gateway or a floating IP (where it lives): to dnat; through a "
@@ -160,7 +164,8 @@ PIPELINE = (
     Table(22, "sg_ingress_rules", next=("sg_ingress_deliver",),
           matches="ct_state, ct_mark; reg1, eth_type, ip_proto, L4 ports or ICMP type/code, "
                   "ipv4_src / ipv6_src (remote prefix), metadata + address (remote-group "
-                  "members, conjunction clause 2), conj_id",
+                  "members, conjunction clause 2; routed members: + eth_src, the router's "
+                  "MAC), conj_id",
           overlay="As sg_egress_rules, for what the port receives: what passes goes to "
                   "sg_ingress_deliver",
           fabric="As in overlay mode, on the edge switch of the port"),

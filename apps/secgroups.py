@@ -294,12 +294,19 @@ def _rule_flows(d, key, rules):
 
 
 # -- what a member of groups adds where its network is -------------------------------------------
-def member_flows(port, vni, referenced):
+def member_flows(port, vni, referenced, legs=()):
     """The second clause of every remote-group conjunction naming a group of ``port``: one
     flow per address and direction in which a rule names one of its groups (``referenced``:
     {(group id, direction, ethertype)} of the rules that name them), on every switch of its
     network. Fixed addresses only (as OVN's port-group address sets), not allowed address
-    pairs, which two ports may share."""
+    pairs, which two ports may share.
+
+    ``legs`` ((address, router MAC, VNI), ...): the port's addresses as seen on the other
+    networks of the routers of its network (``RoutedLeg``). There a packet from it carries
+    the router's MAC as its source (to it: as its destination) and that network's VNI, so the
+    address counts only with the router's MAC: routers drop what claims a source in one of
+    their subnets but arrives from another of their networks (apps/l3.py ``spoof_guard``),
+    so such a packet really came from the member's network, where port security checked it."""
     out = []
     for d in DIRECTIONS:
         for ip in port.ipv4 + port.ipv6:
@@ -309,11 +316,42 @@ def member_flows(port, vni, referenced):
                          if (g, d.name, family) in referenced)
             if not ids:
                 continue
-            out.append(flows.flow(d.rules, PRIO_CONJ,
-                            {"metadata": (vni, pl.VNI_MASK), "eth_type": eth_type,
-                             _address_field(eth_type, d.peer): ip},
-                            flows.apply(*(("conjunction", i, 2, 2) for i in ids))))
+            clause = flows.apply(*(("conjunction", i, 2, 2) for i in ids))
+            where = [(vni, {})] + [(leg.vni, {f"eth_{d.peer}": leg.router_mac})
+                                   for leg in legs if leg.address == ip]
+            for net, via in where:
+                out.append(flows.flow(d.rules, PRIO_CONJ,
+                                      {"metadata": (net, pl.VNI_MASK), **via,
+                                       "eth_type": eth_type,
+                                       _address_field(eth_type, d.peer): ip}, clause))
     return out
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class RoutedLeg:
+    """A member address as it arrives on another network of a router of its network."""
+
+    address: str          # the member's address, inside the router's subnet on its network
+    router_mac: str       # the router's MAC on the other network
+    vni: int              # the other network's VNI
+
+
+def routed_legs(port, routers, vnis):
+    """The RoutedLegs of ``port``'s IPv4 addresses through ``routers`` (admin-up routers with
+    an interface on its network; ``vnis``: network id -> VNI of the networks carried): an
+    address counts where its router's subnet on the port's network holds it. IPv4 only:
+    the routers' spoof guard (apps/l3.py) covers IPv4."""
+    out = set()
+    for router in routers:
+        if not router.admin_up:
+            continue
+        own = [netaddr.IPNetwork(i.cidr) for i in router.interfaces
+               if i.network_id == port.network_id and ":" not in i.cidr]
+        inside = [ip for ip in port.ipv4 if any(netaddr.IPAddress(ip) in c for c in own)]
+        for itf in router.interfaces:
+            if itf.network_id != port.network_id and itf.network_id in vnis:
+                out |= {RoutedLeg(ip, itf.mac, vnis[itf.network_id]) for ip in inside}
+    return tuple(sorted(out))
 
 
 def filtered(port):
