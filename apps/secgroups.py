@@ -293,6 +293,50 @@ def _rule_flows(d, key, rules):
     return out
 
 
+def rules_behind(flow, groups):
+    """The (group, rule) pairs of ``groups`` whose rules made ``flow`` of a rules table (a
+    rule's own flow, or the ``conj_id`` flow of the remote group it names): what admitted a
+    packet that matched it. Empty for any other flow."""
+    d = next((d for d in DIRECTIONS if d.rules == flow.table), None)
+    if d is None:
+        return []
+    match = dict(flow.match)
+    out = []
+    for g in groups:
+        for r in g.rules:
+            if r.direction != d.name:
+                continue
+            if "conj_id" in match:
+                if r.remote_group_id is not None and \
+                        conj_id(r.remote_group_id, d.name, ETH_TYPES[r.ethertype]) == \
+                        match["conj_id"]:
+                    out.append((g, r))
+            elif r.remote_group_id is None and any(
+                    dict(f.match) == match
+                    for f in _rule_flows(d, {d.port_key: match.get(d.port_key)}, [r])):
+                out.append((g, r))
+    return out
+
+
+def describe_rule(rule, group_name=str):
+    """A rule in a few words: "ingress IPv4 tcp ports 80-80 from 0.0.0.0/0" (``group_name``
+    names a remote group by its id)."""
+    names = {TCP: "tcp", UDP: "udp", ICMP: "icmp", SCTP: "sctp", ICMPV6: "icmpv6"}
+    words = [rule.direction, rule.ethertype,
+             names.get(rule.protocol, str(rule.protocol)) if rule.protocol is not None
+             else "any protocol"]
+    if rule.port_min is not None or rule.port_max is not None:
+        kind = "type/code" if rule.protocol in (ICMP, ICMPV6) else "ports"
+        words.append(f"{kind} {rule.port_min if rule.port_min is not None else 'any'}-"
+                     f"{rule.port_max if rule.port_max is not None else 'any'}")
+    side = "from" if rule.direction == "ingress" else "to"
+    if rule.remote_group_id is not None:
+        words.append(f"{side} members of {group_name(rule.remote_group_id)}")
+    else:
+        words.append(f"{side} {rule.remote_prefix or 'anywhere'}")
+    return " ".join(words)
+
+
 # -- what a member of groups adds where its network is -------------------------------------------
 def member_flows(port, vni, referenced, legs=()):
     """The second clause of every remote-group conjunction naming a group of ``port``: one

@@ -23,7 +23,7 @@ import dataclasses
 
 import netaddr
 
-from apps import ofmsg
+from apps import ofmsg, secgroups
 from apps import pipeline as pl
 from apps.ofmodel import ModelDatapath, SwitchModel
 from controller import errors
@@ -142,10 +142,40 @@ MISS_REASONS = {
     "l2_lookup": _l2_miss,
     "tunnel_out": lambda t, s, f: f"{s} has no tunnel to the destination's switch",
     "ip_routing": lambda t, s, f: f"the router has no route to {f.get('ipv4_dst')}",
-    "sg_egress_rules": lambda t, s, f: "no security group rule of the source port lets it out",
-    "sg_ingress_rules": lambda t, s, f: "no security group rule of the destination port lets "
-                                        "it in",
 }
+
+
+def _sg_note(tracer, switch, flow, key):
+    """The security-group rules that made a rules-table flow of the port: what admitted it."""
+    port = tracer.model.ports.get(key[-1])
+    found = secgroups.rules_behind(flow, tracer.model.groups_of(port)) if port else []
+    if not found:
+        return None
+    return "admitted by " + "; ".join(
+        f"rule {r.id} ({secgroups.describe_rule(r, lambda i: tracer.name('security_group', i))})"
+        f" of {tracer.name('security_group', g.id)}"
+        for g, r in found)
+
+
+def _sg_refusal(tracer, switch, res, stage):
+    """Why a packet found no rule: the groups of the port whose rules it met (the sender on
+    the way out, the port l2_lookup chose on the way in)."""
+    way = "out" if stage == "sg_egress_rules" else "in"
+    port = None
+    if way == "out":
+        port = tracer.port_at(switch, res.in_fields.get("in_port"))
+    else:
+        _, origin = tracer.switch(switch)
+        for table_id, entry in reversed(res.path):
+            if entry is not None and STAGES.get(table_id) == "l2_lookup":
+                keys = origin.get(entry.cookie, (None, []))[1]
+                port = next((tracer.model.ports.get(k[-1]) for k in keys if k[0] == "local"),
+                            None)
+                break
+    if port is None:
+        return f"no security group rule lets it {way}"
+    groups = ", ".join(tracer.name("security_group", g) for g in port.security_groups)
+    return f"no rule of the groups of {tracer.name('port', port.id)} ({groups}) lets it {way}"
 
 def _chassis_note(tracer, switch, flow, key):
     """Which of the switch's own flows: a stage's miss, or a tunnel's."""
@@ -166,6 +196,7 @@ def _chassis_note(tracer, switch, flow, key):
 #: family not listed gets none (its reason from the key is enough).
 NOTES = {
     "chassis": _chassis_note,
+    "sg": _sg_note,
     "local": lambda t, switch, flow, key: (
         "allows source " + " ".join(str(v) for k, v in flow.match
                                     if k in ("eth_src", "ipv4_src", "ipv6_src", "arp_spa"))
@@ -408,7 +439,9 @@ class Tracer:
         table_id, entry = res.path[-1] if res.path else (None, None)
         stage = STAGES.get(table_id)
         last = dict(res.in_fields)
-        if entry is None:
+        if entry is None and stage in ("sg_egress_rules", "sg_ingress_rules"):
+            reason = _sg_refusal(self, switch, res, stage)
+        elif entry is None:
             why = MISS_REASONS.get(stage)
             reason = why(self, switch, {**last, **_metadata(res)}) if why else \
                 f"no flow of {stage} matches it"

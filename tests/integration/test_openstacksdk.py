@@ -299,3 +299,77 @@ def test_routers_and_floating_ips(token_server):
     finally:
         admin.close()
         conn.close()
+
+
+def test_security_groups_and_rules(conn):
+    """The sdk's own calls for security groups: the project's default group (made on first
+    use), a group with rules of several shapes (protocol by name and number, port ranges, ICMP
+    type/code, a prefix, a remote group, IPv6, egress), attached to a port, listed, shown,
+    filtered; refusals as the sdk's exceptions; deleted with nothing left."""
+    [default] = [g for g in conn.network.security_groups() if g.name == "default"]
+    shapes = {(r["direction"], r["ethertype"], r["remote_group_id"])
+              for r in default.security_group_rules}
+    assert shapes == {("ingress", "IPv4", default.id), ("ingress", "IPv6", default.id),
+                      ("egress", "IPv4", None), ("egress", "IPv6", None)}
+
+    web = conn.network.create_security_group(name="sdk-web", description="web tier")
+    assert (web.name, web.description, web.project_id) == ("sdk-web", "web tier", "demo")
+    assert web.stateful is True
+    made = [
+        conn.network.create_security_group_rule(
+            security_group_id=web.id, direction="ingress", ethertype="IPv4", protocol="tcp",
+            port_range_min=80, port_range_max=80, remote_ip_prefix="0.0.0.0/0"),
+        conn.network.create_security_group_rule(
+            security_group_id=web.id, direction="ingress", ethertype="IPv4", protocol="17",
+            port_range_min=5000, port_range_max=5010, remote_ip_prefix="10.0.0.0/8"),
+        conn.network.create_security_group_rule(
+            security_group_id=web.id, direction="ingress", ethertype="IPv4", protocol="icmp",
+            port_range_min=8, port_range_max=0, remote_group_id=default.id),
+        conn.network.create_security_group_rule(
+            security_group_id=web.id, direction="ingress", ethertype="IPv6",
+            protocol="ipv6-icmp", remote_ip_prefix="2001:db8::/32"),
+    ]
+    assert (made[0].protocol, made[0].port_range_min, made[0].port_range_max) == ("tcp", 80, 80)
+    assert made[1].protocol == "17" and made[1].remote_ip_prefix == "10.0.0.0/8"
+    assert made[2].remote_group_id == default.id and made[2].remote_ip_prefix is None
+    assert made[3].ether_type == "IPv6"
+    with pytest.raises(exceptions.ConflictException):       # the same rule twice
+        conn.network.create_security_group_rule(
+            security_group_id=web.id, direction="ingress", ethertype="IPv4", protocol="tcp",
+            port_range_min=80, port_range_max=80, remote_ip_prefix="0.0.0.0/0")
+    with pytest.raises(exceptions.BadRequestException):     # a prefix of the other family
+        conn.network.create_security_group_rule(
+            security_group_id=web.id, direction="ingress", ethertype="IPv4",
+            remote_ip_prefix="2001:db8::/32")
+    with pytest.raises(exceptions.BadRequestException):     # ports without a protocol
+        conn.network.create_security_group_rule(
+            security_group_id=web.id, direction="ingress", ethertype="IPv4",
+            port_range_min=22, port_range_max=22)
+
+    got = conn.network.get_security_group(web.id)
+    ids = {r.id for r in made}
+    assert ids <= {r["id"] for r in got.security_group_rules}
+    assert {r.id for r in conn.network.security_group_rules(security_group_id=web.id,
+                                                            direction="ingress")} == ids
+    assert conn.network.get_security_group_rule(made[0].id).port_range_max == 80
+    assert conn.network.find_security_group("sdk-web").id == web.id
+
+    net = conn.network.create_network(name="sdk-sg-net")
+    conn.network.create_subnet(network_id=net.id, cidr="10.7.0.0/24", ip_version=4)
+    port = conn.network.create_port(network_id=net.id, security_group_ids=[web.id])
+    assert port.security_group_ids == [web.id]
+    plain = conn.network.create_port(network_id=net.id)
+    assert plain.security_group_ids == [default.id]
+    with pytest.raises(exceptions.ConflictException):       # in use
+        conn.network.delete_security_group(web)
+    port = conn.network.update_port(port, security_group_ids=[web.id, default.id])
+    assert sorted(port.security_group_ids) == sorted([web.id, default.id])
+
+    conn.network.delete_security_group_rule(made[1])
+    assert made[1].id not in {r.id for r in conn.network.security_group_rules(
+        security_group_id=web.id)}
+    conn.network.update_port(port, security_group_ids=[default.id])
+    conn.network.delete_security_group(web)
+    assert conn.network.find_security_group("sdk-web") is None
+    with pytest.raises(exceptions.NotFoundException):
+        conn.network.get_security_group_rule(made[0].id)

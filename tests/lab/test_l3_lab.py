@@ -3,7 +3,8 @@ two tenants with the same CIDRs sit behind their own routers on one external net
 hv1 and hv2 reach through a bridge mapping and where an "outside" host plays the internet.
 
 One set-up, the issue's checks in order: east-west across hypervisors (ping and TCP, and
-ICMP time exceeded from the router when the TTL runs out), SNAT
+ICMP time exceeded from the router when the TTL runs out) between members of the tenant's
+default security group on two subnets (a remote-group rule admits routed members), SNAT
 to the outside (it sees the router's gateway IP), the outside reaching a floating IP (and its
 replies coming back), the floating IP moved to another VM (timed), the tenants never reaching
 each other's private addresses, and a deleted router leaving no flow and no conntrack zone.
@@ -28,6 +29,7 @@ TENANTS = {"t1": (10, 99), "t2": (100, 199)}   # same CIDRs, disjoint pools
 VMS = {("t1", "a1"): ("a", "hv1"), ("t1", "b1"): ("b", "hv2"), ("t1", "a3"): ("a", "hv3"),
        ("t2", "a1"): ("a", "hv2"), ("t2", "b1"): ("b", "hv3")}
 ROUTER_TABLES = range(11, 18)
+FIP_VMS = {("t1", "b1"), ("t1", "a3")}     # reached from the outside through a floating IP
 
 
 def created(client, path, key, body):
@@ -58,17 +60,20 @@ def build(ctl, lab):
                 "allocation_pools": [{"start": f"{prefix}.{low}", "end": f"{prefix}.{high}"}]})
             c.request("PUT", f"{V2}/routers/{router['id']}/add_router_interface",
                       {"subnet_id": sub["id"]})
-        # as a Neutron user must: a group that admits what this lab sends to the VMs (routed
-        # peers, the outside through floating IPs); egress is open in every new group
-        group = created(c, "security-groups", "security_group", {"name": "lab-open"})
+        # every VM is in its project's default group, which admits its members also across
+        # the router (east-west); the floating IP's VMs also admit the outside, as a Neutron
+        # user sets up for floating IPs (egress is open in every group)
+        default = c.request("GET", f"{V2}/security-groups?name=default")["security_groups"]
+        group = created(c, "security-groups", "security_group", {"name": "from-outside"})
         created(c, "security-group-rules", "security_group_rule", {
             "security_group_id": group["id"], "direction": "ingress", "ethertype": "IPv4",
-            "remote_ip_prefix": "0.0.0.0/0"})
+            "remote_ip_prefix": "203.0.113.0/24"})
         for (t, vm), (net, hv) in VMS.items():
             if t != tenant:
                 continue
+            groups = [default[0]["id"]] + ([group["id"]] if (t, vm) in FIP_VMS else [])
             port = ports[(t, vm)] = created(c, "ports", "port", {
-                "network_id": nets[net]["id"], "security_groups": [group["id"]]})
+                "network_id": nets[net]["id"], "security_groups": groups})
             ip = port["fixed_ips"][0]["ip_address"]
             host = lab.add_vm(f"{t}{vm}", hv, f"{ip}/24", mac=port["mac_address"],
                               iface_id=port["id"])

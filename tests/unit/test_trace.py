@@ -175,3 +175,46 @@ def test_a_routed_packet_is_traced_through_the_router_to_the_other_network():
     (verdict,) = body["trace"]["verdicts"]
     assert verdict["result"] == "dropped" and verdict["stage"] == "ip_routing"
     assert verdict["reason"] == "the router has no route to 10.0.9.9"
+
+
+def test_the_trace_names_the_security_group_rule_that_admits_or_none_that_does(seed):
+    api = seed.api["tenant-b"]
+    fw, web = seed.port("tenant-b", "fw", "web-net"), seed.port("tenant-b", "web", "web-net")
+    # the default group (in from its members) admits fw, and the trace says which rule
+    status, body = seed.trace("tenant-b", fw, ip(web), protocol="tcp", dport=81)
+    assert status == 200, body
+    (step,) = [s for s in body["trace"]["phases"][-1]["steps"]
+               if s["stage"] == "sg_ingress_rules"]
+    default = api.get("/v2.0/security-groups?name=default")[1]["security_groups"][0]
+    [member_rule] = [r for r in default["security_group_rules"] if r["direction"] == "ingress"
+                     and r["ethertype"] == "IPv4"]
+    assert f"rule {member_rule['id']} (ingress IPv4 any protocol from members of " \
+           f"security_group default) of security_group default" in step["reason"], step
+    # web in a group that admits TCP 80 only: 80 named, 81 refused with the group named
+    status, body = api.post("/v2.0/security-groups", {"security_group": {"name": "web-only"}})
+    group = body["security_group"]
+    status, body = api.post("/v2.0/security-group-rules", {"security_group_rule": {
+        "security_group_id": group["id"], "direction": "ingress", "ethertype": "IPv4",
+        "protocol": "tcp", "port_range_min": 80, "port_range_max": 80,
+        "remote_ip_prefix": "0.0.0.0/0"}})
+    assert status == 201, body
+    rule = body["security_group_rule"]
+    status, body = api.put(f"/v2.0/ports/{web['id']}",
+                           {"port": {"security_groups": [group["id"]]}})
+    assert status == 200, body
+    seed.cloud.settle()
+    try:
+        status, body = seed.trace("tenant-b", fw, ip(web), protocol="tcp", dport=80)
+        assert [v["result"] for v in body["trace"]["verdicts"]] == ["delivered"], body
+        (step,) = [s for s in body["trace"]["phases"][-1]["steps"]
+                   if s["stage"] == "sg_ingress_rules"]
+        assert f"rule {rule['id']} (ingress IPv4 tcp ports 80-80 from 0.0.0.0/0) of " \
+               f"security_group web-only" in step["reason"], step
+        status, body = seed.trace("tenant-b", fw, ip(web), protocol="tcp", dport=81)
+        (verdict,) = body["trace"]["verdicts"]
+        assert verdict["result"] == "dropped" and verdict["stage"] == "sg_ingress_rules"
+        assert verdict["reason"] == \
+            "no rule of the groups of port web-eth0 (security_group web-only) lets it in"
+    finally:
+        api.put(f"/v2.0/ports/{web['id']}", {"port": {"security_groups": [default["id"]]}})
+        seed.cloud.settle()
