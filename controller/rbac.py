@@ -107,11 +107,13 @@ class Entries:
         self.mirror()
         return row
 
-    def remove(self, rows):
-        """Delete ``rows`` unless a project that depends on what they open would lose it."""
+    def remove(self, rows, moved_to=None):
+        """Delete ``rows`` unless a project that depends on what they open would lose it
+        (``moved_to``: the target an entry is being moved to keeps it)."""
         gone = {r.id for r in rows}
         for action in {r.action for r in rows}:
             kept = {r.target_project for r in self.rows(action) if r.id not in gone}
+            kept |= {moved_to} - {None}
             if EVERYONE in kept:
                 continue
             lost = dependants(self.session, self.object_type, self.obj, action) - kept
@@ -228,7 +230,7 @@ class RbacPolicyManager(ResourceManager):
             before = manager.to_dict(obj)
             entries = Entries(session, row.object_type, obj)
             action = row.action
-            entries.remove([row])
+            entries.remove([row], moved_to=target)
             new = entries.add(action, target, row.id)
             return self.to_dict(new), self._changes(ctx, new.object_type, before, obj)
 

@@ -348,3 +348,16 @@ def test_an_entry_keeps_its_object_type_and_action(api, core, net):
                  {"object_id": net["id"]}):
         refused(core, api, "PUT", f"{RBAC}/{entry['id']}", {"rbac_policy": body}, 400,
                 "HTTPBadRequest")
+
+
+def test_narrowing_an_entry_to_the_project_that_uses_it(api, core, ops, bob, net):
+    """Moving `*` to bob keeps bob's port's access (and only his): allowed; moving it on to
+    carol would strand bob's port: 409."""
+    star = created(share(ops, net["id"], "*"), "rbac_policy")
+    port_on(bob, net)
+    status, body = ops.put(f"{RBAC}/{star['id']}", {"rbac_policy": {"target_tenant": "bob"}})
+    assert status == 200 and body["rbac_policy"]["target_tenant"] == "bob", body
+    assert api.get(f"{V2}/networks/{net['id']}")[1]["network"]["shared"] is False
+    assert sees(bob, net) and not sees(api.as_project("carol"), net)
+    refused(core, ops, "PUT", f"{RBAC}/{star['id']}", {"rbac_policy": {
+        "target_tenant": "carol"}}, 409, "RbacPolicyInUse")
