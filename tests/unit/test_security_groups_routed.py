@@ -162,3 +162,26 @@ def test_a_member_leaving_its_group_is_refused_through_the_router(world):
         world.put("port", old, before=world.plugin.model.ports["p-a"])
         world.cloud.settle()
     assert world.connects("a", "R1", "b")
+
+
+def member_flows_via(world, router_mac):
+    """Member address flows (conjunction clause 2) that match a router's MAC, on any switch."""
+    mac = int(router_mac.replace(":", ""), 16)
+    return [e for hv in ("hv1", "hv2", "hv3") for e in world.switch(hv).iter_flows()
+            if ("eth_src", mac, None) in e.match
+            and any(k == "ipv4_src" for k, _, _ in e.match)]
+
+
+def test_the_routed_member_flows_follow_the_routers_interfaces(world):
+    r1_on_b = LEGS[("R1", "B")][0]
+    assert member_flows_via(world, r1_on_b)
+    old = world.plugin.model.routers["R1"]
+    world.put("router", router("R1", 1, "t1", "A", "D"), before=old)
+    world.cloud.settle()
+    try:
+        assert member_flows_via(world, r1_on_b) == []
+    finally:
+        world.put("router", old, before=world.plugin.model.routers["R1"])
+        world.cloud.settle()
+    assert member_flows_via(world, r1_on_b)
+    assert world.connects("a", "R1", "b")
