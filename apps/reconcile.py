@@ -251,6 +251,8 @@ class Reconciler(app_manager.OSKenApp):
                                         (ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_IS_SLAVE)):
             return False
         self.refusals += 1
+        metrics.SWITCH_REFUSALS.labels(
+            "stale_role" if msg.type == ofp.OFPET_ROLE_REQUEST_FAILED else "is_slave").inc()
         LOG.warning("switch %016x refused %s from this instance: another is master",
                     msg.datapath.id, "our role" if msg.type == ofp.OFPET_ROLE_REQUEST_FAILED
                     else "a write")

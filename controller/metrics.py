@@ -29,10 +29,14 @@ PASS_FAILURES = Counter("qnet_reconcile_pass_failures", "Passes that failed (the
                         "resyncs every switch).", registry=None)
 PACKET_INS = Counter("qnet_packet_ins", "Packet-ins received from switches.", registry=None)
 DHCP_REPLIES = Counter("qnet_dhcp_replies", "DHCP answers sent to ports.", registry=None)
+SWITCH_REFUSALS = Counter("qnet_switch_refusals", "Messages switches refused because another "
+                          "instance is master (cluster fencing): a role request with a stale "
+                          "generation, or a write from a slave connection.", ("reason",),
+                          registry=None)
 
 #: Everything above, for a registry to take in.
 ALL = (API_REQUESTS, API_LATENCY, OPENFLOW_SENT, RESYNCS, PASS_DURATION, PASS_FAILURES,
-       PACKET_INS, DHCP_REPLIES)
+       PACKET_INS, DHCP_REPLIES, SWITCH_REFUSALS)
 
 
 def count_sent(delta):

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 from os_ken.ofproto import ofproto_v1_3 as ofp
 
+from controller import metrics
 from controller.cluster import Mastership
 from controller.context import Context
 from tests.unit.test_reconcile import World
@@ -54,12 +55,17 @@ def test_a_switch_refusing_our_role_or_a_write_makes_the_master_stand_by():
     world = World()
     ctl = world.cloud.controller
     world.cloud.settle()
+    counted = metrics.SWITCH_REFUSALS.labels
+    before = {r: counted(r)._value.get() for r in ("stale_role", "is_slave")}
     for type_, code in ((ofp.OFPET_ROLE_REQUEST_FAILED, ofp.OFPRRFC_STALE),
                         (ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_IS_SLAVE)):
         ctl.mastership = Lease(master=True)
         ctl._switch_error(refusal(type_, code))
         assert not ctl.is_master() and ctl.mastership.refused_with == [0]
     assert ctl.refusals == 2
+    # exported in /metrics (qnet_switch_refusals_total{reason=...}), one of each
+    assert {r: counted(r)._value.get() - before[r] for r in before} == \
+        {"stale_role": 1, "is_slave": 1}
     assert all(s.synced for s in ctl.switches.values())      # not a reason to resync
 
 
