@@ -139,6 +139,11 @@ class Mastership:
                 self.valid_until = sent + LEASE_TTL
         self._tell()
 
+    def lapse(self):
+        """No renewal is tried (the database is unreachable): tell ``on_change`` if the lease
+        ran out by our clock, so the switches hear us stand by instead of just going silent."""
+        self._tell()
+
     def _tell(self):
         """Log and tell ``on_change`` when ``is_master()`` or the generation differ from what
         was told last (``is_master()`` also turns false by itself, when the lease runs out
@@ -264,6 +269,8 @@ class ClusterMember:
         while self.running and self.mastership is not None:
             if self.listener is not None:      # others must be able to tell we are alive
                 self.mastership.tick()
+            else:                              # cut off from the database: only our clock
+                self.mastership.lapse()        # can end the mastership, so let it
             sleep(TICK)
 
 

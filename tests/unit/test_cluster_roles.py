@@ -97,3 +97,16 @@ def test_the_lease_goes_to_one_instance_and_to_another_when_it_expires(tmp_path,
     a.tick()
     assert (a.is_master(), b.is_master(), b.generation, a.generation) == (False, True, 2, 2)
     db.dispose()
+
+
+def test_a_master_cut_off_from_the_database_says_so_when_its_lease_runs_out():
+    """No tick is tried without a listener; ``lapse`` still ends the mastership by the clock
+    and tells the switch-programming core, which announces SLAVE."""
+    told = []
+    lease = Mastership(db=None, instance_id="me", on_change=lambda: told.append(1))
+    lease.master, lease.generation, lease.valid_until = True, 3, float("inf")
+    lease.lapse()
+    assert lease.is_master() and len(told) == 1              # master: told once
+    lease.valid_until = 0.0                                  # the lease ran out unrenewed
+    lease.lapse()
+    assert not lease.is_master() and len(told) == 2          # told it stands by
