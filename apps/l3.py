@@ -35,6 +35,7 @@ from apps.flows import ETH_ARP, ETH_IPV4, Piece, apply, flow, goto
 ICMP, ECHO_REQUEST, ECHO_REPLY = 1, 8, 0
 PRIO_ECHO, PRIO_ROUTE, PRIO_TTL, PRIO_OWN = 300, 100, 400, 390
 PRIO_SPOOF = 350
+PRIO_NO_ROUTE = PRIO_ROUTE - 1     # below every route, the default route included
 #: a gateway hypervisor's routes through the gateway outrank the hand-over to it, and a
 #: floating IP's outranks both: same prefix, so the order is kept by these offsets
 GATEWAY_BONUS, FIP_BONUS = 1, 2
@@ -114,10 +115,12 @@ def hand_over(itf, vni):
 def ttl_expiry(router):
     """Nothing leaves the router with TTL 0: TTL 1 goes to the controller (through the
     switch's packet-in meter), which answers ICMP time exceeded (apps/icmp_errors.py), so
-    traceroute works; TTL 0 is dropped."""
+    traceroute works; TTL 0 is dropped. A packet no route matches goes up the same way and
+    is answered ICMP destination unreachable (net unreachable), as OVN and Linux do."""
     match = {pl.ROUTER_REG: router.zone, "eth_type": ETH_IPV4}
     return [flow("ip_routing", PRIO_TTL, {**match, "nw_ttl": 0}),
-            flow("ip_routing", PRIO_TTL, {**match, "nw_ttl": 1}, *fl.to_controller())]
+            flow("ip_routing", PRIO_TTL, {**match, "nw_ttl": 1}, *fl.to_controller()),
+            flow("ip_routing", PRIO_NO_ROUTE, match, *fl.to_controller())]
 
 
 def route(router, dst, out_mac, out_vni, next_hop=None, table="arp_resolve", bonus=0,

@@ -191,7 +191,7 @@ class QnetController(Reconciler):
 
     def packet_in(self, msg):
         """Routing's packet-ins: a packet whose TTL runs out on a router is answered with
-        ICMP time exceeded (apps/icmp_errors.py); ARP from an external network's physical
+        ICMP time exceeded, one with no route with net unreachable (apps/icmp_errors.py); ARP from an external network's physical
         port teaches its sender's MAC, and a packet whose next hop there is unknown makes the
         controller ask for it out of that port (apps/neighbors.py)."""
         if msg.table_id == pl.TABLES["ip_routing"].number:
@@ -223,11 +223,11 @@ class QnetController(Reconciler):
         return True
 
     def _time_exceeded(self, msg):
-        """Answer a packet ``ip_routing`` sent up for its TTL, from the router's address on
+        """Answer a packet ``ip_routing`` sent up for its TTL or for want of a route, from the router's address on
         the network it came from, out of the port it came in on."""
         leg = self.desired.router_leg(msg.match.get(pl.ROUTER_REG),
                                       msg.match.get("metadata", 0) & pl.VNI_MASK)
-        reply = icmp_errors.time_exceeded(msg.data, *leg) if leg else None
+        reply = icmp_errors.answer(msg.data, *leg) if leg else None
         if reply is not None:
             dp = msg.datapath
             parser, ofp = dp.ofproto_parser, dp.ofproto

@@ -145,6 +145,16 @@ MISS_REASONS = {
 }
 
 
+def _controller_reason(stage, fields):
+    """Why a stage sends a packet up: DHCP, or the ICMP error a router answers."""
+    if stage != "ip_routing":
+        return "sent to the controller (it answers DHCP)"
+    if fields.get("nw_ttl", 64) <= 1:
+        return "its TTL runs out on the router: the controller answers ICMP time exceeded"
+    return (f"the router has no route to {fields.get('ipv4_dst')}: the controller answers "
+            "ICMP net unreachable")
+
+
 def _sg_note(tracer, switch, flow, key):
     """The security-group rules that made a rules-table flow of the port: what admitted it."""
     port = tracer.model.ports.get(key[-1])
@@ -410,7 +420,7 @@ class Tracer:
         for pin in res.packet_ins:
             verdicts.append({"result": "controller", "hypervisor": switch,
                              "stage": STAGES.get(pin.table_id),
-                             "reason": "sent to the controller (it answers DHCP)"})
+                             "reason": _controller_reason(STAGES.get(pin.table_id), fields)})
         if res.dropped:
             verdicts.append(self._drop(switch, res, fields))
         return verdicts

@@ -165,8 +165,9 @@ def test_router_address_answers_arp(world):
 
 
 def test_tenants_with_the_same_addresses_never_reach_each_other(world):
-    # c has a's address; its router has no route to B, and R1's MAC is not on C
-    assert world.send("c", "10.0.2.10", dst_mac=RMAC["C"]).dropped
+    # c has a's address; its router has no route to B (only up, for net unreachable), and
+    # R1's MAC is not on C
+    assert world.send("c", "10.0.2.10", dst_mac=RMAC["C"]).output_ports() == []
     assert world.send("c", "10.0.2.10", dst_mac=RMAC["A"]).dropped
     # and hv3, which carries none of R1's networks, holds none of its flows nor its VNIs
     assert matching(world.switch("hv3"), reg2=1) == []
@@ -376,3 +377,22 @@ def test_without_snat_the_outside_routes_to_the_subnets_through_the_gateway(outs
     outside.cloud.settle()
     assert outside.from_outside("hv1", VM["a"][2], GW_MAC, src=FAR, tcp_src=80,
                                 tcp_dst=5001).dropped
+
+
+def test_a_destination_with_no_route_is_answered_net_unreachable(world):
+    out = world.send("a", "192.0.2.7")
+    assert out.output_ports() == [] and out.sent_to_controller()
+    net, mac, ip, hv = VM["a"]
+    frame = serialize(ethernet.ethernet(RMAC["A"], mac, IPV4),
+                      ipv4.ipv4(src=ip, dst="192.0.2.7", proto=ICMP, ttl=64),
+                      icmp.icmp(type_=8, data=icmp.echo(id_=7, seq=1, data=b"x" * 16)))
+    dp = world.cloud.hypervisors[hv].dp
+    match = parser.OFPMatch(in_port=world.ofport["a"], metadata=101, reg2=1)
+    world.cloud.controller._packet_in(SimpleNamespace(msg=parser.OFPPacketIn(
+        dp, table_id=pl.TABLES["ip_routing"].number, match=match, data=frame)))
+    [reply] = dp.switch.packet_outs[-1:]
+    assert [a.port for a in reply.actions] == [world.ofport["a"]]
+    got = packet.Packet(reply.data)
+    assert (got.get_protocol(ipv4.ipv4).src, got.get_protocol(ipv4.ipv4).dst,
+            got.get_protocol(icmp.icmp).type, got.get_protocol(icmp.icmp).code) == \
+        ("10.0.1.1", ip, 3, 0)
