@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 SYSTEM_PYTHON := /usr/bin/python3
 APT_PACKAGES := python3-venv python3-pip openvswitch-switch mininet iperf3 ethtool \
-                iputils-ping tcpdump socat postgresql busybox chromium chromium-driver
+                iputils-ping tcpdump socat postgresql haproxy busybox chromium chromium-driver
 STATE_DIR ?= var
 DB_URL ?= sqlite:///$(STATE_DIR)/qnet.sqlite
 AUTH ?= token
