@@ -116,7 +116,8 @@ PIPELINE = (
     Table(13, "ip_routing", next=("arp_resolve", "snat", "tunnel_out"),
           matches="reg2 (router), nw_ttl, metadata, ipv4_src, ipv4_dst (longest prefix first)",
           overlay="TTL 1: to the controller, which answers ICMP time exceeded; TTL 0: "
-                  "dropped. A subnet of the router or an extra route: TTL - 1, "
+                  "dropped; no route: to the controller, which answers net unreachable. "
+                  "A subnet of the router or an extra route: TTL - 1, "
                   "eth_src := the router's MAC there, reg3 := the next hop, metadata := that "
                   "network's VNI, to arp_resolve. Elsewhere (through the gateway): on the "
                   "hypervisor where the router's gateway or the source's floating IP lives, "
