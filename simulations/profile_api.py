@@ -9,13 +9,37 @@ import pstats
 import tempfile
 import time
 
-from tests.conftest import Client
+import json
+
+import webob
+
 from controller.core import Core, CoreConfig
 from controller.plugins.noop import NoopPlugin
 from rest.app import build_app
 d = tempfile.mkdtemp()
 core = Core.from_url(f"sqlite:///{d}/q.sqlite", NoopPlugin(), CoreConfig())
-api = Client(build_app(core, auth="noauth")).as_project("alice")
+app = build_app(core, auth="noauth")
+
+
+class _Api:
+    """Calls the WSGI app in-process as project 'alice'; returns (status, parsed body)."""
+
+    @staticmethod
+    def call(method, path, body):
+        req = webob.Request.blank(path, method=method, headers={"X-Project-Id": "alice"})
+        req.body = json.dumps(body).encode()
+        req.content_type = "application/json"
+        resp = req.get_response(app)
+        return resp.status_int, json.loads(resp.body)
+
+    def post(self, path, body):
+        return self.call("POST", path, body)
+
+    def put(self, path, body):
+        return self.call("PUT", path, body)
+
+
+api = _Api()
 s, n = api.post("/v2.0/networks", {"network": {"name": "n"}})
 nid = n["network"]["id"]
 api.post("/v2.0/subnets", {"subnet": {"network_id": nid, "cidr": "10.0.0.0/16", "ip_version": 4}})
