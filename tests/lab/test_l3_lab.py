@@ -7,7 +7,8 @@ ICMP time exceeded from the router when the TTL runs out) between members of the
 default security group on two subnets (a remote-group rule admits routed members), SNAT
 to the outside (it sees the router's gateway IP), the outside reaching a floating IP (and its
 replies coming back), the floating IP moved to another VM (timed), the tenants never reaching
-each other's private addresses, and a deleted router leaving no flow and no conntrack zone.
+each other's private addresses, and a router without its gateway answering ICMP net
+unreachable, then deleted, leaving no flow and no conntrack zone.
 """
 import os
 import re
@@ -183,17 +184,28 @@ def test_deleting_a_router_leaves_no_flow_and_no_conntrack_zone(l3lab):
     assert mine, "the router's connection is in a zone of its own"
     keys = router_keys(lab)
     assert len(keys) == 2
+    # without its gateway the router has no default route: what it cannot route is
+    # answered ICMP net unreachable from its address on the sender's subnet
+    c.request("PUT", f"{V2}/routers/{router['id']}", {"router": {"external_gateway_info": None}})
+    out = wait_for(lambda: _unreachable(lab["t2a1"], "198.51.100.7"), timeout=15,
+                   interval=0.2, what="net unreachable from the router")
+    assert "From 10.0.1.1" in out, out
     for port in c.request("GET", f"{V2}/ports", params={"device_id": router["id"]})["ports"]:
         if port["device_owner"] == "network:router_interface":
             c.request("PUT", f"{V2}/routers/{router['id']}/remove_router_interface",
                       {"port_id": port["id"]})
-    c.request("PUT", f"{V2}/routers/{router['id']}", {"router": {"external_gateway_info": None}})
     c.request("DELETE", f"{V2}/routers/{router['id']}")
     wait_for(lambda: len(router_keys(lab)) == 1, timeout=15, what="the router's flows to go")
     [gone] = keys - router_keys(lab)
     for hv in lab.hypervisors:
         assert f"reg2=0x{gone:x}" not in hv.ofctl("dump-flows", "br-int"), hv.name
         assert not zones(hv) & mine, hv.name
+
+
+def _unreachable(vm, ip):
+    """ping's output when it reports "Destination Net Unreachable" (ICMP type 3 code 0)."""
+    out = vm.cmd(f"ping -n -c1 -W1 {ip}")
+    return out if "Destination Net Unreachable" in out else None
 
 
 def router_keys(lab):
