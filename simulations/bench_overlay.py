@@ -174,6 +174,38 @@ def traced_serve(argv):
                 emit(_name.strip("_"), ms="%.3f" % ((time.perf_counter() - t) * 1e3))
         setattr(of.QnetController, name, timed)
 
+    from rest import app as rest_app
+    orig_build = rest_app.build_app
+
+    def build_app(*a, **kw):
+        inner = orig_build(*a, **kw)
+
+        def traced_app(environ, start_response):
+            if environ.get("REQUEST_METHOD") == "PUT":
+                emit("api_in")
+            return inner(environ, start_response)
+        return traced_app
+    rest_app.build_app = build_app
+
+    from controller.core import Core
+    orig_write = Core.write
+
+    def write(self, work, veto=True):
+        emit("write_start")
+        return orig_write(self, work, veto)
+    Core.write = write
+
+    from controller.db import Database
+    orig_run_write = Database.run_write
+
+    def run_write(self, *a, **kw):
+        cpu = time.process_time()
+        try:
+            return orig_run_write(self, *a, **kw)
+        finally:
+            emit("committed", cpu_ms="%.3f" % ((time.process_time() - cpu) * 1e3))
+    Database.run_write = run_write
+
     from controller.cli import main
     main(argv)
 
@@ -486,7 +518,15 @@ def breakdown(events, t0_first):
             continue
         end = next((e for e in ev if e[1] == "pass_end" and e[0] >= start[0]), None)
         inpass = [e for e in ev if start[0] <= e[0] <= (end[0] if end else first + 0.5)]
+        api_in = next((e for e in ev if e[1] == "api_in"), None)
+        write = next((e for e in ev if e[1] == "write_start"), None)
+        committed = next((e for e in ev if e[1] == "committed"), None)
         row = {"api_to_notify": (notify[0] - t0) * 1e3,
+               "client_to_wsgi": (api_in[0] - t0) * 1e3 if api_in else None,
+               "wsgi_to_write": (write[0] - api_in[0]) * 1e3 if api_in and write else None,
+               "transaction": (committed[0] - write[0]) * 1e3 if write and committed else None,
+               "commit_to_notify": (notify[0] - committed[0]) * 1e3 if committed else None,
+               "transaction_cpu": float(committed[2]["cpu_ms"]) if committed else None,
                "notify_to_wake": (start[0] - notify[0]) * 1e3,
                "compile": sum(float(e[2]["ms"]) for e in inpass if e[1] == "compile"),
                "diff_build": sum(float(e[2]["ms"]) for e in inpass if e[1] == "diff"),
@@ -696,7 +736,9 @@ def report(r, a):
               f"UDP {fmt(ratios['udp_cpu_per_gbit'], '.2f')} (lower is better)")
     if "trace" in r:
         rows = r["trace"]
-        keys = ["api_to_notify", "notify_to_wake", "compile", "diff_build", "barrier_wait",
+        keys = ["client_to_wsgi", "wsgi_to_write", "transaction", "transaction_cpu",
+                "commit_to_notify",
+                "api_to_notify", "notify_to_wake", "compile", "diff_build", "barrier_wait",
                 "wake_to_last_barrier", "last_barrier_to_reply", "tunnels", "report_status",
                 "pass_total", "total"]
         print(f"  where qnet's time goes (trace, {len(rows)} port-ups; ms p50 / p99 / max):")
