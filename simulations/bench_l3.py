@@ -161,7 +161,7 @@ def run_qnet(a):
                 r["associate"], r["calls"] = associate_to_first_packet(
                     outside, address, lambda: associate(ports["f2"]["id"]),
                     lambda: associate(None), a.samples)
-                r["flows"] = {hv: v["flows"] for hv, v in flow_counts(lab).items()}
+                r["flows"] = {hv: v["flows"] for hv, v in flow_counts(lab.hypervisors).items()}
                 return r
         finally:
             ctl.stop()

@@ -85,14 +85,15 @@ def loadavg():
 
 
 # -- qnet serve -----------------------------------------------------------------------------------
-def start_server(workdir, log_level="INFO", trace=False):
+def start_server(workdir, log_level="INFO", trace=False, ofp_unix=True):
     """``qnet serve --plugin openflow`` for the bench (started; ``stop()`` it); with `trace`, run
-    through ``traced_serve``."""
+    through ``traced_serve``; `ofp_unix`: also on its unix socket, which the switches dial."""
     command = [sys.executable, "-c",
                "import sys; sys.path.insert(0, %r); "
                "from simulations.bench_overlay import traced_serve; traced_serve(sys.argv[1:])"
                % ROOT] if trace else None
-    return QnetServer(workdir, plugin="openflow", log_level=log_level, command=command).start()
+    return QnetServer(workdir, plugin="openflow", log_level=log_level, command=command,
+                      ofp_unix=ofp_unix).start()
 
 
 def traced_serve(argv):
@@ -226,7 +227,8 @@ class QnetSide:
         from simulations.lab import seed
         from simulations.lab.nodes import wait_for
         for hv in self.hvs:
-            hv.set_controller(f"127.0.0.1:{self.server.ofp_port}")
+            hv.set_controller(f"unix:{self.server.ofp_socket}" if self.server.ofp_socket
+                              else f"127.0.0.1:{self.server.ofp_port}")
             hv.set_manager(f"127.0.0.1:{self.server.ovsdb_port}")
         if with_seed:
             clients = {t: Client(self.server.url, project=t) for t in ("tenant-a", "tenant-b")}
@@ -274,12 +276,14 @@ class QnetSide:
         return [self.server.pid]
 
     def flows(self):
-        out = {}
-        for hv in self.hvs:
-            flows = hv.ofctl("dump-flows", "br-int").count("cookie=")
-            groups = hv.ofctl("dump-groups", "br-int").count("group_id=")
-            out[hv.name] = {"flows": flows, "groups": groups}
-        return out
+        return flow_counts(self.hvs)
+
+
+def flow_counts(hypervisors):
+    """{hypervisor name: {"flows": n, "groups": n}} on each one's br-int."""
+    return {hv.name: {"flows": hv.ofctl("dump-flows", "br-int").count("cookie="),
+                      "groups": hv.ofctl("dump-groups", "br-int").count("group_id=")}
+            for hv in hypervisors}
 
 
 class OvnSide:
@@ -618,6 +622,9 @@ def main(argv=None):
     p.add_argument("--no-ovn", action="store_true", help="qnet only")
     p.add_argument("--trace", action="store_true",
                    help="serve at DEBUG with timing probes; print a per-stage breakdown")
+    p.add_argument("--ofp", choices=("unix", "tcp"), default="unix",
+                   help="how qnet's switches reach its OpenFlow listener: its unix socket "
+                        "(default), or its TCP port through the lab's socat relay")
     p.add_argument("--keep-log", metavar="PATH", help="copy the qnet serve log to PATH")
     a = p.parse_args(argv)
     if os.geteuid() != 0:
@@ -640,7 +647,8 @@ def main(argv=None):
     resources, result, log_text = {}, {"bench": "overlay"}, ""
     t_start = time.time()
     try:
-        server = start_server(workdir, log_level="DEBUG" if a.trace else "INFO", trace=a.trace)
+        server = start_server(workdir, log_level="DEBUG" if a.trace else "INFO", trace=a.trace,
+                              ofp_unix=a.ofp == "unix")
         if not a.no_ovn:
             central = ovn.Central().start()
         with start_lab(hypervisors=2 if a.no_ovn else 4, subnets=2) as lab:
