@@ -43,6 +43,8 @@ with a proactive controller that knows every MAC it is not worth it.
 """
 import dataclasses
 
+import netaddr
+
 from apps import flows, l3, pieces, secgroups
 from apps import pipeline as pl
 from apps.l3_state import External, Routing, networks_of
@@ -699,15 +701,26 @@ class DesiredState(PieceState):
         return next((n for n, net in self.networks.items() if net.vni == vni and net.external),
                     None)
 
-    def router_leg(self, key, vni):
-        """(MAC, IPv4 address) of the router with key ``key`` (its zone index) on the network
-        with ``vni`` (its gateway's on the external network), or None."""
+    def router_leg(self, key, vni, version=4):
+        """(MAC, IPv4 or IPv6 address) of the router with key ``key`` (its zone index) on
+        the network with ``vni`` (its gateway's on the external network), or None."""
         router = next((r for r in self.routing.routers.values() if r.zone == key), None)
         for itf in (router.interfaces + ((router.gateway,) if router.gateway else ())
                     if router else ()):
             net = self.networks.get(itf.network_id)
-            if net is not None and net.vni == vni and ":" not in itf.ip:
+            if net is not None and net.vni == vni and (":" in itf.ip) == (version == 6):
                 return itf.mac, itf.ip
+        return None
+
+    def router_mac(self, vni, ip):
+        """The MAC of the router interface holding address ``ip`` on the network with
+        ``vni``, or None."""
+        ip = netaddr.IPAddress(ip)
+        for router in self.routing.routers.values():
+            for itf in router.interfaces:
+                net = self.networks.get(itf.network_id)
+                if net is not None and net.vni == vni and netaddr.IPAddress(itf.ip) == ip:
+                    return itf.mac
         return None
 
     def _fip_host(self, fip_id):

@@ -413,17 +413,18 @@ class RoutedLeg:
 
 
 def routed_legs(port, routers, vnis):
-    """The RoutedLegs of ``port``'s IPv4 addresses through ``routers`` (admin-up routers with
+    """The RoutedLegs of ``port``'s addresses through ``routers`` (admin-up routers with
     an interface on its network; ``vnis``: network id -> VNI of the networks carried): an
-    address counts where its router's subnet on the port's network holds it. IPv4 only:
-    the routers' spoof guard (apps/l3.py) covers IPv4."""
+    address counts where its router's subnet on the port's network holds it (IPv4 and IPv6:
+    the routers' spoof guard, apps/l3.py, covers both)."""
     out = set()
     for router in routers:
         if not router.admin_up:
             continue
         own = [netaddr.IPNetwork(i.cidr) for i in router.interfaces
-               if i.network_id == port.network_id and ":" not in i.cidr]
-        inside = [ip for ip in port.ipv4 if any(netaddr.IPAddress(ip) in c for c in own)]
+               if i.network_id == port.network_id]
+        inside = [ip for ip in port.ipv4 + port.ipv6
+                  if any(netaddr.IPAddress(ip) in c for c in own)]
         for itf in router.interfaces:
             if itf.network_id != port.network_id and itf.network_id in vnis:
                 out |= {RoutedLeg(ip, itf.mac, vnis[itf.network_id]) for ip in inside}

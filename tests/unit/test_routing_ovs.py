@@ -45,3 +45,22 @@ def test_ovs_decodes_the_routing_flows(tmp_path):
     _, text = decoded(world, "hv2", tmp_path)
     assert "actions=ct(commit,table=13,zone=32769,nat(dst=%s))" % VM["b"][2] in text
     assert "actions=ct(commit,table=17,zone=32769,nat(src=%s))" % FIP in text
+
+
+def test_ovs_decodes_the_ipv6_routing_flows(tmp_path):
+    from tests.unit.test_routing_v6 import DualStack
+    world = DualStack()
+    sent, text = decoded(world, "hv1", tmp_path)
+    assert text.count("OFPT_FLOW_MOD") + text.count("OFPT_GROUP_MOD") + \
+        text.count("OFPT_METER_MOD") == sent
+    # routed: hop limit, the next hop in xxreg2 (reg8 the most significant word), its MAC
+    assert "ipv6,reg2=0x1,ipv6_dst=fd00:2::/64" in text
+    assert "actions=dec_ttl,set_field:fa:16:3e:bb:00:01->eth_src," \
+           "move:NXM_NX_IPV6_DST[]->NXM_NX_XXREG2[]" in text
+    assert "reg8=0xfd000002,reg9=0,reg10=0,reg11=0x10,metadata=0x66/0xffffff" in text
+    # echo answered in place, neighbour solicitations up, the spoof guard, the hop limit
+    assert "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],set_field:fd00:2::1->ipv6_src," \
+           "set_field:129->icmpv6_type,IN_PORT" in text
+    assert "icmp_type=135,nd_target=fd00:1::1" in text
+    assert "dl_dst=fa:16:3e:aa:00:01,ipv6_src=fd00:2::/64" in text
+    assert "ipv6,reg2=0x1,nw_ttl=1" in text
