@@ -12,7 +12,6 @@ import itertools
 
 import pytest
 
-from apps import pipeline as pl
 from controller.context import Context
 from controller.logical import Router, RouterInterface, SecurityGroup, SecurityGroupRule
 from controller.plugin import Change
@@ -186,20 +185,3 @@ def test_the_routed_member_flows_follow_the_routers_interfaces(world):
         world.cloud.settle()
     assert member_flows_via(world, r1_on_b)
     assert world.connects("a", "R1", "b")
-
-
-def test_ipv6_is_not_routed_so_no_ipv6_member_arrives_through_a_router(world):
-    """Routers route IPv4 only (docs/l3.md), so the spoof guard is IPv4's and a member's
-    IPv6 addresses get no routed flows: IPv6 sent to a router's MAC, whatever its source,
-    goes nowhere."""
-    mac = VMS["d"][1]
-    out = world.switch("hv3").trace(world.ofport["d"], eth_src=mac, eth_dst=LEGS[("R1", "D")][0],
-                                    eth_type=0x86DD, ipv6_src="2001:db8:1::10",
-                                    ipv6_dst="2001:db8:2::10", ip_proto=TCP, tcp_src=40000,
-                                    tcp_dst=22, tcp_flags=SYN, nw_ttl=64)
-    assert out.output_ports() == []
-    rules = [pl.TABLES[t].number for t in ("sg_egress_rules", "sg_ingress_rules")]
-    assert not [e for hv in ("hv1", "hv2", "hv3") for t in rules
-                for e in world.switch(hv).iter_flows(t)
-                if any(k in ("ipv6_src", "ipv6_dst") for k, _, _ in e.match)
-                and any(k in ("eth_src", "eth_dst") for k, _, _ in e.match)]
