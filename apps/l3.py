@@ -20,6 +20,11 @@ there, with a MAC of its own so the outside's switches never see one MAC in two 
 Each router has its own conntrack zone (``pipeline.ROUTER_ZONE_BASE`` + its zone index),
 so tenants with the same addresses never share a connection.
 
+IPv6 is routed between a router's IPv6 subnets the same way (admission, echo, hop limit,
+routes, the next hop's MAC), with no NAT (as in Neutron) and so nothing through the gateway;
+the router's IPv6 addresses answer neighbour solicitations through the controller, as OVN's
+``nd_na`` does through ovn-controller (apps/icmp_errors.py ``neighbor_advert``).
+
 Pieces (apps/pieces.py): ``router`` (the same on every hypervisor carrying the router),
 ``gateway`` (on its gateway hypervisor), ``fip`` (where the floating IP lives),
 ``localnet`` (per external network on a hypervisor that has a gateway or floating IP on
@@ -30,9 +35,10 @@ import netaddr
 
 from apps import flows as fl
 from apps import pipeline as pl
-from apps.flows import ETH_ARP, ETH_IPV4, Piece, apply, flow, goto
+from apps.flows import ETH_ARP, ETH_IPV4, ETH_IPV6, ICMPV6, NS, Piece, apply, flow, goto
 
 ICMP, ECHO_REQUEST, ECHO_REPLY = 1, 8, 0
+ECHO6_REQUEST, ECHO6_REPLY = 128, 129
 PRIO_ECHO, PRIO_ROUTE, PRIO_TTL, PRIO_OWN = 300, 100, 400, 390
 PRIO_SPOOF = 350
 PRIO_NO_ROUTE = PRIO_ROUTE - 1     # below every route, the default route included
@@ -40,6 +46,9 @@ PRIO_NO_ROUTE = PRIO_ROUTE - 1     # below every route, the default route includ
 #: floating IP's outranks both: same prefix, so the order is kept by these offsets
 GATEWAY_BONUS, FIP_BONUS = 1, 2
 ANY = "0.0.0.0/0"
+#: per family: its ethertype, its address fields and the register holding the next hop
+FAMILIES = {4: (ETH_IPV4, "ipv4_src", "ipv4_dst", pl.NEXT_HOP_REG, 32),
+            6: (ETH_IPV6, "ipv6_src", "ipv6_dst", pl.NEXT_HOP6_REG, 128)}
 
 
 def zone_of(router):
@@ -62,8 +71,15 @@ def _vni_match(vni, from_tunnel=None):
 
 
 def _prefix_priority(cidr, bonus=0):
-    """Longest prefix first: 3 priorities per prefix length (hand-over, gateway, floating IP)."""
-    return PRIO_ROUTE + 3 * netaddr.IPNetwork(cidr).prefixlen + bonus
+    """Longest prefix first: 3 priorities per IPv4 prefix length (hand-over, gateway,
+    floating IP); one per IPv6 prefix length (nothing leaves through the gateway), so that
+    every route, /128 included, stays below the TTL flows."""
+    net = netaddr.IPNetwork(cidr)
+    return PRIO_ROUTE + (net.prefixlen if net.version == 6 else 3 * net.prefixlen) + bonus
+
+
+def _family(address):
+    return FAMILIES[netaddr.IPNetwork(address).version]
 
 
 def _dst(cidr):
@@ -71,43 +87,66 @@ def _dst(cidr):
 
 
 # -- router_in -----------------------------------------------------------------------------
-def admit(router, itf, vni):
-    """IPv4 to the router's MAC on one of its networks: to ip_routing, as that router."""
-    return flow("router_in", PRIO_ROUTE,
-                {"metadata": _vni_match(vni), "eth_dst": itf.mac, "eth_type": ETH_IPV4},
-                apply(("set", pl.ROUTER_REG, router.zone)), goto("ip_routing"))
+def admit(router, mac, vni):
+    """IPv4 and IPv6 to the router's MAC on one of its networks: to ip_routing, as that
+    router."""
+    return [flow("router_in", PRIO_ROUTE,
+                 {"metadata": _vni_match(vni), "eth_dst": mac, "eth_type": eth_type},
+                 apply(("set", pl.ROUTER_REG, router.zone)), goto("ip_routing"))
+            for eth_type in (ETH_IPV4, ETH_IPV6)]
 
 
-def echo_replies(itf, vni, addresses):
-    """Echo requests to any of the router's ``addresses`` sent to its MAC ``itf.mac`` on
-    network ``vni``: answered out of the asker's port (MACs and addresses swapped)."""
-    return [flow("router_in", PRIO_ECHO,
-                 {"metadata": _vni_match(vni), "eth_dst": itf.mac, "eth_type": ETH_IPV4,
-                  "ipv4_dst": ip, "ip_proto": ICMP, "icmpv4_type": ECHO_REQUEST},
-                 apply(("move", "eth_src", "eth_dst", 48), ("set", "eth_src", itf.mac),
-                       ("move", "ipv4_src", "ipv4_dst", 32), ("set", "ipv4_src", ip),
-                       ("set", "icmpv4_type", ECHO_REPLY), ("output", "in_port")))
-            for ip in addresses]
+def echo_replies(mac, vni, addresses):
+    """Echo requests (ICMP or ICMPv6) to any of the router's ``addresses`` sent to its MAC
+    ``mac`` on network ``vni``: answered out of the asker's port (MACs and addresses swapped;
+    the switch fixes the checksums)."""
+    out = []
+    for ip in addresses:
+        eth_type, src, dst, _, bits = _family(ip)
+        v6 = eth_type == ETH_IPV6
+        kind = "icmpv6_type" if v6 else "icmpv4_type"
+        out.append(flow("router_in", PRIO_ECHO,
+                        {"metadata": _vni_match(vni), "eth_dst": mac, "eth_type": eth_type,
+                         dst: ip, "ip_proto": ICMPV6 if v6 else ICMP,
+                         kind: ECHO6_REQUEST if v6 else ECHO_REQUEST},
+                        apply(("move", "eth_src", "eth_dst", 48), ("set", "eth_src", mac),
+                              ("move", src, dst, bits), ("set", src, ip),
+                              ("set", kind, ECHO6_REPLY if v6 else ECHO_REPLY),
+                              ("output", "in_port"))))
+    return out
 
 
 def spoof_guard(router, mac, vni, network_id=None):
     """What reaches the router's MAC ``mac`` on network ``vni`` (``network_id``: None for
-    the external network) from a source inside one of its subnets on *another* network:
-    dropped (strict reverse-path filtering of its own subnets). So a routed packet whose
-    source is in the router's subnet on network M really came from M, where port security
-    checked it, and security groups may count it as a member's (apps/secgroups.py
-    ``member_flows``), whatever the outside or another network claims."""
-    return [flow("router_in", PRIO_SPOOF,
-                 {"metadata": _vni_match(vni), "eth_dst": mac, "eth_type": ETH_IPV4,
-                  "ipv4_src": _dst(cidr)})
-            for cidr in sorted({i.cidr for i in router.interfaces
-                                if i.network_id != network_id and ":" not in i.cidr})]
+    the external network) from a source inside one of its subnets (IPv4 or IPv6) on
+    *another* network: dropped (strict reverse-path filtering of its own subnets). So a
+    routed packet whose source is in the router's subnet on network M really came from M,
+    where port security checked it, and security groups may count it as a member's
+    (apps/secgroups.py ``member_flows``), whatever the outside or another network claims."""
+    out = []
+    for cidr in sorted({i.cidr for i in router.interfaces if i.network_id != network_id}):
+        eth_type, src, _, _, _ = _family(cidr)
+        out.append(flow("router_in", PRIO_SPOOF,
+                        {"metadata": _vni_match(vni), "eth_dst": mac, "eth_type": eth_type,
+                         src: _dst(cidr)}))
+    return out
 
 
-def hand_over(itf, vni):
+def neighbor_solicitations(mac, vni, addresses):
+    """Neighbour solicitations for the router's IPv6 ``addresses`` on network ``vni``
+    (multicast, or unicast to ``mac`` when the asker checks it is still there): to the
+    controller, which answers with a neighbour advertisement from ``mac`` out of the asker's
+    port (apps/openflow.py), as ARP for its IPv4 addresses is answered here."""
+    return [flow("arp_responder", fl.PRIO_HIGH,
+                 {"metadata": _vni_match(vni), "eth_type": ETH_IPV6, "ip_proto": ICMPV6,
+                  "icmpv6_type": NS, "ipv6_nd_target": ip}, *fl.to_controller())
+            for ip in addresses if ":" in ip]
+
+
+def hand_over(mac, vni):
     """A frame to the router's MAC that came through a tunnel (another hypervisor handing
     it to this gateway hypervisor): routed here, as if sent here."""
-    return flow("tunnel_in", fl.PRIO_HIGH, {"tunnel_id": vni, "eth_dst": itf.mac},
+    return flow("tunnel_in", fl.PRIO_HIGH, {"tunnel_id": vni, "eth_dst": mac},
                 ("metadata", vni | pl.FROM_TUNNEL, pl.METADATA_MASK), goto("router_in"))
 
 
@@ -116,22 +155,28 @@ def ttl_expiry(router):
     """Nothing leaves the router with TTL 0: TTL 1 goes to the controller (through the
     switch's packet-in meter), which answers ICMP time exceeded (apps/icmp_errors.py), so
     traceroute works; TTL 0 is dropped. A packet no route matches goes up the same way and
-    is answered ICMP destination unreachable (net unreachable), as OVN and Linux do."""
-    match = {pl.ROUTER_REG: router.zone, "eth_type": ETH_IPV4}
-    return [flow("ip_routing", PRIO_TTL, {**match, "nw_ttl": 0}),
-            flow("ip_routing", PRIO_TTL, {**match, "nw_ttl": 1}, *fl.to_controller()),
-            flow("ip_routing", PRIO_NO_ROUTE, match, *fl.to_controller())]
+    is answered ICMP destination unreachable (net unreachable), as OVN and Linux do. The
+    same for IPv6 (hop limit; ICMPv6 time exceeded and no route to destination)."""
+    out = []
+    for eth_type in (ETH_IPV4, ETH_IPV6):
+        match = {pl.ROUTER_REG: router.zone, "eth_type": eth_type}
+        out += [flow("ip_routing", PRIO_TTL, {**match, "nw_ttl": 0}),
+                flow("ip_routing", PRIO_TTL, {**match, "nw_ttl": 1}, *fl.to_controller()),
+                flow("ip_routing", PRIO_NO_ROUTE, match, *fl.to_controller())]
+    return out
 
 
 def route(router, dst, out_mac, out_vni, next_hop=None, table="arp_resolve", bonus=0,
           **match):
-    """A route of ``router``: TTL - 1, eth_src := its MAC on the way out, reg3 := the next
-    hop (the destination itself when on-link), metadata := the outgoing network."""
-    hop = ("set", pl.NEXT_HOP_REG, int(netaddr.IPAddress(next_hop))) if next_hop else \
-        ("move", "ipv4_dst", pl.NEXT_HOP_REG, 32)
+    """A route of ``router``: TTL (hop limit) - 1, eth_src := its MAC on the way out, the
+    next hop's register (reg3; IPv6: xxreg2) := the next hop (the destination itself when
+    on-link), metadata := the outgoing network."""
+    eth_type, _, dst_field, reg, bits = _family(dst)
+    hop = ("set", reg, int(netaddr.IPAddress(next_hop))) if next_hop else \
+        ("move", dst_field, reg, bits)
     return flow("ip_routing", _prefix_priority(dst, bonus),
-                {pl.ROUTER_REG: router.zone, "eth_type": ETH_IPV4, **match,
-                 **({"ipv4_dst": _dst(dst)} if dst != ANY else {})},
+                {pl.ROUTER_REG: router.zone, "eth_type": eth_type, **match,
+                 **({dst_field: _dst(dst)} if dst != ANY else {})},
                 apply(("dec_ttl",), ("set", "eth_src", out_mac), hop),
                 ("metadata", out_vni, pl.METADATA_MASK), goto(table))
 
@@ -169,8 +214,8 @@ def hand_overs_to_gateway(router, vnis, gateway_tag, ext_gateway_ip):
     goes, as it came (to the router's MAC), through the tunnel to the gateway hypervisor. Only
     frames sent here: a handed-over frame is never handed on (no loop when views differ)."""
     out = []
-    for itf in router.interfaces:
-        vni = vnis.get(itf.network_id)
+    for _, network_id in _legs(router):
+        vni = vnis.get(network_id)
         if vni is None:
             continue
         for dst, _ in gateway_destinations(router, ext_gateway_ip):
@@ -185,11 +230,18 @@ def hand_overs_to_gateway(router, vnis, gateway_tag, ext_gateway_ip):
 
 
 def arp_resolve(port, vni):
-    """A port of a routed network is the next hop for its addresses: eth_dst := its MAC."""
+    """A port of a routed network is the next hop for its addresses (IPv4 in reg3, IPv6 in
+    xxreg2): eth_dst := its MAC."""
     return [flow("arp_resolve", fl.PRIO_NORMAL,
-                 {"metadata": _vni_match(vni), pl.NEXT_HOP_REG: int(netaddr.IPAddress(ip))},
+                 {"metadata": _vni_match(vni), _family(ip)[3]: int(netaddr.IPAddress(ip))},
                  apply(("set", "eth_dst", port.mac)), goto("l2_lookup"))
-            for ip in port.ipv4]
+            for ip in port.ipv4 + port.ipv6]
+
+
+def _legs(router):
+    """(MAC, network id) of each of the router's interface ports, once (a port with an IPv4
+    and an IPv6 address is two RouterInterfaces)."""
+    return sorted({(i.mac, i.network_id) for i in router.interfaces})
 
 
 # -- the pieces ----------------------------------------------------------------------------
@@ -203,13 +255,15 @@ def router_piece(router, vnis, gateway_tag=None, ext_gateway_ip=None):
     addresses = [i.ip for i in router.interfaces] + \
         ([router.gateway.ip] if router.gateway else [])
     out = ttl_expiry(router)
-    for itf in router.interfaces:
-        vni = vnis.get(itf.network_id)
+    for mac, network_id in _legs(router):
+        vni = vnis.get(network_id)
         if vni is None:
             continue
-        out += [admit(router, itf, vni), hand_over(itf, vni),
-                *echo_replies(itf, vni, addresses),
-                *spoof_guard(router, itf.mac, vni, itf.network_id)]
+        out += [*admit(router, mac, vni), hand_over(mac, vni),
+                *echo_replies(mac, vni, addresses),
+                *spoof_guard(router, mac, vni, network_id),
+                *neighbor_solicitations(mac, vni, [i.ip for i in router.interfaces
+                                                   if i.mac == mac])]
     out += connected_routes(router, vnis) + extra_routes(router, vnis)
     if router.gateway is not None and gateway_tag is not None:
         out += hand_overs_to_gateway(router, vnis, gateway_tag, ext_gateway_ip)
@@ -217,7 +271,7 @@ def router_piece(router, vnis, gateway_tag=None, ext_gateway_ip=None):
 
 
 def neighbor_piece(port, vni):
-    return Piece(tuple(arp_resolve(port, vni))) if port.ipv4 else None
+    return Piece(tuple(arp_resolve(port, vni))) if port.ipv4 or port.ipv6 else None
 
 
 def _ct(zone, table, commit=False, nat=None):

@@ -193,9 +193,12 @@ class QnetController(Reconciler):
         """Routing's packet-ins: a packet whose TTL runs out on a router is answered with
         ICMP time exceeded, one with no route with net unreachable (apps/icmp_errors.py); ARP from an external network's physical
         port teaches its sender's MAC, and a packet whose next hop there is unknown makes the
-        controller ask for it out of that port (apps/neighbors.py)."""
+        controller ask for it out of that port (apps/neighbors.py). A neighbour solicitation
+        for a router's IPv6 address is answered with an advertisement."""
         if msg.table_id == pl.TABLES["ip_routing"].number:
             return self._time_exceeded(msg)
+        if msg.table_id == pl.TABLES["arp_responder"].number and self._advertise(msg):
+            return True
         key = self.key_of(msg.datapath.id)
         physical = self.desired.mapped.get(key, {}) if key is not None else {}
         if not physical:
@@ -226,15 +229,31 @@ class QnetController(Reconciler):
         """Answer a packet ``ip_routing`` sent up for its TTL or for want of a route, from the router's address on
         the network it came from, out of the port it came in on."""
         leg = self.desired.router_leg(msg.match.get(pl.ROUTER_REG),
-                                      msg.match.get("metadata", 0) & pl.VNI_MASK)
-        reply = icmp_errors.answer(msg.data, *leg) if leg else None
-        if reply is not None:
-            dp = msg.datapath
-            parser, ofp = dp.ofproto_parser, dp.ofproto
-            dp.send_msg(parser.OFPPacketOut(
-                dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
-                actions=[parser.OFPActionOutput(msg.match["in_port"])], data=reply))
+                                      msg.match.get("metadata", 0) & pl.VNI_MASK,
+                                      icmp_errors.ip_version(msg.data))
+        self._send_back(msg, icmp_errors.answer(msg.data, *leg) if leg else None)
         return True
+
+    def _advertise(self, msg):
+        """Answer a neighbour solicitation for a router's IPv6 address; False if ``msg`` is
+        none (the external network's ARP, below)."""
+        target = icmp_errors.solicited_target(msg.data)
+        if target is None:
+            return False
+        mac = self.desired.router_mac(msg.match.get("metadata", 0) & pl.VNI_MASK, target)
+        self._send_back(msg, icmp_errors.neighbor_advert(msg.data, mac) if mac else None)
+        return True
+
+    @staticmethod
+    def _send_back(msg, reply):
+        """``reply`` (bytes, or None: nothing) out of the port ``msg`` came in on."""
+        if reply is None:
+            return
+        dp = msg.datapath
+        parser, ofp = dp.ofproto_parser, dp.ofproto
+        dp.send_msg(parser.OFPPacketOut(
+            dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
+            actions=[parser.OFPActionOutput(msg.match["in_port"])], data=reply))
 
     def _reconcile(self):
         """A pass, then what routing asks of switches besides flows (after them, so a

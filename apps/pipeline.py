@@ -76,13 +76,15 @@ PIPELINE = (
                   "stateless port's: straight there). Anything else: to arp_responder",
           fabric="As in overlay mode, on the edge switch of the port"),
     Table(8, "sg_egress_rules", next=("sg_egress_commit", "arp_responder"),
-          matches="ct_state, ct_mark; in_port, eth_type, ip_proto, L4 ports or ICMP type/code, "
-                  "ipv4_dst / ipv6_dst (remote prefix), metadata + address (remote-group "
+          matches="ct_state, ct_mark; reg6 (the port's group set), eth_type, ip_proto, L4 "
+                  "ports or ICMP type/code, ipv4_dst / ipv6_dst (remote prefix), metadata + address (remote-group "
                   "members, conjunction clause 2; routed members: + eth_dst, the router's "
                   "MAC), conj_id",
           overlay="+inv and connections marked cut: dropped. Answers (+est+rpl) and +rel: to "
-                  "arp_responder. New and established packets a rule of the port allows (a "
-                  "remote group: conjunction of the rule and the member address): to "
+                  "arp_responder. New and established packets a rule of the port's groups "
+                  "allows (matched by its group set, so ports with the same groups share "
+                  "the flows; a remote group: conjunction of the rule and the member "
+                  "address, held only where a port's rules name the group): to "
                   "sg_egress_commit. An established connection no rule allows any more: its "
                   "ct_mark bit 0 set (cut both ways), dropped",
           fabric="As in overlay mode, on the edge switch of the port"),
@@ -92,19 +94,22 @@ PIPELINE = (
                   "clear; then (everything) to arp_responder",
           fabric="As in overlay mode, on the edge switch of the port"),
     Table(10, "arp_responder", next=("router_in",), miss="router_in",
-          matches="metadata (VNI), eth_type ARP, arp_op, arp_tpa",
+          matches="metadata (VNI), eth_type ARP, arp_op, arp_tpa; ICMPv6 NS, nd_target",
           overlay="An ARP request for an IPv4 address of a port of the network (a router's "
                   "interface too) is answered here, out of the asker's port (never broadcast). "
+                  "A neighbour solicitation for a router's IPv6 address: to the controller, "
+                  "which answers with a neighbour advertisement. "
                   "On the external network: requests for a router's gateway or floating IP "
                   "are answered where it lives, and they and replies to it go to the "
                   "controller too, which learns the external neighbours from them",
           fabric="As in overlay mode, on the edge switches of the network"),
     Table(11, "router_in", next=("dnat", "ip_routing", "dhcp"), miss="dhcp",
-          matches="metadata (VNI), eth_dst (a router's MAC), eth_type, ipv4_src, ipv4_dst, "
-                  "icmp type",
+          matches="metadata (VNI), eth_dst (a router's MAC), eth_type, ipv4_src / ipv6_src, "
+                  "ipv4_dst / ipv6_dst, icmp / icmpv6 type",
           overlay="To a router's MAC (its gateway's or a floating IP's too) from a source "
-                  "inside one of its subnets on another network: dropped (spoof guard). "
-                  "IPv4 to a router's MAC on one of its networks: an echo request to one of "
+                  "inside one of its subnets (IPv4 or IPv6) on another network: dropped (spoof "
+                  "guard). IPv4 or IPv6 to a router's MAC on one of its networks: an echo "
+                  "request (ICMP, ICMPv6) to one of "
                   "the router's addresses is answered (out of the asker's port); anything else "
                   "reg2 := the router's key, to ip_routing. From the external network, to the "
                   "router's gateway or a floating IP (where it lives): to dnat; through a "
@@ -114,17 +119,20 @@ PIPELINE = (
                   "zone; to the gateway IP: ct(nat), undoing SNAT on replies; both recirculate "
                   "to ip_routing"),
     Table(13, "ip_routing", next=("arp_resolve", "snat", "tunnel_out"),
-          matches="reg2 (router), nw_ttl, metadata, ipv4_src, ipv4_dst (longest prefix first)",
+          matches="reg2 (router), nw_ttl (IPv6: hop limit), metadata, ipv4_src, ipv4_dst / "
+                  "ipv6_dst (longest prefix first)",
           overlay="TTL 1: to the controller, which answers ICMP time exceeded; TTL 0: "
-                  "dropped; no route: to the controller, which answers net unreachable. "
+                  "dropped; no route: to the controller, which answers net unreachable "
+                  "(IPv6 alike, in ICMPv6). "
                   "A subnet of the router or an extra route: TTL - 1, "
-                  "eth_src := the router's MAC there, reg3 := the next hop, metadata := that "
-                  "network's VNI, to arp_resolve. Elsewhere (through the gateway): on the "
+                  "eth_src := the router's MAC there, reg3 (IPv6: xxreg2) := the next hop, "
+                  "metadata := that network's VNI, to arp_resolve. IPv6 goes no further (no "
+                  "NAT). Elsewhere (through the gateway): on the "
                   "hypervisor where the router's gateway or the source's floating IP lives, "
                   "the same towards the external network and to snat; on any other, the "
                   "frame as it came goes through the tunnel to the gateway hypervisor"),
     Table(14, "arp_resolve", next=("l2_lookup",),
-          matches="metadata (VNI), reg3 (next hop)",
+          matches="metadata (VNI), reg3 / xxreg2 (next hop)",
           overlay="The next hop's MAC (a port of the network, known from the model): "
                   "eth_dst := it, to l2_lookup"),
     Table(15, "dhcp", next=("l2_lookup",), miss="l2_lookup",
@@ -163,8 +171,8 @@ PIPELINE = (
                   "sg_ingress_deliver",
           fabric="As in overlay mode, on the edge switch of the port"),
     Table(22, "sg_ingress_rules", next=("sg_ingress_deliver",),
-          matches="ct_state, ct_mark; reg1, eth_type, ip_proto, L4 ports or ICMP type/code, "
-                  "ipv4_src / ipv6_src (remote prefix), metadata + address (remote-group "
+          matches="ct_state, ct_mark; reg6 (the port's group set), eth_type, ip_proto, L4 "
+                  "ports or ICMP type/code, ipv4_src / ipv6_src (remote prefix), metadata + address (remote-group "
                   "members, conjunction clause 2; routed members: + eth_src, the router's "
                   "MAC), conj_id",
           overlay="As sg_egress_rules, for what the port receives: what passes goes to "
@@ -189,9 +197,9 @@ FROM_TUNNEL = 1 << 32
 METADATA_MASK = VNI_MASK | FROM_TUNNEL
 
 # Routing (apps/l3.py): reg2 holds the router's key (its zone index) from router_in on, reg3
-# the next hop's IPv4 address from ip_routing on; conntrack zones ROUTER_ZONE_BASE + the
-# router's zone index.
-ROUTER_REG, NEXT_HOP_REG = "reg2", "reg3"
+# the next hop's IPv4 address from ip_routing on, xxreg2 (reg8-reg11, which nothing else
+# uses) an IPv6 next hop; conntrack zones ROUTER_ZONE_BASE + the router's zone index.
+ROUTER_REG, NEXT_HOP_REG, NEXT_HOP6_REG = "reg2", "reg3", "xxreg2"
 ROUTER_ZONE_BASE = 32768
 
 # The register l2_lookup writes the destination switch's tunnel tag into (tunnel/mesh.py
@@ -259,11 +267,15 @@ def markdown():
         "read by tunnel_out (overlay mode).",
         "- **reg1**: the local port a frame is delivered to, written by l2_lookup for a port "
         "with security groups and read by sg_ingress_deliver; **reg5**: the conntrack zone of "
-        "the port being checked (its OpenFlow port number, 1-32767).",
+        "the port being checked (its OpenFlow port number, 1-32767); **reg4** bit 0: that "
+        "port is stateless; **reg6**: its group set (a hash of its security groups' ids), "
+        "which the rules match. classify (what a port sends) and l2_lookup (what it "
+        "receives) write them.",
         "- **ct_mark** bit 0: a connection a removed security-group rule no longer allows "
         "(dropped both ways).",
         f"- **{ROUTER_REG}**: the router's key (its conntrack zone index) from router_in on; "
-        f"**{NEXT_HOP_REG}**: the next hop's IPv4 address from ip_routing on. A router's "
+        f"**{NEXT_HOP_REG}**: the next hop's IPv4 address from ip_routing on, "
+        f"**{NEXT_HOP6_REG}** (reg8-reg11) an IPv6 next hop's. A router's "
         f"conntrack zone is {ROUTER_ZONE_BASE} + its zone index ([l3.md](l3.md)).",
     ]
     return "\n".join(lines) + "\n"

@@ -22,11 +22,12 @@ is sent, so traffic keeps flowing (switches run with fail_mode=secure). Deletion
 the mode says its view is complete (``may_prune``); a switch resynced before that is resynced
 again once it is.
 
-In a cluster (controller/cluster.py) only the master writes: before it writes to a switch it
-sends an OpenFlow role request with its generation, which the switch refuses if another instance
-announced a newer one (and then it refuses the writes too). A standby keeps its desired state
-current and writes nothing; when it becomes master every switch is read back and only the
-difference is sent, which is nothing when it was in step (flows are named by their content).
+In a cluster (controller/cluster.py) only the master writes, and only through a connection the
+switch confirmed as master for its generation: the switch refuses a role request with an older
+generation than one another instance announced, and refuses every write of a connection made a
+slave by a newer master. A standby keeps its desired state current and writes nothing; when it
+becomes master every switch is read back and only the difference is sent, which is nothing when
+it was in step (flows are named by their content).
 """
 import contextlib
 import gc
@@ -35,7 +36,7 @@ import time
 
 import netaddr
 from os_ken.app.ofctl import event as ofctl_event
-from os_ken.app.ofctl.exception import InvalidDatapath
+from os_ken.app.ofctl.exception import InvalidDatapath, OFError
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
 from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER,
@@ -64,14 +65,21 @@ class SwitchTimeout(Exception):
     """A switch did not answer a request within SWITCH_TIMEOUT."""
 
 
+class NotMaster(Exception):
+    """A switch did not confirm this instance as its master: another announced a newer
+    generation."""
+
+
 class Switch:
     """One connected switch. ``synced``: it holds its desired state, so deltas suffice
     (False: read it back and resync on the next pass); ``unpruned``: resynced while pruning
     was not allowed yet, so it may still hold stale flows (resync again once allowed);
-    ``retry_at``: it timed out, leave it alone until then."""
+    ``retry_at``: it timed out, leave it alone until then; ``role``: (role, generation) the
+    switch confirmed for this connection (in a cluster), None until it did."""
 
     def __init__(self, dp):
         self.dp = dp
+        self.role = None
         self.synced = False
         self.unpruned = False
         self.retry_at = 0.0
@@ -172,6 +180,7 @@ class Reconciler(app_manager.OSKenApp):
             self.took_over_at = time.time()
         for switch in self.switches.values():
             switch.synced = False
+            switch.role = None
             self.announce_role(switch.dp)
         self.kick()
 
@@ -251,6 +260,9 @@ class Reconciler(app_manager.OSKenApp):
                                         (ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_IS_SLAVE)):
             return False
         self.refusals += 1
+        switch = self.switches.get(msg.datapath.id)
+        if switch is not None:
+            switch.role = None
         metrics.SWITCH_REFUSALS.labels(
             "stale_role" if msg.type == ofp.OFPET_ROLE_REQUEST_FAILED else "is_slave").inc()
         LOG.warning("switch %016x refused %s from this instance: another is master",
@@ -394,6 +406,10 @@ class Reconciler(app_manager.OSKenApp):
             # a new session that reads it back).
             LOG.warning("switch %016x went away during the pass", switch.dp.id)
             switch.synced = False
+        except NotMaster:
+            LOG.warning("switch %016x did not take us as master: nothing written to it",
+                        switch.dp.id)
+            switch.synced = False
 
     def _send(self, switch, key, delta):
         """Send one switch what takes it to its desired state (read back first if needed),
@@ -408,7 +424,7 @@ class Reconciler(app_manager.OSKenApp):
         switch.synced = True      # before sending: an error reply while we wait undoes it
         if not delta:
             return None
-        self.announce_role(switch.dp)  # in a cluster: refused with our writes if we are stale
+        self._claim_master_role(switch)
         for chunk in ofmsg.wire(switch.dp, delta):
             switch.dp.send(chunk)
         parser = switch.dp.ofproto_parser
@@ -418,6 +434,29 @@ class Reconciler(app_manager.OSKenApp):
         metrics.count_sent(delta)
         LOG.debug("switch %016x: %d changes", switch.dp.id, len(delta))
         return barrier
+
+    def _claim_master_role(self, switch):
+        """In a cluster, write to a switch only through a connection it confirmed as master
+        for our generation; raise NotMaster if it did not. A refused role request leaves a
+        fresh connection EQUAL, and the switch would take an EQUAL connection's writes: so the
+        writes wait for the reply, one round trip per connection and generation. A connection
+        it confirmed and later made a slave (a newer master) has its writes refused."""
+        if self.mastership is None:
+            return
+        dp = switch.dp
+        if not self.is_master():      # refused by another switch earlier in this pass
+            raise NotMaster(dp.id)
+        ofp, parser = dp.ofproto, dp.ofproto_parser
+        wanted = (ofp.OFPCR_ROLE_MASTER, self.mastership.generation)
+        if switch.role == wanted:
+            return
+        try:
+            reply = self._request(dp, parser.OFPRoleRequest(dp, *wanted), parser.OFPRoleReply)
+        except OFError:      # refused as stale: _switch_error has made us stand by
+            reply = None
+        if reply is None or (reply.role, reply.generation_id) != wanted:
+            raise NotMaster(dp.id)
+        switch.role = wanted
 
     def _begin(self, dp, msg, reply_cls, multi=False):
         """Send a request through os-ken's ofctl service; returns ``wait(timeout)``, which

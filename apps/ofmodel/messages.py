@@ -6,7 +6,8 @@ MODIFY_STRICT, DELETE, DELETE_STRICT with cookie/cookie_mask, out_port/out_group
 OFPFlowMod defaults both to 0, which, as on OVS, makes a DELETE match nothing: pass OFPP_ANY /
 OFPG_ANY), table_id=OFPTT_ALL for deletes. Barrier, echo, features and the flow / group-desc /
 meter-config / port-desc stats requests get their replies; packet-outs are kept; Nicira's
-conntrack zone flush empties the zone.
+conntrack zone flush empties the zone. Role requests as Open vSwitch answers them, for the one
+controller connection the model has (``role_request``).
 """
 import struct
 
@@ -88,6 +89,23 @@ def packet_out(switch, msg):
     switch.packet_outs.append(msg)
 
 
+def role_request(switch, msg):
+    """As Open vSwitch: a MASTER or SLAVE request whose generation is older than the newest
+    the switch has seen (by the signed 64-bit distance OpenFlow 1.3 prescribes) is refused as
+    stale and leaves the connection's role as it was; otherwise the role is taken and the
+    reply says it. EQUAL and NOCHANGE carry no generation."""
+    if msg.role in (ofp.OFPCR_ROLE_MASTER, ofp.OFPCR_ROLE_SLAVE):
+        if switch.generation is not None and \
+                (msg.generation_id - switch.generation) % (1 << 64) >= 1 << 63:
+            raise Reject('OFPET_ROLE_REQUEST_FAILED', 'OFPRRFC_STALE',
+                         'generation %d is older than %d' % (msg.generation_id,
+                                                             switch.generation))
+        switch.generation = msg.generation_id
+    if msg.role != ofp.OFPCR_ROLE_NOCHANGE:
+        switch.role = msg.role
+    return _reply(msg, parser.OFPRoleReply(None, switch.role, switch.generation or 0))
+
+
 def ignore(switch, msg):
     return None
 
@@ -104,6 +122,9 @@ def experimenter(switch, msg):
         switch.unknown.append(msg)
 
 
+#: What a connection in the SLAVE role may not send (Open vSwitch refuses it: OFPBRC_IS_SLAVE).
+WRITES = (parser.OFPFlowMod, parser.OFPGroupMod, parser.OFPMeterMod, parser.OFPPacketOut)
+
 HANDLERS = {
     parser.OFPFlowMod: flow_mod,
     parser.OFPGroupMod: groups.group_mod,
@@ -116,6 +137,7 @@ HANDLERS = {
     parser.OFPMeterConfigStatsRequest: meter_config_request,
     parser.OFPPortDescStatsRequest: port_desc_request,
     parser.OFPPacketOut: packet_out,
+    parser.OFPRoleRequest: role_request,
     parser.OFPSetConfig: ignore,
     parser.OFPExperimenter: experimenter,
 }

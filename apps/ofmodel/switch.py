@@ -13,7 +13,7 @@ from apps.ofmodel.errors import OFError, Reject, error_reply, switch_error
 from apps.ofmodel.fields import field_to_user
 from apps.ofmodel.flowtable import FlowTables
 from apps.ofmodel.match import compile_match
-from apps.ofmodel.messages import HANDLERS
+from apps.ofmodel.messages import HANDLERS, WRITES
 
 
 def _make_port(port_no, name=None, hw_addr=None):
@@ -32,10 +32,13 @@ class SwitchModel:
     changed by the packets traced); ``errors`` the SwitchErrors of refused messages (raised as
     OFError instead with raise_errors=True); ``validate=False`` skips the checks a switch makes
     on what it is sent; ``barriers``, ``packet_outs``, ``unknown`` (messages it has no model
-    for) and ``msg_count`` record what it received."""
+    for) and ``msg_count`` record what it received. ``role`` is the controller connection's
+    OpenFlow role (EQUAL until a role request) and ``generation`` the newest master-election
+    generation the switch has seen (None: none yet); ``other_master`` stands for another
+    controller's connection becoming master."""
     __slots__ = ('dpid', 'ports', 'flow_tables', 'groups', 'meters', 'conntrack', 'errors', 'barriers',
-                 'packet_outs', 'unknown', 'raise_errors', 'validate', 'msg_count',
-                 '__weakref__')
+                 'packet_outs', 'unknown', 'raise_errors', 'validate', 'msg_count', 'role',
+                 'generation', '__weakref__')
 
     def __init__(self, dpid, ports=(), raise_errors=False, validate=True):
         self.dpid = dpid
@@ -56,6 +59,8 @@ class SwitchModel:
         self.raise_errors = raise_errors
         self.validate = validate
         self.msg_count = 0
+        self.role = ofp.OFPCR_ROLE_EQUAL
+        self.generation = None
 
     def __repr__(self):
         return '<SwitchModel dpid=%s flows=%d groups=%d meters=%d>' % (
@@ -78,6 +83,9 @@ class SwitchModel:
             self.unknown.append(msg)
             return []
         try:
+            if self.role == ofp.OFPCR_ROLE_SLAVE and isinstance(msg, WRITES):
+                raise Reject('OFPET_BAD_REQUEST', 'OFPBRC_IS_SLAVE',
+                             'the connection is a slave: %s refused' % type(msg).__name__)
             return handler(self, msg) or []
         except Reject as rej:
             err = switch_error(msg, rej)
@@ -91,6 +99,13 @@ class SwitchModel:
         for m in msgs:
             replies.extend(self.apply(m))
         return replies
+
+    def other_master(self, generation):
+        """Another controller's connection became master with ``generation``: as Open vSwitch
+        does, a master connection of ours turns slave and older generations are stale."""
+        self.generation = generation
+        if self.role == ofp.OFPCR_ROLE_MASTER:
+            self.role = ofp.OFPCR_ROLE_SLAVE
 
     # ---- queries -----------------------------------------------------------------------------
     def iter_flows(self, table_id=None):

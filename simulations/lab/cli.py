@@ -16,7 +16,8 @@ serves a control socket. `server create` creates the server's ports through the 
 credentials (QNET_URL, QNET_TOKEN, QNET_PROJECT as for `qnet`), asks the lab to start a VM on a
 hypervisor and plug its NICs (iface-id = the port's attachment, qnet-project-id = its project),
 runs DHCP in it and prints its addresses. `--scenario seed` builds the seed's demo for two
-tenants with the same CIDRs and prints who can ping whom. `fabric` starts plain OVS switches as a tree or a looped mesh for
+tenants with the same CIDRs and prints who can ping whom; `--scenario seed-routed` adds a
+router from dmz-net to the outside and a floating IP for fw per tenant. `fabric` starts plain OVS switches as a tree or a looped mesh for
 `qnet serve --mode fabric`. The lab is torn down on exit (Ctrl-C, SIGTERM too).
 """
 import argparse
@@ -37,9 +38,12 @@ def overlay(args):
     from .topo import start_lab
     with start_lab(hypervisors=args.hypervisors, subnets=args.subnets) as lab, \
             control.LabControl(lab, args.control) as ctl:
+        outside = None
+        if args.scenario == "seed-routed" and not args.outside:
+            args.outside = ",".join(hv.name for hv in lab.hypervisors[:2])
         if args.outside:
             from .outside import ADDRESS, PHYSNET, add_outside
-            add_outside(lab, args.outside.split(","))
+            outside = add_outside(lab, args.outside.split(","))
             print(f"outside: {ADDRESS} on physical network {PHYSNET}, reached through "
                   f"{args.outside} (`qnet-lab exec outside ...`)", flush=True)
         for hv in lab.hypervisors:
@@ -49,8 +53,8 @@ def overlay(args):
               f"(controller {args.controller}, ovsdb {args.ovsdb}, control {ctl.path})",
               flush=True)
         code = 0
-        if args.scenario == "seed":
-            code = run_seed(lab, ctl, args)
+        if args.scenario in ("seed", "seed-routed"):
+            code = run_seed(lab, ctl, args, outside)
         if args.cli:
             from mininet.cli import CLI
             CLI(lab.net)
@@ -61,16 +65,30 @@ def overlay(args):
     return code
 
 
-def run_seed(lab, ctl, args):
+def run_seed(lab, ctl, args, outside=None):
+    """The seed's demo (``seed-routed``: with a router and a floating IP per tenant, and the
+    outside host in the matrix); 0 if the matrix is as intended."""
     clients = {t: Client(args.api, project=t, token=args.token)
                for t in args.tenants.split(",")}
-    servers = [ctl.add(s) for s in seed.build(lab, clients, lab.hypervisors)]
+    routed = []
+    if args.scenario == "seed-routed":
+        admin = Client(args.api, project="admin", token=args.token, admin=not args.token)
+        servers, routed = seed.build_routed(lab, clients, admin, lab.hypervisors)
+    else:
+        servers = seed.build(lab, clients, lab.hypervisors)
     for s in servers:
+        ctl.add(s)
         print(f"{s.tenant}/{s.name} on {s.hypervisor.name}: " + ", ".join(
             f"{n.network}={n.ip}" for n in s.nics))
-    matrix = seed.reachability(servers)
-    print("\nreachability (ping):\n" + seed.format_matrix(matrix, servers))
-    wrong = {k for k, v in matrix.items() if v != seed.expected(servers)[k]}
+    for r in routed:
+        print(seed.describe_routed(r))
+    matrix, expected = seed.reachability(servers), seed.expected(servers)
+    names = list(servers)
+    if routed:
+        matrix.update(seed.outside_reachability(servers, routed, outside))
+        expected, names = seed.expected_routed(servers), names + [seed.OUTSIDE]
+    print("\nreachability (ping):\n" + seed.format_matrix(matrix, names), flush=True)
+    wrong = {k for k, v in matrix.items() if v != expected[k]}
     print("\nas intended" if not wrong else f"\nNOT as intended: {sorted(wrong)}", flush=True)
     return 1 if wrong else 0
 
@@ -218,8 +236,11 @@ def build_parser():
     ov.add_argument("--ovsdb", default="127.0.0.1:6640", help="OVSDB manager HOST:PORT")
     ov.add_argument("--token", help="API token for --scenario (admin: creates the tenants' "
                     "resources)")
-    ov.add_argument("--scenario", choices=["none", "seed"], default="none",
-                    help="seed: the seed's demo for --tenants, and its reachability matrix")
+    ov.add_argument("--scenario", choices=["none", "seed", "seed-routed"], default="none",
+                    help="seed: the seed's demo for --tenants, and its reachability matrix; "
+                         "seed-routed: the same, plus per tenant a router from dmz-net to an "
+                         "external network (the outside host's: --outside, default the first "
+                         "two hypervisors) and a floating IP for fw")
     ov.add_argument("--outside", metavar="HV[,HV]",
                     help="an outside host (203.0.113.254) on a flat external network, "
                          "physnet1, that these hypervisors reach through a bridge mapping "

@@ -8,16 +8,27 @@ in the hypervisor lab, addresses by DHCP, and the reachability matrix.
 
 Only servers that share a network can talk. A second tenant runs the same servers on networks
 with the *same CIDRs*, isolated from the first.
+
+The routed variant (``qnet-lab overlay --scenario seed-routed``) adds, per tenant, a router
+joining dmz-net to an external network (``public``, where the lab's outside host plays the
+internet) and a floating IP for fw: fw reaches the outside (its default route, from DHCP, is
+the router) and the outside reaches fw; nothing else changes between the servers.
 """
 import dataclasses
 import os
 import re
 
 from .nodes import VM, _ethtool_tx_off, wait_for
+from .outside import ADDRESS, PHYSNET
 
 NETWORKS = {"dmz-net": "10.0.1.0/24", "web-net": "10.0.2.0/24", "db-net": "10.0.3.0/24"}
 SERVERS = {"fw": ("dmz-net", "web-net"), "web": ("web-net", "db-net"), "db": ("db-net",)}
 DEVICE_OWNER = "compute:lab"
+# the routed variant: the external network (the outside host is its gateway), the network the
+# router joins to it and the server that gets a floating IP there
+EXTERNAL = {"name": "public", "cidr": "203.0.113.0/24", "gateway_ip": ADDRESS.split("/")[0],
+            "pool": ("203.0.113.10", "203.0.113.99")}
+ROUTED_NETWORK, EXPOSED, OUTSIDE = "dmz-net", "fw", "outside"
 UDHCPC_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "udhcpc.script")
 
 
@@ -124,7 +135,11 @@ def wait_active(client, server, timeout=30):
 
 
 def ping(src, dst_ip, count=1, wait=1):
-    out = src.vm.cmd(f"ping -c {count} -W {wait} -i 0.2 {dst_ip}")
+    return _ping(src.vm, dst_ip, count, wait)
+
+
+def _ping(host, dst_ip, count=1, wait=1):
+    out = host.cmd(f"ping -c {count} -W {wait} -i 0.2 {dst_ip}")
     return re.search(r" 0% packet loss", out) is not None or \
         re.search(r"[1-9]\d* received", out) is not None
 
@@ -160,7 +175,8 @@ def expected(servers):
 
 
 def format_matrix(matrix, servers):
-    names = [s.tenant + "/" + s.name for s in servers]
+    """``servers``: servers (or anything with ``tenant`` and ``name``) and plain labels."""
+    names = [s if isinstance(s, str) else s.tenant + "/" + s.name for s in servers]
     width = max(map(len, names)) + 2
     lines = ["".ljust(width) + "".join(n.ljust(width) for n in names)]
     for a in names:
@@ -194,3 +210,92 @@ def build(lab, clients, hypervisors):
         wait_active(clients[server.tenant], server)
         dhcp(server)
     return servers
+
+
+# -- the routed variant --------------------------------------------------------------------------
+@dataclasses.dataclass
+class Routed:
+    tenant: str
+    router: dict
+    interface_ip: str         # the router's address on ROUTED_NETWORK
+    floating_ip: dict
+    server: Server            # the one behind the floating IP
+
+
+def create_external(admin, physnet=PHYSNET):
+    """The external network ``public`` (flat on ``physnet``, the outside host its gateway) with
+    its subnet; the one already there if an admin made it (the README's routed tour does)."""
+    found = admin.request("GET", "/v2.0/networks",
+                          params={"name": EXTERNAL["name"], "router:external": "true"})
+    if found["networks"]:
+        return found["networks"][0]
+    net = admin.networks.create(name=EXTERNAL["name"], **{
+        "router:external": True, "provider:network_type": "flat",
+        "provider:physical_network": physnet})
+    start, end = EXTERNAL["pool"]
+    admin.subnets.create(network_id=net["id"], cidr=EXTERNAL["cidr"], ip_version=4,
+                         name=EXTERNAL["name"] + "-v4", gateway_ip=EXTERNAL["gateway_ip"],
+                         enable_dhcp=False, allocation_pools=[{"start": start, "end": end}])
+    return net
+
+
+def add_router(client, external, port):
+    """A router from ``port``'s subnet to ``external`` (gateway with SNAT) and a floating IP for
+    ``port``, which a security group opens to the external subnet (the default group admits
+    only its members). Returns (router, its address on that subnet, floating IP)."""
+    router = client.routers.create(name="router",
+                                   external_gateway_info={"network_id": external["id"]})
+    itf = client.routers.add_interface(router["id"],
+                                       subnet_id=port["fixed_ips"][0]["subnet_id"])
+    group = client.security_groups.create(name="from-outside")
+    client.security_group_rules.create(security_group_id=group["id"], direction="ingress",
+                                       ethertype="IPv4", remote_ip_prefix=EXTERNAL["cidr"])
+    groups = client.ports.get(port["id"])["security_groups"]
+    client.ports.update(port["id"], security_groups=groups + [group["id"]])
+    fip = client.floating_ips.create(floating_network_id=external["id"], port_id=port["id"])
+    return (client.routers.get(router["id"]),
+            client.ports.get(itf["port_id"])["fixed_ips"][0]["ip_address"], fip)
+
+
+def build_routed(lab, clients, admin, hypervisors):
+    """The seed scenario, then each tenant's router on dmz-net and floating IP for fw
+    (``admin`` makes the external network). fw's first NIC is on dmz-net, so the default
+    route DHCP gave it is the router's address; the other servers' lead nowhere."""
+    servers = build(lab, clients, hypervisors)
+    external = create_external(admin)
+    routed = []
+    for tenant, client in clients.items():
+        fw = next(s for s in servers if s.tenant == tenant and s.name == EXPOSED)
+        routed.append(Routed(tenant, *add_router(client, external,
+                                                 fw.nic(ROUTED_NETWORK).port), fw))
+    return servers, routed
+
+
+def describe_routed(r):
+    """One line per router: its addresses and the floating IP's way in."""
+    gw = r.router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
+    return (f"{r.tenant}/{r.router['name']}: {ROUTED_NETWORK}={r.interface_ip}, "
+            f"{EXTERNAL['name']}={gw} (SNAT); floating IP {r.floating_ip['floating_ip_address']} "
+            f"-> {r.tenant}/{r.server.name} {r.server.nic(ROUTED_NETWORK).ip}")
+
+
+def outside_reachability(servers, routed, outside):
+    """{(server, "outside") and ("outside", server): reachable}: each server pings the
+    outside host, the outside pings each server's floating IP (none: not reachable). A few
+    pings each: the first packet towards a next hop not yet learned is dropped (docs/l3.md)."""
+    fips = {(r.tenant, r.server.name): r.floating_ip["floating_ip_address"] for r in routed}
+    out = {}
+    for s in servers:
+        label, fip = s.tenant + "/" + s.name, fips.get((s.tenant, s.name))
+        out[(label, OUTSIDE)] = ping(s, EXTERNAL["gateway_ip"], count=3)
+        out[(OUTSIDE, label)] = fip is not None and _ping(outside, fip, count=3)
+    return out
+
+
+def expected_routed(servers):
+    """The seed's matrix, and only fw and the outside reaching each other."""
+    out = expected(servers)
+    for s in servers:
+        label = s.tenant + "/" + s.name
+        out[(label, OUTSIDE)] = out[(OUTSIDE, label)] = s.name == EXPOSED
+    return out

@@ -7,7 +7,8 @@ ICMP time exceeded from the router when the TTL runs out) between members of the
 default security group on two subnets (a remote-group rule admits routed members), SNAT
 to the outside (it sees the router's gateway IP), the outside reaching a floating IP (and its
 replies coming back), the floating IP moved to another VM (timed), the tenants never reaching
-each other's private addresses, and a deleted router leaving no flow and no conntrack zone.
+each other's private addresses, and a router without its gateway answering ICMP net
+unreachable, then deleted, leaving no flow and no conntrack zone.
 """
 import os
 import re
@@ -121,6 +122,41 @@ def test_east_west_between_a_tenants_subnets_across_hypervisors(l3lab):
     assert "From 10.0.1.1" in out and "Time to live exceeded" in out, out
 
 
+def test_ipv6_east_west_across_hypervisors(l3lab):
+    """t1's networks get IPv6 subnets on its router and a1, b1 an IPv6 address each, set by
+    hand in the VM (qnet sends no router advertisements): the router answers neighbour
+    solicitation and ping6, routes a1 -> b1 from hv1 to hv2 through the default group (IPv6
+    members across the router), and answers an expiring hop limit and a destination with no
+    route in ICMPv6."""
+    lab, _, clients, routers, ports, _ = l3lab
+    c, router = clients["t1"], routers["t1"]
+    v6 = {}
+    for vm, prefix in (("a1", "fd00:1::"), ("b1", "fd00:2::")):
+        port = ports[("t1", vm)]
+        sub = created(c, "subnets", "subnet", {
+            "network_id": port["network_id"], "ip_version": 6, "cidr": prefix + "/64",
+            "gateway_ip": prefix + "1", "enable_dhcp": False})
+        c.request("PUT", f"{V2}/routers/{router['id']}/add_router_interface",
+                  {"subnet_id": sub["id"]})
+        fixed = c.request("PUT", f"{V2}/ports/{port['id']}", {"port": {"fixed_ips": [
+            *port["fixed_ips"], {"subnet_id": sub["id"]}]}})["port"]["fixed_ips"]
+        v6[vm] = next(f["ip_address"] for f in fixed if ":" in f["ip_address"])
+        host = lab[f"t1{vm}"]
+        intf = host.defaultIntf().name
+        host.cmd(f"sysctl -qw net.ipv6.conf.{intf}.disable_ipv6=0; "
+                 f"ip -6 addr add {v6[vm]}/64 dev {intf} nodad; "
+                 f"ip -6 route replace default via {prefix}1 dev {intf}")
+    a1 = lab["t1a1"]
+    assert wait_for(lambda: check.ping(a1, "fd00:1::1"), timeout=15, interval=0.2,
+                    what="ping6 to the router's address")
+    assert check.wait_ping(a1, v6["b1"])
+    assert check.ping(a1, "fd00:2::1")
+    out = a1.cmd(f"ping -6 -n -c1 -W2 -t1 {v6['b1']}")
+    assert "From fd00:1::1" in out and "Time exceeded" in out, out
+    out = a1.cmd("ping -6 -n -c1 -W2 2001:db8::7")
+    assert "From fd00:1::1" in out and "No route" in out, out
+
+
 @pytest.mark.parametrize("vm", ["a1", "a3"])   # on the gateway hypervisor, and handed over
 def test_the_outside_sees_the_routers_gateway_ip(l3lab, vm):
     lab, outside, _, routers, _, _ = l3lab
@@ -183,17 +219,28 @@ def test_deleting_a_router_leaves_no_flow_and_no_conntrack_zone(l3lab):
     assert mine, "the router's connection is in a zone of its own"
     keys = router_keys(lab)
     assert len(keys) == 2
+    # without its gateway the router has no default route: what it cannot route is
+    # answered ICMP net unreachable from its address on the sender's subnet
+    c.request("PUT", f"{V2}/routers/{router['id']}", {"router": {"external_gateway_info": None}})
+    out = wait_for(lambda: _unreachable(lab["t2a1"], "198.51.100.7"), timeout=15,
+                   interval=0.2, what="net unreachable from the router")
+    assert "From 10.0.1.1" in out, out
     for port in c.request("GET", f"{V2}/ports", params={"device_id": router["id"]})["ports"]:
         if port["device_owner"] == "network:router_interface":
             c.request("PUT", f"{V2}/routers/{router['id']}/remove_router_interface",
                       {"port_id": port["id"]})
-    c.request("PUT", f"{V2}/routers/{router['id']}", {"router": {"external_gateway_info": None}})
     c.request("DELETE", f"{V2}/routers/{router['id']}")
     wait_for(lambda: len(router_keys(lab)) == 1, timeout=15, what="the router's flows to go")
     [gone] = keys - router_keys(lab)
     for hv in lab.hypervisors:
         assert f"reg2=0x{gone:x}" not in hv.ofctl("dump-flows", "br-int"), hv.name
         assert not zones(hv) & mine, hv.name
+
+
+def _unreachable(vm, ip):
+    """ping's output when it reports "Destination Net Unreachable" (ICMP type 3 code 0)."""
+    out = vm.cmd(f"ping -n -c1 -W1 {ip}")
+    return out if "Destination Net Unreachable" in out else None
 
 
 def router_keys(lab):

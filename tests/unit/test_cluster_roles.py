@@ -14,11 +14,10 @@ TENANT = Context("tenant")
 
 
 class Lease:
-    """Stands for controller/cluster.py's Mastership; generation 0: no role requests (the
-    model switches of the fake cloud know none)."""
+    """Stands for controller/cluster.py's Mastership."""
 
-    def __init__(self, master):
-        self.master, self.generation, self.refused_with = master, 0, []
+    def __init__(self, master, generation=1):
+        self.master, self.generation, self.refused_with = master, generation, []
 
     def is_master(self):
         return self.master
@@ -61,12 +60,53 @@ def test_a_switch_refusing_our_role_or_a_write_makes_the_master_stand_by():
                         (ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_IS_SLAVE)):
         ctl.mastership = Lease(master=True)
         ctl._switch_error(refusal(type_, code))
-        assert not ctl.is_master() and ctl.mastership.refused_with == [0]
+        assert not ctl.is_master() and set(ctl.mastership.refused_with) == {1}
     assert ctl.refusals == 2
     # exported in /metrics (qnet_switch_refusals_total{reason=...}), one of each
     assert {r: counted(r)._value.get() - before[r] for r in before} == \
         {"stale_role": 1, "is_slave": 1}
     assert all(s.synced for s in ctl.switches.values())      # not a reason to resync
+
+
+def switch(world, h):
+    return world.cloud.hypervisors[f"hv{h}"].dp.switch
+
+
+def test_a_stale_master_writes_nothing_through_a_fresh_connection():
+    """Another instance announced generation 5 to both switches; this one still believes it is
+    master with generation 4 (it was paused, say) and its connections are new, hence EQUAL,
+    whose writes a switch would take. Its role request is refused, so it writes nothing."""
+    world = World()
+    ctl = world.cloud.controller
+    for h in (1, 2):
+        switch(world, h).other_master(5)
+    ctl.mastership = Lease(master=True, generation=4)
+    for h in (1, 2):
+        world.cloud.plug(f"hv{h}", f"tap{h}", f"vm{h}", TENANT.project_id)
+    world.cloud.settle()
+    assert switch(world, 1).flow_count() == switch(world, 2).flow_count() == 0
+    assert not ctl.is_master() and set(ctl.mastership.refused_with) == {4}
+    assert world.status(1) == world.status(2) == "DOWN"
+
+
+def test_a_master_claims_its_role_once_and_a_newer_master_makes_its_writes_refused():
+    world = World()
+    ctl = world.cloud.controller
+    ctl.mastership = Lease(master=True, generation=1)
+    world.cloud.plug("hv1", "tap1", "vm1", TENANT.project_id)
+    world.cloud.settle()
+    world.cloud.plug("hv2", "tap2", "vm2", TENANT.project_id)
+    world.cloud.settle()
+    assert world.holds_its_desired_state(1) and world.holds_its_desired_state(2)
+    dp = world.cloud.hypervisors["hv1"].dp
+    assert dp.sent_counts["OFPRoleRequest"] == 1      # confirmed once, then written freely
+    assert (switch(world, 1).role, switch(world, 1).generation) == (ofp.OFPCR_ROLE_MASTER, 1)
+    held = set(world.cloud.flows_of("hv1"))
+    switch(world, 1).other_master(2)           # another instance took over hv1's switch
+    world.cloud.unplug("hv1", "tap1")          # a change this instance still tries to write
+    world.cloud.settle()
+    assert set(world.cloud.flows_of("hv1")) == held      # refused: nothing reached a table
+    assert not ctl.is_master() and set(ctl.mastership.refused_with) == {1}
 
 
 def test_a_refused_generation_is_never_master_again():

@@ -323,9 +323,39 @@ def test_barrier_counted_and_replied(sw):
 
 
 def test_unknown_message_is_recorded_not_fatal(sw):
-    msg = parser.OFPRoleRequest(None, ofp.OFPCR_ROLE_MASTER, 0)
+    msg = parser.OFPGetAsyncRequest(None)
     assert sw.apply(msg) == []
     assert sw.unknown == [msg]
+
+
+def role(sw, which, generation):
+    (reply,) = sw.apply(parser.OFPRoleRequest(None, which, generation))
+    return reply
+
+
+def test_a_stale_generation_is_refused_and_changes_no_role(sw):
+    assert isinstance(role(sw, ofp.OFPCR_ROLE_MASTER, 5), parser.OFPRoleReply)
+    sw.apply(parser.OFPRoleRequest(None, ofp.OFPCR_ROLE_SLAVE, 5))     # same: accepted
+    assert sw.role == ofp.OFPCR_ROLE_SLAVE
+    refused = role(sw, ofp.OFPCR_ROLE_MASTER, 4)
+    assert (refused.type, refused.code) == (ofp.OFPET_ROLE_REQUEST_FAILED, ofp.OFPRRFC_STALE)
+    assert (sw.role, sw.generation) == (ofp.OFPCR_ROLE_SLAVE, 5)
+    # the distance is signed and wraps: 2**64 - 1 is older than 0
+    sw.generation = 2 ** 64 - 1
+    assert isinstance(role(sw, ofp.OFPCR_ROLE_MASTER, 0), parser.OFPRoleReply)
+
+
+def test_a_slave_connection_may_not_write_and_the_table_stays(sw):
+    fm = flow(0, 10, M(in_port=1), [apply_(out(2))])
+    role(sw, ofp.OFPCR_ROLE_MASTER, 1)
+    sw.apply(fm)
+    sw.other_master(2)                      # another controller took over with generation 2
+    assert sw.role == ofp.OFPCR_ROLE_SLAVE
+    (refused,) = sw.apply(flow(0, 20, M(in_port=2), [apply_(out(1))]))
+    assert (refused.type, refused.code) == (ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_IS_SLAVE)
+    assert [f.priority for f in sw.flows()] == [10]
+    # reads still work for a slave
+    assert isinstance(sw.apply(parser.OFPBarrierRequest(None))[0], parser.OFPBarrierReply)
 
 
 def test_error_reply_carries_xid(sw):

@@ -116,34 +116,42 @@ def test_the_reply_is_routed_on_its_own_sending_hypervisor(world):
     assert (f["tunnel_id"], f["eth_dst"], f["eth_src"]) == (101, VM["a"][1], RMAC["A"])
 
 
+def sent_up_from_a(world, dst, ttl, message):
+    """The packet-outs the controller sends when the router's ip_routing stage sends it the
+    ICMP ``message`` from a to ``dst`` with ``ttl``."""
+    net, mac, ip, hv = VM["a"]
+    frame = serialize(ethernet.ethernet(RMAC["A"], mac, IPV4),
+                      ipv4.ipv4(src=ip, dst=dst, proto=ICMP, ttl=ttl), message)
+    dp = world.cloud.hypervisors[hv].dp
+    before = len(dp.switch.packet_outs)
+    match = parser.OFPMatch(in_port=world.ofport["a"], metadata=101, reg2=1)
+    world.cloud.controller._packet_in(SimpleNamespace(msg=parser.OFPPacketIn(
+        dp, table_id=pl.TABLES["ip_routing"].number, match=match, data=frame)))
+    return dp.switch.packet_outs[before:]
+
+
+def icmp_answer(world, dst, ttl):
+    """The controller's answer to an echo request from a to ``dst`` sent up by the router
+    (parsed), asserting that it goes back out of a's port."""
+    [reply] = sent_up_from_a(world, dst, ttl,
+                             icmp.icmp(type_=8, data=icmp.echo(id_=7, seq=1, data=b"x" * 16)))
+    assert [a.port for a in reply.actions] == [world.ofport["a"]]
+    return packet.Packet(reply.data)
+
+
 def test_ttl_that_would_run_out_is_answered_time_exceeded(world):
     assert not world.send("a", "10.0.2.10", ttl=2).dropped
     out = world.send("a", "10.0.2.10", ttl=1)
     assert out.output_ports() == [] and out.sent_to_controller(nw_ttl=1)
     assert world.send("a", "10.0.2.10", ttl=0).dropped
     # the controller answers from the router's address on a's network, out of a's port
-    net, mac, ip, hv = VM["a"]
-    frame = serialize(ethernet.ethernet(RMAC["A"], mac, IPV4),
-                      ipv4.ipv4(src=ip, dst="10.0.2.10", proto=ICMP, ttl=1),
-                      icmp.icmp(type_=8, data=icmp.echo(id_=7, seq=1, data=b"x" * 16)))
-    dp = world.cloud.hypervisors[hv].dp
-    match = parser.OFPMatch(in_port=world.ofport["a"], metadata=101, reg2=1)
-    world.cloud.controller._packet_in(SimpleNamespace(msg=parser.OFPPacketIn(
-        dp, table_id=pl.TABLES["ip_routing"].number, match=match, data=frame)))
-    [reply] = dp.switch.packet_outs[-1:]
-    assert [a.port for a in reply.actions] == [world.ofport["a"]]
-    got = packet.Packet(reply.data)
+    got = icmp_answer(world, "10.0.2.10", ttl=1)
     assert (got.get_protocol(ipv4.ipv4).src, got.get_protocol(ipv4.ipv4).dst,
             got.get_protocol(icmp.icmp).type, got.get_protocol(ethernet.ethernet).src) == \
-        ("10.0.1.1", ip, 11, RMAC["A"])
+        ("10.0.1.1", VM["a"][2], 11, RMAC["A"])
     # an ICMP error whose TTL runs out gets none
-    before = len(dp.switch.packet_outs)
-    error = serialize(ethernet.ethernet(RMAC["A"], mac, IPV4),
-                      ipv4.ipv4(src=ip, dst="10.0.2.10", proto=ICMP, ttl=1),
-                      icmp.icmp(type_=3, code=1, data=icmp.dest_unreach(data=b"y" * 28)))
-    world.cloud.controller._packet_in(SimpleNamespace(msg=parser.OFPPacketIn(
-        dp, table_id=pl.TABLES["ip_routing"].number, match=match, data=error)))
-    assert len(dp.switch.packet_outs) == before
+    assert sent_up_from_a(world, "10.0.2.10", 1, icmp.icmp(
+        type_=3, code=1, data=icmp.dest_unreach(data=b"y" * 28))) == []
 
 
 @pytest.mark.parametrize("target", ["10.0.1.1", "10.0.2.1"])
@@ -382,17 +390,7 @@ def test_without_snat_the_outside_routes_to_the_subnets_through_the_gateway(outs
 def test_a_destination_with_no_route_is_answered_net_unreachable(world):
     out = world.send("a", "192.0.2.7")
     assert out.output_ports() == [] and out.sent_to_controller()
-    net, mac, ip, hv = VM["a"]
-    frame = serialize(ethernet.ethernet(RMAC["A"], mac, IPV4),
-                      ipv4.ipv4(src=ip, dst="192.0.2.7", proto=ICMP, ttl=64),
-                      icmp.icmp(type_=8, data=icmp.echo(id_=7, seq=1, data=b"x" * 16)))
-    dp = world.cloud.hypervisors[hv].dp
-    match = parser.OFPMatch(in_port=world.ofport["a"], metadata=101, reg2=1)
-    world.cloud.controller._packet_in(SimpleNamespace(msg=parser.OFPPacketIn(
-        dp, table_id=pl.TABLES["ip_routing"].number, match=match, data=frame)))
-    [reply] = dp.switch.packet_outs[-1:]
-    assert [a.port for a in reply.actions] == [world.ofport["a"]]
-    got = packet.Packet(reply.data)
+    got = icmp_answer(world, "192.0.2.7", ttl=64)
     assert (got.get_protocol(ipv4.ipv4).src, got.get_protocol(ipv4.ipv4).dst,
             got.get_protocol(icmp.icmp).type, got.get_protocol(icmp.icmp).code) == \
-        ("10.0.1.1", ip, 3, 0)
+        ("10.0.1.1", VM["a"][2], 3, 0)
