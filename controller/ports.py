@@ -522,11 +522,11 @@ class PortManager(ResourceManager):
         return changed
 
     def _write_statuses(self, session, todo):
-        query = select(self.model).where(self.model.id.in_(list(todo)))
-        if self.load_options:
-            query = query.options(*self.load_options)
+        # one port (a port-up's report, just after its flows left): joined, as ``find``
+        options = self.find_options if len(todo) == 1 else self.load_options
+        query = select(self.model).where(self.model.id.in_(list(todo))).options(*options)
         changes = []
-        for port in session.scalars(query):
+        for port in session.scalars(query).unique():
             status, host, datapath, ofport, error = todo[port.id]
             old = self.to_dict(port)
             port.status, port.binding_datapath, port.binding_ofport = status, datapath, ofport

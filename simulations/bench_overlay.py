@@ -200,11 +200,10 @@ def traced_serve(argv):
     orig_run_write = Database.run_write
 
     def run_write(self, *a, **kw):
-        cpu = time.process_time()
         try:
             return orig_run_write(self, *a, **kw)
         finally:
-            emit("committed", cpu_ms="%.3f" % ((time.process_time() - cpu) * 1e3))
+            emit("committed")
     Database.run_write = run_write
 
     from controller.cli import main
@@ -530,7 +529,6 @@ def breakdown(events, t0_first):
                "wsgi_to_write": (write[0] - api_in[0]) * 1e3 if api_in and write else None,
                "transaction": (committed[0] - write[0]) * 1e3 if write and committed else None,
                "commit_to_notify": (notify[0] - committed[0]) * 1e3 if committed else None,
-               "transaction_cpu": float(committed[2]["cpu_ms"]) if committed else None,
                "notify_to_wake": (start[0] - notify[0]) * 1e3,
                "compile": sum(float(e[2]["ms"]) for e in inpass if e[1] == "compile"),
                "diff_build": sum(float(e[2]["ms"]) for e in inpass if e[1] == "diff"),
@@ -744,8 +742,7 @@ def report(r, a):
               f"UDP {fmt(ratios['udp_cpu_per_gbit'], '.2f')} (lower is better)")
     if "trace" in r:
         rows = r["trace"]
-        keys = ["client_to_wsgi", "wsgi_to_write", "transaction", "transaction_cpu",
-                "commit_to_notify",
+        keys = ["client_to_wsgi", "wsgi_to_write", "transaction", "commit_to_notify",
                 "api_to_notify", "notify_to_wake", "compile", "diff_build", "barrier_wait",
                 "wake_to_last_barrier", "last_barrier_to_reply", "tunnels", "report_status",
                 "pass_total", "total"]
