@@ -21,6 +21,7 @@ new, and it needs neither VLAN tags nor tunnels (docs/fabric.md):
 """
 from apps import flows as fl
 from apps import pipeline as pl
+from apps import secgroups
 
 ETH_LLDP = 0x88CC
 
@@ -144,6 +145,7 @@ def compile_fabric_switch(dpid, model, bound, routes, fabric_ports):
     ``fabric_ports``: this switch's ports that lead to other switches.
     """
     pieces = [switch_piece(fabric_ports)]
+    wanted = fl.members_wanted_on(dpid, model, bound)
     for net_id in sorted(routes):
         r = routes[net_id]
         net = model.networks.get(net_id)
@@ -154,7 +156,7 @@ def compile_fabric_switch(dpid, model, bound, routes, fabric_ports):
         for port in model.ports_on_network(net_id):
             if edge and port.ipv4:
                 pieces.append(fl.arp_piece(port, vni))
-            if edge:
+            if edge and secgroups.wanted_here(port, wanted):
                 pieces.append(fl.member_piece(port, vni, model.references_to(port))
                               or fl.Piece())
             where = bound.get(port.id)

@@ -107,6 +107,7 @@ class FabricState(PieceState):
             for n in its_nets:
                 for d in carriers(n):
                     refresh.setdefault(d, set()).update(keys | {("flood", n)})
+        self._members_moved(refresh)
         self.ports_changed = ports
         deltas = self._refresh(refresh, views)
         for d in set(self.switches) - set(views):

@@ -399,7 +399,7 @@ def local_port_piece(port, ofport, vni, limits=(), groups=()):
 def security_group_piece(port, ofport, groups):
     """A local port's security groups (apps/secgroups.py): its rules and the conj_id flows of
     the remote groups they name; None if it is not filtered or they allow nothing."""
-    rules = secgroups.port_flows(port, ofport, groups) if secgroups.filtered(port) else ()
+    rules = secgroups.port_flows(groups) if secgroups.filtered(port) else ()
     return Piece(tuple(rules)) if rules else None
 
 
@@ -424,6 +424,7 @@ def chassis_pieces(chassis_id, model, placement):
     tunnels = placement.tunnels.get(chassis_id, {})
     tags = placement.tags
     pieces = {("chassis",): chassis_piece({tags[c]: p for c, p in tunnels.items()})}
+    wanted = members_wanted_on(chassis_id, model, placement.bound)
     for net_id in sorted(placement.networks_on(chassis_id, model)):
         net = model.networks[net_id]
         vni = net.vni
@@ -431,7 +432,8 @@ def chassis_pieces(chassis_id, model, placement):
         for port in model.ports_on_network(net_id):
             if port.ipv4:
                 pieces[("arp", port.id)] = arp_piece(port, vni)
-            member = member_piece(port, vni, model.references_to(port))
+            member = member_piece(port, vni, model.references_to(port)) \
+                if secgroups.wanted_here(port, wanted) else None
             if member is not None:
                 pieces[("sg_member", port.id)] = member
             where = placement.bound.get(port.id)
@@ -455,6 +457,16 @@ def chassis_pieces(chassis_id, model, placement):
         pieces[("flood", net_id)] = flood_piece(vni, local,
                                                 [tunnels[c] for c in remote_chassis])
     return pieces
+
+
+def members_wanted_on(switch, model, bound):
+    """The security groups whose members' address flows ``switch`` holds: those the rules of
+    its bound ports name (apps/secgroups.py ``members_wanted``; ``bound``: port id ->
+    (switch, ofport))."""
+    return frozenset().union(*(secgroups.members_wanted(model.ports[p],
+                                                        model.groups_of(model.ports[p]))
+                               for p, (host, _) in bound.items()
+                               if host == switch and p in model.ports))
 
 
 def union(pieces):

@@ -198,6 +198,11 @@ class PieceState:
         self.inputs = {}          # port id -> PortInputs folded in (model.inputs_of)
         self.shared = {}          # piece key -> (inputs, Piece)
         self.keys = {}            # port id -> its piece keys
+        #: security groups: switch key -> {group id: bound ports there whose rules name it},
+        #: port id -> (switch key, the groups it counts for there), group id -> ids of its
+        #: member ports, and the (switch, group) whose first or last naming port came or went
+        #: in this update (its members' address flows come or go there: ``_members_moved``)
+        self.wanting, self.counted, self.group_members, self.wanting_moved = {}, {}, {}, set()
         self.ports_changed = set()   # ports whose binding or view the last update changed
         self.counters = Counters()
 
@@ -244,7 +249,10 @@ class PieceState:
     def _fold_port(self, model, port_id):
         old, new = self.ports.get(port_id), model.ports.get(port_id)
         where = self.bound.pop(port_id, None)
+        self._uncount_wanting(port_id)
         if old is not None:
+            for g in old.security_groups:
+                self.group_members.get(g, set()).discard(port_id)
             self.net_ports.get(old.network_id, set()).discard(port_id)
             self.unplace(old)
             if where is not None:
@@ -257,12 +265,44 @@ class PieceState:
         self.ports[port_id] = new
         self.inputs[port_id] = model.inputs_of(new)
         self.net_ports.setdefault(new.network_id, set()).add(port_id)
+        for g in new.security_groups:
+            self.group_members.setdefault(g, set()).add(port_id)
         where = self.placement_of(new)
         if where is not None:
             self.bound[port_id] = where
             self.bound_by_net.setdefault(new.network_id, {}).setdefault(where[0], {})[
                 port_id] = where[1]
             self.bound_on.setdefault(where[0], {})[port_id] = where[1]
+            self._count_wanting(port_id, where[0],
+                               secgroups.members_wanted(new, self.inputs[port_id].groups))
+
+    def _count_wanting(self, port_id, switch, groups):
+        if not groups:
+            return
+        self.counted[port_id] = (switch, groups)
+        wanting = self.wanting.setdefault(switch, {})
+        for g in groups:
+            wanting[g] = wanting.get(g, 0) + 1
+            if wanting[g] == 1:
+                self.wanting_moved.add((switch, g))
+
+    def _uncount_wanting(self, port_id):
+        switch, groups = self.counted.pop(port_id, (None, ()))
+        wanting = self.wanting.get(switch)
+        for g in groups:
+            wanting[g] -= 1
+            if not wanting[g]:
+                del wanting[g]
+                self.wanting_moved.add((switch, g))
+
+    def _members_moved(self, refresh):
+        """Where a switch started or stopped needing a group's members (its first port naming
+        the group came, or its last went), their address flows are re-evaluated there: a
+        switch holds a member's flows only where some port's rules name its groups."""
+        for switch, g in self.wanting_moved:
+            refresh.setdefault(switch, set()).update(("sg_member", p)
+                                                     for p in self.group_members.get(g, ()))
+        self.wanting_moved = set()
 
     def _refresh(self, refresh, live):
         """Re-evaluate the given pieces of each switch; the deltas of those that changed."""
@@ -336,7 +376,10 @@ class PieceState:
         if port is None or not self.is_edge(c, port.network_id):
             return None
         vni = self.networks[port.network_id].vni
-        if family.held_on == pieces.EDGE:
+        if family.held_on == pieces.NAMING and \
+                not secgroups.wanted_here(port, self.wanting.get(c, {})):
+            return None
+        if family.held_on in (pieces.EDGE, pieces.NAMING):
             inputs = self.inputs.get(port.id)
             if family.through_routers and inputs is not None and inputs.referenced:
                 inputs = dataclasses.replace(inputs, legs=self.routed_legs(port))
@@ -424,6 +467,7 @@ class DesiredState(PieceState):
         for n in neighbors:
             for c in self._localnet_holders(n):
                 refresh.setdefault(c, set()).add(("localnet", n))
+        self._members_moved(refresh)
         self.ports_changed = ports
         deltas = self._refresh(refresh, live)
         for c in set(self.switches) - set(live):

@@ -14,7 +14,8 @@ families, from ``FAMILIES`` below: **this is the one place a new pipeline stage 
 
 ``held_on`` says which switches hold a family's piece: EVERY switch, the EDGE switches of the
 network (those with ports of it bound), every CARRIER of it (edges and, in fabric, the transit
-switches on its paths), the port's HOST switch, or the REMOTE carriers (all but its host).
+switches on its paths), the port's HOST switch, or the REMOTE carriers (all but its host);
+NAMING: the edges where some bound port's rules name one of the port's security groups.
 The routing families (apps/l3.py, overlay mode) are held where routing puts them: every
 hypervisor carrying a router (ROUTER_HOSTS), its GATEWAY hypervisor, a floating IP's
 FIP_HOST; a routed network's edges then include every hypervisor that routes into it.
@@ -25,6 +26,9 @@ from apps import flows
 
 SWITCH, NETWORK, PORT, ROUTER, FLOATING_IP = "switch", "network", "port", "router", "fip"
 EVERY, EDGE, CARRIER, HOST, REMOTE = "every", "edge", "carrier", "host", "remote"
+#: the EDGE switches where a bound port's rules name one of the port's security groups as
+#: their remote group (apps/secgroups.py ``members_wanted``): a member's address flows
+NAMING = "naming"
 #: routing families (apps/l3.py): on every hypervisor carrying the router, on its gateway
 #: hypervisor, where a floating IP lives
 ROUTER_HOSTS, GATEWAY, FIP_HOST = "router hosts", "gateway", "floating IP host"
@@ -35,7 +39,7 @@ class Family:
     name: str
     scope: str            # what the key's id names: SWITCH (no id), NETWORK or PORT
     held_on: str
-    #: edge families: ``build(port, vni, inputs)`` (EDGE) or ``build(port, vni, ofport,
+    #: edge families: ``build(port, vni, inputs)`` (EDGE, NAMING) or ``build(port, vni, ofport,
     #: inputs)`` (HOST; ``inputs`` apps/model.py PortInputs: its limits, security groups and
     #: the rules naming them), shared by every switch holding it; None: a transport family
     build: object = None
@@ -71,7 +75,7 @@ FAMILIES = (
     Family("local", PORT, HOST, _local),      # classify, port security, delivery, meters
     Family("remote", PORT, REMOTE),           # the way to the port from other switches
     Family("sg", PORT, HOST, _security_groups),   # its security groups' rules (conntrack)
-    Family("sg_member", PORT, EDGE, _member,      # its addresses in remote-group conjunctions
+    Family("sg_member", PORT, NAMING, _member,    # its addresses in remote-group conjunctions
            through_routers=True),
     Family("neighbor", PORT, EDGE, routed=True),   # a routed network's port as next hop
     Family("localnet", NETWORK, GATEWAY, routed=True),   # an external network's physical port

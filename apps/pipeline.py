@@ -76,13 +76,15 @@ PIPELINE = (
                   "stateless port's: straight there). Anything else: to arp_responder",
           fabric="As in overlay mode, on the edge switch of the port"),
     Table(8, "sg_egress_rules", next=("sg_egress_commit", "arp_responder"),
-          matches="ct_state, ct_mark; in_port, eth_type, ip_proto, L4 ports or ICMP type/code, "
-                  "ipv4_dst / ipv6_dst (remote prefix), metadata + address (remote-group "
+          matches="ct_state, ct_mark; reg6 (the port's group set), eth_type, ip_proto, L4 "
+                  "ports or ICMP type/code, ipv4_dst / ipv6_dst (remote prefix), metadata + address (remote-group "
                   "members, conjunction clause 2; routed members: + eth_dst, the router's "
                   "MAC), conj_id",
           overlay="+inv and connections marked cut: dropped. Answers (+est+rpl) and +rel: to "
-                  "arp_responder. New and established packets a rule of the port allows (a "
-                  "remote group: conjunction of the rule and the member address): to "
+                  "arp_responder. New and established packets a rule of the port's groups "
+                  "allows (matched by its group set, so ports with the same groups share "
+                  "the flows; a remote group: conjunction of the rule and the member "
+                  "address, held only where a port's rules name the group): to "
                   "sg_egress_commit. An established connection no rule allows any more: its "
                   "ct_mark bit 0 set (cut both ways), dropped",
           fabric="As in overlay mode, on the edge switch of the port"),
@@ -169,8 +171,8 @@ PIPELINE = (
                   "sg_ingress_deliver",
           fabric="As in overlay mode, on the edge switch of the port"),
     Table(22, "sg_ingress_rules", next=("sg_ingress_deliver",),
-          matches="ct_state, ct_mark; reg1, eth_type, ip_proto, L4 ports or ICMP type/code, "
-                  "ipv4_src / ipv6_src (remote prefix), metadata + address (remote-group "
+          matches="ct_state, ct_mark; reg6 (the port's group set), eth_type, ip_proto, L4 "
+                  "ports or ICMP type/code, ipv4_src / ipv6_src (remote prefix), metadata + address (remote-group "
                   "members, conjunction clause 2; routed members: + eth_src, the router's "
                   "MAC), conj_id",
           overlay="As sg_egress_rules, for what the port receives: what passes goes to "
@@ -265,7 +267,10 @@ def markdown():
         "read by tunnel_out (overlay mode).",
         "- **reg1**: the local port a frame is delivered to, written by l2_lookup for a port "
         "with security groups and read by sg_ingress_deliver; **reg5**: the conntrack zone of "
-        "the port being checked (its OpenFlow port number, 1-32767).",
+        "the port being checked (its OpenFlow port number, 1-32767); **reg4** bit 0: that "
+        "port is stateless; **reg6**: its group set (a hash of its security groups' ids), "
+        "which the rules match. classify (what a port sends) and l2_lookup (what it "
+        "receives) write them.",
         "- **ct_mark** bit 0: a connection a removed security-group rule no longer allows "
         "(dropped both ways).",
         f"- **{ROUTER_REG}**: the router's key (its conntrack zone index) from router_in on; "

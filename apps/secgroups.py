@@ -22,14 +22,17 @@ How, as Neutron's OVS firewall and OVN do it:
   connection's packets are dropped both ways.
 * **stateless groups** skip conntrack: their packets reach the rules untracked and nothing is
   committed; answers need rules of their own.
-* **remote groups as conjunctions**: a rule "from group G" on port X is one flow per (X, rule
-  shape) with ``conjunction(c_G, 1/2)`` and, once per member address of G on the switch, one
-  flow ``ip_src=address`` with ``conjunction(c_G, 2/2)`` (``ip_dst`` on the way out). So a
-  group of N members that admits its own members costs O(N) flows per switch, not O(N^2), and a
-  member joining or leaving changes only its own address flows (``member_piece``) and, on its
-  own switch, its own rule flows (``port_piece``). The conjunction id is a hash of the group id
-  and the direction; the address flows match the network (metadata VNI), so equal addresses of
-  different tenants' networks never meet: remote-group rules admit members on the same network.
+* **rules per group set**: a port's rule flows match its group set (``REG_SET``, written
+  with its zone), not the port, so ports with the same groups share them.
+* **remote groups as conjunctions**: a rule "from group G" of the ports with group set S is
+  one flow per (S, rule shape) with ``conjunction(c_G, 1/2)`` and, once per member address of
+  G, one flow ``ip_src=address`` with ``conjunction(c_G, 2/2)`` (``ip_dst`` on the way out),
+  only on switches where a port's rules name G (``members_wanted``). So a group of N members
+  that admits its own members costs O(N) flows per switch, not O(N^2), and a member joining
+  or leaving changes only its own address flows (``member_piece``) and, on its own switch, its
+  own pieces. The conjunction id is a hash of the group id and the direction; the address
+  flows match the network (metadata VNI), so equal addresses of different tenants' networks
+  never meet: remote-group rules admit members on the same network.
 
 Always allowed, before the rules (as Neutron's base flows): DHCP and DHCPv6 client packets,
 router solicitations and MLD out; neighbour discovery and MLD in; anything that is not IP (ARP
@@ -46,6 +49,7 @@ from apps import pipeline as pl
 
 #: registers and ct_mark bits of this feature (docs/pipeline.md)
 REG_OUT_PORT = "reg1"        # the local port a frame is delivered to (ingress stages)
+REG_SET = "reg6"             # the group set of the port being checked (``set_id``)
 REG_ZONE = "reg5"            # the conntrack zone of the port being checked (0: not filtered)
 REG_FLAGS = "reg4"           # bit 0: the port being checked is stateless
 STATELESS = 1
@@ -75,14 +79,11 @@ class Direction:
     entry: str           # table that sends to conntrack
     rules: str           # table of the rules
     commit: str          # table that commits new connections and lets packets on
-    port_key: str        # the field naming the port: in_port, or reg1 (ingress)
     peer: str            # "src" or "dst": which address is the remote side's
 
 
-EGRESS = Direction("egress", "sg_egress", "sg_egress_rules", "sg_egress_commit", "in_port",
-                   "dst")
-INGRESS = Direction("ingress", "sg_ingress", "sg_ingress_rules", "sg_ingress_deliver",
-                    REG_OUT_PORT, "src")
+EGRESS = Direction("egress", "sg_egress", "sg_egress_rules", "sg_egress_commit", "dst")
+INGRESS = Direction("ingress", "sg_ingress", "sg_ingress_rules", "sg_ingress_deliver", "src")
 DIRECTIONS = (EGRESS, INGRESS)
 
 
@@ -95,6 +96,17 @@ def conj_id(group_id, direction, eth_type):
     """The conjunction id of "a member of ``group_id``" in one direction and family: a hash,
     the same on every switch (a table holds the ids of the groups its rules name, few)."""
     digest = hashlib.blake2b(f"{group_id}|{direction}|{eth_type}".encode(), digest_size=4)
+    return int.from_bytes(digest.digest(), "big") or 1
+
+
+def set_id(groups):
+    """The id of a set of security groups (a hash of their ids, never 0: 0 is "no groups"):
+    what a port's rule flows match (``REG_SET``) instead of the port. Ports with the same
+    groups have the same rules, so their rule flows are the same flows, held once per switch
+    (the union of pieces counts holders): rules cost O(distinct group sets) per switch, not
+    O(ports). The same on every switch, as ``conj_id``."""
+    ids = "|".join(sorted({g.id for g in groups}))
+    digest = hashlib.blake2b(f"set|{ids}".encode(), digest_size=4)
     return int.from_bytes(digest.digest(), "big") or 1
 
 
@@ -164,6 +176,24 @@ def references(groups, member_of):
     groups in ``member_of`` as their remote group: in which ways a member is looked for."""
     return frozenset((r.remote_group_id, r.direction, r.ethertype) for g in groups
                      for r in g.rules if r.remote_group_id in member_of)
+
+
+def members_wanted(port, groups):
+    """The groups whose members' addresses a switch needs because ``port`` (with ``groups``)
+    is bound there: the remote groups its rules name, if it is filtered and up. A member's
+    address flows sit only on switches that need them (``wanted_here``), not on every switch
+    of its network: a switch whose ports all belong to one group holds that group's members
+    only."""
+    if not (filtered(port) and port.admin_up):
+        return frozenset()
+    return frozenset(r.remote_group_id for g in groups for r in g.rules
+                     if r.remote_group_id is not None)
+
+
+def wanted_here(member, wanted):
+    """Whether a switch that needs the members of ``wanted`` (the union of ``members_wanted``
+    of its ports) holds ``member``'s address flows."""
+    return any(g in wanted for g in member.security_groups)
 
 
 def is_stateful(groups):
@@ -245,13 +275,15 @@ def _onwards(d):
 
 # -- what a local port with groups adds ----------------------------------------------------------
 def port_registers(port, ofport, groups):
-    """The actions that name a filtered port's zone and mode in registers, where its frames
-    enter (classify) and where frames are delivered to it (l2_lookup): reg5 := its zone, reg4
-    := STATELESS or 0. The entry stages then need no flow per port."""
+    """The actions that name a filtered port's zone, mode and group set in registers, where
+    its frames enter (classify) and where frames are delivered to it (l2_lookup): reg5 := its
+    zone, reg4 := STATELESS or 0, reg6 := ``set_id`` of its groups. The entry stages then need
+    no flow per port, and the rules none either: they match the group set."""
     if not filtered(port):
         return ()
     return (("set", REG_ZONE, zone_of(ofport)),
-            ("set", REG_FLAGS, 0 if is_stateful(groups) else STATELESS))
+            ("set", REG_FLAGS, 0 if is_stateful(groups) else STATELESS),
+            ("set", REG_SET, set_id(groups)))
 
 
 def deliver_instructions(port, ofport, groups):
@@ -261,12 +293,12 @@ def deliver_instructions(port, ofport, groups):
             flows.goto("sg_ingress"))
 
 
-def port_flows(port, ofport, groups):
-    """The rules of a local port with groups, and the conj_id flows of the remote groups they
-    name."""
+def port_flows(groups):
+    """The rules of a local port with ``groups``, and the conj_id flows of the remote groups
+    they name: the same flows for every port with the same groups (they match ``REG_SET``)."""
     out = []
     for d in DIRECTIONS:
-        out += _rule_flows(d, {d.port_key: ofport},
+        out += _rule_flows(d, {REG_SET: set_id(groups)},
                            [r for g in groups for r in g.rules if r.direction == d.name])
     return out
 
@@ -313,7 +345,7 @@ def rules_behind(flow, groups):
                     out.append((g, r))
             elif r.remote_group_id is None and any(
                     dict(f.match) == match
-                    for f in _rule_flows(d, {d.port_key: match.get(d.port_key)}, [r])):
+                    for f in _rule_flows(d, {REG_SET: match.get(REG_SET)}, [r])):
                 out.append((g, r))
     return out
 

@@ -45,7 +45,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-from simulations.bench_overlay import Pinger, pct  # noqa: E402
+from simulations.bench_overlay import Pinger, flow_counts, pct  # noqa: E402
 from simulations.lab import check  # noqa: E402
 from simulations.lab.nodes import wait_for  # noqa: E402
 
@@ -170,8 +170,7 @@ def run_qnet(a):
                 r["associate"], r["calls"] = associate_to_first_packet(
                     outside, address, lambda: associate(ports["f2"]["id"]),
                     lambda: associate(None), a.samples)
-                r["flows"] = {hv.name: hv.ofctl("dump-flows", "br-int").count("cookie=")
-                              for hv in lab.hypervisors}
+                r["flows"] = {hv: v["flows"] for hv, v in flow_counts(lab.hypervisors).items()}
                 return r
         finally:
             ctl.stop()

@@ -46,7 +46,7 @@ def cloud(ports=PORTS, groups=GROUPS, hypervisors=HYPERVISORS):
         m.security_groups[f"g{g}"] = self_referencing_group(f"g{g}")
     ips = [f"172.16.0.{h + 1}" for h in range(hypervisors)]
     chs = [chassis(f"hv{h}", ips[h],
-                   *(iface(f"tap{i}", 10 + i // hypervisors, f"vm{i}")
+                   *(iface(f"tap{i}", 100 + i // hypervisors, f"vm{i}")
                      for i in range(ports) if i % hypervisors == h),
                    *(iface(f"vx{o}", 1 + o, type_="vxlan", remote_ip=ips[o])
                      for o in range(hypervisors) if o != h), datapath_id=h + 1)
@@ -63,14 +63,20 @@ def address(i):
 
 
 def qnet_flows(m, chs, with_groups=True):
-    """{chassis: flow count} of qnet's desired state."""
+    """({chassis: flow count}, {piece family: flows} of hv0) of qnet's desired state: a flow
+    two pieces hold counts for the first family that holds it."""
     if not with_groups:
         m.security_groups.clear()
         for p in list(m.ports.values()):
             m.put(port(p.id, p.network_id, p.mac, p.ipv4, p.attachment))
     desired = incremental.DesiredState()
     desired.update(m, chs)
-    return {c: len(s.flows) for c, s in desired.switches.items()}
+    families, seen = {}, set()
+    for key, piece in sorted(desired.switches["hv0"].pieces.items()):
+        fresh = {f.cookie for f in piece.flows} - seen
+        seen |= fresh
+        families[key[0]] = families.get(key[0], 0) + len(fresh)
+    return {c: len(s.flows) for c, s in desired.switches.items()}, families
 
 
 def member_added(members, hypervisors=HYPERVISORS):
@@ -215,12 +221,14 @@ def main(argv=None):
     p.add_argument("--ovn", action="store_true", help="count OVN's flows too (root, OVN)")
     p.add_argument("--lab", action="store_true", help="time enforcement and TCP (root)")
     a = p.parse_args(argv)
-    with_sg = qnet_flows(*cloud())
-    without = qnet_flows(*cloud(), with_groups=False)
+    with_sg, families = qnet_flows(*cloud())
+    without, _ = qnet_flows(*cloud(), with_groups=False)
     print(f"flows per hypervisor, {PORTS} ports in {GROUPS} self-referencing groups on "
           f"{HYPERVISORS} hypervisors:")
     print(f"  qnet: {with_sg['hv0']} ({without['hv0']} without groups: "
           f"+{with_sg['hv0'] - without['hv0']} for security groups)")
+    print("  qnet by piece family (apps/pieces.py): " +
+          ", ".join(f"{name} {n}" for name, n in sorted(families.items(), key=lambda i: -i[1])))
     if a.ovn:
         if os.geteuid() != 0:
             sys.exit("--ovn needs root")

@@ -1,6 +1,7 @@
 """DesiredState on its own: after any sequence of model and chassis changes (ports, networks,
 interfaces plugged, moved and renumbered, tunnel ports and tunnel addresses changing, chassis
-coming and going), each switch's incremental state equals ``compile_chassis`` over everything,
+coming and going, ports joining and leaving security groups whose rules name other groups),
+each switch's incremental state equals ``compile_chassis`` over everything,
 the deltas it returned add up to that state, and the tunnels it asks for are those
 ``tunnel.mesh.wanted_tunnels`` computes from scratch."""
 from hypothesis import HealthCheck, given, settings
@@ -9,15 +10,28 @@ from hypothesis import strategies as st
 from apps import flows, ofmsg
 from apps.incremental import DesiredState
 from apps.model import place
+from controller.logical import SecurityGroup, SecurityGroupRule
 from tests.unit.overlay_fixtures import chassis, iface, model, network, port
 from tunnel.mesh import wanted_tunnels
 
-NETWORKS, PORTS = 3, 10
+NETWORKS, PORTS, GROUPS = 3, 10, 3
+
+
+def group(k, names=None):
+    """Security group g<k>: egress anywhere, and ingress from the members of group g<names>
+    (its own by default; None in names: no remote group)."""
+    gid = f"g{k}"
+    rules = [SecurityGroupRule(f"{gid}-out", "egress", "IPv4")]
+    if names is not None:
+        rules.append(SecurityGroupRule(f"{gid}-in", "ingress", "IPv4",
+                                       remote_group_id=f"g{names}"))
+    return SecurityGroup(gid, "demo", True, tuple(rules))
 
 
 class World:
     def __init__(self):
         self.model = model([network(f"n{k}", 100 + k) for k in range(NETWORKS)], [])
+        self.model.security_groups.update({f"g{k}": group(k, k) for k in range(GROUPS)})
         self.chassis = {f"hv{i}": chassis(f"hv{i}", f"172.16.0.{i + 1}", datapath_id=i + 1)
                         for i in range(3)}
         self.state = DesiredState()
@@ -33,8 +47,20 @@ class World:
             old = self.model.ports.get(pid)
             self.model.put(port(pid, old.network_id if old else net,
                                 "fa:16:3e:00:00:%02x" % (a + c), f"10.0.0.{a + 2}",
-                                f"vm{pid}", security=c != 1, admin_up=b != 2))
+                                f"vm{pid}", security=c != 1, admin_up=b != 2,
+                                security_groups={0: ("g0",), 1: ("g1",),
+                                                 2: ("g0", "g2")}.get((a + b) % 4, ())))
             ports.add(pid)
+        elif op == "rules":
+            # a group's rules name another group (or none): as the reconciler does, its
+            # members and those of the groups named before and after are refolded
+            gid, names = f"g{a % GROUPS}", None if c == 3 else c % GROUPS
+            before = self.model.security_groups[gid]
+            self.model.put(group(a % GROUPS, names))
+            named = {r.remote_group_id for g in (before, self.model.security_groups[gid])
+                     for r in g.rules} - {None}
+            for g in named | {gid}:
+                ports.update(self.model.ports_in_group(g))
         elif op == "delete_port" and pid in self.model.ports:
             self.model.remove(self.model.ports[pid])
             ports.add(pid)
@@ -111,7 +137,7 @@ class World:
 
 OPERATIONS = st.lists(st.tuples(
     st.sampled_from(["port", "port", "delete_port", "plug", "plug", "move", "unplug", "tunnel",
-                     "tunnel", "network", "tunnel_ip", "chassis_gone", "chassis_new"]),
+                     "tunnel", "network", "tunnel_ip", "chassis_gone", "chassis_new", "rules"]),
     st.integers(0, 9), st.integers(0, 3), st.integers(0, 3)), max_size=40)
 
 

@@ -288,14 +288,14 @@ def member_flow_count(state):
                if f.table in tables and c not in base and "conj_id" not in dict(f.match))
 
 
-def test_a_self_referencing_group_costs_the_same_flows_per_member_at_10_and_100():
-    per_member = {}
-    for n in (12, 120):
+def test_a_self_referencing_group_costs_one_flow_per_member_at_12_120_and_240():
+    """O(N), not O(N^2): each member adds its address clause, one flow (IPv4 addresses only);
+    the rules are the group's, held once per switch whatever the number of members."""
+    count = {}
+    for n in (12, 120, 240):
         m, chs = group_cloud(n)
-        state = flows.compile_chassis("hv0", m, place(m, chs))
-        per_member[n] = member_flow_count(state) / n
-    assert per_member[12] == per_member[120], per_member
-    assert per_member[120] < 10
+        count[n] = member_flow_count(flows.compile_chassis("hv0", m, place(m, chs)))
+    assert count[120] - count[12] == 108 and count[240] - count[120] == 120, count
 
 
 def test_a_member_joining_or_leaving_changes_a_bounded_number_of_flows_per_switch():
@@ -316,3 +316,62 @@ def test_a_member_joining_or_leaving_changes_a_bounded_number_of_flows_per_switc
     assert changes[12] == changes[120], changes
     joined, left = changes[120]
     assert max(joined.values()) < 40 and joined == left
+
+
+def test_member_flows_sit_only_where_a_port_names_their_group_and_follow_it():
+    """A switch holds the address flows of group db's members only while a port bound there
+    has a rule naming db: they come with the first such port (bound there, or joining a group
+    that names db) and go with the last, incrementally as in a full compilation."""
+    groups = {"web": Group("web", rules=(Rule("web-in", "ingress", "IPv4",
+                                               remote_group_id="db"),)),
+              "db": Group("db", rules=(Rule("db-out", "egress", "IPv4"),))}
+    m = model([network("net", 1001)],
+              [port("plain", "net", "fa:16:3e:00:00:01", "10.0.0.11", "vm-plain"),
+               *(port(f"db{i}", "net", f"fa:16:3e:00:00:2{i}", f"10.0.0.2{i}", f"vm-db{i}",
+                      security_groups=("db",)) for i in range(3))])
+    m.security_groups.update(groups)
+    hv1 = chassis("hv1", "172.16.1.1", iface("tap-plain", 1, "vm-plain"),
+                  iface("vx", TUNNEL, type_="vxlan", remote_ip="172.16.2.1"), datapath_id=1)
+    hv2 = chassis("hv2", "172.16.2.1",
+                  *(iface(f"tap-db{i}", 1 + i, f"vm-db{i}") for i in range(3)),
+                  iface("vx", TUNNEL, type_="vxlan", remote_ip="172.16.1.1"), datapath_id=2)
+    desired = incremental.DesiredState()
+    desired.update(m, [hv1, hv2])
+
+    def db_members_on_hv1():
+        state = desired.state("hv1")
+        assert set(state.flows) == set(flows.compile_chassis("hv1", m, place(m, [hv1, hv2])).flows)
+        return sorted(dict(f.match)["ipv4_src"] for f in state.flows.values()
+                      if f.table == "sg_ingress_rules" and "ipv4_src" in dict(f.match))
+
+    assert db_members_on_hv1() == []            # hv1 hosts net, but nothing there names db
+    m.put(port("web", "net", "fa:16:3e:00:00:02", "10.0.0.12", "vm-web",
+               security_groups=("web",)))
+    hv1.interfaces["tap-web"] = iface("tap-web", 2, "vm-web")
+    deltas = desired.update(m, [hv1, hv2], ports={"web"}, dirty_chassis={"hv1"})
+    assert db_members_on_hv1() == ["10.0.0.20", "10.0.0.21", "10.0.0.22"]
+    assert "hv2" not in deltas or not any(f.table == "sg_ingress_rules"
+                                          for f in deltas["hv2"].adds)
+    # "plain" joins web too: nothing changes for the members (hv1 already holds them)
+    m.put(port("plain", "net", "fa:16:3e:00:00:01", "10.0.0.11", "vm-plain",
+               security_groups=("web",)))
+    deltas = desired.update(m, [hv1, hv2], ports={"plain"})
+    assert db_members_on_hv1() == ["10.0.0.20", "10.0.0.21", "10.0.0.22"]
+    assert not [f for f in deltas["hv1"].adds if "ipv4_src" in dict(f.match)]
+    # the last port naming db leaves hv1 (unplugged, then the other leaves web): they go
+    del hv1.interfaces["tap-web"]
+    desired.update(m, [hv1, hv2], dirty_chassis={"hv1"})
+    assert db_members_on_hv1() == ["10.0.0.20", "10.0.0.21", "10.0.0.22"]
+    m.put(port("plain", "net", "fa:16:3e:00:00:01", "10.0.0.11", "vm-plain"))
+    desired.update(m, [hv1, hv2], ports={"plain"})
+    assert db_members_on_hv1() == []
+    # a rule naming db appears in the group of a port bound on hv1 (the reconciler refolds
+    # the members of the changed group and of the groups it names)
+    m.put(port("plain", "net", "fa:16:3e:00:00:01", "10.0.0.11", "vm-plain",
+               security_groups=("db",)))
+    desired.update(m, [hv1, hv2], ports={"plain"})
+    assert db_members_on_hv1() == []            # db names no group
+    m.security_groups["db"] = Group("db", rules=(
+        Rule("db-out", "egress", "IPv4"), Rule("db-in", "ingress", "IPv4", remote_group_id="db")))
+    desired.update(m, [hv1, hv2], ports=set(m.ports_in_group("db")))
+    assert db_members_on_hv1() == ["10.0.0.11", "10.0.0.20", "10.0.0.21", "10.0.0.22"]
