@@ -127,20 +127,14 @@ def run_qnet(a):
                                                         "cidr": cidr})
                     c.request("PUT", f"{V2}/routers/{router['id']}/add_router_interface",
                               {"subnet_id": sub["id"]})
-                # the default group admits only its members: the floating IP's VM also
-                # admits the outside, as a Neutron user sets up for floating IPs
-                default = c.request("GET", f"{V2}/security-groups?name=default")[
-                    "security_groups"][0]
-                opened = post(c, "security-groups", "security_group", {"name": "outside"})
-                post(c, "security-group-rules", "security_group_rule", {
-                    "security_group_id": opened["id"], "direction": "ingress",
-                    "ethertype": "IPv4", "remote_ip_prefix": "203.0.113.0/24"})
                 ports = {}
                 for vm, (net, hv, ip) in VMS.items():
+                    # port security and no security group, as the OVN side's ports (no
+                    # ACLs there): a port in no group is not filtered (apps/secgroups.py),
+                    # while the default group would refuse the outside's pings
                     ports[vm] = post(c, "ports", "port", {
                         "network_id": nets[net]["id"], "mac_address": mac_of(vm),
-                        "fixed_ips": [{"ip_address": ip}], "security_groups": [
-                            default["id"]] + ([opened["id"]] if vm == "f2" else [])})
+                        "fixed_ips": [{"ip_address": ip}], "security_groups": []})
                     host = lab.add_vm(vm, hv, ip + "/24", mac=mac_of(vm),
                                       iface_id=ports[vm]["id"])
                     host.cmd(f"ip route replace default via {ip.rsplit('.', 1)[0]}.1")
