@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from controller import errors
 from controller.models import AddressGroup, AddressGroupAddress, SecurityGroup, SecurityGroupRule
-from controller.resource import ResourceManager, isoformat, new_id, touch
+from controller.resource import ResourceManager, new_id, standard_fields, touch
 
 
 def canonical(addresses):
@@ -42,17 +42,8 @@ class AddressGroupManager(ResourceManager):
     load_options = (selectinload(AddressGroup.addresses),)
 
     def to_dict(self, group):
-        return {
-            "id": group.id,
-            "name": group.name,
-            "description": group.description,
-            "project_id": group.project_id,
-            "tenant_id": group.project_id,
-            "addresses": sorted(a.address for a in group.addresses),
-            "created_at": isoformat(group.created_at),
-            "updated_at": isoformat(group.updated_at),
-            "revision_number": group.revision_number,
-        }
+        return {**standard_fields(group),
+                "addresses": sorted(a.address for a in group.addresses)}
 
     def create(self, ctx, attrs):
         project = self.owner_of_new(ctx, attrs)

@@ -22,7 +22,7 @@ from controller.address_groups import address_sets
 from controller.models import (DefaultSecurityGroup, Port, SecurityGroup,
                                SecurityGroupPortBinding, SecurityGroupRule)
 from controller.plugin import Change
-from controller.resource import ResourceManager, isoformat, new_id, touch
+from controller.resource import ResourceManager, isoformat, new_id, standard_fields, touch
 
 DIRECTIONS = ("ingress", "egress")
 ETHERTYPES = ("IPv4", "IPv6")
@@ -134,18 +134,8 @@ class SecurityGroupManager(ResourceManager):
     defaults = {"stateful": True}
 
     def to_dict(self, group):
-        return {
-            "id": group.id,
-            "name": group.name,
-            "description": group.description,
-            "project_id": group.project_id,
-            "tenant_id": group.project_id,
-            "stateful": group.stateful,
-            "security_group_rules": [rule_dict(r) for r in group.rules],
-            "created_at": isoformat(group.created_at),
-            "updated_at": isoformat(group.updated_at),
-            "revision_number": group.revision_number,
-        }
+        return {**standard_fields(group), "stateful": group.stateful,
+                "security_group_rules": [rule_dict(r) for r in group.rules]}
 
     def typed(self, session, group):
         """The group as back-ends see it (controller/logical.py): its rules, with the CIDRs of
