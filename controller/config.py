@@ -6,6 +6,7 @@ Example file (every key optional)::
     db_url = postgresql://qnet:secret@127.0.0.1/qnet
     api_listen = 127.0.0.1:9696
     ofp_listen = 192.0.2.10:6653
+    ofp_unix_socket = /var/run/openvswitch/qnet-ofp.sock
     ovsdb_listen = 192.0.2.10:6640
     tls_private_key = /etc/qnet/pki/controller-privkey.pem
     tls_certificate = /etc/qnet/pki/controller-cert.pem
@@ -32,6 +33,7 @@ class ServiceConfig:
     api_listen: str = "127.0.0.1:9696"
     # Loopback unless configured: a fresh install exposes no control channel by accident.
     ofp_listen: str = "127.0.0.1:6653"
+    ofp_unix_socket: str = ""
     ovsdb_listen: str = "127.0.0.1:6640"
     tls_private_key: str = ""
     tls_certificate: str = ""
@@ -56,6 +58,9 @@ class ServiceConfig:
         "api_listen": "HOST:PORT the REST API listens on",
         "ofp_listen": "HOST:PORT the OpenFlow controller listens on (loopback by default: "
                       "give the underlay-facing address for remote hypervisors)",
+        "ofp_unix_socket": "also accept OpenFlow on this unix socket, for a switch on this host "
+                           "(ovs-vswitchd target unix:PATH, PATH in its run directory; no "
+                           "TLS, mode 0600; empty: none; apps/ofp_unix.py)",
         "ovsdb_listen": "HOST:PORT switches' ovsdb-servers connect to as manager "
                         "(openflow plug-in; loopback by default, like ofp_listen)",
         "tls_private_key": "controller's TLS key: with tls_certificate and "

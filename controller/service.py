@@ -70,6 +70,10 @@ def serve(config):
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: stopping.append(signum))
     threads = manager.instantiate_apps(**manager.create_contexts())
+    stop_unix = None
+    if config.ofp_unix_socket:
+        from apps import ofp_unix
+        stop_unix = ofp_unix.listen(config.ofp_unix_socket)
     core.plugin.bind_apps(manager.applications)
     join_cluster(member, manager.applications.values(), Reconciler)
     cluster_threads = [hub.spawn(member.run_follower, hub.sleep),
@@ -91,6 +95,8 @@ def serve(config):
         for thread in cluster_threads:
             hub.kill(thread)
         hub.kill(api_thread)
+        if stop_unix is not None:
+            stop_unix()
         manager.close()
         for thread in threads:
             hub.kill(thread)

@@ -113,7 +113,7 @@ def bench_failover(kills, changes, workdir):
     results = {}
     with private_postgresql() as url:
         servers = [QnetServer(workdir, plugin="openflow", db_url=url, log_level="INFO",
-                              log_name=f"serve-{n}.log") for n in "abc"]
+                              log_name=f"serve-{n}.log", ofp_unix=False) for n in "abc"]
         try:
             servers[0].start()
             wait(lambda: master(url, servers)[0] is servers[0], 20, "a master")

@@ -129,9 +129,12 @@ def run_qnet(a):
                               {"subnet_id": sub["id"]})
                 ports = {}
                 for vm, (net, hv, ip) in VMS.items():
+                    # port security and no security group, as the OVN side's ports (no
+                    # ACLs there): a port in no group is not filtered (apps/secgroups.py),
+                    # while the default group would refuse the outside's pings
                     ports[vm] = post(c, "ports", "port", {
                         "network_id": nets[net]["id"], "mac_address": mac_of(vm),
-                        "fixed_ips": [{"ip_address": ip}]})
+                        "fixed_ips": [{"ip_address": ip}], "security_groups": []})
                     host = lab.add_vm(vm, hv, ip + "/24", mac=mac_of(vm),
                                       iface_id=ports[vm]["id"])
                     host.cmd(f"ip route replace default via {ip.rsplit('.', 1)[0]}.1")
@@ -161,7 +164,7 @@ def run_qnet(a):
                 r["associate"], r["calls"] = associate_to_first_packet(
                     outside, address, lambda: associate(ports["f2"]["id"]),
                     lambda: associate(None), a.samples)
-                r["flows"] = {hv: v["flows"] for hv, v in flow_counts(lab).items()}
+                r["flows"] = {hv: v["flows"] for hv, v in flow_counts(lab.hypervisors).items()}
                 return r
         finally:
             ctl.stop()

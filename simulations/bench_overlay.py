@@ -85,14 +85,15 @@ def loadavg():
 
 
 # -- qnet serve -----------------------------------------------------------------------------------
-def start_server(workdir, log_level="INFO", trace=False):
+def start_server(workdir, log_level="INFO", trace=False, ofp_unix=True):
     """``qnet serve --plugin openflow`` for the bench (started; ``stop()`` it); with `trace`, run
-    through ``traced_serve``."""
+    through ``traced_serve``; `ofp_unix`: also on its unix socket, which the switches dial."""
     command = [sys.executable, "-c",
                "import sys; sys.path.insert(0, %r); "
                "from simulations.bench_overlay import traced_serve; traced_serve(sys.argv[1:])"
                % ROOT] if trace else None
-    return QnetServer(workdir, plugin="openflow", log_level=log_level, command=command).start()
+    return QnetServer(workdir, plugin="openflow", log_level=log_level, command=command,
+                      ofp_unix=ofp_unix).start()
 
 
 def traced_serve(argv):
@@ -174,6 +175,37 @@ def traced_serve(argv):
                 emit(_name.strip("_"), ms="%.3f" % ((time.perf_counter() - t) * 1e3))
         setattr(of.QnetController, name, timed)
 
+    from rest import app as rest_app
+    orig_build = rest_app.build_app
+
+    def build_app(*a, **kw):
+        inner = orig_build(*a, **kw)
+
+        def traced_app(environ, start_response):
+            if environ.get("REQUEST_METHOD") == "PUT":
+                emit("api_in")
+            return inner(environ, start_response)
+        return traced_app
+    rest_app.build_app = build_app
+
+    from controller.core import Core
+    orig_write = Core.write
+
+    def write(self, work, veto=True):
+        emit("write_start")
+        return orig_write(self, work, veto)
+    Core.write = write
+
+    from controller.db import Database
+    orig_run_write = Database.run_write
+
+    def run_write(self, *a, **kw):
+        try:
+            return orig_run_write(self, *a, **kw)
+        finally:
+            emit("committed")
+    Database.run_write = run_write
+
     from controller.cli import main
     main(argv)
 
@@ -194,7 +226,8 @@ class QnetSide:
         from simulations.lab import seed
         from simulations.lab.nodes import wait_for
         for hv in self.hvs:
-            hv.set_controller(f"127.0.0.1:{self.server.ofp_port}")
+            hv.set_controller(f"unix:{self.server.ofp_socket}" if self.server.ofp_socket
+                              else f"127.0.0.1:{self.server.ofp_port}")
             hv.set_manager(f"127.0.0.1:{self.server.ovsdb_port}")
         if with_seed:
             clients = {t: Client(self.server.url, project=t) for t in ("tenant-a", "tenant-b")}
@@ -242,12 +275,14 @@ class QnetSide:
         return [self.server.pid]
 
     def flows(self):
-        out = {}
-        for hv in self.hvs:
-            flows = hv.ofctl("dump-flows", "br-int").count("cookie=")
-            groups = hv.ofctl("dump-groups", "br-int").count("group_id=")
-            out[hv.name] = {"flows": flows, "groups": groups}
-        return out
+        return flow_counts(self.hvs)
+
+
+def flow_counts(hypervisors):
+    """{hypervisor name: {"flows": n, "groups": n}} on each one's br-int."""
+    return {hv.name: {"flows": hv.ofctl("dump-flows", "br-int").count("cookie="),
+                      "groups": hv.ofctl("dump-groups", "br-int").count("group_id=")}
+            for hv in hypervisors}
 
 
 class OvnSide:
@@ -486,7 +521,14 @@ def breakdown(events, t0_first):
             continue
         end = next((e for e in ev if e[1] == "pass_end" and e[0] >= start[0]), None)
         inpass = [e for e in ev if start[0] <= e[0] <= (end[0] if end else first + 0.5)]
+        api_in = next((e for e in ev if e[1] == "api_in"), None)
+        write = next((e for e in ev if e[1] == "write_start"), None)
+        committed = next((e for e in ev if e[1] == "committed"), None)
         row = {"api_to_notify": (notify[0] - t0) * 1e3,
+               "client_to_wsgi": (api_in[0] - t0) * 1e3 if api_in else None,
+               "wsgi_to_write": (write[0] - api_in[0]) * 1e3 if api_in and write else None,
+               "transaction": (committed[0] - write[0]) * 1e3 if write and committed else None,
+               "commit_to_notify": (notify[0] - committed[0]) * 1e3 if committed else None,
                "notify_to_wake": (start[0] - notify[0]) * 1e3,
                "compile": sum(float(e[2]["ms"]) for e in inpass if e[1] == "compile"),
                "diff_build": sum(float(e[2]["ms"]) for e in inpass if e[1] == "diff"),
@@ -578,6 +620,9 @@ def main(argv=None):
     p.add_argument("--no-ovn", action="store_true", help="qnet only")
     p.add_argument("--trace", action="store_true",
                    help="serve at DEBUG with timing probes; print a per-stage breakdown")
+    p.add_argument("--ofp", choices=("unix", "tcp"), default="unix",
+                   help="how qnet's switches reach its OpenFlow listener: its unix socket "
+                        "(default), or its TCP port through the lab's socat relay")
     p.add_argument("--keep-log", metavar="PATH", help="copy the qnet serve log to PATH")
     a = p.parse_args(argv)
     if os.geteuid() != 0:
@@ -600,7 +645,8 @@ def main(argv=None):
     resources, result, log_text = {}, {"bench": "overlay"}, ""
     t_start = time.time()
     try:
-        server = start_server(workdir, log_level="DEBUG" if a.trace else "INFO", trace=a.trace)
+        server = start_server(workdir, log_level="DEBUG" if a.trace else "INFO", trace=a.trace,
+                              ofp_unix=a.ofp == "unix")
         if not a.no_ovn:
             central = ovn.Central().start()
         with start_lab(hypervisors=2 if a.no_ovn else 4, subnets=2) as lab:
@@ -696,7 +742,8 @@ def report(r, a):
               f"UDP {fmt(ratios['udp_cpu_per_gbit'], '.2f')} (lower is better)")
     if "trace" in r:
         rows = r["trace"]
-        keys = ["api_to_notify", "notify_to_wake", "compile", "diff_build", "barrier_wait",
+        keys = ["client_to_wsgi", "wsgi_to_write", "transaction", "commit_to_notify",
+                "api_to_notify", "notify_to_wake", "compile", "diff_build", "barrier_wait",
                 "wake_to_last_barrier", "last_barrier_to_reply", "tunnels", "report_status",
                 "pass_total", "total"]
         print(f"  where qnet's time goes (trace, {len(rows)} port-ups; ms p50 / p99 / max):")

@@ -119,11 +119,13 @@ class QnetServer:
     ``plugin``, ``auth`` and ``log_level`` are the serve flags; ``extra`` more of them (a flag
     given twice: the last wins). ``command`` replaces the ``qnet`` executable (e.g. a Python
     wrapper that patches something before calling the CLI). Ports may be given, to take over
-    from a stopped server."""
+    from a stopped server. With the openflow plug-in it also listens for OpenFlow on the unix
+    socket ``ofp_socket`` in `workdir` (``ofp_unix=False``: TCP only), which the lab's
+    hypervisors dial directly (Lab.connect)."""
 
     def __init__(self, workdir, plugin="noop", auth="noauth", db_url=None, log_level="WARNING",
                  extra=(), api_port=None, ofp_port=None, ovsdb_port=None, command=None,
-                 log_name="serve.log"):
+                 log_name="serve.log", ofp_unix=True):
         chosen = iter(free_ports(3))
         self.api_port = api_port or next(chosen)
         self.ofp_port = ofp_port or next(chosen)
@@ -136,7 +138,12 @@ class QnetServer:
                      "--api-listen", f"127.0.0.1:{self.api_port}",
                      "--ofp-listen", f"127.0.0.1:{self.ofp_port}",
                      "--ovsdb-listen", f"127.0.0.1:{self.ovsdb_port}",
-                     "--log-level", log_level, *extra]
+                     "--log-level", log_level]
+        self.ofp_socket = None
+        if plugin == "openflow" and ofp_unix:
+            self.ofp_socket = str(Path(workdir) / f"ofp-{self.ofp_port}.sock")
+            self.args += ["--ofp-unix-socket", self.ofp_socket]
+        self.args += list(extra)
         self.proc = None
 
     def start(self, timeout=START_TIMEOUT):

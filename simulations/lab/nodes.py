@@ -14,6 +14,7 @@ Everything a node starts is remembered by pid and killed by pid on ``terminate()
 here ever kills processes by name.
 """
 
+import glob
 import os
 import re
 import shutil
@@ -114,6 +115,15 @@ def start_relay(owner, socket_path, target):
     if relay.poll() is not None:
         raise LabError('%s: socat relay to %s exited with %s' % (owner, target, relay.returncode))
     return relay
+
+
+def _link(path, target):
+    """A symbolic link at ``path`` (in a run dir) to the unix socket ``target``: what a relay
+    does for TCP, without one (None: nothing to stop)."""
+    if os.path.lexists(path):
+        os.unlink(path)
+    os.symlink(target, path)
+    return None
 
 
 def stop_relay(relay):
@@ -339,7 +349,10 @@ class Hypervisor(LabNode):
         namespace has no route to the root namespace's loopback; socat, running in the root
         namespace, bridges the two. ``target`` is 'host:port' or 'tcp:host:port', or a list
         of them: the bridge connects to every one (a cluster, docs/cluster.md), each through
-        a relay of its own.
+        a relay of its own. A 'unix:PATH' target (a controller's own unix socket,
+        ``ofp_unix_socket``) needs no relay: a unix socket is reached through the file
+        system, whatever the network namespace, so a symbolic link in the run dir to PATH
+        is dialled directly.
         """
         self.del_controller()
         remotes = self._relay_all(self.relay_socket, target, 'relay')
@@ -352,9 +365,10 @@ class Hypervisor(LabNode):
         ``self.<first>``, the others in ``more_relays``. Returns their ``unix:`` remotes."""
         targets = [targets] if isinstance(targets, str) else list(targets)
         paths = [socket_path] + ['%s.%d' % (socket_path, i) for i in range(1, len(targets))]
-        relays = [start_relay(self.name, p, t) for p, t in zip(paths, targets)]
+        relays = [_link(p, t[len('unix:'):]) if t.startswith('unix:')
+                  else start_relay(self.name, p, t) for p, t in zip(paths, targets)]
         setattr(self, first, relays[0])
-        self.more_relays.extend(relays[1:])
+        self.more_relays.extend(r for r in relays[1:] if r is not None)
         return ['unix:' + p for p in paths]
 
     def _stop_more_relays(self, socket_path):
@@ -368,6 +382,9 @@ class Hypervisor(LabNode):
         stop_relay(self.relay)
         self.relay = None
         self._stop_more_relays(self.relay_socket)
+        for link in glob.glob(glob.escape(self.relay_socket) + '*'):
+            if os.path.islink(link):
+                os.unlink(link)
 
     def expose(self, name, target, port):
         """Make TCP ``target`` of the root namespace reachable as 127.0.0.1:``port`` inside this

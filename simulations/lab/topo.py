@@ -103,9 +103,11 @@ class Lab:
 
     def connect(self, *servers):
         """Point every hypervisor's OpenFlow controller and OVSDB manager at ``servers``
-        (simulations.serve.QnetServer on loopback; several: the instances of a cluster)."""
+        (simulations.serve.QnetServer on loopback; several: the instances of a cluster):
+        OpenFlow on a server's unix socket when it has one, else its TCP port."""
         for hv in self.hypervisors:
-            hv.set_controller([f"127.0.0.1:{s.ofp_port}" for s in servers])
+            hv.set_controller([f"unix:{s.ofp_socket}" if s.ofp_socket else
+                               f"127.0.0.1:{s.ofp_port}" for s in servers])
             hv.set_manager([f"127.0.0.1:{s.ovsdb_port}" for s in servers])
 
     def add_vm(self, name, hypervisor, ip, mac=None, iface_id=None, plug=True, project=None):

@@ -189,12 +189,13 @@ def assert_sigterm_exits_cleanly(proc):
     assert "Traceback" not in log, log[-3000:]
 
 
-def serve_openflow(launch, tmp_path, ovsdb_port, mode="overlay"):
+def serve_openflow(launch, tmp_path, ovsdb_port, mode="overlay", extra=()):
     api_port = free_port()
     proc = launch("--plugin", "openflow", "--mode", mode, "--auth", "noauth",
                   "--db-url", f"sqlite:///{tmp_path}/of.sqlite",
                   "--api-listen", f"127.0.0.1:{api_port}", "--ofp-listen",
-                  f"127.0.0.1:{free_port()}", "--ovsdb-listen", f"127.0.0.1:{ovsdb_port}")
+                  f"127.0.0.1:{free_port()}", "--ovsdb-listen", f"127.0.0.1:{ovsdb_port}",
+                  *extra)
     wait_listening(proc, api_port)
     return proc
 
@@ -206,6 +207,30 @@ def test_sigterm_stops_the_openflow_plugin_promptly(launch, tmp_path, mode):
     proc = serve_openflow(launch, tmp_path, free_port(), mode)
     wait_for_log(proc, "qnet serving the REST API")
     assert_sigterm_exits_cleanly(proc)
+
+
+def test_openflow_on_a_unix_socket_runs_the_handshake_and_goes_with_the_service(launch,
+                                                                                tmp_path):
+    """``ofp_unix_socket``: a switch on the host connects through the file system; os-ken's
+    handshake runs on it as on TCP (its HELLO, then a FEATURES_REQUEST after ours: the
+    connection reached a Datapath), only the owner may connect, and the file goes on exit."""
+    path = tmp_path / "ofp.sock"
+    with socket.socket(socket.AF_UNIX) as stale:         # a stale socket file: replaced
+        stale.bind(str(path))
+    proc = serve_openflow(launch, tmp_path, free_port(), extra=("--ofp-unix-socket", str(path)))
+    wait_for_log(proc, "OpenFlow also on unix:")
+    assert path.stat().st_mode & 0o777 == 0o600
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(str(path))
+        version, msg_type, _length, _xid = struct.unpack("!BBHI", recv_exactly(sock, 8))
+        assert msg_type == 0                              # OFPT_HELLO
+        sock.sendall(struct.pack("!BBHI", 0x04, 0, 8, 1))  # HELLO, OpenFlow 1.3
+        version, msg_type, length, _xid = struct.unpack("!BBHI", recv_exactly(sock, 8))
+        recv_exactly(sock, length - 8)
+        assert (version, msg_type) == (0x04, 5)           # OFPT_FEATURES_REQUEST
+    assert_sigterm_exits_cleanly(proc)
+    assert not path.exists()
 
 
 @pytest.fixture

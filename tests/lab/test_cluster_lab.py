@@ -37,7 +37,8 @@ def cluster_lab(pg_url, tmp_path_factory):  # noqa: F811 - pytest fixture by nam
     _reset(pg_url)
     tmp = tmp_path_factory.mktemp("cluster-lab")
     servers = [QnetServer(tmp, plugin="openflow", db_url=pg_url, log_level="INFO",
-                          log_name=f"serve-{name}.log") for name in "abc"]
+                          log_name=f"serve-{name}.log", ofp_unix=False)   # relay_target
+               for name in "abc"]
     try:
         servers[0].start()                        # a is master: it was first
         wait_for(lambda: master_of(servers)[0] is servers[0], timeout=20, what="a master")
