@@ -304,31 +304,69 @@ def port_flows(groups):
 
 
 def _rule_flows(d, key, rules):
-    plain, conj = {}, {}        # match items -> conjunction ids (conj) / None (plain)
+    plain, conj = {}, {}   # match items -> None (plain) / {(conjunction id, clause)} (conj)
     for rule in rules:
-        if rule.remote_group_id is not None:
-            cid = conj_id(rule.remote_group_id, d.name, ETH_TYPES[rule.ethertype])
+        cid = rule_conj_id(rule)
+        if cid is None:
+            prefix = _prefix_matches(rule, d)
+            if prefix is None:
+                continue
             for m in rule_matches(rule):
-                conj.setdefault(tuple(sorted({**key, **m}.items())), set()).add(cid)
+                plain[tuple(sorted({**key, **m, **prefix}.items()))] = None
             continue
-        prefix = _prefix_matches(rule, d)
-        if prefix is None:
-            continue
-        for m in rule_matches(rule):
-            plain[tuple(sorted({**key, **m, **prefix}.items()))] = None
+        for m in rule_matches(rule) if rule.remote_group_id or _address_clause(rule, d) \
+                else ():
+            conj.setdefault(tuple(sorted({**key, **m}.items())), set()).add((cid, 1))
+        for m in _address_clause(rule, d) if rule.remote_address_group_id else ():
+            conj.setdefault(tuple(sorted({**key, **m}.items())), set()).add((cid, 2))
     out = [flows.flow(d.rules, PRIO_RULE, dict(m), flows.goto(d.commit)) for m in sorted(plain)]
-    for m, ids in sorted(conj.items()):
+    for m, clauses in sorted(conj.items()):
         out.append(flows.flow(d.rules, PRIO_CONJ, dict(m),
-                        flows.apply(*(("conjunction", i, 1, 2) for i in sorted(ids)))))
-    ids = sorted({i for s in conj.values() for i in s})
+                              flows.apply(*(("conjunction", i, k, 2)
+                                            for i, k in sorted(clauses)))))
+    ids = sorted({i for s in conj.values() for i, k in s if k == 1})
     out += [flows.flow(d.rules, PRIO_CONJ, {"conj_id": i}, flows.goto(d.commit)) for i in ids]
     return out
 
 
+def rule_conj_id(rule):
+    """The conjunction a rule's flows are the first clause of: "a member of its remote
+    group", or "an address of its address group" (when that group holds some address of
+    the rule's family and not all of them); None: a plain rule (a prefix, or anywhere)."""
+    eth_type = ETH_TYPES[rule.ethertype]
+    if rule.remote_group_id is not None:
+        return conj_id(rule.remote_group_id, rule.direction, eth_type)
+    if rule.remote_address_group_id is not None and not _address_group_is_anywhere(rule):
+        return conj_id(f"address-group|{rule.remote_address_group_id}", rule.direction,
+                       eth_type)
+    return None
+
+
+def _family_addresses(rule):
+    v6 = ETH_TYPES[rule.ethertype] == ETH_IPV6
+    return [a for a in rule.remote_addresses if (":" in a) == v6]
+
+
+def _address_group_is_anywhere(rule):
+    """An address group holding 0.0.0.0/0 (::/0) admits anyone of that family: the rule is
+    then a plain one, as with no prefix."""
+    return any(netaddr.IPNetwork(a).prefixlen == 0 for a in _family_addresses(rule))
+
+
+def _address_clause(rule, d):
+    """The second clause of an address-group rule: one match per CIDR of the rule's family
+    (none: the rule admits nothing). Its flows carry the rule's group set too (the rule
+    flows' ``key``), so two group sets naming address groups with a CIDR in common never
+    write one match twice with different conjunctions."""
+    eth_type = ETH_TYPES[rule.ethertype]
+    return [{"eth_type": eth_type, _address_field(eth_type, d.peer): flows._masked(a)}
+            for a in _family_addresses(rule)]
+
+
 def rules_behind(flow, groups):
     """The (group, rule) pairs of ``groups`` whose rules made ``flow`` of a rules table (a
-    rule's own flow, or the ``conj_id`` flow of the remote group it names): what admitted a
-    packet that matched it. Empty for any other flow."""
+    rule's own flow, or the ``conj_id`` flow of the remote group or address group it names):
+    what admitted a packet that matched it. Empty for any other flow."""
     d = next((d for d in DIRECTIONS if d.rules == flow.table), None)
     if d is None:
         return []
@@ -339,11 +377,9 @@ def rules_behind(flow, groups):
             if r.direction != d.name:
                 continue
             if "conj_id" in match:
-                if r.remote_group_id is not None and \
-                        conj_id(r.remote_group_id, d.name, ETH_TYPES[r.ethertype]) == \
-                        match["conj_id"]:
+                if rule_conj_id(r) == match["conj_id"]:
                     out.append((g, r))
-            elif r.remote_group_id is None and any(
+            elif rule_conj_id(r) is None and any(
                     dict(f.match) == match
                     for f in _rule_flows(d, {REG_SET: match.get(REG_SET)}, [r])):
                 out.append((g, r))
@@ -364,6 +400,9 @@ def describe_rule(rule, group_name=str):
     side = "from" if rule.direction == "ingress" else "to"
     if rule.remote_group_id is not None:
         words.append(f"{side} members of {group_name(rule.remote_group_id)}")
+    elif rule.remote_address_group_id is not None:
+        words.append(f"{side} address group {rule.remote_address_group_id} "
+                     f"({', '.join(rule.remote_addresses) or 'no addresses'})")
     else:
         words.append(f"{side} {rule.remote_prefix or 'anywhere'}")
     return " ".join(words)

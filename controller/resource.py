@@ -25,6 +25,15 @@ def isoformat(value):
     return value.isoformat(timespec="seconds") + "Z"
 
 
+def standard_fields(row):
+    """Neutron's standard attributes of a named resource's row, as the API answers them: id,
+    name, description, project (and its tenant_id alias), timestamps, revision."""
+    return {"id": row.id, "name": row.name, "description": row.description,
+            "project_id": row.project_id, "tenant_id": row.project_id,
+            "created_at": isoformat(row.created_at), "updated_at": isoformat(row.updated_at),
+            "revision_number": row.revision_number}
+
+
 def new_id():
     return str(uuid.uuid4())
 
