@@ -412,8 +412,8 @@ def describe_rule(rule, group_name=str):
 def member_flows(port, vni, referenced, legs=()):
     """The second clause of every remote-group conjunction naming a group of ``port``: one
     flow per address and direction in which a rule names one of its groups (``referenced``:
-    {(group id, direction, ethertype)} of the rules that name them), on every switch of its
-    network. Fixed addresses only (as OVN's port-group address sets), not allowed address
+    {(group id, direction, ethertype)} of the rules that name them), on the switches of its
+    network where a port's rules name one of its groups (``wanted_here``). Fixed addresses only (as OVN's port-group address sets), not allowed address
     pairs, which two ports may share.
 
     ``legs`` ((address, router MAC, VNI), ...): the port's addresses as seen on the other
