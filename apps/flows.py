@@ -424,8 +424,9 @@ def security_group_piece(port, ofport, groups):
 
 def member_piece(port, vni, referenced, legs=()):
     """The port's addresses as members of its groups (conjunction clauses) in the ways rules
-    name them (``referenced``), on every switch of its network (and, through its routers'
-    ``legs``, as they arrive on their other networks); None if none."""
+    name them (``referenced``), on the switches of its network where a port's rules name
+    one of its groups (and, through its routers' ``legs``, as they arrive on their other
+    networks); None if none."""
     member = secgroups.member_flows(port, vni, referenced, legs) \
         if secgroups.filtered(port) else ()
     return Piece(tuple(member)) if member else None

@@ -30,9 +30,10 @@ How, as Neutron's OVS firewall and OVN do it:
   only on switches where a port's rules name G (``members_wanted``). So a group of N members
   that admits its own members costs O(N) flows per switch, not O(N^2), and a member joining
   or leaving changes only its own address flows (``member_piece``) and, on its own switch, its
-  own pieces. The conjunction id is a hash of the group id and the direction; the address
-  flows match the network (metadata VNI), so equal addresses of different tenants' networks
-  never meet: remote-group rules admit members on the same network.
+  own pieces. The conjunction id is a hash of the group id and the direction (``Ids``: never
+  one that another group has); the address flows match the network (metadata VNI), so equal
+  addresses of different tenants' networks never meet: remote-group rules admit members on
+  the same network.
 
 Always allowed, before the rules (as Neutron's base flows): DHCP and DHCPv6 client packets,
 router solicitations and MLD out; neighbour discovery and MLD in; anything that is not IP (ARP
@@ -92,22 +93,53 @@ def zone_of(ofport):
     return (ofport - 1) % MAX_ZONE + 1
 
 
+def _hash32(text):
+    """A 32-bit hash of ``text``, never 0 (0 means "none" in the registers it goes to)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big") or 1
+
+
+class Ids:
+    """32-bit ids for keys, as conjunction ids and group-set registers need: the hash of the
+    key, so that every switch, every instance and every restart agree, but never an id that
+    another key already has. Two keys with one id would merge what they stand for (a member
+    of one group admitted as a member of another, one group set given another's rules), so a
+    key whose hash is taken gets the hash of a salted key instead; only then does the id
+    depend on which key came first. Tenants cannot choose the ids hashed (server-made UUIDs).
+    Kept for the life of the process: a handful of bytes per group and group set."""
+
+    def __init__(self, hash32=_hash32):
+        self.hash32 = hash32
+        self.by_key, self.owner = {}, {}
+
+    def __call__(self, key):
+        got = self.by_key.get(key)
+        if got is None:
+            salt = 0
+            got = self.hash32(key)
+            while got in self.owner:
+                salt += 1
+                got = self.hash32(f"{salt}|{key}")
+            self.by_key[key], self.owner[got] = got, key
+        return got
+
+
+#: conjunction ids ("a member of G", per direction and family) and group-set ids (``REG_SET``)
+CONJ_IDS, SET_IDS = Ids(), Ids()
+
+
 def conj_id(group_id, direction, eth_type):
-    """The conjunction id of "a member of ``group_id``" in one direction and family: a hash,
-    the same on every switch (a table holds the ids of the groups its rules name, few)."""
-    digest = hashlib.blake2b(f"{group_id}|{direction}|{eth_type}".encode(), digest_size=4)
-    return int.from_bytes(digest.digest(), "big") or 1
+    """The conjunction id of "a member of ``group_id``" in one direction and family: the same
+    on every switch (``Ids``)."""
+    return CONJ_IDS(f"{group_id}|{direction}|{eth_type}")
 
 
 def set_id(groups):
-    """The id of a set of security groups (a hash of their ids, never 0: 0 is "no groups"):
-    what a port's rule flows match (``REG_SET``) instead of the port. Ports with the same
-    groups have the same rules, so their rule flows are the same flows, held once per switch
-    (the union of pieces counts holders): rules cost O(distinct group sets) per switch, not
-    O(ports). The same on every switch, as ``conj_id``."""
-    ids = "|".join(sorted({g.id for g in groups}))
-    digest = hashlib.blake2b(f"set|{ids}".encode(), digest_size=4)
-    return int.from_bytes(digest.digest(), "big") or 1
+    """The id of a set of security groups (never 0: 0 is "no groups"): what a port's rule
+    flows match (``REG_SET``) instead of the port. Ports with the same groups have the same
+    rules, so their rule flows are the same flows, held once per switch (the union of pieces
+    counts holders): rules cost O(distinct group sets) per switch, not O(ports). The same on
+    every switch (``Ids``)."""
+    return SET_IDS("set|" + "|".join(sorted({g.id for g in groups})))
 
 
 def _address_field(eth_type, side):
@@ -412,8 +444,8 @@ def describe_rule(rule, group_name=str):
 def member_flows(port, vni, referenced, legs=()):
     """The second clause of every remote-group conjunction naming a group of ``port``: one
     flow per address and direction in which a rule names one of its groups (``referenced``:
-    {(group id, direction, ethertype)} of the rules that name them), on every switch of its
-    network. Fixed addresses only (as OVN's port-group address sets), not allowed address
+    {(group id, direction, ethertype)} of the rules that name them), on the switches of its
+    network where a port's rules name one of its groups (``wanted_here``). Fixed addresses only (as OVN's port-group address sets), not allowed address
     pairs, which two ports may share.
 
     ``legs`` ((address, router MAC, VNI), ...): the port's addresses as seen on the other

@@ -423,3 +423,24 @@ def test_an_address_groups_change_reaches_the_rule_and_shared_cidrs_do_not_clash
     cloud.program()
     assert not cloud.reaches("client", "web", sport=40006)
     assert not cloud.reaches("stranger", "web", sport=40007)
+
+
+def test_groups_and_group_sets_whose_hashes_collide_keep_apart(monkeypatch):
+    """Every conjunction id and every group set's id hashes to 7 here: the first key keeps 7,
+    the others get salted hashes, so a member of "quiet" is not taken for a member of
+    "default", nor the port of "quiet" given the rules of "web" (without the salting both
+    happen)."""
+    def colliding(text):          # salted keys ("1|...") hash as usual
+        return sg._hash32(text) if text[0].isdigit() else 7
+    monkeypatch.setattr(sg, "CONJ_IDS", sg.Ids(colliding))
+    monkeypatch.setattr(sg, "SET_IDS", sg.Ids(colliding))
+    assert sg.conj_id("default", "ingress", IPV4) == 7
+    assert sg.conj_id("quiet", "ingress", IPV4) not in (7, 0)
+    # quiet admits its own members too, so its members' address flows are on both switches
+    cloud = Cloud({**GROUPS, "quiet": Group("quiet", rules=(
+        Rule("quiet-out", "egress", "IPv4"),
+        Rule("quiet-in", "ingress", "IPv4", remote_group_id="quiet")))})
+    assert cloud.reaches("client", "db")                   # members of default still meet
+    assert not cloud.reaches("stranger", "db")             # quiet's member is no member
+    assert cloud.reaches("client", "web")                  # web opens 80 ...
+    assert not cloud.reaches("client", "quiet")            # ... quiet does not
