@@ -8,6 +8,7 @@ compilations that agree produce identical cookies and a diff is a set difference
 import dataclasses
 import functools
 import hashlib
+import socket
 
 import netaddr
 
@@ -66,19 +67,22 @@ class _Shared:
         self.size, self.values = size, {}
 
     def __call__(self, value):
-        got = self.values.get(value)
-        if got is None:
-            if len(self.values) >= self.size:
-                self.values.clear()
-            got = self.values[value] = value
-        return got
+        return self.all((value,))[0]
+
+    def all(self, values):
+        """The shared copy of each of ``values``, as a tuple (one call for a flow's match
+        fields: a cold start builds hundreds of thousands of flows)."""
+        if len(self.values) >= self.size:
+            self.values.clear()
+        share = self.values.setdefault
+        return tuple([share(v, v) for v in values])
 
 
 _shared = _Shared(1 << 20)
 
 
 def flow(table, priority, match, *instructions):
-    return pl.check_flow(Flow(table, priority, tuple(_shared(kv) for kv in sorted(match.items())),
+    return pl.check_flow(Flow(table, priority, _shared.all(sorted(match.items())),
                               _shared(instructions)))
 
 
@@ -100,8 +104,23 @@ def _is_v6(address):
     return ":" in address
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def _masked(cidr):
+    """An address as a match value: itself (a dotted quad is already what netaddr would
+    write), or (network, netmask) of a CIDR wider than one address."""
+    if "/" not in cidr and ":" not in cidr and _dotted_quad(cidr):
+        return cidr
+    return _masked_cidr(cidr)
+
+
+def _dotted_quad(text):
+    try:
+        return socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, text)) == text
+    except OSError:
+        return False
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _masked_cidr(cidr):
     net = netaddr.IPNetwork(cidr)
     return str(net.ip) if net.size == 1 else (str(net.network), str(net.netmask))
 
@@ -405,8 +424,9 @@ def security_group_piece(port, ofport, groups):
 
 def member_piece(port, vni, referenced, legs=()):
     """The port's addresses as members of its groups (conjunction clauses) in the ways rules
-    name them (``referenced``), on every switch of its network (and, through its routers'
-    ``legs``, as they arrive on their other networks); None if none."""
+    name them (``referenced``), on the switches of its network where a port's rules name
+    one of its groups (and, through its routers' ``legs``, as they arrive on their other
+    networks); None if none."""
     member = secgroups.member_flows(port, vni, referenced, legs) \
         if secgroups.filtered(port) else ()
     return Piece(tuple(member)) if member else None

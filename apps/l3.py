@@ -87,13 +87,19 @@ def _dst(cidr):
 
 
 # -- router_in -----------------------------------------------------------------------------
+def _eth_types(router):
+    """What the router routes: IPv4, and IPv6 once it has an IPv6 subnet (before that, IPv6
+    to its MAC is nobody's and is not sent up to be answered)."""
+    return (ETH_IPV4,) + ((ETH_IPV6,) if any(":" in i.cidr for i in router.interfaces) else ())
+
+
 def admit(router, mac, vni):
-    """IPv4 and IPv6 to the router's MAC on one of its networks: to ip_routing, as that
+    """IPv4 (and IPv6) to the router's MAC on one of its networks: to ip_routing, as that
     router."""
     return [flow("router_in", PRIO_ROUTE,
                  {"metadata": _vni_match(vni), "eth_dst": mac, "eth_type": eth_type},
                  apply(("set", pl.ROUTER_REG, router.zone)), goto("ip_routing"))
-            for eth_type in (ETH_IPV4, ETH_IPV6)]
+            for eth_type in _eth_types(router)]
 
 
 def echo_replies(mac, vni, addresses):
@@ -158,7 +164,7 @@ def ttl_expiry(router):
     is answered ICMP destination unreachable (net unreachable), as OVN and Linux do. The
     same for IPv6 (hop limit; ICMPv6 time exceeded and no route to destination)."""
     out = []
-    for eth_type in (ETH_IPV4, ETH_IPV6):
+    for eth_type in _eth_types(router):
         match = {pl.ROUTER_REG: router.zone, "eth_type": eth_type}
         out += [flow("ip_routing", PRIO_TTL, {**match, "nw_ttl": 0}),
                 flow("ip_routing", PRIO_TTL, {**match, "nw_ttl": 1}, *fl.to_controller()),

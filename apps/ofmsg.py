@@ -18,6 +18,7 @@ import collections
 import dataclasses
 import functools
 import re
+import socket
 import struct
 
 from os_ken.lib import type_desc
@@ -237,9 +238,108 @@ def _oxm_bytes(ofp, name, value):
 
 
 def _match_bytes(ofp, match):
-    tlvs = b"".join(_oxm_bytes(ofp, *field) for _, field in _ordered_fields(ofp, match))
+    tlvs = _direct_tlvs(ofp, match)
+    if tlvs is None:
+        tlvs = b"".join(_oxm_bytes(ofp, *field) for _, field in _ordered_fields(ofp, match))
     length = 4 + len(tlvs)
     return _MATCH_HEADER.pack(ofp.OFPMT_OXM, length) + tlvs + bytes(-length % 8)
+
+
+# A match's fields straight from the values the model holds. Through os-ken, every address
+# goes from text to bytes through netaddr (and back to text to normalise a masked one), and
+# the memo of encoded fields overflows at scale (a cold start of 100,000 ports holds millions
+# of distinct addresses): docs/benchmarks.md "Where the cold start goes". A field's TLV header
+# is still os-ken's (``_direct_field``); only its value is packed here, and only values in
+# a form whose bytes are unambiguous (a colon-separated MAC, a dotted-quad or IPv6 address, an
+# int); anything else takes os-ken's path for the whole match.
+def _mac_bin(value):
+    """A MAC written as six colon-separated hex pairs (any case), else None."""
+    if len(value) != 17 or value[2::3] != ":::::":
+        return None
+    try:
+        packed = bytes.fromhex(value.replace(":", ""))
+    except ValueError:
+        return None
+    return packed if len(packed) == 6 else None     # fromhex skips blanks: "0 " is no pair
+
+
+def _ip_bin(family):
+    """inet_pton: strict text (a dotted quad without leading zeros, IPv6 without a prefix or
+    scope), which netaddr reads to the same address; anything else is None."""
+    def to_bin(value):
+        try:
+            return socket.inet_pton(family, value)
+        except OSError:
+            return None
+    return to_bin
+
+
+_TEXT_TO_BIN = {type_desc.MacAddr: _mac_bin, type_desc.IPv4Addr: _ip_bin(socket.AF_INET),
+                type_desc.IPv6Addr: _ip_bin(socket.AF_INET6)}
+
+
+@functools.lru_cache(maxsize=None)
+def _direct_field(ofp, name):
+    """(sort key, TLV header without a mask, with a mask, value -> bytes or None) of a field
+    whose value qnet can pack itself, or None. The headers are what os-ken's own
+    ``oxm_serialize`` writes before a value of the field's size."""
+    field = next((f for f in ofp.oxm_types if f.name == name), None)
+    if field is None or isinstance(field.num, tuple):
+        return None
+    kind = field.type
+    if isinstance(kind, type_desc.IntDescr):
+        size, top = kind.size, (1 << 8 * kind.size) - 1
+
+        def to_bin(value):
+            return (value & top).to_bytes(size, "big") if type(value) is int else None
+    elif kind in _TEXT_TO_BIN:
+        size, text_to_bin = kind.size, _TEXT_TO_BIN[kind]
+
+        def to_bin(value):
+            return text_to_bin(value) if type(value) is str else None
+    else:
+        return None
+    headers = []
+    for mask in (None, bytes(size)):
+        buf = bytearray()
+        ofp.oxm_serialize(field.num, bytes(size), mask, buf, 0)
+        headers.append(bytes(buf[:len(buf) - size * (1 if mask is None else 2)]))
+    return (name in AFTER_PREREQUISITES, field.num), headers[0], headers[1], to_bin
+
+
+def _direct_tlv(ofp, name, value):
+    """(sort key, TLV) of one field, or None when os-ken must encode it. A masked value is
+    ANDed with its mask, as os-ken normalises it."""
+    spec = _direct_field(ofp, name)
+    if spec is None:
+        return None
+    key, plain, masked, to_bin = spec
+    if type(value) is tuple:
+        if len(value) != 2:
+            return None
+        v, m = to_bin(value[0]), to_bin(value[1])
+        if v is None or m is None:
+            return None
+        v = (int.from_bytes(v, "big") & int.from_bytes(m, "big")).to_bytes(len(v), "big")
+        return key, masked + v + m
+    v = to_bin(value)
+    return None if v is None else (key, plain + v)
+
+
+def _direct_tlvs(ofp, match):
+    """The TLVs of ``match`` in the order a switch accepts, or None (os-ken's path)."""
+    tlvs = []
+    for name, value in match:
+        tlv = _direct_tlv(ofp, name, value)
+        if tlv is None:
+            return None
+        tlvs.append(tlv)
+    tlvs.sort(key=_first)
+    return b"".join(t for _, t in tlvs)
+
+
+def _first(pair):
+    return pair[0]
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -268,9 +268,9 @@ def markdown():
         "- **reg1**: the local port a frame is delivered to, written by l2_lookup for a port "
         "with security groups and read by sg_ingress_deliver; **reg5**: the conntrack zone of "
         "the port being checked (its OpenFlow port number, 1-32767); **reg4** bit 0: that "
-        "port is stateless; **reg6**: its group set (a hash of its security groups' ids), "
-        "which the rules match. classify (what a port sends) and l2_lookup (what it "
-        "receives) write them.",
+        "port is stateless; **reg6**: its group set (the hash of its security groups' ids, "
+        "or a salted one if another set has it), which the rules match. classify (what a "
+        "port sends) and l2_lookup (what it receives) write them.",
         "- **ct_mark** bit 0: a connection a removed security-group rule no longer allows "
         "(dropped both ways).",
         f"- **{ROUTER_REG}**: the router's key (its conntrack zone index) from router_in on; "

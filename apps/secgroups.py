@@ -30,9 +30,10 @@ How, as Neutron's OVS firewall and OVN do it:
   only on switches where a port's rules name G (``members_wanted``). So a group of N members
   that admits its own members costs O(N) flows per switch, not O(N^2), and a member joining
   or leaving changes only its own address flows (``member_piece``) and, on its own switch, its
-  own pieces. The conjunction id is a hash of the group id and the direction; the address
-  flows match the network (metadata VNI), so equal addresses of different tenants' networks
-  never meet: remote-group rules admit members on the same network.
+  own pieces. The conjunction id is a hash of the group id and the direction (``Ids``: never
+  one that another group has); the address flows match the network (metadata VNI), so equal
+  addresses of different tenants' networks never meet: remote-group rules admit members on
+  the same network.
 
 Always allowed, before the rules (as Neutron's base flows): DHCP and DHCPv6 client packets,
 router solicitations and MLD out; neighbour discovery and MLD in; anything that is not IP (ARP
@@ -92,22 +93,53 @@ def zone_of(ofport):
     return (ofport - 1) % MAX_ZONE + 1
 
 
+def _hash32(text):
+    """A 32-bit hash of ``text``, never 0 (0 means "none" in the registers it goes to)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big") or 1
+
+
+class Ids:
+    """32-bit ids for keys, as conjunction ids and group-set registers need: the hash of the
+    key, so that every switch, every instance and every restart agree, but never an id that
+    another key already has. Two keys with one id would merge what they stand for (a member
+    of one group admitted as a member of another, one group set given another's rules), so a
+    key whose hash is taken gets the hash of a salted key instead; only then does the id
+    depend on which key came first. Tenants cannot choose the ids hashed (server-made UUIDs).
+    Kept for the life of the process: a handful of bytes per group and group set."""
+
+    def __init__(self, hash32=_hash32):
+        self.hash32 = hash32
+        self.by_key, self.owner = {}, {}
+
+    def __call__(self, key):
+        got = self.by_key.get(key)
+        if got is None:
+            salt = 0
+            got = self.hash32(key)
+            while got in self.owner:
+                salt += 1
+                got = self.hash32(f"{salt}|{key}")
+            self.by_key[key], self.owner[got] = got, key
+        return got
+
+
+#: conjunction ids ("a member of G", per direction and family) and group-set ids (``REG_SET``)
+CONJ_IDS, SET_IDS = Ids(), Ids()
+
+
 def conj_id(group_id, direction, eth_type):
-    """The conjunction id of "a member of ``group_id``" in one direction and family: a hash,
-    the same on every switch (a table holds the ids of the groups its rules name, few)."""
-    digest = hashlib.blake2b(f"{group_id}|{direction}|{eth_type}".encode(), digest_size=4)
-    return int.from_bytes(digest.digest(), "big") or 1
+    """The conjunction id of "a member of ``group_id``" in one direction and family: the same
+    on every switch (``Ids``)."""
+    return CONJ_IDS(f"{group_id}|{direction}|{eth_type}")
 
 
 def set_id(groups):
-    """The id of a set of security groups (a hash of their ids, never 0: 0 is "no groups"):
-    what a port's rule flows match (``REG_SET``) instead of the port. Ports with the same
-    groups have the same rules, so their rule flows are the same flows, held once per switch
-    (the union of pieces counts holders): rules cost O(distinct group sets) per switch, not
-    O(ports). The same on every switch, as ``conj_id``."""
-    ids = "|".join(sorted({g.id for g in groups}))
-    digest = hashlib.blake2b(f"set|{ids}".encode(), digest_size=4)
-    return int.from_bytes(digest.digest(), "big") or 1
+    """The id of a set of security groups (never 0: 0 is "no groups"): what a port's rule
+    flows match (``REG_SET``) instead of the port. Ports with the same groups have the same
+    rules, so their rule flows are the same flows, held once per switch (the union of pieces
+    counts holders): rules cost O(distinct group sets) per switch, not O(ports). The same on
+    every switch (``Ids``)."""
+    return SET_IDS("set|" + "|".join(sorted({g.id for g in groups})))
 
 
 def _address_field(eth_type, side):
@@ -304,31 +336,69 @@ def port_flows(groups):
 
 
 def _rule_flows(d, key, rules):
-    plain, conj = {}, {}        # match items -> conjunction ids (conj) / None (plain)
+    plain, conj = {}, {}   # match items -> None (plain) / {(conjunction id, clause)} (conj)
     for rule in rules:
-        if rule.remote_group_id is not None:
-            cid = conj_id(rule.remote_group_id, d.name, ETH_TYPES[rule.ethertype])
+        cid = rule_conj_id(rule)
+        if cid is None:
+            prefix = _prefix_matches(rule, d)
+            if prefix is None:
+                continue
             for m in rule_matches(rule):
-                conj.setdefault(tuple(sorted({**key, **m}.items())), set()).add(cid)
+                plain[tuple(sorted({**key, **m, **prefix}.items()))] = None
             continue
-        prefix = _prefix_matches(rule, d)
-        if prefix is None:
-            continue
-        for m in rule_matches(rule):
-            plain[tuple(sorted({**key, **m, **prefix}.items()))] = None
+        for m in rule_matches(rule) if rule.remote_group_id or _address_clause(rule, d) \
+                else ():
+            conj.setdefault(tuple(sorted({**key, **m}.items())), set()).add((cid, 1))
+        for m in _address_clause(rule, d) if rule.remote_address_group_id else ():
+            conj.setdefault(tuple(sorted({**key, **m}.items())), set()).add((cid, 2))
     out = [flows.flow(d.rules, PRIO_RULE, dict(m), flows.goto(d.commit)) for m in sorted(plain)]
-    for m, ids in sorted(conj.items()):
+    for m, clauses in sorted(conj.items()):
         out.append(flows.flow(d.rules, PRIO_CONJ, dict(m),
-                        flows.apply(*(("conjunction", i, 1, 2) for i in sorted(ids)))))
-    ids = sorted({i for s in conj.values() for i in s})
+                              flows.apply(*(("conjunction", i, k, 2)
+                                            for i, k in sorted(clauses)))))
+    ids = sorted({i for s in conj.values() for i, k in s if k == 1})
     out += [flows.flow(d.rules, PRIO_CONJ, {"conj_id": i}, flows.goto(d.commit)) for i in ids]
     return out
 
 
+def rule_conj_id(rule):
+    """The conjunction a rule's flows are the first clause of: "a member of its remote
+    group", or "an address of its address group" (when that group holds some address of
+    the rule's family and not all of them); None: a plain rule (a prefix, or anywhere)."""
+    eth_type = ETH_TYPES[rule.ethertype]
+    if rule.remote_group_id is not None:
+        return conj_id(rule.remote_group_id, rule.direction, eth_type)
+    if rule.remote_address_group_id is not None and not _address_group_is_anywhere(rule):
+        return conj_id(f"address-group|{rule.remote_address_group_id}", rule.direction,
+                       eth_type)
+    return None
+
+
+def _family_addresses(rule):
+    v6 = ETH_TYPES[rule.ethertype] == ETH_IPV6
+    return [a for a in rule.remote_addresses if (":" in a) == v6]
+
+
+def _address_group_is_anywhere(rule):
+    """An address group holding 0.0.0.0/0 (::/0) admits anyone of that family: the rule is
+    then a plain one, as with no prefix."""
+    return any(netaddr.IPNetwork(a).prefixlen == 0 for a in _family_addresses(rule))
+
+
+def _address_clause(rule, d):
+    """The second clause of an address-group rule: one match per CIDR of the rule's family
+    (none: the rule admits nothing). Its flows carry the rule's group set too (the rule
+    flows' ``key``), so two group sets naming address groups with a CIDR in common never
+    write one match twice with different conjunctions."""
+    eth_type = ETH_TYPES[rule.ethertype]
+    return [{"eth_type": eth_type, _address_field(eth_type, d.peer): flows._masked(a)}
+            for a in _family_addresses(rule)]
+
+
 def rules_behind(flow, groups):
     """The (group, rule) pairs of ``groups`` whose rules made ``flow`` of a rules table (a
-    rule's own flow, or the ``conj_id`` flow of the remote group it names): what admitted a
-    packet that matched it. Empty for any other flow."""
+    rule's own flow, or the ``conj_id`` flow of the remote group or address group it names):
+    what admitted a packet that matched it. Empty for any other flow."""
     d = next((d for d in DIRECTIONS if d.rules == flow.table), None)
     if d is None:
         return []
@@ -339,11 +409,9 @@ def rules_behind(flow, groups):
             if r.direction != d.name:
                 continue
             if "conj_id" in match:
-                if r.remote_group_id is not None and \
-                        conj_id(r.remote_group_id, d.name, ETH_TYPES[r.ethertype]) == \
-                        match["conj_id"]:
+                if rule_conj_id(r) == match["conj_id"]:
                     out.append((g, r))
-            elif r.remote_group_id is None and any(
+            elif rule_conj_id(r) is None and any(
                     dict(f.match) == match
                     for f in _rule_flows(d, {REG_SET: match.get(REG_SET)}, [r])):
                 out.append((g, r))
@@ -364,6 +432,9 @@ def describe_rule(rule, group_name=str):
     side = "from" if rule.direction == "ingress" else "to"
     if rule.remote_group_id is not None:
         words.append(f"{side} members of {group_name(rule.remote_group_id)}")
+    elif rule.remote_address_group_id is not None:
+        words.append(f"{side} address group {rule.remote_address_group_id} "
+                     f"({', '.join(rule.remote_addresses) or 'no addresses'})")
     else:
         words.append(f"{side} {rule.remote_prefix or 'anywhere'}")
     return " ".join(words)
@@ -373,8 +444,8 @@ def describe_rule(rule, group_name=str):
 def member_flows(port, vni, referenced, legs=()):
     """The second clause of every remote-group conjunction naming a group of ``port``: one
     flow per address and direction in which a rule names one of its groups (``referenced``:
-    {(group id, direction, ethertype)} of the rules that name them), on every switch of its
-    network. Fixed addresses only (as OVN's port-group address sets), not allowed address
+    {(group id, direction, ethertype)} of the rules that name them), on the switches of its
+    network where a port's rules name one of its groups (``wanted_here``). Fixed addresses only (as OVN's port-group address sets), not allowed address
     pairs, which two ports may share.
 
     ``legs`` ((address, router MAC, VNI), ...): the port's addresses as seen on the other

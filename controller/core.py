@@ -30,7 +30,8 @@ class Core:
     """Entry point of the logical model: ``core.networks``, ``core.subnets``, ``core.ports``,
     ``core.qos`` (QoS policies; the qos extension serves them), ``core.routers`` and
     ``core.floating_ips`` (the router extension's), ``core.security_groups`` with
-    ``core.security_group_rules`` (the security-group extension), ``core.rbac_policies``
+    ``core.security_group_rules`` (the security-group extension), ``core.address_groups``
+    (the address-group extension: CIDRs that rules may name), ``core.rbac_policies``
     (sharing networks and QoS policies with some projects); ``core.policy`` judges who may do
     what."""
 
@@ -42,6 +43,7 @@ class Core:
         from controller.qos import BandwidthLimitRuleManager, QosPolicyManager
         from controller.rbac import RbacPolicyManager
         from controller.routers import RouterManager
+        from controller.address_groups import AddressGroupManager
         from controller.security_groups import SecurityGroupManager, SecurityGroupRuleManager
         from controller.subnets import SubnetManager
 
@@ -56,6 +58,7 @@ class Core:
         self.qos_rules = BandwidthLimitRuleManager(self)
         self.security_groups = SecurityGroupManager(self)
         self.security_group_rules = SecurityGroupRuleManager(self)
+        self.address_groups = AddressGroupManager(self)
         self.routers = RouterManager(self)
         self.floating_ips = FloatingIPManager(self)
         self.rbac_policies = RbacPolicyManager(self)

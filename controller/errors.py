@@ -272,6 +272,22 @@ class SecurityGroupRuleInvalid(BadRequest):
     message = "Invalid input for operation: {error}"
 
 
+class AddressGroupNotFound(NotFound):
+    message = "Address group {id} could not be found."
+
+
+class AddressGroupInUse(Conflict):
+    message = "Address group {id} is in use by security group rules {rules}."
+
+
+class AddressesNotFound(NotFound):
+    message = "Addresses {addresses} not found in the address group {id}."
+
+
+class AddressesAlreadyExist(BadRequest):
+    message = "Addresses {addresses} already exist in the address group {id}."
+
+
 class PortSecurityAndIPRequiredForSecurityGroups(BadRequest):
     message = "Port security must be enabled in order to have security groups on port {id}."
 

@@ -119,8 +119,10 @@ class SecurityGroupRule:
     "IPv4" or "IPv6"; ``protocol`` an IP protocol number, None for any; ``port_min`` /
     ``port_max`` the destination port range for TCP, UDP, SCTP, DCCP and UDP-Lite (None: any
     port), and for ICMP (1) and ICMPv6 (58) the ICMP type and code (None: any); at most one of
-    ``remote_prefix`` (a CIDR of the rule's family; None: anywhere) and ``remote_group_id``
-    (the addresses of that group's member ports) says who the peer may be.
+    ``remote_prefix`` (a CIDR of the rule's family; None: anywhere), ``remote_group_id``
+    (the addresses of that group's member ports) and ``remote_address_group_id`` (an address
+    group: its CIDRs, resolved by the core into ``remote_addresses``, both families, sorted)
+    says who the peer may be.
     """
 
     id: str
@@ -131,6 +133,8 @@ class SecurityGroupRule:
     port_max: int | None = None
     remote_prefix: str | None = None
     remote_group_id: str | None = None
+    remote_address_group_id: str | None = None
+    remote_addresses: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -332,11 +336,15 @@ def protocol_number(protocol):
     return IP_PROTOCOLS[text] if text in IP_PROTOCOLS else int(text)
 
 
-def rules_of(records):
-    """SecurityGroupRules, sorted by id, from security group rule records (API bodies)."""
+def rules_of(records, addresses=None):
+    """SecurityGroupRules, sorted by id, from security group rule records (API bodies);
+    ``addresses``: address group id -> its CIDRs (an API body names an address group, not
+    its addresses: the core resolves them; without, such a rule admits nothing)."""
     return tuple(SecurityGroupRule(
         r["id"], r["direction"], r["ethertype"], protocol_number(r["protocol"]),
-        r["port_range_min"], r["port_range_max"], r["remote_ip_prefix"], r["remote_group_id"])
+        r["port_range_min"], r["port_range_max"], r["remote_ip_prefix"], r["remote_group_id"],
+        r.get("remote_address_group_id"),
+        tuple((addresses or {}).get(r.get("remote_address_group_id"), ())))
         for r in sorted(records, key=lambda r: r["id"]))
 
 

@@ -260,9 +260,34 @@ class SecurityGroupRule(Timestamped, Base):
     port_range_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
     port_range_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
     remote_ip_prefix: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Peers are that address group's CIDRs; an address group a rule names cannot be deleted.
+    remote_address_group_id: Mapped[str | None] = mapped_column(
+        ForeignKey("address_groups.id"), nullable=True, index=True)
 
     group: Mapped[SecurityGroup] = relationship(back_populates="rules",
                                                 foreign_keys=[security_group_id])
+
+
+class AddressGroup(Timestamped, Base):
+    """A project's named set of CIDRs that security group rules may name as their peers
+    (Neutron's address-group extension)."""
+
+    __tablename__ = "address_groups"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+
+    addresses: Mapped[list["AddressGroupAddress"]] = relationship(
+        cascade="all, delete-orphan", order_by="AddressGroupAddress.address")
+
+
+class AddressGroupAddress(Base):
+    """One CIDR of an address group (kept in its network form: 10.0.0.0/24)."""
+
+    __tablename__ = "address_group_addresses"
+    address_group_id: Mapped[str] = mapped_column(
+        ForeignKey("address_groups.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class SecurityGroupPortBinding(Base):

@@ -177,6 +177,9 @@ RULES = [
     _rule("update_security_group_rule", ADMIN_OR_OWNER, "Change a rule's description."),
     _rule("delete_security_group_rule", ADMIN_OR_OWNER,
           "Remove a rule from a security group."),
+    *_crud("address_group", "address groups"),
+    _rule("add_addresses", ADMIN_OR_OWNER, "Add CIDRs to an address group."),
+    _rule("remove_addresses", ADMIN_OR_OWNER, "Remove CIDRs from an address group."),
     # -- routers and floating IPs ------------------------------------------------------------------
     *_crud("router", "routers"),
     *[_rule(f"{action}_router:external_gateway_info{key}", check,

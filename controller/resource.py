@@ -25,6 +25,15 @@ def isoformat(value):
     return value.isoformat(timespec="seconds") + "Z"
 
 
+def standard_fields(row):
+    """Neutron's standard attributes of a named resource's row, as the API answers them: id,
+    name, description, project (and its tenant_id alias), timestamps, revision."""
+    return {"id": row.id, "name": row.name, "description": row.description,
+            "project_id": row.project_id, "tenant_id": row.project_id,
+            "created_at": isoformat(row.created_at), "updated_at": isoformat(row.updated_at),
+            "revision_number": row.revision_number}
+
+
 def new_id():
     return str(uuid.uuid4())
 
@@ -117,11 +126,16 @@ class ResourceManager:
         column = getattr(self.model, self.columns.get(attr, attr))
         return column.in_(values)
 
+    def filter_for(self, ctx, attr, values):
+        """SQL condition of a list filter for caller ``ctx``: ``filter_clause``, unless an
+        attribute reads differently for different callers (a network's ``shared``)."""
+        return self.filter_clause(attr, values)
+
     def list(self, ctx, filters=None, sorts=(), limit=None, marker=None, page_reverse=False):
         """Return (rows as dicts, more_rows_exist)."""
         query = self.list_select().where(self.visible(ctx))
         for attr, values in (filters or {}).items():
-            query = query.where(self.filter_clause(attr, values) if values else false())
+            query = query.where(self.filter_for(ctx, attr, values) if values else false())
         keys = [(getattr(self.model, self.columns.get(a, a)), d) for a, d in sorts]
         if not any(col.key == "id" for col, _ in keys):
             keys.append((self.model.id, "asc"))

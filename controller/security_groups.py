@@ -18,9 +18,11 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import selectinload
 
 from controller import errors, logical
+from controller.address_groups import address_sets
 from controller.models import (DefaultSecurityGroup, Port, SecurityGroup,
                                SecurityGroupPortBinding, SecurityGroupRule)
-from controller.resource import ResourceManager, isoformat, new_id, touch
+from controller.plugin import Change
+from controller.resource import ResourceManager, isoformat, new_id, standard_fields, touch
 
 DIRECTIONS = ("ingress", "egress")
 ETHERTYPES = ("IPv4", "IPv6")
@@ -46,6 +48,7 @@ def rule_dict(rule):
         "port_range_max": rule.port_range_max,
         "remote_ip_prefix": rule.remote_ip_prefix,
         "remote_group_id": rule.remote_group_id,
+        "remote_address_group_id": rule.remote_address_group_id,
         "description": rule.description,
         "created_at": isoformat(rule.created_at),
         "updated_at": isoformat(rule.updated_at),
@@ -58,7 +61,7 @@ def canonical_rule(attrs):
     stored and compared in, or a 400 naming what does not fit together (Neutron's checks:
     ports only with a protocol that has them, ICMP type and code 0..255 with no code without a
     type, IPv6-only protocols with IPv6, a prefix of the rule's family, not both a prefix and
-    a remote group)."""
+    a remote group or address group)."""
     ethertype = attrs.get("ethertype", "IPv4")
     protocol = attrs.get("protocol")
     if protocol is not None and ethertype == "IPv6" and protocol in ("icmp", "icmpv6", "1"):
@@ -100,12 +103,15 @@ def canonical_rule(attrs):
             raise errors.SecurityGroupRuleInvalid(
                 error=f"conflicting value ethertype {ethertype} for CIDR {prefix}")
         prefix = str(network.cidr)   # 10.0.0.7 -> 10.0.0.7/32, 10.0.0.7/24 -> 10.0.0.0/24
-    if prefix is not None and attrs.get("remote_group_id") is not None:
+    remotes = [prefix, attrs.get("remote_group_id"), attrs.get("remote_address_group_id")]
+    if sum(r is not None for r in remotes) > 1:
         raise errors.SecurityGroupRuleInvalid(
-            error="only one of remote_ip_prefix and remote_group_id may be given")
+            error="only one of remote_ip_prefix, remote_group_id and remote_address_group_id "
+                  "may be given")
     return {"direction": attrs["direction"], "ethertype": ethertype, "protocol": protocol,
             "port_range_min": low, "port_range_max": high, "remote_ip_prefix": prefix,
-            "remote_group_id": attrs.get("remote_group_id")}
+            "remote_group_id": attrs.get("remote_group_id"),
+            "remote_address_group_id": attrs.get("remote_address_group_id")}
 
 
 def rule_key(rule):
@@ -114,7 +120,8 @@ def rule_key(rule):
     prefix = rule["remote_ip_prefix"]
     return (rule["direction"], rule["ethertype"], logical.protocol_number(rule["protocol"]),
             rule["port_range_min"], rule["port_range_max"],
-            None if prefix in ("0.0.0.0/0", "::/0") else prefix, rule["remote_group_id"])
+            None if prefix in ("0.0.0.0/0", "::/0") else prefix, rule["remote_group_id"],
+            rule.get("remote_address_group_id"))
 
 
 class SecurityGroupManager(ResourceManager):
@@ -127,18 +134,27 @@ class SecurityGroupManager(ResourceManager):
     defaults = {"stateful": True}
 
     def to_dict(self, group):
-        return {
-            "id": group.id,
-            "name": group.name,
-            "description": group.description,
-            "project_id": group.project_id,
-            "tenant_id": group.project_id,
-            "stateful": group.stateful,
-            "security_group_rules": [rule_dict(r) for r in group.rules],
-            "created_at": isoformat(group.created_at),
-            "updated_at": isoformat(group.updated_at),
-            "revision_number": group.revision_number,
-        }
+        return {**standard_fields(group), "stateful": group.stateful,
+                "security_group_rules": [rule_dict(r) for r in group.rules]}
+
+    def typed(self, session, group):
+        """The group as back-ends see it (controller/logical.py): its rules, with the CIDRs of
+        the address groups they name as they are now."""
+        named = {r.remote_address_group_id for r in group.rules} - {None}
+        return logical.SecurityGroup(group.id, group.project_id, group.stateful,
+                                     logical.rules_of([rule_dict(r) for r in group.rules],
+                                                      address_sets(session, named)))
+
+    def snapshot(self, session, group):
+        """(API body, typed value) of ``group`` now: one side of a ``group_change``."""
+        return self.to_dict(group), self.typed(session, group)
+
+    def group_change(self, ctx, action, was, now):
+        """The Change of a group between two ``snapshot``s (None: absent), its typed values
+        made by the core: an API body names an address group, not its addresses."""
+        old, before = was or (None, None)
+        new, after = now or (None, None)
+        return Change(self.resource, action, ctx, old, new, before, after)
 
     # -- the default group -------------------------------------------------------------------------
     def ensure_default(self, session, ctx, project_id):
@@ -224,13 +240,13 @@ class SecurityGroupManager(ResourceManager):
             if "stateful" in attrs and attrs["stateful"] != group.stateful and \
                     self.member_of(session, group.id) is not None:
                 raise errors.SecurityGroupInUse(id=group.id)
-            old = self.to_dict(group)
+            was = self.snapshot(session, group)
             for key in ("name", "description", "stateful"):
                 if key in attrs:
                     setattr(group, key, attrs[key])
             touch(group)
-            new = self.to_dict(group)
-            return new, [self.change(ctx, "updated", old, new)]
+            now = self.snapshot(session, group)
+            return now[0], [self.group_change(ctx, "updated", was, now)]
 
         return self.core.write(work)
 
@@ -243,9 +259,9 @@ class SecurityGroupManager(ResourceManager):
             if self.is_default(session, group.id) and not self.core.policy.is_admin(ctx):
                 raise errors.SecurityGroupCannotRemoveDefault()
             changes = self._drop_references(session, ctx, group.id)
-            old = self.to_dict(group)
+            was = self.snapshot(session, group)
             session.delete(group)
-            return None, changes + [self.change(ctx, "deleted", old, None)]
+            return None, changes + [self.group_change(ctx, "deleted", was, None)]
 
         self.core.write(work)
 
@@ -258,12 +274,12 @@ class SecurityGroupManager(ResourceManager):
                 SecurityGroupRule.remote_group_id == group_id)))).all()
         changes = []
         for other in referring:
-            old = self.to_dict(other)
+            was = self.snapshot(session, other)
             for rule in [r for r in other.rules if r.remote_group_id == group_id]:
                 other.rules.remove(rule)
             touch(other)
             session.flush()
-            changes.append(self.change(ctx, "updated", old, self.to_dict(other)))
+            changes.append(self.group_change(ctx, "updated", was, self.snapshot(session, other)))
         return changes
 
     @staticmethod
@@ -367,13 +383,13 @@ class SecurityGroupRuleManager(ResourceManager):
 
         def work(session):
             group = groups.find(session, ctx, group_id)
-            old = groups.to_dict(group)
+            was = groups.snapshot(session, group)
             result = edit(session, group)
             session.flush()
             session.expire(group, ["rules"])
             touch(group)
-            new = groups.to_dict(group)
-            return result, [groups.change(ctx, "updated", old, new)]
+            return result, [groups.group_change(ctx, "updated", was,
+                                                groups.snapshot(session, group))]
 
         return self.core.write(work)
 
@@ -387,6 +403,11 @@ class SecurityGroupRuleManager(ResourceManager):
                 remote = groups.find(session, ctx, rule["remote_group_id"])
                 if remote.project_id != group.project_id:
                     raise errors.SecurityGroupNotFound(id=remote.id)
+            if rule["remote_address_group_id"] is not None:
+                addresses = self.core.address_groups
+                remote = addresses.find(session, ctx, rule["remote_address_group_id"])
+                if remote.project_id != group.project_id:
+                    raise errors.AddressGroupNotFound(id=remote.id)
             key = rule_key(rule)
             for held in group.rules:
                 if rule_key(rule_dict(held)) == key:

@@ -5,6 +5,7 @@ possible)."""
 from sqlalchemy import select
 
 from controller import logical
+from controller.address_groups import address_sets
 from controller.models import (BandwidthLimitRule, FloatingIP, IPAllocation, Network, Port,
                                QosPolicy, Router, RouterPort, SecurityGroup,
                                SecurityGroupPortBinding, SecurityGroupRule, Subnet)
@@ -27,7 +28,7 @@ _GROUP_RULES = select(SecurityGroupRule.id, SecurityGroupRule.security_group_id,
                       SecurityGroupRule.direction, SecurityGroupRule.ethertype,
                       SecurityGroupRule.protocol, SecurityGroupRule.port_range_min,
                       SecurityGroupRule.port_range_max, SecurityGroupRule.remote_ip_prefix,
-                      SecurityGroupRule.remote_group_id)
+                      SecurityGroupRule.remote_group_id, SecurityGroupRule.remote_address_group_id)
 _ROUTERS = select(Router.id, Router.project_id, Router.admin_state_up, Router.zone,
                   Router.enable_snat, Router.routes).order_by(Router.id)
 #: every address of every router port, as logical.make_router takes them (router id first)
@@ -103,6 +104,8 @@ def security_groups(session):
     group_rules = {}
     for r in session.execute(_GROUP_RULES):
         group_rules.setdefault(r.security_group_id, []).append(r._mapping)
+    addresses = address_sets(session, {r["remote_address_group_id"]
+                                       for rules in group_rules.values() for r in rules} - {None})
     return tuple(logical.SecurityGroup(r.id, r.project_id, r.stateful,
-                                       logical.rules_of(group_rules.get(r.id, ())))
+                                       logical.rules_of(group_rules.get(r.id, ()), addresses))
                  for r in session.execute(_GROUPS))

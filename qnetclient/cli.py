@@ -35,7 +35,8 @@ LIST_COLUMNS = {
     "security_group": ("id", "name", "stateful", "description"),
     "security_group_rule": ("id", "security_group_id", "direction", "ethertype", "protocol",
                             "port_range_min", "port_range_max", "remote_ip_prefix",
-                            "remote_group_id"),
+                            "remote_group_id", "remote_address_group_id"),
+    "address_group": ("id", "name", "addresses", "description"),
     "router": ("id", "name", "status", "external_gateway_info", "routes"),
     "floatingip": ("id", "floating_ip_address", "fixed_ip_address", "port_id", "router_id"),
     "rbac_policy": ("id", "object_type", "object_id", "action", "target_tenant"),
@@ -342,6 +343,9 @@ def group_rule_create(client, args):
         attrs["port_range_min"], attrs["port_range_max"] = args.dst_port
     if args.remote_group is not None:
         attrs["remote_group_id"] = client.security_groups.find(args.remote_group)["id"]
+    if args.remote_address_group is not None:
+        attrs["remote_address_group_id"] = client.address_groups.find(
+            args.remote_address_group)["id"]
     group = client.security_groups.find(args.group)
     return client.security_group_rules.create(security_group_id=group["id"], **attrs)
 
@@ -356,6 +360,23 @@ def group_rule_list(client, args):
 def group_rule_delete(client, args):
     for rule_id in args.rules:
         client.security_group_rules.delete(rule_id)
+
+
+# -- address groups --------------------------------------------------------------------------------
+def address_group_attrs(client, args):
+    return set_if_given({}, args, name="new_name", description="description")
+
+
+def address_group_create(client, args):
+    return client.address_groups.create(addresses=args.addresses or [],
+                                        **address_group_attrs(client, args))
+
+
+def address_group_change(verb):
+    def handler(client, args):
+        group = client.address_groups.find(args.ref)
+        return getattr(client.address_groups, f"{verb}_addresses")(group["id"], args.addresses)
+    return handler
 
 
 # -- RBAC policies ---------------------------------------------------------------------------------
@@ -785,12 +806,46 @@ def add_security_commands(c):
     peer.add_argument("--remote-ip", metavar="CIDR", help="peers' addresses (default: any)")
     peer.add_argument("--remote-group", metavar="GROUP",
                       help="peers: the ports of this group (name or id)")
+    peer.add_argument("--remote-address-group", metavar="ADDRESS_GROUP",
+                      help="peers: the CIDRs of this address group (name or id), as they are "
+                           "at any time")
     p.add_argument("--description", help="free text")
     p = c.leaf(r, "list", group_rule_list, "list rules (of one group, or all you can see)",
                output="list")
     p.add_argument("group", nargs="?", metavar="GROUP", help="name or id")
     p = c.leaf(r, "delete", group_rule_delete, "delete rules", output=None)
     p.add_argument("rules", nargs="+", metavar="RULE_ID", help="the rule's id")
+
+
+def add_address_commands(c):
+    address = c.sub.add_parser("address", help="address groups: named sets of CIDRs that "
+                               "security group rules name", description="Address groups: "
+                               "named sets of CIDRs; a security group rule naming one "
+                               "(--remote-address-group) admits (or reaches) what it holds, "
+                               "following its changes.")
+    kinds = address.add_subparsers(dest="address_kind", required=True, metavar="KIND")
+    g = c.group("group", "address groups", kind="address_group", parent=kinds)
+    p = c.leaf(g, "create", address_group_create, "create an address group")
+    p.add_argument("new_name", metavar="NAME", help="the address group's name")
+    p.add_argument("--address", dest="addresses", action="append", metavar="CIDR",
+                   help="an address or CIDR (repeatable)")
+    address_group_options(p, create=True)
+    c.standard(g, "address_groups", "ADDRESS_GROUP", (
+        "show one address group and its CIDRs",
+        "change an address group's name or description",
+        "delete address groups (no rule may name them)"), address_group_attrs,
+        address_group_options, noun="address groups")
+    for verb, help in (("add", "add CIDRs to an address group"),
+                       ("remove", "remove CIDRs from an address group")):
+        p = c.leaf(g, verb, address_group_change(verb), help)
+        p.add_argument("ref", metavar="ADDRESS_GROUP", help="name or id")
+        p.add_argument("addresses", nargs="+", metavar="CIDR", help="an address or CIDR")
+
+
+def address_group_options(p, create):
+    if not create:
+        p.add_argument("--name", dest="new_name", help="new name")
+    p.add_argument("--description", help="free text")
 
 
 def group_options(p, create):
@@ -875,6 +930,7 @@ def build_parser(prog="qnet", extra=None):
     add_port_commands(c)
     add_qos_commands(c)
     add_security_commands(c)
+    add_address_commands(c)
     add_router_commands(c)
     add_floating_ip_commands(c)
     c.leaf(sub, "topology", topology, "the fabric's switches and links (admins)",

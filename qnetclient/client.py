@@ -120,6 +120,20 @@ class Routers(Resource):
         return self.client.request("PUT", f"{self.path}/{id_}/{verb}_router_interface", body)
 
 
+class AddressGroups(Resource):
+    def add_addresses(self, id_, addresses):
+        """Add CIDRs to an address group; the group as it is then."""
+        return self._addresses("add", id_, addresses)
+
+    def remove_addresses(self, id_, addresses):
+        """Remove CIDRs from an address group; the group as it is then."""
+        return self._addresses("remove", id_, addresses)
+
+    def _addresses(self, verb, id_, addresses):
+        return self.client.request("PUT", f"{self.path}/{id_}/{verb}_addresses",
+                                   {"addresses": list(addresses)})["address_group"]
+
+
 class FloatingIPs(Resource):
     def find(self, address_or_id):
         """A floating IP by id or by its address (floating IPs have no names)."""
@@ -162,6 +176,8 @@ class Client:
         self.security_group_rules = Resource(self, "security_group_rule",
                                              "security_group_rules", path="security-group-rules",
                                              owned=False, label="security group rule")
+        self.address_groups = AddressGroups(self, "address_group", "address_groups",
+                                            path="address-groups", label="address group")
         self.routers = Routers(self, "router", "routers")
         self.floating_ips = FloatingIPs(self, "floatingip", "floatingips", label="floating IP")
         self.rbac_policies = Resource(self, "rbac_policy", "rbac_policies",

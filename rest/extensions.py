@@ -235,6 +235,10 @@ class SecurityGroups(Extension):
                                      doc="Peers' addresses (answered as a CIDR); null: any."),
             "remote_group_id": Attr(t.Uuid(), **nullable,
                                     doc="Peers: the ports of this group (of the same project)."),
+            "remote_address_group_id": Attr(
+                t.Uuid(), **nullable,
+                doc="Peers: the CIDRs of this address group (of the same project), as they "
+                    "are at any time."),
         }
         rule_schema = t.Record({name: t.Nullable(a.type) if a.nullable else a.type
                                 for name, a in rule_attrs.items()})
@@ -254,6 +258,45 @@ class SecurityGroups(Extension):
     def managers(self, core):
         return {"security_groups": core.security_groups,
                 "security_group_rules": core.security_group_rules}
+class AddressGroups(Extension):
+    alias = "address-group"
+    name = "Address group"
+    description = ("Address groups: named sets of CIDRs (add_addresses / remove_addresses) "
+                   "that security group rules name with remote_address_group_id; a rule "
+                   "follows its address group's changes. An address group a rule names "
+                   "cannot be deleted.")
+
+    def resources(self):
+        addresses = t.ListOf(t.IpOrCidr(), 1000)
+        attrs = {
+            **standard_attributes(),
+            "addresses": Attr(addresses, post=True, filter=False,
+                              doc="CIDRs (an address is its /32 or /128), answered in their "
+                                  "network form; changed only by the actions."),
+        }
+        body = t.Record({name: a.type for name, a in attrs.items()})
+        answer = {"type": "object", "additionalProperties": False,
+                  "required": ["address_group"], "properties": {"address_group": body.schema}}
+        change = t.Record({"addresses": addresses}, ("addresses",))
+        return [ResourceSpec("address_group", "address_groups", attrs, path="address-groups",
+                             doc="Address groups: sets of CIDRs security group rules name.",
+                             actions={
+                                 "add_addresses": Action(change, answer,
+                                                         "Add CIDRs to an address group"),
+                                 "remove_addresses": Action(
+                                     change, answer, "Remove CIDRs from an address group")})]
+
+    def managers(self, core):
+        return {"address_groups": core.address_groups}
+
+
+class RemoteAddressGroups(Extension):
+    alias = "security-groups-remote-address-group"
+    name = "Remote address group id field for security group rules"
+    description = ("remote_address_group_id on security group rules: their peers are the "
+                   "CIDRs of an address group.")
+
+
 class RbacPolicies(Extension):
     alias = "rbac-policies"
     name = "RBAC Policies"
@@ -387,7 +430,8 @@ class PortStats(Extension):
 
 DEFAULT_EXTENSIONS = (PortSecurity, AllowedAddressPairs, Provider, Attachment, PortBinding,
                       NetworkIpAvailability, Qos, PortStats, ExternalNet, L3, ExtraRoute,
-                      ExtGwMode, SecurityGroups, RbacPolicies)
+                      ExtGwMode, SecurityGroups, AddressGroups, RemoteAddressGroups,
+                      RbacPolicies)
 
 
 class Registry:

@@ -151,3 +151,22 @@ def test_network_rbac_with_the_openstack_command(cli, token_server, tmp_path):
         assert [p["ID"] for p in carol("network", "qos", "policy", "list")] == [policy["id"]]
     finally:
         carol.close()
+
+
+def test_address_groups_with_the_openstack_command(cli):
+    office = cli("address", "group", "create", "office", "--address", "192.0.2.7",
+                 "--address", "198.51.100.0/24", "--description", "HQ")
+    assert (office["name"], office["description"]) == ("office", "HQ")
+    assert sorted(office["addresses"]) == ["192.0.2.7/32", "198.51.100.0/24"]
+    cli.ok("address", "group", "set", "office", "--address", "2001:db8::/64", "--name", "hq")
+    cli.ok("address", "group", "unset", "hq", "--address", "192.0.2.7/32")
+    shown = cli("address", "group", "show", "hq")
+    assert sorted(shown["addresses"]) == ["198.51.100.0/24", "2001:db8::/64"]
+    cli("security", "group", "create", "ssh")
+    rule = cli("security", "group", "rule", "create", "ssh", "--protocol", "tcp",
+               "--dst-port", "22", "--remote-address-group", "hq")
+    assert rule["remote_address_group_id"] == office["id"]
+    assert "409" in cli.fail("address", "group", "delete", "hq")
+    cli.ok("security", "group", "rule", "delete", rule["id"])
+    cli.ok("address", "group", "delete", "hq")
+    assert cli("address", "group", "list") == []

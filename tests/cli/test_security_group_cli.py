@@ -76,3 +76,28 @@ def test_security_group_errors_carry_the_servers_message(qnet):
     # another project sees neither the group nor its rules
     err = qnet("security", "group", "rule", "list", "web", expect=1, project="bob")
     assert "No security group with name or id 'web'" in err
+
+
+def test_address_groups_and_rules_that_name_them(qnet):
+    office = qnet.json("address", "group", "create", "office", "--address", "192.0.2.7",
+                       "--address", "198.51.100.0/24", "--description", "HQ")
+    assert (office["name"], office["addresses"], office["description"]) == \
+        ("office", ["192.0.2.7/32", "198.51.100.0/24"], "HQ")
+    assert qnet.json("address", "group", "add", "office", "2001:db8::/64")["addresses"] == \
+        ["192.0.2.7/32", "198.51.100.0/24", "2001:db8::/64"]
+    assert qnet.json("address", "group", "remove", "office", "192.0.2.7")["addresses"] == \
+        ["198.51.100.0/24", "2001:db8::/64"]
+    err = qnet("address", "group", "remove", "office", "192.0.2.7", expect=1)
+    assert "HTTP 404" in err
+    assert [g["name"] for g in qnet.json("address", "group", "list")] == ["office"]
+    assert qnet.json("address", "group", "update", "office", "--name", "hq")["name"] == "hq"
+    qnet("security", "group", "create", "ssh")
+    rule = qnet.json("security", "group", "rule", "create", "ssh", "--protocol", "tcp",
+                     "--dst-port", "22", "--remote-address-group", "hq")
+    assert rule["remote_address_group_id"] == office["id"]
+    assert qnet.json("address", "group", "show", "hq")["id"] == office["id"]
+    err = qnet("address", "group", "delete", "hq", expect=1)
+    assert "HTTP 409" in err
+    qnet("security", "group", "rule", "delete", rule["id"])
+    qnet("address", "group", "delete", "hq")
+    assert qnet.json("address", "group", "list") == []

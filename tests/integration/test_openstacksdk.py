@@ -373,3 +373,33 @@ def test_security_groups_and_rules(conn):
     assert conn.network.find_security_group("sdk-web") is None
     with pytest.raises(exceptions.NotFoundException):
         conn.network.get_security_group_rule(made[0].id)
+
+
+def test_address_groups_round_trip(conn):
+    """The sdk's own calls for address groups: create, add and remove addresses, rename,
+    name one in a security group rule (then it cannot be deleted), delete."""
+    office = conn.network.create_address_group(name="sdk-office", description="HQ",
+                                               addresses=["192.0.2.7", "198.51.100.0/24"])
+    assert (office.name, office.description, office.project_id) == ("sdk-office", "HQ", "demo")
+    assert office.addresses == ["192.0.2.7/32", "198.51.100.0/24"]
+    office = conn.network.add_addresses_to_address_group(office, ["2001:db8::/64"])
+    assert office.addresses == ["192.0.2.7/32", "198.51.100.0/24", "2001:db8::/64"]
+    office = conn.network.remove_addresses_from_address_group(office, ["192.0.2.7/32"])
+    assert office.addresses == ["198.51.100.0/24", "2001:db8::/64"]
+    with pytest.raises(exceptions.NotFoundException):        # not in the group
+        conn.network.remove_addresses_from_address_group(office, ["192.0.2.7/32"])
+    office = conn.network.update_address_group(office, name="sdk-hq")
+    assert conn.network.find_address_group("sdk-hq").id == office.id
+    assert office.id in {g.id for g in conn.network.address_groups()}
+
+    group = conn.network.create_security_group(name="sdk-ssh")
+    rule = conn.network.create_security_group_rule(
+        security_group_id=group.id, direction="ingress", ethertype="IPv4", protocol="tcp",
+        port_range_min=22, port_range_max=22, remote_address_group_id=office.id)
+    assert rule.remote_address_group_id == office.id
+    assert conn.network.get_security_group_rule(rule.id).remote_address_group_id == office.id
+    with pytest.raises(exceptions.ConflictException):        # a rule names it
+        conn.network.delete_address_group(office)
+    conn.network.delete_security_group(group)
+    conn.network.delete_address_group(office)
+    assert conn.network.find_address_group("sdk-hq") is None

@@ -9,6 +9,8 @@ One set-up for every check (three hypervisors, five VMs on one dual-stack networ
     web (hv1)            group "web": egress anywhere; TCP 80 from 0.0.0.0/0 added by the test
     sl (hv2)             group "sl", stateless: egress anywhere, nothing in
 
+and an address group ("office") that a rule of "web" names.
+
 Every "blocked" is checked next to a "passes" of the same kind, so a broken data plane
 cannot pass for a firewall.
 """
@@ -196,3 +198,19 @@ def test_ipv6_rules_likewise(cloud):
              port_range_min=80, port_range_max=80, remote_ip_prefix="::/0")
     assert wait_until(lambda: connects(s["out"], s["web"], 80, v6=True))
     assert not connects(s["out"], s["web"], 81, v6=True)
+
+
+def test_an_address_group_rule_admits_its_cidrs_and_follows_them(cloud):
+    _, api, _, rules, made, s = cloud
+    ip = {name: s[name].nics[0].ip for name in ("out", "a")}
+    assert not connects(s["out"], s["web"], 5000) and not connects(s["a"], s["web"], 5000)
+    office = api.address_groups.create(name="office", addresses=[ip["out"]])
+    add_rule(rules, made["web"], direction="ingress", ethertype="IPv4", protocol="tcp",
+             port_range_min=5000, port_range_max=5000, remote_address_group_id=office["id"])
+    assert wait_until(lambda: connects(s["out"], s["web"], 5000))       # hv3 -> hv1
+    assert not connects(s["a"], s["web"], 5000)                          # not in it
+    api.address_groups.add_addresses(office["id"], [ip["a"]])
+    assert wait_until(lambda: connects(s["a"], s["web"], 5000))          # hv1 -> hv1
+    api.address_groups.remove_addresses(office["id"], [ip["out"] + "/32"])
+    assert wait_until(lambda: not connects(s["out"], s["web"], 5000))
+    assert connects(s["a"], s["web"], 5000)

@@ -1,8 +1,8 @@
 """Fabric mode is incremental like overlay: on in-process switches wired as a mesh with loops,
 driven by the real fabric controller and a real core.
 
-After any sequence of API operations, links going down and up and switches disconnecting and
-coming back, every switch holds exactly what a from-scratch compilation
+After any sequence of API operations (ports moving between security groups among them),
+links going down and up and switches disconnecting and coming back, every switch holds exactly what a from-scratch compilation
 (``fabric_flows.compile_fabric`` over the whole model, the fabric and the routes) says, and
 every port's status is right; and a port change only reaches the switches on its network's
 paths.
@@ -36,6 +36,7 @@ class World:
         for dpid in range(1, SWITCHES + 1):
             self.cloud.connect(dpid)
         self.networks, self.ports = [], []
+        self.web_id = None
 
     def do(self, op, a, b):
         getattr(self, op)(a, b)
@@ -77,6 +78,28 @@ class World:
             up = self.core.ports.get(ADMIN, port_id)["admin_state_up"]
             self.core.ports.update(ADMIN, port_id, {"admin_state_up": not up})
 
+    def regroup(self, a, b):
+        """A port with port security moves to group web (whose rule names the default
+        group: its switch then needs default's members, though it is none of them), to no
+        group, or back to default."""
+        if self.ports:
+            port_id = self.ports[a % len(self.ports)]
+            if self.core.ports.get(ADMIN, port_id)["port_security_enabled"]:
+                groups = ([self.web()], [], [self.default()])[b % 3]
+                self.core.ports.update(ADMIN, port_id, {"security_groups": groups})
+
+    def default(self):
+        return next(g["id"] for g in self.core.security_groups.list(TENANT)[0]
+                    if g["name"] == "default")
+
+    def web(self):
+        if self.web_id is None:
+            self.web_id = self.core.security_groups.create(TENANT, {"name": "web"})["id"]
+            self.core.security_group_rules.create(TENANT, {
+                "security_group_id": self.web_id, "direction": "ingress",
+                "remote_group_id": self.default()})
+        return self.web_id
+
     def delete_port(self, a, b):
         if self.ports:
             self.core.ports.delete(ADMIN, self.ports.pop(a % len(self.ports)))
@@ -105,8 +128,8 @@ class World:
 
 OPERATIONS = st.lists(st.tuples(
     st.sampled_from(["network", "port", "port", "port", "unbound_port", "rebind", "port_admin",
-                     "delete_port", "network_admin", "link_down", "link_up", "switch_down",
-                     "switch_up"]),
+                     "regroup", "delete_port", "network_admin", "link_down", "link_up",
+                     "switch_down", "switch_up"]),
     st.integers(0, 7), st.integers(0, SWITCHES - 1)), max_size=25)
 
 

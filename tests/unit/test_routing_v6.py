@@ -12,6 +12,7 @@ from os_ken.lib.packet import ethernet, icmpv6, ipv6, packet
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from apps import pipeline as pl
+from apps.flows import link_local
 from controller.logical import RouterInterface, Subnet
 from simulations.fixtures import port, serialize
 from tests.unit import test_security_groups_routed as sgr
@@ -250,3 +251,16 @@ def test_routed_ipv6_passes_the_same_security_group_checks(groups):
     assert groups.routed("d", "R1", "b", src_ip=groups.v6("a")).dropped
     assert groups.routed("d", "R1", "b").output_ports() == [groups.tunnel("hv3", "hv2")]
     assert not groups.connects("d", "R1", "b")
+
+
+def test_a_router_without_ipv6_subnets_sends_no_ipv6_up():
+    # World's routers are IPv4 only: IPv6 to their MAC is nobody's, not the controller's
+    world = World()
+    out = world.switch("hv1").trace(world.ofport["a"], eth_src=VM["a"][1], eth_dst=RMAC["A"],
+                                    eth_type=IPV6, ipv6_src=link_local(VM["a"][1]),
+                                    ipv6_dst="2001:db8::7",
+                                    ip_proto=ICMPV6, icmpv6_type=128, nw_ttl=64)
+    assert out.dropped and out.tables()[-1] == pl.TABLES["l2_lookup"].number, out.describe()
+    assert not [e for e in world.switch("hv1").iter_flows()
+                if ("eth_type", IPV6, None) in e.match and e.table_id in
+                (pl.TABLES["router_in"].number, pl.TABLES["ip_routing"].number)]

@@ -35,6 +35,8 @@ class Rule:
     port_max: int | None = None
     remote_prefix: str | None = None
     remote_group_id: str | None = None
+    remote_address_group_id: str | None = None
+    remote_addresses: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -246,6 +248,19 @@ def test_arp_and_neighbour_discovery_reach_a_filtered_port(cloud):
     (Rule("r", "ingress", "IPv4"), dict(proto=UDP, dport=9), dict(v6=True)),
     (Rule("r", "ingress", "IPv6", ICMP), dict(v6=True, proto=ICMPV6, dport=128),
      dict(v6=True, proto=TCP, dport=1)),
+    # an address group: its CIDRs of the rule's family are the second clause
+    (Rule("r", "ingress", "IPv4", TCP, remote_address_group_id="ag",
+          remote_addresses=("10.0.0.8/29", "2001:db8::22/128")), dict(src="client"),
+     dict(src="stranger")),
+    (Rule("r", "ingress", "IPv4", TCP, 22, 22, remote_address_group_id="ag",
+          remote_addresses=("10.0.0.11/32", "10.0.0.14/32")), dict(dport=22),
+     dict(dport=23)),
+    (Rule("r", "ingress", "IPv6", remote_address_group_id="ag",
+          remote_addresses=("10.0.0.11/32", "2001:db8::11/128")), dict(v6=True),
+     dict(proto=UDP, dport=5)),
+    (Rule("r", "ingress", "IPv4", UDP, remote_address_group_id="ag",
+          remote_addresses=("0.0.0.0/0",)), dict(src="stranger", proto=UDP, dport=5),
+     dict(src="stranger", proto=TCP, dport=5)),
 ])
 def test_every_rule_shape(rule, allowed, denied):
     """An ingress rule on db's only group: what it admits, and its neighbour it does not."""
@@ -375,3 +390,57 @@ def test_member_flows_sit_only_where_a_port_names_their_group_and_follow_it():
         Rule("db-out", "egress", "IPv4"), Rule("db-in", "ingress", "IPv4", remote_group_id="db")))
     desired.update(m, [hv1, hv2], ports=set(m.ports_in_group("db")))
     assert db_members_on_hv1() == ["10.0.0.11", "10.0.0.20", "10.0.0.21", "10.0.0.22"]
+
+
+def test_an_address_groups_change_reaches_the_rule_and_shared_cidrs_do_not_clash():
+    """A rule follows its address group's addresses (the core hands the group's new CIDRs in
+    the rule); two groups naming address groups with a CIDR in common, and a rule of each
+    on ports of one switch, each admit what their own address group holds."""
+    def rule(gid, addresses):
+        return Rule(f"{gid}-ag", "ingress", "IPv4", TCP, remote_address_group_id=f"ag-{gid}",
+                    remote_addresses=addresses)
+    groups = {**GROUPS,
+              "web": Group("web", rules=(rule("web", ("10.0.0.11/32", "10.0.0.21/32")),)),
+              "dns": Group("dns", rules=(rule("dns", ("10.0.0.11/32",)),))}
+    cloud = Cloud(groups)
+    assert cloud.reaches("client", "web") and cloud.reaches("db", "web")
+    assert cloud.reaches("client", "dns") and not cloud.reaches("db", "dns", sport=40001)
+    assert not cloud.reaches("stranger", "web", sport=40002)
+    cloud.m.security_groups["web"] = Group("web", rules=(rule("web", ("10.0.0.22/32",)),))
+    cloud.program()
+    assert cloud.reaches("stranger", "web", sport=40003)
+    assert not cloud.reaches("client", "web", sport=40004)
+    # what admitted it, for qnet trace: the conj_id flow names the address group's rule
+    web = cloud.m.security_groups["web"]
+    [admitting] = [f for f in cloud.states["hv1"].flows.values()
+                   if dict(f.match).get("conj_id") == sg.rule_conj_id(web.rules[0])]
+    assert sg.rules_behind(admitting, (web,)) == [(web, web.rules[0])]
+    assert sg.describe_rule(web.rules[0]) == \
+        "ingress IPv4 tcp from address group ag-web (10.0.0.22/32)"
+    assert cloud.reaches("client", "dns", sport=40005)
+    # an address group with no address of the rule's family admits nothing
+    cloud.m.security_groups["web"] = Group("web", rules=(rule("web", ("2001:db8::/32",)),))
+    cloud.program()
+    assert not cloud.reaches("client", "web", sport=40006)
+    assert not cloud.reaches("stranger", "web", sport=40007)
+
+
+def test_groups_and_group_sets_whose_hashes_collide_keep_apart(monkeypatch):
+    """Every conjunction id and every group set's id hashes to 7 here: the first key keeps 7,
+    the others get salted hashes, so a member of "quiet" is not taken for a member of
+    "default", nor the port of "quiet" given the rules of "web" (without the salting both
+    happen)."""
+    def colliding(text):          # salted keys ("1|...") hash as usual
+        return sg._hash32(text) if text[0].isdigit() else 7
+    monkeypatch.setattr(sg, "CONJ_IDS", sg.Ids(colliding))
+    monkeypatch.setattr(sg, "SET_IDS", sg.Ids(colliding))
+    assert sg.conj_id("default", "ingress", IPV4) == 7
+    assert sg.conj_id("quiet", "ingress", IPV4) not in (7, 0)
+    # quiet admits its own members too, so its members' address flows are on both switches
+    cloud = Cloud({**GROUPS, "quiet": Group("quiet", rules=(
+        Rule("quiet-out", "egress", "IPv4"),
+        Rule("quiet-in", "ingress", "IPv4", remote_group_id="quiet")))})
+    assert cloud.reaches("client", "db")                   # members of default still meet
+    assert not cloud.reaches("stranger", "db")             # quiet's member is no member
+    assert cloud.reaches("client", "web")                  # web opens 80 ...
+    assert not cloud.reaches("client", "quiet")            # ... quiet does not
