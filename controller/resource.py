@@ -126,11 +126,16 @@ class ResourceManager:
         column = getattr(self.model, self.columns.get(attr, attr))
         return column.in_(values)
 
+    def filter_for(self, ctx, attr, values):
+        """SQL condition of a list filter for caller ``ctx``: ``filter_clause``, unless an
+        attribute reads differently for different callers (a network's ``shared``)."""
+        return self.filter_clause(attr, values)
+
     def list(self, ctx, filters=None, sorts=(), limit=None, marker=None, page_reverse=False):
         """Return (rows as dicts, more_rows_exist)."""
         query = self.list_select().where(self.visible(ctx))
         for attr, values in (filters or {}).items():
-            query = query.where(self.filter_clause(attr, values) if values else false())
+            query = query.where(self.filter_for(ctx, attr, values) if values else false())
         keys = [(getattr(self.model, self.columns.get(a, a)), d) for a, d in sorts]
         if not any(col.key == "id" for col, _ in keys):
             keys.append((self.model.id, "asc"))

@@ -9,7 +9,7 @@ import pytest
 from controller import errors
 from controller.context import Context
 from controller.core import Core
-from controller.models import RbacPolicy
+from controller.models import Network, RbacPolicy
 from tests.api.test_hostile import created, ops, refused  # noqa: F401 (ops: a fixture)
 from tests.conftest import snapshot
 
@@ -63,9 +63,9 @@ def test_a_network_shared_with_one_project_is_that_projects_alone(api, carol, bo
     # carol puts a port on it, choosing the subnet as on any shared network
     port = port_on(carol, net, fixed_ips=[{"subnet_id": net["subnet"]["id"]}])
     assert port["project_id"] == "carol"
-    # the network still says it is not shared with everyone
+    # shared as each sees it (Neutron): not shared with everyone, shared with carol
     assert api.get(f"{V2}/networks/{net['id']}")[1]["network"]["shared"] is False
-    assert carol.get(f"{V2}/networks/{net['id']}")[1]["network"]["shared"] is False
+    assert carol.get(f"{V2}/networks/{net['id']}")[1]["network"]["shared"] is True
 
 
 def test_the_stranger_is_refused_before_and_after_sharing(api, core, carol, bob, net):
@@ -361,3 +361,29 @@ def test_narrowing_an_entry_to_the_project_that_uses_it(api, core, ops, bob, net
     assert sees(bob, net) and not sees(api.as_project("carol"), net)
     refused(core, ops, "PUT", f"{RBAC}/{star['id']}", {"rbac_policy": {
         "target_tenant": "carol"}}, 409, "RbacPolicyInUse")
+
+
+def test_shared_reads_true_for_the_project_an_entry_names_as_in_neutron(api, core, ops, carol,
+                                                                       bob, net):
+    """``shared`` is what the caller sees: true for carol, whom an entry names; false for
+    alice, the owner, while only carol is named; true for all once the ``*`` entry exists.
+    ``?shared=`` filters by what the caller sees. The stored attribute does not change."""
+    created(share(api, net["id"], "carol"), "rbac_policy")
+    url = f"{V2}/networks/{net['id']}"
+
+    def shared_filter(client, value):
+        return [n["id"] for n in client.get(f"{V2}/networks?shared={value}")[1]["networks"]]
+
+    assert carol.get(url)[1]["network"]["shared"] is True
+    assert [n["shared"] for n in carol.get(f"{V2}/networks")[1]["networks"]] == [True]
+    assert shared_filter(carol, "True") == [net["id"]] and shared_filter(carol, "False") == []
+    assert api.get(url)[1]["network"]["shared"] is False
+    assert shared_filter(api, "True") == [] and shared_filter(api, "False") == [net["id"]]
+    with core.db.read() as session:            # what the back-end and the log carry
+        assert session.get(Network, net["id"]).shared is False
+    assert bob.get(url)[0] == 404 and shared_filter(bob, "True") == []
+    created(ops.post(RBAC, {"rbac_policy": {"object_type": "network", "object_id": net["id"],
+                                            "action": "access_as_shared",
+                                            "target_tenant": "*"}}), "rbac_policy")
+    assert api.get(url)[1]["network"]["shared"] is True
+    assert bob.get(url)[1]["network"]["shared"] is True
