@@ -28,6 +28,7 @@ the single instance's consistency check.
 """
 import dataclasses
 import datetime
+import functools
 import json
 import logging
 import time
@@ -76,12 +77,21 @@ def _dump(body):
 
 def _plain(value):
     """A typed value as JSON-able data: dataclasses as objects naming their class."""
-    if dataclasses.is_dataclass(value):
+    names = _field_names(type(value))
+    if names is not None:
         return {"__type__": type(value).__name__,
-                **{f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+                **{name: _plain(getattr(value, name)) for name in names}}
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     return value
+
+
+@functools.lru_cache(maxsize=None)
+def _field_names(cls):
+    """A dataclass's field names, or None: asked once per type, not per value (a cold start
+    logs a Change of every port, each a tree of typed values)."""
+    return tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) \
+        else None
 
 
 def _typed(data):
