@@ -326,13 +326,27 @@ def _direct_tlv(ofp, name, value):
     return None if v is None else (key, plain + v)
 
 
+@functools.lru_cache(maxsize=None)
+def _recent_tlvs(ofp):
+    """(sort key, TLV) of recent fields, by the (name, value) pair of a Flow's match: a port's
+    MAC and addresses recur in its dozen port-security flows, ``eth_type`` in most. Cleared
+    when full, so it stays small however many addresses a cold start sends."""
+    return {}
+
+
 def _direct_tlvs(ofp, match):
     """The TLVs of ``match`` in the order a switch accepts, or None (os-ken's path)."""
+    recent = _recent_tlvs(ofp)
+    if len(recent) >= 1 << 16:
+        recent.clear()
     tlvs = []
-    for name, value in match:
-        tlv = _direct_tlv(ofp, name, value)
+    for field in match:
+        tlv = recent.get(field)
         if tlv is None:
-            return None
+            tlv = _direct_tlv(ofp, *field)
+            if tlv is None:
+                return None
+            recent[field] = tlv
         tlvs.append(tlv)
     tlvs.sort(key=_first)
     return b"".join(t for _, t in tlvs)

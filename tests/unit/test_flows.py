@@ -230,3 +230,39 @@ def test_a_flow_sent_to_many_switches_is_encoded_once(monkeypatch):
     delta = ofmsg.Delta(adds=[flow])
     assert list(ofmsg.wire(DP, delta)) == list(ofmsg.wire(other, delta))
     assert encoded == [flow]
+
+
+@pytest.mark.parametrize("mac", ["fa:16:3e:00:00:00", "02:00:00:00:00:00", "00:00:00:00:00:01",
+                                 "FA:16:3E:AB:CD:EF", "ff:ff:ff:ff:ff:ff", "02:00:00:ff:fe:00",
+                                 "fa-16-3e-00-00-01", "00:01:00:00:00:00"])
+def test_a_link_local_address_is_netaddrs_text_of_it(mac):
+    """flows.link_local packs the EUI-64 itself; its text must be netaddr's (it is a match
+    value, and a flow's cookie is a hash of its text)."""
+    import netaddr
+    assert flows.link_local(mac) == str(netaddr.EUI(mac).ipv6_link_local())
+
+
+@pytest.mark.parametrize("address", ["10.0.0.5", "0.0.0.0", "255.255.255.255", "10.0.0.0/24",
+                                     "0.0.0.0/0", "10.0.0.5/32", "fd00::1", "fd00::/64",
+                                     "FD00:0:0::1", "1:0:2:3:4:5:6:7", "1:0:0:2:0:0:3:4",
+                                     "::ffff:10.0.0.1", "::1", "::", "fe80::ff:fe00:0"])
+def test_a_masked_match_value_is_what_netaddr_gives(address):
+    """flows._masked keeps an address netaddr would write the same way without asking it."""
+    import netaddr
+    net = netaddr.IPNetwork(address)
+    assert flows._masked(address) == (str(net.ip) if net.size == 1
+                                      else (str(net.network), str(net.netmask)))
+
+
+def test_inet_ntop_writes_ipv6_as_netaddr_does():
+    """What ``_masked`` relies on, over many addresses (zero runs of every length and place)."""
+    import random
+    import socket
+
+    import netaddr
+    rnd = random.Random(7)
+    for _ in range(20000):
+        words = [rnd.choice([0, 0, 0, 1, 0xfe80, rnd.randrange(1 << 16)]) for _ in range(8)]
+        text = socket.inet_ntop(socket.AF_INET6, b"".join(w.to_bytes(2, "big") for w in words))
+        if "." not in text:
+            assert str(netaddr.IPAddress(text)) == text
