@@ -358,7 +358,48 @@ def _first(pair):
 
 @functools.lru_cache(maxsize=1 << 16)
 def _instruction_bytes(proto, ins):
+    if ins[0] == "apply":
+        return _apply_bytes(proto, ins[1])
     (obj,) = encode_instructions(proto, (ins,))
+    buf = bytearray()
+    obj.serialize(buf, 0)
+    return bytes(buf)
+
+
+_INSTRUCTION_ACTIONS = struct.Struct("!HH4x")
+_ACTION_HEADER = struct.Struct("!HH")
+
+
+def _apply_bytes(proto, actions):
+    """An apply-actions instruction, as OFPInstructionActions.serialize writes it, from the
+    bytes of its actions: an ARP answer's actions set the port's own MAC and address, so most
+    such instructions are new, and os-ken builds and serialises an object per action."""
+    ofp = proto.ofproto
+    body = b"".join([_action_bytes(proto, action) for action in actions])
+    length = _INSTRUCTION_ACTIONS.size + len(body)
+    pad = -length % 8
+    return _INSTRUCTION_ACTIONS.pack(ofp.OFPIT_APPLY_ACTIONS, length + pad) + body + bytes(pad)
+
+
+def _action_bytes(proto, action):
+    """One action: a set-field from its field's TLV (``_direct_tlv``), padded to 8 bytes as
+    OFPActionSetField.serialize pads it; any other, os-ken's bytes, kept."""
+    if action[0] == "set" and type(action[2]) is not tuple:
+        tlv = _direct_tlv(proto.ofproto, action[1], action[2])
+        if tlv is not None:
+            length = _ACTION_HEADER.size + len(tlv[1])
+            padded = length + -length % 8
+            return (_ACTION_HEADER.pack(proto.ofproto.OFPAT_SET_FIELD, padded) + tlv[1] +
+                    bytes(padded - length))
+    try:
+        return _os_ken_action_bytes(proto, action)
+    except TypeError:        # an action that cannot be a cache key: encoded afresh
+        return _os_ken_action_bytes.__wrapped__(proto, action)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _os_ken_action_bytes(proto, action):
+    (obj,) = encode_actions(proto, (action,))
     buf = bytearray()
     obj.serialize(buf, 0)
     return bytes(buf)

@@ -114,3 +114,27 @@ def test_text_the_fast_path_does_not_read_strictly_goes_to_os_ken():
                   ("ipv4_dst", "10.1"), ("ipv6_dst", "fe80::1%eth0"), ("in_port", True),
                   ("metadata", (1, None)), ("metadata", (1, 2, 3)), ("pbb_uca", 1)]:
         assert ofmsg._direct_tlv(ofp, *field) is None, field
+
+
+def test_an_apply_instruction_is_the_bytes_os_ken_serialises():
+    """Apply-actions instructions are put together from their actions' bytes (set-fields
+    from the field's TLV); each gives os-ken's bytes, alone and in a flow."""
+    dp = DP()
+    proto = ofmsg._proto(ofp, parser)
+    flows, _ = cloud_flows()
+    sets = [("set", name, value) for name, value in FIELD_VALUES if not isinstance(value, tuple)]
+    actions = sets + [("output", 3), ("output", "in_port"), ("output", "controller"),
+                      ("group", 2000), ("dec_ttl",), ("move", "eth_src", "eth_dst", 48),
+                      ("load", "reg0", 0, 16, 7), ("output_reg", "reg1"),
+                      ("conjunction", 9, 1, 2), ("ct", True, 5, None, None, ())]
+    instructions = [ins for f in flows + HAND_MADE for ins in f.instructions
+                    if ins[0] == "apply"]
+    instructions += [("apply", (action,)) for action in actions] + [("apply", tuple(actions))]
+    for ins in instructions:
+        (obj,) = ofmsg.encode_instructions(dp, (ins,))
+        buf = bytearray()
+        obj.serialize(buf, 0)
+        assert ofmsg._apply_bytes(proto, ins[1]) == bytes(buf), ins
+    flow = Flow("arp_responder", 40, (("eth_type", 0x0806), ("arp_tpa", "10.0.0.9")),
+                (("apply", tuple(actions)),))
+    assert ofmsg.add_flow_bytes(dp, flow) == ofmsg.message_bytes(ofmsg.add_flow(dp, flow))
