@@ -164,7 +164,10 @@ def test_a_paused_master_is_replaced_and_made_a_slave_by_the_switches(cluster_la
         for hv in lab.hypervisors:
             wait_for(lambda: roles(hv)[relay_target(hv, new)] == "master", timeout=10,
                      what=f"{hv.name}: the new master announced")
-            assert roles(hv)[relay_target(hv, master)] == "slave"
+            # a slave now, or no connection at all when the paused one stayed silent past
+            # the switch's inactivity probe (5 s; a loaded machine takes that long to fail
+            # over): either way the switch takes no write from it
+            assert roles(hv)[relay_target(hv, master)] in ("slave", None)
     finally:
         master.proc.send_signal(signal.SIGCONT)
     wait_for(lambda: "is not master any more" in master.read_log(), timeout=20,

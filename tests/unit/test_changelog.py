@@ -172,4 +172,6 @@ def test_rbac_entries_take_effect_on_the_other_instance(pair):
     a.rbac_policies.delete(ADMIN, star["id"])
     b.feed.catch_up()
     assert b.plugin.changes[-1].new["shared"] is False
-    assert b.networks.get(Context("carol"), net["id"])["shared"] is False
+    # as each caller sees it: carol's own entry remains, the owner sees the * entry only
+    assert b.networks.get(Context("carol"), net["id"])["shared"] is True
+    assert b.networks.get(ALICE, net["id"])["shared"] is False
