@@ -49,8 +49,9 @@ _VISIBLE_NETWORK = select(
     _NETWORKS.id == bindparam("id"), own_or_opened(bindparam("project_id"), (rbac.SHARED,)))
 
 
-class NetworkManager(ResourceManager):
+class NetworkManager(rbac.SharedAsSeen, ResourceManager):
     resource = "network"
+    rbac_object_type = "network"
     collection = "networks"
     model = Network
     not_found = errors.NetworkNotFound
@@ -75,35 +76,6 @@ class NetworkManager(ResourceManager):
             return True
         opened = rbac.opened_to("network", ctx.project_id, (rbac.EXTERNAL,))
         return session.scalar(opened.where(RbacPolicy.object_id == net.id).limit(1)) is not None
-
-    # -- ``shared`` as the caller sees it -------------------------------------------------
-    # As in Neutron, ``shared`` is true for a caller when the network is shared with everyone
-    # or with the caller's project by an entry of its own; the network's owner sees true only
-    # for the ``*`` entry. What the back-end and the change log carry is the ``*`` entry alone.
-    def get(self, ctx, id_):
-        return self._shared_as_seen(ctx, [super().get(ctx, id_)])[0]
-
-    def list(self, ctx, filters=None, sorts=(), limit=None, marker=None, page_reverse=False):
-        rows, more = super().list(ctx, filters, sorts, limit, marker, page_reverse)
-        return self._shared_as_seen(ctx, rows), more
-
-    def filter_for(self, ctx, attr, values):
-        if attr != "shared":
-            return super().filter_for(ctx, attr, values)
-        shared = or_(Network.shared.is_(True),
-                     rbac.shared_with("network", Network.id, ctx.project_id))
-        return or_(*[shared if v else ~shared for v in set(values)])
-
-    def _shared_as_seen(self, ctx, nets):
-        ids = [n["id"] for n in nets if not n["shared"]]
-        if ids:
-            with self.core.db.read() as session:
-                opened = set(session.scalars(select(RbacPolicy.object_id).where(
-                    RbacPolicy.object_type == "network", RbacPolicy.object_id.in_(ids),
-                    RbacPolicy.action == rbac.SHARED,
-                    RbacPolicy.target_project == ctx.project_id)))
-            nets = [{**n, "shared": True} if n["id"] in opened else n for n in nets]
-        return nets
 
     def filter_clause(self, attr, values):
         if attr == "provider:network_type":

@@ -39,8 +39,9 @@ def rule_dict(rule):
             "direction": rule.direction}
 
 
-class QosPolicyManager(ResourceManager):
+class QosPolicyManager(rbac.SharedAsSeen, ResourceManager):
     resource = "policy"
+    rbac_object_type = "qos_policy"
     collection = "policies"
     model = QosPolicy
     not_found = errors.QosPolicyNotFound

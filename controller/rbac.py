@@ -51,6 +51,40 @@ def shared_with(object_type, object_id, project_id):
                           _RBAC.action == SHARED, _RBAC.target_project == project_id)
 
 
+class SharedAsSeen:
+    """Mixed into the manager of an object RBAC entries share (a network, a QoS policy): as in
+    Neutron, its ``shared`` reads true for a caller when the object is shared with every
+    project or with the caller's project by an entry; the owner sees true only for the ``*``
+    entry. ``?shared=`` filters the same way. What is stored, and what back-ends and the
+    change log carry, is the ``*`` entry alone (the mirrored attribute)."""
+
+    rbac_object_type = None   # "network" or "qos_policy": what the entries name
+
+    def get(self, ctx, id_):
+        return self._shared_as_seen(ctx, [super().get(ctx, id_)])[0]
+
+    def list(self, ctx, filters=None, sorts=(), limit=None, marker=None, page_reverse=False):
+        rows, more = super().list(ctx, filters, sorts, limit, marker, page_reverse)
+        return self._shared_as_seen(ctx, rows), more
+
+    def filter_for(self, ctx, attr, values):
+        if attr != "shared":
+            return super().filter_for(ctx, attr, values)
+        shared = or_(self.model.shared.is_(True),
+                     shared_with(self.rbac_object_type, self.model.id, ctx.project_id))
+        return or_(*[shared if v else ~shared for v in set(values)])
+
+    def _shared_as_seen(self, ctx, objects):
+        ids = [o["id"] for o in objects if not o["shared"]]
+        if ids:
+            with self.core.db.read() as session:
+                opened = set(session.scalars(select(RbacPolicy.object_id).where(
+                    RbacPolicy.object_type == self.rbac_object_type, RbacPolicy.object_id.in_(ids),
+                    RbacPolicy.action == SHARED, RbacPolicy.target_project == ctx.project_id)))
+            objects = [{**o, "shared": True} if o["id"] in opened else o for o in objects]
+        return objects
+
+
 def _model(object_type):
     return Network if object_type == "network" else QosPolicy
 

@@ -151,6 +151,12 @@ def test_a_qos_policy_shared_with_one_project(api, core, carol, bob):
     entry = created(share(api, policy["id"], "carol", object_type="qos_policy"), "rbac_policy")
     assert carol.get(f"{V2}/qos/policies/{policy['id']}")[0] == 200
     assert bob.get(f"{V2}/qos/policies/{policy['id']}")[0] == 404
+    # shared as each sees it (Neutron): true for carol, whom the entry names, not the owner
+    assert carol.get(f"{V2}/qos/policies/{policy['id']}")[1]["policy"]["shared"] is True
+    assert [p["id"] for p in carol.get(f"{V2}/qos/policies?shared=True")[1]["policies"]] == \
+        [policy["id"]]
+    assert api.get(f"{V2}/qos/policies/{policy['id']}")[1]["policy"]["shared"] is False
+    assert api.get(f"{V2}/qos/policies?shared=True")[1]["policies"] == []
     carol_net = created(carol.post(f"{V2}/networks", {"network": {"name": "c"}}), "network")
     port = port_on(carol, carol_net, qos_policy_id=policy["id"])
     bob_net = created(bob.post(f"{V2}/networks", {"network": {"name": "b"}}), "network")
