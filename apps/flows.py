@@ -178,11 +178,19 @@ def link_local(mac):
 def ipv6_sources(port):
     """[(mac, IPv6 address or CIDR)] a port with port security may send from: its fixed
     addresses, its IPv6 address pairs, and the link-local address of each of its MACs (of
-    its own and of its pairs'), which a host has and needs whether or not its network has
-    an IPv6 subnet (neighbour discovery, MLD, DHCPv6 clients)."""
+    its own and of its pairs'), which an IPv6 host needs (neighbour discovery, MLD, DHCPv6).
+
+    An IPv4-only port (IPv4 addresses or pairs, no IPv6 ones) sends no IPv6 at all, not even
+    from its link-local address: its port security lists what it was given, as Neutron's
+    default back-end (ML2/OVN) and OVN do. It saves such a port six flows (its link-local
+    source, DAD and MLD from ::, four neighbour-discovery guards) and a tenant the IPv6
+    surface of a network that has no IPv6. A port without any address keeps its link-local
+    address, as it keeps any IPv4 source."""
+    v6 = [(port.mac, ip) for ip in port.ipv6] + [(m, a) for m, a in port.pairs if _is_v6(a)]
+    if not v6 and (port.ipv4 or any(not _is_v6(a) for _, a in port.pairs)):
+        return []
     macs = [port.mac] + sorted({m for m, _ in port.pairs} - {port.mac})
-    return ([(m, link_local(m)) for m in macs] + [(port.mac, ip) for ip in port.ipv6] +
-            [(m, a) for m, a in port.pairs if _is_v6(a)])
+    return [(m, link_local(m)) for m in macs] + v6
 
 
 def install_port_security(port, ofport):
@@ -191,8 +199,9 @@ def install_port_security(port, ofport):
     DHCP client packets pass its DHCP meter. What it sends then passes ``egress_guard``,
     where ``install_nd_security`` vouches for its neighbour discovery.
 
-    A port without IPv4 addresses (nor IPv4 pairs) may send any IPv4 source, as before; a port
-    without IPv6 addresses only what its link-local address needs. Without port security:
+    A port without IPv4 addresses (nor IPv4 pairs) may send any IPv4 source, as before; an
+    IPv4-only port no IPv6 (``ipv6_sources``); a port without any address only what its
+    link-local address needs. Without port security:
     anything (the DHCP meter still applies), and the guard is skipped too, as Neutron does (a
     VM that is trusted with port security off may be a DHCP server or a router)."""
     dhcp_meter = ("meter", qos.port_dhcp_meter(ofport).meter_id)
@@ -217,10 +226,12 @@ def install_port_security(port, ofport):
         allow(dhcp_meter, priority=PRIO_DHCP_CLIENT, eth_src=src_mac, ipv4_src=_masked(addr),
               **dhcp_client)
     allow(eth_src=mac, eth_type=ETH_ARP, arp_sha=mac, arp_spa="0.0.0.0")
-    for src_mac, addr in ipv6_sources(port):
+    v6 = ipv6_sources(port)
+    for src_mac, addr in v6:
         allow(eth_src=src_mac, eth_type=ETH_IPV6, ipv6_src=_masked(addr))
-    allow(eth_src=mac, eth_type=ETH_IPV6, ipv6_src="::", ipv6_dst=_masked("ff02::/16"),
-          ip_proto=ICMPV6)
+    if v6:
+        allow(eth_src=mac, eth_type=ETH_IPV6, ipv6_src="::", ipv6_dst=_masked("ff02::/16"),
+              ip_proto=ICMPV6)
     return out + install_nd_security(port, ofport)
 
 

@@ -2,7 +2,7 @@
 
 A VM must not act as a DHCP or DHCPv6 server, a router (RAs, redirects), or the owner of a
 neighbour's IPv6 address (NA, DAD); IPv6 goes out only from its own addresses and its EUI-64
-link-local address; and what it sends to the controller (DHCP) passes its own DHCP meter and
+link-local address, and not at all from an IPv4-only port; and what it sends to the controller (DHCP) passes its own DHCP meter and
 the switch's packet-in meter. Frames that must pass are checked alongside, so that a guard
 that drops everything fails here too.
 """
@@ -29,8 +29,9 @@ PORTS = {
     4: ("v6-neighbour", "fa:16:3e:00:00:04", ("2001:db8::14",), {}),
     5: ("router", "fa:16:3e:00:00:05", ("10.0.0.1", "2001:db8::1"), {"router": True}),
     6: ("open", "fa:16:3e:00:00:06", ("10.0.0.16",), {"security": False}),
+    7: ("bare", "fa:16:3e:00:00:07", (), {}),
 }
-V4, NEIGHBOUR, DUAL, V6_NEIGHBOUR, ROUTER, OPEN = 1, 2, 3, 4, 5, 6
+V4, NEIGHBOUR, DUAL, V6_NEIGHBOUR, ROUTER, OPEN, BARE = 1, 2, 3, 4, 5, 6, 7
 
 
 def mac(ofport):
@@ -111,7 +112,7 @@ def test_a_vm_is_no_dhcp_server(hv, src, frame):
     assert reaches_nobody(hv.trace(src, **udp4(src, **frame)))
 
 
-@pytest.mark.parametrize("src", [V4, DUAL])
+@pytest.mark.parametrize("src", [V4, DUAL, BARE])
 @pytest.mark.parametrize("sport,dport", [(547, 546), (547, 547), (1000, 546)],
                          ids=["advertise-reply", "from-547", "to-546"])
 def test_a_vm_is_no_dhcpv6_server(hv, src, sport, dport):
@@ -147,14 +148,33 @@ def test_a_port_without_port_security_is_trusted_but_metered(hv):
 
 
 # -- IPv6 sources ----------------------------------------------------------------------------
-def test_a_port_without_ipv6_addresses_sends_ipv6_only_from_its_link_local(hv):
+def test_an_ipv4_only_port_sends_no_ipv6(hv):
+    """As OVN's port security, which Neutron's ML2/OVN fills with a port's MAC and addresses:
+    no IPv6 source (its link-local address neither), no DAD, MLD or neighbour discovery."""
     to_neighbour = dict(dst_mac=mac(V6_NEIGHBOUR), dst_ip=addr(V6_NEIGHBOUR, 6), ip_proto=6)
-    assert hv.trace(V4, **ip6(V4, lla(V4), **to_neighbour)).output_ports() == [V6_NEIGHBOUR]
+    for src_ip in (lla(V4), "2001:db8::11", lla(NEIGHBOUR), "fe80::1", "::"):
+        assert reaches_nobody(hv.trace(V4, **ip6(V4, src_ip, **to_neighbour))), src_ip
+    for frame in (ns(V4, addr(V6_NEIGHBOUR, 6)), ns(V4, addr(V6_NEIGHBOUR, 6), sll=mac(V4)),
+                  ns(V4, lla(V4), src_ip="::"), na(V4, lla(V4)),
+                  icmp6(V4, MLD2_REPORT, src_ip="::", ipv6_dst="ff02::16"),
+                  icmp6(V4, RS, src_ip="::", ipv6_dst="ff02::2")):
+        assert reaches_nobody(hv.trace(V4, **frame)), frame
+    # ... while its IPv4 flows, and a port with IPv6 addresses still has its link-local one
+    assert hv.trace(V4, **udp4(V4, dst_mac=mac(NEIGHBOUR), dst_ip="10.0.0.12", sport=5000,
+                               dport=53)).output_ports() == [NEIGHBOUR]
+    assert hv.trace(DUAL, **ip6(DUAL, lla(DUAL), **to_neighbour)).output_ports() == \
+        [V6_NEIGHBOUR]
+
+
+def test_a_port_without_addresses_sends_ipv6_only_from_its_link_local(hv):
+    to_neighbour = dict(dst_mac=mac(V6_NEIGHBOUR), dst_ip=addr(V6_NEIGHBOUR, 6), ip_proto=6)
+    assert hv.trace(BARE, **ip6(BARE, lla(BARE), **to_neighbour)).output_ports() == \
+        [V6_NEIGHBOUR]
     for forged in ("2001:db8::11", "2001:db8::14", lla(NEIGHBOUR), "fe80::1", "::"):
-        assert reaches_nobody(hv.trace(V4, **ip6(V4, forged, **to_neighbour))), forged
+        assert reaches_nobody(hv.trace(BARE, **ip6(BARE, forged, **to_neighbour))), forged
     # its own link-local address with another MAC is spoofed too
-    other_mac = dict(ip6(V4, lla(V4), **to_neighbour), eth_src="fa:16:3e:00:00:77")
-    assert reaches_nobody(hv.trace(V4, **other_mac))
+    other_mac = dict(ip6(BARE, lla(BARE), **to_neighbour), eth_src="fa:16:3e:00:00:77")
+    assert reaches_nobody(hv.trace(BARE, **other_mac))
 
 
 def test_a_port_with_ipv6_addresses_sends_from_those_and_its_link_local(hv):
@@ -185,7 +205,7 @@ def test_ipv6_address_pairs_and_their_macs(hv):
 
 
 # -- neighbour discovery ---------------------------------------------------------------------
-@pytest.mark.parametrize("src", [V4, DUAL])
+@pytest.mark.parametrize("src", [BARE, DUAL])
 def test_a_port_advertises_only_its_own_addresses(hv, src):
     own = [lla(src)] + ([addr(src, 6)] if src == DUAL else [])
     for target in own:
@@ -199,7 +219,7 @@ def test_a_port_advertises_only_its_own_addresses(hv, src):
             assert reaches_nobody(hv.trace(src, **na(src, target, **dst))), target
 
 
-@pytest.mark.parametrize("src", [V4, DUAL])
+@pytest.mark.parametrize("src", [BARE, DUAL])
 def test_solicitations_and_duplicate_address_detection(hv, src):
     # asking for a neighbour's address is what ND is for
     assert hv.trace(src, **ns(src, addr(V6_NEIGHBOUR, 6))).output_ports() == neighbours(src)
@@ -221,7 +241,7 @@ def test_solicitations_and_duplicate_address_detection(hv, src):
 
 
 @pytest.mark.parametrize("kind", [RA, REDIRECT])
-@pytest.mark.parametrize("src", [V4, DUAL])
+@pytest.mark.parametrize("src", [V4, DUAL, BARE])
 def test_only_router_ports_advertise_routes_or_redirect(hv, kind, src):
     assert reaches_nobody(hv.trace(src, **icmp6(src, kind)))
     assert reaches_nobody(hv.trace(src, **icmp6(src, kind, eth_dst=mac(V6_NEIGHBOUR),
@@ -280,8 +300,10 @@ def test_fabric_edges_get_the_same_guard_and_meters():
               ipv6_src=flows.link_local(hosts["a"][1]), ipv6_dst="ff02::1", ip_proto=ICMPV6,
               icmpv6_type=RA)
     assert reaches_nobody(sw.trace(ofport, **ra))
-    ping = dict(ra, icmpv6_type=128)
-    assert sw.trace(ofport, **ping).outputs                     # link-local IPv6 still flows
+    assert reaches_nobody(sw.trace(ofport, **dict(ra, icmpv6_type=128)))  # IPv4-only: no IPv6
+    unicast = dict(offer, eth_dst=hosts["b"][1], ipv4_dst="10.0.0.12", udp_src=5000,
+                   udp_dst=53)
+    assert sw.trace(ofport, **unicast).outputs                  # ordinary IPv4 still flows
     discover = dict(offer, ipv4_src="0.0.0.0", udp_src=68, udp_dst=67)
     assert sw.trace(ofport, **discover).meters == [meters.port_dhcp_meter(ofport).meter_id,
                                                    meters.PACKET_IN_METERS]
