@@ -16,8 +16,9 @@ serves a control socket. `server create` creates the server's ports through the 
 credentials (QNET_URL, QNET_TOKEN, QNET_PROJECT as for `qnet`), asks the lab to start a VM on a
 hypervisor and plug its NICs (iface-id = the port's attachment, qnet-project-id = its project),
 runs DHCP in it and prints its addresses. `--scenario seed` builds the seed's demo for two
-tenants with the same CIDRs and prints who can ping whom; `--scenario seed-routed` adds a
-router from dmz-net to the outside and a floating IP for fw per tenant. `fabric` starts plain OVS switches as a tree or a looped mesh for
+tenants with the same CIDRs and prints who can ping whom; `--scenario seed-routed` gives
+fw's role to a qnet router per tenant (dmz-net, web-net and the outside; a dmz server with a
+floating IP on dmz-net). `fabric` starts plain OVS switches as a tree or a looped mesh for
 `qnet serve --mode fabric`. The lab is torn down on exit (Ctrl-C, SIGTERM too).
 """
 import argparse
@@ -66,8 +67,8 @@ def overlay(args):
 
 
 def run_seed(lab, ctl, args, outside=None):
-    """The seed's demo (``seed-routed``: with a router and a floating IP per tenant, and the
-    outside host in the matrix); 0 if the matrix is as intended."""
+    """The seed's demo (``seed-routed``: fw a router per tenant, a dmz server behind a floating
+    IP, and the outside host in the matrix); 0 if the matrix is as intended."""
     clients = {t: Client(args.api, project=t, token=args.token)
                for t in args.tenants.split(",")}
     routed = []
@@ -78,11 +79,15 @@ def run_seed(lab, ctl, args, outside=None):
         servers = seed.build(lab, clients, lab.hypervisors)
     for s in servers:
         ctl.add(s)
-        print(f"{s.tenant}/{s.name} on {s.hypervisor.name}: " + ", ".join(
-            f"{n.network}={n.ip}" for n in s.nics))
+        line = f"{s.tenant}/{s.name} on {s.hypervisor.name}: " + ", ".join(
+            f"{n.network}={n.ip}" for n in s.nics)
+        if routed:          # DHCP's default route: the router, where there is one
+            gateway = seed.default_route(s)
+            line += f" (default via {gateway})" if gateway else " (no default route)"
+        print(line)
     for r in routed:
         print(seed.describe_routed(r))
-    matrix, expected = seed.reachability(servers), seed.expected(servers)
+    matrix, expected = seed.reachability(servers, bool(routed)), seed.expected(servers)
     names = list(servers)
     if routed:
         matrix.update(seed.outside_reachability(servers, routed, outside))
@@ -238,9 +243,10 @@ def build_parser():
                     "resources)")
     ov.add_argument("--scenario", choices=["none", "seed", "seed-routed"], default="none",
                     help="seed: the seed's demo for --tenants, and its reachability matrix; "
-                         "seed-routed: the same, plus per tenant a router from dmz-net to an "
-                         "external network (the outside host's: --outside, default the first "
-                         "two hypervisors) and a floating IP for fw")
+                         "seed-routed: fw played by a qnet router per tenant (dmz-net, web-net "
+                         "and its gateway on the outside host's external network: --outside, "
+                         "default the first two hypervisors), a dmz server on dmz-net with a "
+                         "floating IP, web and db as in the seed (db-net without a gateway)")
     ov.add_argument("--outside", metavar="HV[,HV]",
                     help="an outside host (203.0.113.254) on a flat external network, "
                          "physnet1, that these hypervisors reach through a bridge mapping "

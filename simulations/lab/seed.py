@@ -9,10 +9,27 @@ in the hypervisor lab, addresses by DHCP, and the reachability matrix.
 Only servers that share a network can talk. A second tenant runs the same servers on networks
 with the *same CIDRs*, isolated from the first.
 
-The routed variant (``qnet-lab overlay --scenario seed-routed``) adds, per tenant, a router
-joining dmz-net to an external network (``public``, where the lab's outside host plays the
-internet) and a floating IP for fw: fw reaches the outside (its default route, from DHCP, is
-the router) and the outside reaches fw; nothing else changes between the servers.
+The routed variant (``qnet-lab overlay --scenario seed-routed``) gives fw's role to a qnet
+router: per tenant a router named fw with interfaces on dmz-net and web-net (fw's two networks)
+and its gateway on the external network ``public``, where the lab's outside host plays the
+internet. With fw no longer a server, dmz-net gets one of its own, dmz (a DMZ host), with a
+floating IP as fw had::
+
+    create-server dmz nics=dmz-net
+    create-server web nics=web-net,db-net
+    create-server db  nics=db-net
+    router fw: dmz-net, web-net, gateway public
+
+dmz and web talk through the router (routed on the sender's hypervisor, across hypervisors),
+web and db on db-net as before, and dmz and db never: db-net is on no router. dmz and web reach
+the outside (SNAT), the outside reaches dmz by its floating IP and nothing else.
+
+Default routes: every VM takes the first default route DHCP offers (udhcpc.script) and DHCP
+offers a subnet's gateway, whether or not a router holds it. So db-net's subnet has no gateway
+in this variant: DHCP then offers web the router only on web-net, and db no default route at
+all -- rather than relying on web's NIC order to keep db-net's unused gateway out, or on a
+default route towards an address nobody holds. (A router also refuses a subnet without a
+gateway: db-net stays off it.)
 """
 import dataclasses
 import os
@@ -24,11 +41,14 @@ from .outside import ADDRESS, PHYSNET
 NETWORKS = {"dmz-net": "10.0.1.0/24", "web-net": "10.0.2.0/24", "db-net": "10.0.3.0/24"}
 SERVERS = {"fw": ("dmz-net", "web-net"), "web": ("web-net", "db-net"), "db": ("db-net",)}
 DEVICE_OWNER = "compute:lab"
-# the routed variant: the external network (the outside host is its gateway), the network the
-# router joins to it and the server that gets a floating IP there
+# the routed variant: its servers, the router playing fw with its networks, the network whose
+# subnet has no gateway, the server behind a floating IP, and the external network (the
+# outside host is its gateway)
+ROUTED_SERVERS = {"dmz": ("dmz-net",), "web": ("web-net", "db-net"), "db": ("db-net",)}
+ROUTER, ROUTED_NETWORKS, ISOLATED, EXPOSED = "fw", ("dmz-net", "web-net"), ("db-net",), "dmz"
 EXTERNAL = {"name": "public", "cidr": "203.0.113.0/24", "gateway_ip": ADDRESS.split("/")[0],
             "pool": ("203.0.113.10", "203.0.113.99")}
-ROUTED_NETWORK, EXPOSED, OUTSIDE = "dmz-net", "fw", "outside"
+OUTSIDE = "outside"
 UDHCPC_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "udhcpc.script")
 
 
@@ -62,12 +82,15 @@ def interface_id(tenant, server, index):
     return f"nova.example.com/{tenant}/server/{server}/eth{index}"
 
 
-def create_networks(client, networks=NETWORKS):
-    """One network with one subnet per name; returns name -> network dict."""
+def create_networks(client, networks=NETWORKS, isolated=()):
+    """One network with one subnet per name; returns name -> network dict. The subnets of
+    ``isolated`` networks have no gateway, so DHCP offers no default route through them."""
     out = {}
     for name, cidr in networks.items():
         net = client.networks.create(name=name)
-        client.subnets.create(network_id=net["id"], cidr=cidr, ip_version=4, name=name + "-v4")
+        extra = {"gateway_ip": None} if name in isolated else {}
+        client.subnets.create(network_id=net["id"], cidr=cidr, ip_version=4, name=name + "-v4",
+                              **extra)
         out[name] = net
     return out
 
@@ -144,27 +167,38 @@ def _ping(host, dst_ip, count=1, wait=1):
         re.search(r"[1-9]\d* received", out) is not None
 
 
-def can_reach(src, dst):
+def can_reach(src, dst, routed=False):
     """Whether ``src`` reaches ``dst`` on some network: pings to every address of ``dst``.
 
     For a network ``src`` is not on, ``src`` is given a route and a static neighbour entry
     towards ``dst``'s MAC through its first NIC, so the frame really leaves and it is the
-    data plane -- not a missing route -- that must stop it.
+    data plane -- not a missing route -- that must stop it. ``routed`` (the routed variant):
+    a source with a default route (DHCP's, a router) sends there instead, as a VM would, and
+    the router must carry the packet or stop it; and a few pings each, as the first between
+    two hypervisors that never exchanged a packet may be lost (README), which the routed
+    variant's pairs are more often than the seed's.
     """
     reached = False
+    via_router = routed and default_route(src) is not None
     for nic in dst.nics:
-        if src.nic(nic.network) is None:
+        if src.nic(nic.network) is None and not via_router:
             out = src.nics[0]
             src.vm.cmd(f"ip route replace {nic.ip}/32 dev {out.intf}; "
                        f"ip neigh replace {nic.ip} lladdr {nic.port['mac_address']} "
                        f"dev {out.intf} nud permanent")
-        reached |= ping(src, nic.ip)
+        reached |= ping(src, nic.ip, count=3 if routed else 1)
     return reached
 
 
-def reachability(servers):
-    """{(src, dst): reachable} for every ordered pair of servers."""
-    return {(a.tenant + "/" + a.name, b.tenant + "/" + b.name): can_reach(a, b)
+def default_route(server):
+    """The VM's default gateway (None: no default route)."""
+    got = re.search(r"default via (\S+)", server.vm.cmd("ip -4 route show default"))
+    return got and got.group(1)
+
+
+def reachability(servers, routed=False):
+    """{(src, dst): reachable} for every ordered pair of servers (``routed``: can_reach's)."""
+    return {(a.tenant + "/" + a.name, b.tenant + "/" + b.name): can_reach(a, b, routed)
             for a in servers for b in servers if a is not b}
 
 
@@ -192,9 +226,10 @@ def add_server(lab, client, tenant, name, nics, hypervisor, host_number):
     return start_vm(lab, tenant, name, ports, hypervisor, f"{name}{host_number}"[:10])
 
 
-def build(lab, clients, hypervisors):
+def build(lab, clients, hypervisors, servers_of=SERVERS, isolated=()):
     """The seed scenario for each tenant in ``clients`` ({tenant: qnetclient.Client}); servers
-    spread over the hypervisors round-robin, each tenant's servers on different hypervisors.
+    (``servers_of``: name -> networks) spread over the hypervisors round-robin, each tenant's
+    servers on different hypervisors; ``isolated``: as create_networks.
 
     Addresses are requested explicitly (``.host_number``) so that two tenants with the same
     CIDRs never hold the same address: a reply from the wrong tenant could then not be
@@ -202,8 +237,8 @@ def build(lab, clients, hypervisors):
     """
     servers = []
     for t, (tenant, client) in enumerate(clients.items()):
-        create_networks(client)
-        for i, (name, nics) in enumerate(SERVERS.items()):
+        create_networks(client, isolated=isolated)
+        for i, (name, nics) in enumerate(servers_of.items()):
             servers.append(add_server(lab, client, tenant, name, nics,
                                       hypervisors[(i + t) % len(hypervisors)], 10 + 10 * t + i))
     for server in servers:
@@ -217,7 +252,7 @@ def build(lab, clients, hypervisors):
 class Routed:
     tenant: str
     router: dict
-    interface_ip: str         # the router's address on ROUTED_NETWORK
+    interfaces: dict          # network name -> the router's address there
     floating_ip: dict
     server: Server            # the one behind the floating IP
 
@@ -239,63 +274,97 @@ def create_external(admin, physnet=PHYSNET):
     return net
 
 
-def add_router(client, external, port):
-    """A router from ``port``'s subnet to ``external`` (gateway with SNAT) and a floating IP for
-    ``port``, which a security group opens to the external subnet (the default group admits
-    only its members). Returns (router, its address on that subnet, floating IP)."""
-    router = client.routers.create(name="router",
+def add_router(client, external, networks=ROUTED_NETWORKS):
+    """The router playing fw: an interface on each of ``networks`` (their subnets' gateway
+    addresses, which DHCP offers as the default route) and its gateway on ``external``, with
+    SNAT. Returns (router, {network name: its address there})."""
+    router = client.routers.create(name=ROUTER,
                                    external_gateway_info={"network_id": external["id"]})
-    itf = client.routers.add_interface(router["id"],
-                                       subnet_id=port["fixed_ips"][0]["subnet_id"])
+    addresses = {}
+    for name in networks:
+        [subnet] = client.subnets.list(network_id=client.networks.find(name)["id"])
+        itf = client.routers.add_interface(router["id"], subnet_id=subnet["id"])
+        addresses[name] = client.ports.get(itf["port_id"])["fixed_ips"][0]["ip_address"]
+    return client.routers.get(router["id"]), addresses
+
+
+def expose(client, external, port):
+    """A floating IP on ``external`` for ``port``, which a security group opens to the external
+    subnet (the default group admits only its members)."""
     group = client.security_groups.create(name="from-outside")
     client.security_group_rules.create(security_group_id=group["id"], direction="ingress",
                                        ethertype="IPv4", remote_ip_prefix=EXTERNAL["cidr"])
     groups = client.ports.get(port["id"])["security_groups"]
     client.ports.update(port["id"], security_groups=groups + [group["id"]])
-    fip = client.floating_ips.create(floating_network_id=external["id"], port_id=port["id"])
-    return (client.routers.get(router["id"]),
-            client.ports.get(itf["port_id"])["fixed_ips"][0]["ip_address"], fip)
+    return client.floating_ips.create(floating_network_id=external["id"], port_id=port["id"])
 
 
 def build_routed(lab, clients, admin, hypervisors):
-    """The seed scenario, then each tenant's router on dmz-net and floating IP for fw
-    (``admin`` makes the external network). fw's first NIC is on dmz-net, so the default
-    route DHCP gave it is the router's address; the other servers' lead nowhere."""
-    servers = build(lab, clients, hypervisors)
+    """The routed variant: per tenant dmz, web and db (db-net without a gateway, module
+    docstring), then the router fw and dmz's floating IP (``admin`` makes the external
+    network). DHCP offers the gateways before the router holds them; the routes it sets up
+    lead to the router once it does."""
+    servers = build(lab, clients, hypervisors, ROUTED_SERVERS, ISOLATED)
     external = create_external(admin)
     routed = []
     for tenant, client in clients.items():
-        fw = next(s for s in servers if s.tenant == tenant and s.name == EXPOSED)
-        routed.append(Routed(tenant, *add_router(client, external,
-                                                 fw.nic(ROUTED_NETWORK).port), fw))
+        dmz = next(s for s in servers if s.tenant == tenant and s.name == EXPOSED)
+        router, interfaces = add_router(client, external)
+        fip = expose(client, external, dmz.nics[0].port)
+        routed.append(Routed(tenant, router, interfaces, fip, dmz))
     return servers, routed
+
+
+def gateway_ip(router):
+    return router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
 
 
 def describe_routed(r):
     """One line per router: its addresses and the floating IP's way in."""
-    gw = r.router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
-    return (f"{r.tenant}/{r.router['name']}: {ROUTED_NETWORK}={r.interface_ip}, "
-            f"{EXTERNAL['name']}={gw} (SNAT); floating IP {r.floating_ip['floating_ip_address']} "
-            f"-> {r.tenant}/{r.server.name} {r.server.nic(ROUTED_NETWORK).ip}")
+    inside = ", ".join(f"{net}={ip}" for net, ip in r.interfaces.items())
+    return (f"{r.tenant}/{r.router['name']}: {inside}, {EXTERNAL['name']}={gateway_ip(r.router)} "
+            f"(SNAT); floating IP {r.floating_ip['floating_ip_address']} -> "
+            f"{r.tenant}/{r.server.name} {r.server.nics[0].ip}")
 
 
 def outside_reachability(servers, routed, outside):
     """{(server, "outside") and ("outside", server): reachable}: each server pings the
-    outside host, the outside pings each server's floating IP (none: not reachable). A few
-    pings each: the first packet towards a next hop not yet learned is dropped (docs/l3.md)."""
-    fips = {(r.tenant, r.server.name): r.floating_ip["floating_ip_address"] for r in routed}
+    outside host; the outside pings the floating IP of the server that has one, and the
+    private addresses of the others through their tenant's router (a /32 route each to its
+    gateway IP, removed after: the tenants' addresses differ), so the packet reaches the
+    router, which with SNAT admits from the outside only its gateway IP's replies and its
+    floating IPs (apps/l3.py). A few pings each: the first packet towards a next hop not yet
+    learned is dropped (docs/l3.md)."""
+    router_of = {r.tenant: r for r in routed}
     out = {}
     for s in servers:
-        label, fip = s.tenant + "/" + s.name, fips.get((s.tenant, s.name))
+        label, r = s.tenant + "/" + s.name, router_of[s.tenant]
         out[(label, OUTSIDE)] = ping(s, EXTERNAL["gateway_ip"], count=3)
-        out[(OUTSIDE, label)] = fip is not None and _ping(outside, fip, count=3)
+        if s is r.server:
+            out[(OUTSIDE, label)] = _ping(outside, r.floating_ip["floating_ip_address"], count=3)
+            continue
+        reached = False
+        for nic in s.nics:
+            outside.cmd(f"ip route replace {nic.ip}/32 via {gateway_ip(r.router)}")
+            reached |= _ping(outside, nic.ip, count=3)
+            outside.cmd(f"ip route del {nic.ip}/32")
+        out[(OUTSIDE, label)] = reached
     return out
 
 
 def expected_routed(servers):
-    """The seed's matrix, and only fw and the outside reaching each other."""
-    out = expected(servers)
+    """Within a tenant, servers that share a network or both sit on the router's networks
+    meet; the ones on the router's networks reach the outside, which reaches only dmz."""
+    def nets(s):
+        return {n.network for n in s.nics}
+
+    def routed(s):
+        return bool(nets(s) & set(ROUTED_NETWORKS))
+
+    out = {(a.tenant + "/" + a.name, b.tenant + "/" + b.name):
+           a.tenant == b.tenant and (bool(nets(a) & nets(b)) or routed(a) and routed(b))
+           for a in servers for b in servers if a is not b}
     for s in servers:
         label = s.tenant + "/" + s.name
-        out[(label, OUTSIDE)] = out[(OUTSIDE, label)] = s.name == EXPOSED
+        out[(label, OUTSIDE)], out[(OUTSIDE, label)] = routed(s), s.name == EXPOSED
     return out
