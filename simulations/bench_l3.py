@@ -24,7 +24,8 @@ and external MAC). Figures, per side:
 2. TCP x1 -> outside with SNAT, and without NAT (qnet: ``enable_snat`` false; OVN: the snat
    entry deleted; the outside routes 10.0.0.0/16 through the gateway IP).
 3. Floating IP associate -> first packet, ``--samples`` times: the floating IP is not
-   associated, the outside pings it every 2 ms (static neighbour entry, so ARP timers play no
+   associated, the outside pings it every 1 ms (simulations/lab/icmp_probe.py, which keeps
+   that cadence while nothing answers; static neighbour entry, so ARP timers play no
    part); t0 just before the API call (qnet: PUT floatingips; OVN: lr-nat-add); the figure is
    the first echo reply's timestamp minus t0 (and, apart, how long the call itself took).
    Then disassociate and wait for the pings to stop. A sample with no reply within 7 s is

@@ -25,7 +25,8 @@ removed, also on failure; it checks that at the end and says so):
 3. Flows and groups on every hypervisor's br-int once both are settled (probe not usable).
 4. ``--runs`` rounds, interleaved: qnet then OVN in odd rounds, OVN then qnet in even ones.
    In each round, per side:
-   - port-up, ``--samples`` times: a pinger (``ping -D -i 0.002``) runs in the probe towards
+   - port-up, ``--samples`` times: a pinger (an echo request every 1 ms, simulations/lab/
+     icmp_probe.py: ``ping -i`` slows to one per 10 ms while unanswered) runs in the probe towards
      bvm2 (other hypervisor, across the router); t0 = just before the northbound call that makes
      the probe's port usable -- qnet: the PUT that sets its attachment (the VM interface carries
      that attachment as iface-id); OVN: ``ovn-nbctl lsp-add`` with its addresses and port
@@ -367,12 +368,16 @@ def ping_ok(vm, ip, count=1, wait=1):
 
 # -- port-up probe -------------------------------------------------------------------------------
 class Pinger:
-    """``ping -D -i 0.002`` in a VM; first reply time (epoch s) read from its own timestamps."""
+    """An echo request every millisecond from a VM (simulations/lab/icmp_probe.py: unlike
+    ``ping -i``, it keeps that cadence while nothing answers); the first reply's time (epoch
+    s), stamped in the VM as it was read."""
 
     REPLY = re.compile(rb"^\[(\d+\.\d+)\] \d+ bytes from")
+    PROBE = os.path.join(ROOT, "simulations", "lab", "icmp_probe.py")
 
     def __init__(self, vm, ip, deadline_s):
-        self.proc = vm.popen(["ping", "-D", "-n", "-i", "0.002", "-w", str(deadline_s), ip],
+        self.proc = vm.popen([sys.executable, self.PROBE, ip, "--interval", "0.001",
+                              "--deadline", str(deadline_s)],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.buf = b""
         self.replies = []
