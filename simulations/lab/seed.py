@@ -174,9 +174,9 @@ def can_reach(src, dst, routed=False):
     towards ``dst``'s MAC through its first NIC, so the frame really leaves and it is the
     data plane -- not a missing route -- that must stop it. ``routed`` (the routed variant):
     a source with a default route (DHCP's, a router) sends there instead, as a VM would, and
-    the router must carry the packet or stop it; and a few pings each, as the first between
-    two hypervisors that never exchanged a packet may be lost (README), which the routed
-    variant's pairs are more often than the seed's.
+    the router must carry the packet or stop it. A few pings each: the first between two
+    hypervisors that never exchanged a packet is lost (README), and the matrix's first pings
+    between two servers are often the first packets between their hypervisors.
     """
     reached = False
     via_router = routed and default_route(src) is not None
@@ -186,7 +186,7 @@ def can_reach(src, dst, routed=False):
             src.vm.cmd(f"ip route replace {nic.ip}/32 dev {out.intf}; "
                        f"ip neigh replace {nic.ip} lladdr {nic.port['mac_address']} "
                        f"dev {out.intf} nud permanent")
-        reached |= ping(src, nic.ip, count=3 if routed else 1)
+        reached |= ping(src, nic.ip, count=3)
     return reached
 
 
