@@ -53,8 +53,10 @@ PIPELINE = (
           matches="in_port, eth_src, eth_type, ipv4_src / ipv6_src, arp_sha, arp_spa, "
                   "DHCP client packets (udp 68 → 67)",
           overlay="A port sends only from its MAC and its IPs (plus allowed address pairs, "
-                  "DHCP discovery from 0.0.0.0, ARP probes, its EUI-64 IPv6 link-local address, "
-                  "ICMPv6 from :: to link-scope multicast for DAD and MLD): to egress_guard; "
+                  "DHCP discovery from 0.0.0.0, ARP probes, and, unless it is IPv4-only, its "
+                  "EUI-64 IPv6 link-local address and ICMPv6 from :: to link-scope multicast "
+                  "for DAD and MLD; an IPv4-only port sends no IPv6, as in OVN): to "
+                  "egress_guard; "
                   "its DHCP client packets through its DHCP meter. A port without port "
                   "security: anything, to arp_responder (its DHCP through its DHCP meter)",
           fabric="As in overlay mode, on the edge switch of the port"),
