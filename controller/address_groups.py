@@ -6,12 +6,16 @@ group's CIDRs resolved (``logical.SecurityGroupRule.remote_addresses``), and a c
 group's addresses is a change of every security group whose rules name it (the core reports
 each as updated, with its typed value before and after), so the data plane follows without
 knowing address groups exist. An address group a rule names cannot be deleted (409).
+
+An owner may share an address group with other projects by RBAC entries (``access_as_shared``,
+controller/rbac.py): they see it and name it in their rules, as its owner's rules do; only the
+owner (or an admin) changes or deletes it, and its address changes reach their rules too.
 """
 import netaddr
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from controller import errors
+from controller import errors, rbac
 from controller.models import AddressGroup, AddressGroupAddress, SecurityGroup, SecurityGroupRule
 from controller.resource import ResourceManager, new_id, standard_fields, touch
 
@@ -33,6 +37,13 @@ def address_sets(session, ids):
     return {i: tuple(sorted(v)) for i, v in out.items()}
 
 
+def own_or_opened(project_id):
+    """SQL: the address groups ``project_id`` owns or an entry shares with it (or with every
+    project): those its security group rules may name."""
+    return or_(AddressGroup.project_id == project_id,
+               AddressGroup.id.in_(rbac.opened_to("address_group", project_id)))
+
+
 class AddressGroupManager(ResourceManager):
     resource = "address_group"
     collection = "address_groups"
@@ -40,6 +51,18 @@ class AddressGroupManager(ResourceManager):
     not_found = errors.AddressGroupNotFound
     columns = {"tenant_id": "project_id"}
     load_options = (selectinload(AddressGroup.addresses),)
+
+    def visible(self, ctx):
+        """Own address groups and those shared with the caller's project (it may name them in
+        its rules); admins see all."""
+        if self.core.policy.is_admin(ctx):
+            return super().visible(ctx)
+        return own_or_opened(ctx.project_id)
+
+    def usable_by(self, session, project_id, id_):
+        """Whether ``project_id``'s rules may name the address group ``id_``."""
+        return session.scalar(select(AddressGroup.id).where(
+            AddressGroup.id == id_, own_or_opened(project_id))) is not None
 
     def to_dict(self, group):
         return {**standard_fields(group),
@@ -82,6 +105,7 @@ class AddressGroupManager(ResourceManager):
                 SecurityGroupRule.remote_address_group_id == group.id)).all()
             if rules:
                 raise errors.AddressGroupInUse(id=group.id, rules=", ".join(sorted(rules)))
+            rbac.Entries(session, "address_group", group).drop_all()
             session.delete(group)
             return None, []
 

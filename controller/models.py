@@ -208,11 +208,12 @@ class BandwidthLimitRule(Base):
 
 
 class RbacPolicy(Base):
-    """Who else may use a network or a QoS policy (Neutron's RBAC policies): ``action``
-    ``access_as_shared`` (see it, put ports on it / attach it) or ``access_as_external`` (a
-    network: routers' gateways and floating IPs), for ``target_project`` (a project id or
-    ``*``: every project). The ``shared`` and ``router:external`` columns of networks and QoS
-    policies mirror these rows (controller/rbac.py keeps them in step)."""
+    """Who else may use a network, a QoS policy or an address group (Neutron's RBAC policies):
+    ``action`` ``access_as_shared`` (see it, put ports on it / attach it / name it in security
+    group rules) or ``access_as_external`` (a network: routers' gateways and floating IPs), for
+    ``target_project`` (a project id or ``*``: every project). The ``shared`` and
+    ``router:external`` columns of networks and QoS policies mirror these rows
+    (controller/rbac.py keeps them in step)."""
 
     __tablename__ = "rbac_policies"
     __table_args__ = (UniqueConstraint("object_type", "object_id", "action", "target_project",

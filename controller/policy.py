@@ -7,9 +7,9 @@ JSON) overrides any of them. The managers in controller/ ask this module and not
 hold no ``if ctx.is_admin`` of their own.
 
 What a caller may *see* is not a rule here: visibility is a SQL condition of each manager (own
-rows, plus shared networks and QoS policies; admins see all), and a row outside it is a 404, so
-that the existence of another project's private resource never leaks. Rules judge actions on what
-is visible: a refusal is a 403 (``PolicyNotAuthorized``) and changes nothing.
+rows, plus shared networks, QoS policies and address groups; admins see all), and a row outside
+it is a 404, so that the existence of another project's private resource never leaks. Rules
+judge actions on what is visible: a refusal is a 403 (``PolicyNotAuthorized``) and changes nothing.
 
 Three kinds of rule:
 
@@ -333,9 +333,9 @@ def markdown_table():
     lines = ["# Authorization policy", "",
              "Generated from `controller/policy.py` (`python -m controller.policy`); a "
              "`policy_file` (YAML or JSON, `qnet serve --policy-file FILE`) overrides any rule "
-             "by name. What a caller can *see* is not a rule: own resources, shared networks "
-             "and QoS policies, everything for admins; anything else is 404. A refused action "
-             "is 403 and changes nothing.", "",
+             "by name. What a caller can *see* is not a rule: own resources, shared networks, "
+             "QoS policies and address groups, everything for admins; anything else is 404. "
+             "A refused action is 403 and changes nothing.", "",
              "| rule | default | what it guards |", "| --- | --- | --- |"]
     for rule in RULES:
         check = rule.check_str or "(anyone)"

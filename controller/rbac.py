@@ -1,19 +1,21 @@
-"""RBAC policies (Neutron's ``rbac-policies`` extension): sharing a network or a QoS policy
-with some projects, not only with none or all.
+"""RBAC policies (Neutron's ``rbac-policies`` extension): sharing a network, a QoS policy or an
+address group with some projects, not only with none or all.
 
 An entry says that ``target_tenant`` (a project id, or ``*`` for every project) may use an
 object of another project: ``access_as_shared`` a network (see it and its subnets, put ports on
-it) or a QoS policy (attach it), ``access_as_external`` a network (set routers' gateways on it,
-take floating IPs from it). Entries belong to the object's owner; only the owner or an admin
-makes and sees them, and only an admin may open an object to ``*`` or make a network external
-(controller/policy.py).
+it), a QoS policy (attach it) or an address group (name it in its security group rules),
+``access_as_external`` a network (set routers' gateways on it, take floating IPs from it).
+Entries belong to the object's owner; only the owner or an admin makes and sees them, and only
+an admin may open an object to ``*`` or make a network external (controller/policy.py).
 
 ``shared`` and ``router:external`` stay the attributes everyone knows, kept in step with the
 entries in the same transaction: ``shared`` is true exactly when the ``*`` access_as_shared
 entry exists, ``router:external`` when any access_as_external entry does; setting them through
-the network or QoS API makes or removes those entries. An entry that a project still depends on
-(its ports, routers' gateways, floating IPs, or ports and networks using the QoS policy) cannot
-be removed or narrowed: 409, and nothing changes.
+the network or QoS API makes or removes those entries. An address group has no such attribute
+(Neutron's is not in its API): its entries alone say who may use it. An entry that a project
+still depends on (its ports, routers' gateways, floating IPs, ports and networks using the QoS
+policy, security group rules naming the address group) cannot be removed or narrowed: 409, and
+nothing changes.
 
 Entries are visibility only: the data plane treats a port on a shared network like any other,
 so an entry's own create or delete is no change a back-end hears of (the network's or policy's
@@ -22,13 +24,14 @@ mirrored attribute flipping is: it is reported as that resource's update).
 from sqlalchemy import delete, exists, or_, select
 
 from controller import errors
-from controller.models import FloatingIP, Network, Port, QosPolicy, RbacPolicy, Router
+from controller.models import (FloatingIP, Network, Port, QosPolicy, RbacPolicy, Router,
+                               SecurityGroupRule)
 from controller.resource import ResourceManager, new_id
 
 SHARED, EXTERNAL = "access_as_shared", "access_as_external"
 EVERYONE = "*"
 #: the actions each kind of object takes
-ACTIONS = {"network": (SHARED, EXTERNAL), "qos_policy": (SHARED,)}
+ACTIONS = {"network": (SHARED, EXTERNAL), "qos_policy": (SHARED,), "address_group": (SHARED,)}
 OBJECT_TYPES = tuple(ACTIONS)
 _RBAC = RbacPolicy.__table__.c
 
@@ -85,12 +88,10 @@ class SharedAsSeen:
         return objects
 
 
-def _model(object_type):
-    return Network if object_type == "network" else QosPolicy
-
-
-def _not_found(object_type):
-    return errors.NetworkNotFound if object_type == "network" else errors.QosPolicyNotFound
+def manager_of(core, object_type):
+    """The manager of the objects ``object_type`` names (their model, 404 and dict form)."""
+    return {"network": core.networks, "qos_policy": core.qos,
+            "address_group": core.address_groups}[object_type]
 
 
 def dependants(session, object_type, obj, action):
@@ -99,6 +100,10 @@ def dependants(session, object_type, obj, action):
     if object_type == "qos_policy":
         queries = [select(Port.project_id).where(Port.qos_policy_id == obj.id),
                    select(Network.project_id).where(Network.qos_policy_id == obj.id)]
+    elif object_type == "address_group":
+        # a rule's project is its security group's
+        queries = [select(SecurityGroupRule.project_id).where(
+            SecurityGroupRule.remote_address_group_id == obj.id)]
     elif action == SHARED:
         # the server's own ports (routers' gateways, floating IPs) have no project
         queries = [select(Port.project_id).where(Port.network_id == obj.id)]
@@ -170,6 +175,8 @@ class Entries:
             self.remove([r for r in rows if action == EXTERNAL or r.target_project == EVERYONE])
 
     def mirror(self):
+        if self.object_type == "address_group":   # no attribute mirrors its entries
+            return
         shared = any(r.target_project == EVERYONE for r in self.rows(SHARED))
         if self.obj.shared != shared:
             self.obj.shared = shared
@@ -216,12 +223,11 @@ class RbacPolicyManager(ResourceManager):
 
     def _object(self, session, ctx, object_type, object_id):
         """The object if ``ctx`` may see it (else 404, as the object's own API answers)."""
-        manager = self.core.networks if object_type == "network" else self.core.qos
-        return manager.find(session, ctx, object_id)
+        return manager_of(self.core, object_type).find(session, ctx, object_id)
 
     def _changes(self, ctx, object_type, before, obj):
         """The object's update, when an entry flipped its ``shared`` / ``router:external``."""
-        manager = self.core.networks if object_type == "network" else self.core.qos
+        manager = manager_of(self.core, object_type)
         after = manager.to_dict(obj)
         if after == before:
             return []
@@ -238,8 +244,7 @@ class RbacPolicyManager(ResourceManager):
             obj = self._object(session, ctx, object_type, attrs["object_id"])
             self.authorize(ctx, "create", {"project_id": obj.project_id,
                                            "tenant_id": obj.project_id}, attrs)
-            manager = self.core.networks if object_type == "network" else self.core.qos
-            before = manager.to_dict(obj)
+            before = manager_of(self.core, object_type).to_dict(obj)
             row = Entries(session, object_type, obj).add(action, attrs["target_tenant"],
                                                          attrs.get("id"))
             return self.to_dict(row), self._changes(ctx, object_type, before, obj)
@@ -248,9 +253,10 @@ class RbacPolicyManager(ResourceManager):
 
     def _entry_and_object(self, session, ctx, id_):
         row = self.find(session, ctx, id_)
-        obj = session.get(_model(row.object_type), row.object_id)
+        manager = manager_of(self.core, row.object_type)
+        obj = session.get(manager.model, row.object_id)
         if obj is None:   # cannot happen while objects delete their entries; say so clearly
-            raise _not_found(row.object_type)(id=row.object_id)
+            raise manager.not_found(id=row.object_id)
         return row, obj
 
     def update(self, ctx, id_, attrs):
@@ -260,8 +266,7 @@ class RbacPolicyManager(ResourceManager):
             target = attrs.get("target_tenant", row.target_project)
             if target == row.target_project:
                 return self.to_dict(row), []
-            manager = self.core.networks if row.object_type == "network" else self.core.qos
-            before = manager.to_dict(obj)
+            before = manager_of(self.core, row.object_type).to_dict(obj)
             entries = Entries(session, row.object_type, obj)
             action = row.action
             entries.remove([row], moved_to=target)
@@ -274,8 +279,7 @@ class RbacPolicyManager(ResourceManager):
         def work(session):
             row, obj = self._entry_and_object(session, ctx, id_)
             self.check_owner(ctx, row, "delete")
-            manager = self.core.networks if row.object_type == "network" else self.core.qos
-            before = manager.to_dict(obj)
+            before = manager_of(self.core, row.object_type).to_dict(obj)
             Entries(session, row.object_type, obj).remove([row])
             return None, self._changes(ctx, row.object_type, before, obj)
 

@@ -406,7 +406,8 @@ class SecurityGroupRuleManager(ResourceManager):
             if rule["remote_address_group_id"] is not None:
                 addresses = self.core.address_groups
                 remote = addresses.find(session, ctx, rule["remote_address_group_id"])
-                if remote.project_id != group.project_id:
+                # the group's project's own, or shared with it (an admin's view is wider)
+                if not addresses.usable_by(session, group.project_id, remote.id):
                     raise errors.AddressGroupNotFound(id=remote.id)
             key = rule_key(rule)
             for held in group.rules:

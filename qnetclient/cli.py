@@ -380,8 +380,13 @@ def address_group_change(verb):
 
 
 # -- RBAC policies ---------------------------------------------------------------------------------
+#: what ``--type`` names, and the client collection its objects are found in
+RBAC_TYPES = {"network": "networks", "qos_policy": "qos_policies",
+              "address_group": "address_groups"}
+
+
 def rbac_create(client, args):
-    found = (client.networks if args.type == "network" else client.qos_policies).find(args.object)
+    found = getattr(client, RBAC_TYPES[args.type]).find(args.object)
     return client.rbac_policies.create(object_type=args.type, object_id=found["id"],
                                        action=args.action, target_tenant=args.target_project)
 
@@ -553,23 +558,26 @@ def add_network_commands(c):
 
 
 def add_rbac_commands(c, network_group):
-    r = c.group("rbac", "share networks and QoS policies with some projects (RBAC policies)",
-                kind="rbac_policy", parent=network_group)
-    p = c.leaf(r, "create", rbac_create, "let a project use a network or QoS policy of yours",
+    r = c.group("rbac", "share networks, QoS policies and address groups with some projects "
+                "(RBAC policies)", kind="rbac_policy", parent=network_group)
+    p = c.leaf(r, "create", rbac_create,
+               "let a project use a network, QoS policy or address group of yours",
                description="Let TARGET_PROJECT use OBJECT: access_as_shared (see it, put "
-               "ports on it / attach the QoS policy) or access_as_external (admin only: a "
-               "network for its routers' gateways and floating IPs). '*' (admin only) is "
-               "every project, what shared / router:external say.")
-    p.add_argument("object", metavar="OBJECT", help="network or QoS policy (name or id)")
+               "ports on it / attach the QoS policy / name the address group in its security "
+               "group rules) or access_as_external (admin only: a network for its routers' "
+               "gateways and floating IPs). '*' (admin only) is every project, what shared / "
+               "router:external say.")
+    p.add_argument("object", metavar="OBJECT",
+                   help="network, QoS policy or address group (name or id)")
     p.add_argument("--target-project", required=True, metavar="PROJECT",
                    help="project id, or '*' for every project")
     p.add_argument("--action", default="access_as_shared",
                    choices=("access_as_shared", "access_as_external"),
                    help="default access_as_shared")
-    p.add_argument("--type", default="network", choices=("network", "qos_policy"),
+    p.add_argument("--type", default="network", choices=tuple(RBAC_TYPES),
                    help="what OBJECT is (default network)")
     p = c.leaf(r, "list", rbac_list, "list the RBAC policies of your objects", output="list")
-    p.add_argument("--type", choices=("network", "qos_policy"), help="only of this kind")
+    p.add_argument("--type", choices=tuple(RBAC_TYPES), help="only of this kind")
     p.add_argument("--action", choices=("access_as_shared", "access_as_external"),
                    help="only this action")
     p = c.leaf(r, "show", rbac_show, "show one RBAC policy")

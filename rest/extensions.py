@@ -237,8 +237,8 @@ class SecurityGroups(Extension):
                                     doc="Peers: the ports of this group (of the same project)."),
             "remote_address_group_id": Attr(
                 t.Uuid(), **nullable,
-                doc="Peers: the CIDRs of this address group (of the same project), as they "
-                    "are at any time."),
+                doc="Peers: the CIDRs of this address group (of the same project, or shared "
+                    "with it by an RBAC policy), as they are at any time."),
         }
         rule_schema = t.Record({name: t.Nullable(a.type) if a.nullable else a.type
                                 for name, a in rule_attrs.items()})
@@ -300,10 +300,10 @@ class RemoteAddressGroups(Extension):
 class RbacPolicies(Extension):
     alias = "rbac-policies"
     name = "RBAC Policies"
-    description = ("Share a network or a QoS policy with some projects (access_as_shared), or "
-                   "make a network external to them (access_as_external, admin only); "
-                   "target_tenant '*' (admin only) is every project, which is what shared=true "
-                   "and router:external=true stand for.")
+    description = ("Share a network, a QoS policy or an address group with some projects "
+                   "(access_as_shared), or make a network external to them "
+                   "(access_as_external, admin only); target_tenant '*' (admin only) is every "
+                   "project, which is what shared=true and router:external=true stand for.")
 
     def resources(self):
         return [ResourceSpec("rbac_policy", "rbac_policies", {
@@ -313,16 +313,25 @@ class RbacPolicies(Extension):
             "object_type": Attr(t.Enum(*rbac.OBJECT_TYPES), post=True, required=True,
                                 sort=True),
             "object_id": Attr(t.Uuid(), post=True, required=True, sort=True,
-                              doc="The network or QoS policy (the caller's own, or any for "
-                                  "an admin)."),
+                              doc="The network, QoS policy or address group (the caller's "
+                                  "own, or any for an admin)."),
             "action": Attr(t.Enum(rbac.SHARED, rbac.EXTERNAL), post=True, required=True,
                            sort=True, doc="access_as_external: networks only."),
             "target_tenant": Attr(t.ProjectOrEveryone(), post=True, put=True, required=True,
                                   sort=True, doc="A project id, or '*': every project."),
-        }, path="rbac-policies", doc="Who else may use a network or a QoS policy.")]
+        }, path="rbac-policies",
+            doc="Who else may use a network, a QoS policy or an address group.")]
 
     def managers(self, core):
         return {"rbac_policies": core.rbac_policies}
+
+
+class RbacAddressGroups(Extension):
+    alias = "rbac-address-group"
+    name = "Add address_group type to RBAC"
+    description = ("object_type address_group in RBAC policies (access_as_shared): the "
+                   "projects an entry names see the address group and name it in their "
+                   "security group rules; only its owner changes it.")
 
 
 class ExternalNet(Extension):
@@ -431,7 +440,7 @@ class PortStats(Extension):
 DEFAULT_EXTENSIONS = (PortSecurity, AllowedAddressPairs, Provider, Attachment, PortBinding,
                       NetworkIpAvailability, Qos, PortStats, ExternalNet, L3, ExtraRoute,
                       ExtGwMode, SecurityGroups, AddressGroups, RemoteAddressGroups,
-                      RbacPolicies)
+                      RbacPolicies, RbacAddressGroups)
 
 
 class Registry:

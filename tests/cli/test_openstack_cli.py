@@ -149,6 +149,16 @@ def test_network_rbac_with_the_openstack_command(cli, token_server, tmp_path):
         cli("network", "rbac", "create", "--type", "qos_policy", "--action",
             "access_as_shared", "--target-all-projects", "gold")
         assert [p["ID"] for p in carol("network", "qos", "policy", "list")] == [policy["id"]]
+        # and an address group, which carol's rules may then name
+        office = cli("address", "group", "create", "office", "--address", "192.0.2.0/24")
+        cli("network", "rbac", "create", "--type", "address_group", "--action",
+            "access_as_shared", "--target-all-projects", "office")
+        assert [g["ID"] for g in carol("address", "group", "list")] == [office["id"]]
+        carol("security", "group", "create", "ssh")
+        rule = carol("security", "group", "rule", "create", "ssh", "--protocol", "tcp",
+                     "--dst-port", "22", "--remote-address-group", office["id"])
+        assert rule["remote_address_group_id"] == office["id"]
+        assert "409" in cli.fail("address", "group", "delete", "office")
     finally:
         carol.close()
 

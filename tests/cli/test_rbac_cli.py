@@ -1,5 +1,5 @@
 """``qnet network rbac ...`` against a real ``qnet serve`` (noop plug-in): alice shares a
-network with carol only; bob sees neither it nor the entry."""
+network (a QoS policy, an address group) with carol only; bob sees neither it nor the entry."""
 
 
 def test_share_a_network_with_one_project_then_revoke(qnet):
@@ -40,3 +40,28 @@ def test_share_a_qos_policy_and_filter_the_list(qnet):
                          expect=1)
     qnet("network", "rbac", "delete", shared["id"], on_net["id"])
     assert qnet.json("network", "rbac", "list") == []
+
+
+def test_share_an_address_group_that_the_other_projects_rules_name(qnet):
+    office = qnet.json("address", "group", "create", "office", "--address", "192.0.2.0/24")
+    entry = qnet.json("network", "rbac", "create", "office", "--type", "address_group",
+                      "--target-project", "carol")
+    assert (entry["object_type"], entry["object_id"], entry["action"]) == \
+        ("address_group", office["id"], "access_as_shared")
+    assert [g["name"] for g in qnet.json("address", "group", "list", project="carol")] == \
+        ["office"]
+    assert qnet.json("address", "group", "list", project="bob") == []
+    qnet("security", "group", "create", "ssh", project="carol")
+    rule = qnet.json("security", "group", "rule", "create", "ssh", "--protocol", "tcp",
+                     "--dst-port", "22", "--remote-address-group", "office", project="carol")
+    assert rule["remote_address_group_id"] == office["id"]
+    # carol uses it but does not own it; her rule holds the entry and the group in place
+    assert "403" in qnet("address", "group", "add", "office", "10.0.0.0/8", project="carol",
+                         expect=1)
+    assert "409" in qnet("network", "rbac", "delete", entry["id"], expect=1)
+    assert "409" in qnet("address", "group", "delete", "office", expect=1)
+    assert [e["id"] for e in qnet.json("network", "rbac", "list", "--type",
+                                       "address_group")] == [entry["id"]]
+    qnet("security", "group", "rule", "delete", rule["id"], project="carol")
+    qnet("network", "rbac", "delete", entry["id"])
+    assert qnet.json("address", "group", "list", project="carol") == []
