@@ -123,7 +123,9 @@ def test_spoofed_source_ip_and_mac_are_dropped(overlay):
     _, _, clients, servers, _, _ = overlay
     fw, web = servers[("tenant-a", "fw")], servers[("tenant-a", "web")]
     nic, peer = fw.nic("web-net"), web.nic("web-net")
-    spoof_ip = "10.0.2.99"
+    # outside both tenants' pools: a port's own (random) address can never be the "spoof"
+    spoof_ip = "10.0.2.250"
+    assert spoof_ip not in {n.ip for s in servers.values() for n in s.nics}
     fw.vm.cmd(f"ip addr add {spoof_ip}/32 dev {nic.intf}")
     # the peer would answer a spoofed request: it knows where the spoofed address lives
     web.vm.cmd(f"ip neigh replace {spoof_ip} lladdr {nic.port['mac_address']} dev {peer.intf} "
