@@ -213,6 +213,23 @@ def test_unreachable_server(capsys):
     assert "cannot reach qnet at http://127.0.0.1:" in capsys.readouterr().err
 
 
+def test_the_client_takes_proxies_and_ca_bundle_from_the_environment(server, monkeypatch):
+    """The environment is read once, when a Client is made: a proxy that does not answer
+    makes its calls fail unless NO_PROXY names the server, and a CA bundle is what it
+    verifies TLS with."""
+    from qnetclient import Client, ConnectionFailed
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(ConnectionFailed):
+        Client(server.url, project="p").networks.list()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/qnet/ca.pem")
+    client = Client(server.url, project="p")
+    assert client.networks.list() == []
+    assert client.session.verify == "/etc/qnet/ca.pem"
+
+
 def test_topology_error_path_says_what_is_missing(qnet):
     err = qnet("topology", expect=1, project="admin-project")
     assert "topology" in err and "HTTP 40" in err
