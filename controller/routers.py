@@ -11,7 +11,7 @@ removed (409), and every refusal changes nothing. A plug-in is told about each r
 ``router`` Change whose typed values (logical.Router) carry the interfaces and the gateway.
 """
 import netaddr
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import object_session
 
 from controller import errors, logical, snapshot
@@ -20,18 +20,6 @@ from controller.plugin import Change
 from controller.resource import ResourceManager, isoformat, new_id, touch
 
 INTERFACE, GATEWAY = logical.ROUTER_INTERFACE, logical.ROUTER_GATEWAY
-
-#: ``router_reaching``'s statement, built once: it is on the path of every floating IP
-#: associate, where building it cost more than running it.
-ROUTER_REACHING = (
-    select(Router).join(RouterPort, RouterPort.router_id == Router.id)
-    .join(IPAllocation, IPAllocation.port_id == RouterPort.port_id)
-    .where(Router.project_id == bindparam("project"), RouterPort.port_type == INTERFACE,
-           IPAllocation.subnet_id == bindparam("subnet"),
-           Router.id.in_(select(RouterPort.router_id).join(Port, Port.id == RouterPort.port_id)
-                         .where(RouterPort.port_type == GATEWAY,
-                                Port.network_id == bindparam("network"))))
-    .order_by(Router.id).limit(1))
 #: Router zones are numbered 1..ZONE_MAX (the back-end's conntrack zone is derived from one).
 ZONE_MAX = 32767
 #: Extra routes per router (Neutron's max_routes).
@@ -404,10 +392,3 @@ class RouterManager(ResourceManager):
     def router_port_type(session, port_id):
         """The RouterPort type of ``port_id`` (INTERFACE or GATEWAY), or None."""
         return session.scalar(select(RouterPort.port_type).where(RouterPort.port_id == port_id))
-
-    @staticmethod
-    def router_reaching(session, project_id, subnet_id, network_id):
-        """A router of ``project_id`` with an interface on ``subnet_id`` and its gateway on
-        external network ``network_id`` (a floating IP's way in), or None."""
-        return session.scalar(ROUTER_REACHING, {"project": project_id, "subnet": subnet_id,
-                                                "network": network_id})

@@ -63,7 +63,8 @@ def world(a, ops):
 
 
 def refused(core, client, method, path, body, code, kind):
-    """``client`` tries; the answer is ``code`` with a NeutronError ``kind``; nothing changed."""
+    """``client`` tries; the answer is ``code`` with a NeutronError ``kind``; nothing changed.
+    Returns the error."""
     before = snapshot(core)
     changes = len(core.plugin.changes)
     status, data = client.request(method, path, body)
@@ -71,6 +72,7 @@ def refused(core, client, method, path, body, code, kind):
     assert data["NeutronError"]["type"] == kind, data
     assert snapshot(core) == before
     assert len(core.plugin.changes) == changes  # and the back-end was told nothing
+    return data["NeutronError"]
 
 
 def refused_v1(core, client, method, path, body, code, fault):

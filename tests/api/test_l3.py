@@ -284,8 +284,10 @@ def test_a_floating_ip_stands_for_a_port_behind_a_router_of_its_project(core, ap
                                        fip["floating_ip_address"], w["port"]["id"],
                                        fip["fixed_ip_address"])
     assert core.logical_snapshot().floating_ips == (typed,)
-    # one floating IP per fixed address
-    refused(core, api, "POST", url, body, 409, "FloatingIPPortAlreadyAssociated")
+    # one floating IP per fixed address; the error names the address's floating IP network
+    error = refused(core, api, "POST", url, body, 409, "FloatingIPPortAlreadyAssociated")
+    assert f"using fixed IP {fip['fixed_ip_address']}" in error["message"]
+    assert error["message"].endswith(f"on external network {w['ext']['id']}.")
     # what it needs stays
     refused(core, api, "PUT", f"{V2}/routers/{w['router']['id']}/remove_router_interface",
             {"subnet_id": w["sub1"]["id"]}, 409, "RouterInterfaceInUseByFloatingIP")
