@@ -19,20 +19,21 @@ OWNER = "network:floatingip"
 #: this is on the path of associate -> first packet): a router of the floating IP's project
 #: with an interface on the address's subnet and its gateway on the floating IP's network
 #: (its way in), and the network of another floating IP that holds the address already.
+#: (Plain tables: the ORM has nothing to load here.)
+_R, _RP, _IP, _P, _F = (m.__table__ for m in (Router, RouterPort, IPAllocation, Port,
+                                             FloatingIP))
 WAY_IN = select(
-    select(Router.id).join(RouterPort, RouterPort.router_id == Router.id)
-    .join(IPAllocation, IPAllocation.port_id == RouterPort.port_id)
-    .where(Router.project_id == bindparam("project"),
-           RouterPort.port_type == logical.ROUTER_INTERFACE,
-           IPAllocation.subnet_id == bindparam("subnet"),
-           Router.id.in_(select(RouterPort.router_id).join(Port, Port.id == RouterPort.port_id)
-                         .where(RouterPort.port_type == logical.ROUTER_GATEWAY,
-                                Port.network_id == bindparam("network"))))
-    .order_by(Router.id).limit(1).scalar_subquery(),
-    select(FloatingIP.floating_network_id)
-    .where(FloatingIP.fixed_port_id == bindparam("port"),
-           FloatingIP.fixed_ip_address == bindparam("address"),
-           FloatingIP.id != bindparam("fip")).limit(1).scalar_subquery())
+    select(_R.c.id).join(_RP, _RP.c.router_id == _R.c.id)
+    .join(_IP, _IP.c.port_id == _RP.c.port_id)
+    .where(_R.c.project_id == bindparam("project"),
+           _RP.c.port_type == logical.ROUTER_INTERFACE, _IP.c.subnet_id == bindparam("subnet"),
+           _R.c.id.in_(select(_RP.c.router_id).join(_P, _P.c.id == _RP.c.port_id)
+                       .where(_RP.c.port_type == logical.ROUTER_GATEWAY,
+                              _P.c.network_id == bindparam("network"))))
+    .order_by(_R.c.id).limit(1).scalar_subquery(),
+    select(_F.c.floating_network_id)
+    .where(_F.c.fixed_port_id == bindparam("port"), _F.c.fixed_ip_address == bindparam("address"),
+           _F.c.id != bindparam("fip")).limit(1).scalar_subquery())
 
 
 class FloatingIPManager(ResourceManager):
@@ -73,34 +74,35 @@ class FloatingIPManager(ResourceManager):
             fip.fixed_port_id = fip.fixed_ip_address = fip.router_id = None
             fip.status = "DOWN"
             return
-        port = self.core.ports.find(session, ctx, port_id)
-        if logical.is_router_owner(port.device_owner) or port.device_owner == OWNER:
-            raise errors.BadRequest(f"Port {port.id} has owner {port.device_owner} and "
+        owner, addresses = self.core.ports.addresses(session, ctx, port_id)
+        if logical.is_router_owner(owner) or owner == OWNER:
+            raise errors.BadRequest(f"Port {port_id} has owner {owner} and "
                                     "therefore cannot be given a floating IP.")
-        ipv4 = [a for a in port.fixed_ips if ":" not in a.ip_address]
+        ipv4 = [(ip, subnet) for ip, subnet in addresses if ":" not in ip]
         if fixed_ip is not None:
-            chosen = next((a for a in ipv4 if a.ip_address == fixed_ip), None)
+            chosen = next((a for a in ipv4 if a[0] == fixed_ip), None)
             if chosen is None:
-                raise errors.BadRequest(f"Port {port.id} does not have fixed ip {fixed_ip}")
+                raise errors.BadRequest(f"Port {port_id} does not have fixed ip {fixed_ip}")
         elif len(ipv4) == 1:
             chosen = ipv4[0]
         else:
             raise errors.BadRequest(
-                f"Port {port.id} has {'no' if not ipv4 else 'several'} fixed IPv4 addresses: "
+                f"Port {port_id} has {'no' if not ipv4 else 'several'} fixed IPv4 addresses: "
                 + ("a floating IP needs one." if not ipv4 else "give fixed_ip_address."))
+        address, subnet_id = chosen
         router_id, holder_network_id = session.execute(WAY_IN, {
-            "project": fip.project_id, "subnet": chosen.subnet_id,
-            "network": fip.floating_network_id, "port": port.id,
-            "address": chosen.ip_address, "fip": fip.id}).one()
+            "project": fip.project_id, "subnet": subnet_id,
+            "network": fip.floating_network_id, "port": port_id,
+            "address": address, "fip": fip.id}).one()
         if router_id is None:
             raise errors.ExternalGatewayForFloatingIPNotFound(
-                external_network_id=fip.floating_network_id, subnet_id=chosen.subnet_id,
-                port_id=port.id)
+                external_network_id=fip.floating_network_id, subnet_id=subnet_id,
+                port_id=port_id)
         if holder_network_id is not None:
             raise errors.FloatingIPPortAlreadyAssociated(
-                floating_ip_address=fip.floating_ip_address, fip_id=fip.id, port_id=port.id,
-                fixed_ip=chosen.ip_address, net_id=holder_network_id)
-        fip.fixed_port_id, fip.fixed_ip_address = port.id, chosen.ip_address
+                floating_ip_address=fip.floating_ip_address, fip_id=fip.id, port_id=port_id,
+                fixed_ip=address, net_id=holder_network_id)
+        fip.fixed_port_id, fip.fixed_ip_address = port_id, address
         fip.router_id, fip.status = router_id, "ACTIVE"
 
     # -- writes --------------------------------------------------------------------------------

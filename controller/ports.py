@@ -43,6 +43,13 @@ _NETWORK_OWNER = select(
     .label("shared")).where(Network.__table__.c.id == bindparam("id"))
 #: Who writes a back-end's status reports.
 BACKEND = Context.admin()
+#: A port's device owner and addresses (one row per address; one row of NULLs for none), for
+#: any caller (admin) and for the port's own project: ``PortManager.addresses``.
+_PORTS, _ADDRS = Port.__table__, IPAllocation.__table__
+_ADDRESSES = {"admin": select(_PORTS.c.device_owner, _ADDRS.c.ip_address, _ADDRS.c.subnet_id)
+              .select_from(_PORTS.outerjoin(_ADDRS, _ADDRS.c.port_id == _PORTS.c.id))
+              .where(_PORTS.c.id == bindparam("id")).order_by(_ADDRS.c.id)}
+_ADDRESSES["own"] = _ADDRESSES["admin"].where(_PORTS.c.project_id == bindparam("project"))
 
 
 class PortManager(ResourceManager):
@@ -57,6 +64,21 @@ class PortManager(ResourceManager):
     find_options = (joinedload(Port.fixed_ips), joinedload(Port.security_group_bindings))
     defaults = {"port_security_enabled": True, "allowed_address_pairs": [], "device_owner": "",
                 "binding:host_id": "", "binding:profile": {}}
+
+    def addresses(self, session, ctx, port_id):
+        """(device owner, [(ip_address, subnet_id), ...]) of port ``port_id`` if ``ctx`` may
+        see it (``find``'s rule), else not-found: what a floating IP's association asks of a
+        port, in one plain SELECT without loading the port (it is on the path of associate
+        -> first packet, docs/l3.md)."""
+        if self.core.policy.is_admin(ctx):
+            rows = session.execute(_ADDRESSES["admin"], {"id": port_id}).all()
+        else:
+            rows = session.execute(_ADDRESSES["own"], {"id": port_id,
+                                                       "project": ctx.project_id}).all()
+        if not rows:
+            raise self.not_found(id=port_id)
+        return rows[0].device_owner, [(r.ip_address, r.subnet_id) for r in rows
+                                      if r.ip_address is not None]
 
     def target(self, row):
         """A port's owner and its network's: who may change what on a shared network."""
