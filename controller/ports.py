@@ -45,11 +45,12 @@ _NETWORK_OWNER = select(
 BACKEND = Context.admin()
 #: A port's device owner and addresses (one row per address; one row of NULLs for none), for
 #: any caller (admin) and for the port's own project: ``PortManager.addresses``.
-_PORTS, _ADDRS = Port.__table__, IPAllocation.__table__
-_ADDRESSES = {"admin": select(_PORTS.c.device_owner, _ADDRS.c.ip_address, _ADDRS.c.subnet_id)
-              .select_from(_PORTS.outerjoin(_ADDRS, _ADDRS.c.port_id == _PORTS.c.id))
-              .where(_PORTS.c.id == bindparam("id")).order_by(_ADDRS.c.id)}
-_ADDRESSES["own"] = _ADDRESSES["admin"].where(_PORTS.c.project_id == bindparam("project"))
+_ADDRESSES = {"admin": select(_PORTS.device_owner, _ALLOCATIONS.ip_address,
+                              _ALLOCATIONS.subnet_id)
+              .select_from(Port.__table__.outerjoin(IPAllocation.__table__,
+                                                    _ALLOCATIONS.port_id == _PORTS.id))
+              .where(_PORTS.id == bindparam("id")).order_by(_ALLOCATIONS.id)}
+_ADDRESSES["own"] = _ADDRESSES["admin"].where(_PORTS.project_id == bindparam("project"))
 
 
 class PortManager(ResourceManager):
