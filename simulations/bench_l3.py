@@ -32,10 +32,12 @@ and external MAC). Figures, per side:
    counted (and printed), not timed.
 4. Flows on each hypervisor's br-int.
 
-``--rounds`` runs qnet then OVN that many times (interleaved, so background load hits both
-alike); throughput is best-of-rounds (other work only ever lowers a run), latencies pool all
-samples. Output: a table, then one JSON line (prefix ``JSON ``). Everything it starts is
-stopped by pid and every namespace removed, also on failure (the labs' own clean-up).
+``--rounds`` runs qnet and OVN that many times (interleaved, so background load hits both
+alike; every other round OVN goes first, so the order favours neither); throughput is
+best-of-rounds (other work only ever lowers a run; each round's figures are printed too),
+latencies pool all samples. Output: a table, then one JSON line (prefix ``JSON ``).
+Everything it starts is stopped by pid and every namespace removed, also on failure (the
+labs' own clean-up).
 """
 import argparse
 import json
@@ -248,7 +250,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m simulations.bench_l3", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ovn", action="store_true", help="the OVN peer too (make peers)")
-    p.add_argument("--rounds", type=int, default=1, help="qnet then OVN, this many times")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="qnet and OVN this many times, who goes first alternating")
     p.add_argument("--samples", type=int, default=10, help="associate -> first packet samples")
     p.add_argument("--iperf-seconds", type=int, default=3)
     a = p.parse_args(argv)
@@ -261,10 +264,16 @@ def main(argv=None):
         if not installed():
             sys.exit("OVN is not installed: make peers")
     runs = {"qnet": [], "ovn": []}
-    for _ in range(a.rounds):
-        runs["qnet"].append(run_qnet(a))
-        if a.ovn:
-            runs["ovn"].append(run_ovn(a))
+    sides = {"qnet": run_qnet, "ovn": run_ovn} if a.ovn else {"qnet": run_qnet}
+    for i in range(a.rounds):
+        # every other round the peer goes first: whatever the order favours (a machine
+        # that warmed up, a neighbour's load that faded) falls on both sides alike
+        for side in (list(sides) if i % 2 == 0 else list(sides)[::-1]):
+            r = sides[side](a)
+            runs[side].append(r)
+            print(f"round {i + 1} {side}: TCP Mbit/s same network {r['same_network'] / 1e6:.0f},"
+                  f" routed {r['routed'] / 1e6:.0f}, SNAT {r['snat'] / 1e6:.0f}, "
+                  f"no NAT {r['no_nat'] / 1e6:.0f}", flush=True)
     result = {side: summary(r) for side, r in runs.items() if r}
     q, o = result["qnet"], result.get("ovn")
     rows = [("routed TCP across hypervisors (Mbit/s)", "routed_mbps"),
