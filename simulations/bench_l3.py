@@ -20,7 +20,8 @@ with a gateway port on hv1 (``lrp-set-gateway-chassis``), a localnet port on phy
 ``snat`` entry and, for the floating IP, a distributed ``dnat_and_snat`` entry (logical port
 and external MAC). Figures, per side:
 
-1. TCP x1 -> x2 (same network) and x1 -> y2 (routed), across hypervisors: iperf3.
+1. TCP x1 -> x2 (same network) and x1 -> y2 (routed), across hypervisors: iperf3
+   (``--iperf-seconds``, 10 by default).
 2. TCP x1 -> outside with SNAT, and without NAT (qnet: ``enable_snat`` false; OVN: the snat
    entry deleted; the outside routes 10.0.0.0/16 through the gateway IP).
 3. Floating IP associate -> first packet, ``--samples`` times: the floating IP is not
@@ -253,7 +254,9 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=1,
                    help="qnet and OVN this many times, who goes first alternating")
     p.add_argument("--samples", type=int, default=10, help="associate -> first packet samples")
-    p.add_argument("--iperf-seconds", type=int, default=3)
+    # 10 s: with 3 s transfers the rounds of one side spread by ±10 % here and the best-of
+    # figure followed the noise (docs/l3.md, figures of 2026-12-06 evening)
+    p.add_argument("--iperf-seconds", type=int, default=10, help="length of each TCP transfer")
     a = p.parse_args(argv)
     if os.geteuid() != 0:
         sys.exit("needs root (namespaces, OVS daemons)")
