@@ -32,17 +32,24 @@ and external MAC). Figures, per side:
    Then disassociate and wait for the pings to stop. A sample with no reply within 7 s is
    counted (and printed), not timed.
 4. Flows on each hypervisor's br-int.
+5. During each transfer, the datapath passes per packet the hypervisors received (each
+   recirculation, after a tunnel's decapsulation or conntrack, is one more pass;
+   ``dpif-netdev/pmd-stats-show``): the per-packet work of a side's flows. Unlike a rate, it
+   does not move with the machine's load, so it tells whether a gap in TCP rates is the flows'.
 
 ``--rounds`` runs qnet and OVN that many times (interleaved, so background load hits both
 alike; every other round OVN goes first, so the order favours neither); throughput is
 best-of-rounds (other work only ever lowers a run; each round's figures are printed too),
-latencies pool all samples. Output: a table, then one JSON line (prefix ``JSON ``).
+latencies pool all samples; the qnet/OVN rate of each round (its two sides ran back to back)
+is printed with its median. Output: a table, then one JSON line (prefix ``JSON ``).
 Everything it starts is stopped by pid and every namespace removed, also on failure (the
 labs' own clean-up).
 """
 import argparse
 import json
 import os
+import re
+import statistics
 import sys
 import tempfile
 import time
@@ -65,11 +72,37 @@ def mac_of(name):
     return "02:00:00:00:%02x:%02x" % (ord(name[0]), int(name[1]))
 
 
+def datapath_passes(hypervisors):
+    """Packets the hypervisors' userspace datapaths received and their passes through the
+    datapath (a packet is looked up again after each recirculation: tunnel decapsulation,
+    conntrack), summed, from ``dpif-netdev/pmd-stats-show`` since the last clear."""
+    received = passes = 0
+    for hv in hypervisors:
+        out = hv.appctl("dpif-netdev/pmd-stats-show")
+        pkts = sum(int(n) for n in re.findall(r"packets received: (\d+)", out))
+        received += pkts
+        passes += pkts + sum(int(n) for n in re.findall(r"packet recirculations: (\d+)", out))
+    return received, passes
+
+
+def transfer(r, name, lab, client, server, server_ip, seconds):
+    """TCP client -> server: ``r[name]`` gets the rate (bits/s) and ``r["work"][name]`` the
+    datapaths' passes per received packet during it, the per-packet work of the flows a side
+    installed, which (unlike the rate) does not depend on what else the machine was doing."""
+    for hv in lab.hypervisors:
+        hv.appctl("dpif-netdev/pmd-stats-clear")
+    r[name] = check.iperf3(client, server, server_ip, seconds)
+    received, passes = datapath_passes(lab.hypervisors)
+    r.setdefault("work", {})[name] = round(passes / received, 3)
+
+
 def throughput(lab, outside, seconds):
-    """Same-network, routed and SNAT TCP (bits/s) of one side."""
-    return {"same_network": check.iperf3(lab["x1"], lab["x2"], VMS["x2"][2], seconds),
-            "routed": check.iperf3(lab["x1"], lab["y2"], VMS["y2"][2], seconds),
-            "snat": check.iperf3(lab["x1"], outside, OUTSIDE, seconds)}
+    """Same-network, routed and SNAT TCP of one side (``transfer``)."""
+    r = {}
+    transfer(r, "same_network", lab, lab["x1"], lab["x2"], VMS["x2"][2], seconds)
+    transfer(r, "routed", lab, lab["x1"], lab["y2"], VMS["y2"][2], seconds)
+    transfer(r, "snat", lab, lab["x1"], outside, OUTSIDE, seconds)
+    return r
 
 
 def associate_to_first_packet(outside, address, associate, disassociate, samples):
@@ -157,7 +190,7 @@ def run_qnet(a):
                     "external_gateway_info": {"network_id": ext["id"], "enable_snat": False}}})
                 outside.cmd(f"ip route replace 10.0.0.0/16 via {gw_ip}")
                 check.wait_ping(lab["x1"], OUTSIDE)
-                r["no_nat"] = check.iperf3(lab["x1"], outside, OUTSIDE, a.iperf_seconds)
+                transfer(r, "no_nat", lab, lab["x1"], outside, OUTSIDE, a.iperf_seconds)
                 admin.request("PUT", f"{V2}/routers/{router['id']}", {"router": {
                     "external_gateway_info": {"network_id": ext["id"], "enable_snat": True}}})
                 fip = post(c, "floatingips", "floatingip", {"floating_network_id": ext["id"]})
@@ -216,7 +249,7 @@ def run_ovn(a):
         outside.cmd(f"ip route replace 10.0.0.0/16 via {GW}")
         central.wait_hv()
         check.wait_ping(lab["x1"], OUTSIDE)
-        r["no_nat"] = check.iperf3(lab["x1"], outside, OUTSIDE, a.iperf_seconds)
+        transfer(r, "no_nat", lab, lab["x1"], outside, OUTSIDE, a.iperf_seconds)
         nb("lr-nat-add", "r", "snat", GW, "10.0.0.0/16")
         outside.cmd(f"ip neigh replace {FIP} lladdr {fip_mac} dev outside-eth0 nud permanent")
         nat = ("dnat_and_snat", FIP, VMS["f2"][2], "f2", fip_mac)
@@ -229,12 +262,15 @@ def run_ovn(a):
 
 
 # -- report ---------------------------------------------------------------------------------------
+TRANSFERS = ("same_network", "routed", "snat", "no_nat")
+
+
 def summary(runs):
-    """Best-of-rounds throughput (Mbit/s), pooled associate latency (ms), max flows."""
+    """Best-of-rounds throughput (Mbit/s), pooled associate latency (ms), the most datapath
+    passes per packet and flows seen."""
     if not runs:
         return None
-    best = {k: max(r[k] for r in runs) / 1e6 for k in ("same_network", "routed", "snat",
-                                                         "no_nat")}
+    best = {k: max(r[k] for r in runs) / 1e6 for k in TRANSFERS}
     lat = [s * 1000 for r in runs for s in r["associate"]]
     calls = [s * 1000 for r in runs for s in r["calls"]]
     return {**{f"{k}_mbps": round(v, 1) for k, v in best.items()},
@@ -243,8 +279,15 @@ def summary(runs):
             "associate_p50_ms": round(pct(lat, 50), 1), "associate_p99_ms": round(pct(lat, 99), 1),
             "associate_call_p50_ms": round(pct(calls, 50), 1),
             "associate_missed": sum(r["missed"] for r in runs),
+            **{f"{k}_passes": max(r["work"][k] for r in runs) for k in TRANSFERS},
             "flows_max": max(max(r["flows"].values()) for r in runs),
             "flows": runs[-1]["flows"]}
+
+
+def paired_ratios(qnet_runs, ovn_runs):
+    """{transfer: qnet/OVN rate of each round}: the two sides of one round ran back to back,
+    so a round's ratio is the least exposed to the machine's load drifting between rounds."""
+    return {k: [round(q[k] / o[k], 3) for q, o in zip(qnet_runs, ovn_runs)] for k in TRANSFERS}
 
 
 def main(argv=None):
@@ -289,13 +332,21 @@ def main(argv=None):
             ("floating IP associate -> first packet p99 (ms)", "associate_p99_ms"),
             ("  of which the call itself, p50 (ms)", "associate_call_p50_ms"),
             ("  samples with no reply within 7 s", "associate_missed"),
-            ("flows per hypervisor (max)", "flows_max")]
+            ("flows per hypervisor (max)", "flows_max"),
+            ("datapath passes per packet, same network", "same_network_passes"),
+            ("datapath passes per packet, routed", "routed_passes"),
+            ("datapath passes per packet, SNAT", "snat_passes"),
+            ("datapath passes per packet, no NAT", "no_nat_passes")]
     print(f"{'':48} {'qnet':>10} {'OVN':>10} {'qnet/OVN':>9}")
     for label, key in rows:
         ratio = f"{q[key] / o[key]:.2f}" if o and o[key] else ""
         print(f"{label:48} {q[key]:>10} {o[key] if o else '':>10} {ratio:>9}")
     if o:
         result["ratios"] = {k: round(q[k] / o[k], 3) for _, k in rows if o[k]}
+        result["round_ratios"] = paired_ratios(runs["qnet"], runs["ovn"])
+        print("TCP qnet/OVN of each round (median; min-max):")
+        for k, v in result["round_ratios"].items():
+            print(f"  {k:14} {statistics.median(v):.2f}; {min(v):.2f}-{max(v):.2f}  ({v})")
     print("JSON " + json.dumps(result))
     return 0
 
