@@ -404,8 +404,11 @@ class PortManager(ResourceManager):
             kind = "network:floatingip"
         return kind
 
-    #: what makes a router's or a floating IP's port what it is: not changed by the port API
-    L3_FIXED = ("mac_address", "fixed_ips", "device_owner", "device_id")
+    #: what makes a router's or a floating IP's port what it is: not changed by the port API.
+    #: Its filtering and plug too: a router's port has port security off (it forwards other
+    #: addresses), so an interface plugged into it could send as anyone on the network
+    L3_FIXED = ("mac_address", "fixed_ips", "device_owner", "device_id", "attachment",
+                "port_security_enabled", "allowed_address_pairs", "security_groups")
 
     def _check_l3_owned(self, session, port, attrs):
         changed = [k for k in self.L3_FIXED if k in attrs]

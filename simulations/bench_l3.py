@@ -21,7 +21,8 @@ with a gateway port on hv1 (``lrp-set-gateway-chassis``), a localnet port on phy
 and external MAC). Figures, per side:
 
 1. TCP x1 -> x2 (same network) and x1 -> y2 (routed), across hypervisors: iperf3
-   (``--iperf-seconds``, 10 by default).
+   (``--iperf-seconds``, 10 by default); these and the SNAT transfer below take turns at
+   going first in a round, the same turn on both sides.
 2. TCP x1 -> outside with SNAT, and without NAT (qnet: ``enable_snat`` false; OVN: the snat
    entry deleted; the outside routes 10.0.0.0/16 through the gateway IP).
 3. Floating IP associate -> first packet, ``--samples`` times: the floating IP is not
@@ -96,12 +97,15 @@ def transfer(r, name, lab, client, server, server_ip, seconds):
     r.setdefault("work", {})[name] = round(passes / received, 3)
 
 
-def throughput(lab, outside, seconds):
-    """Same-network, routed and SNAT TCP of one side (``transfer``)."""
+def throughput(lab, outside, seconds, rnd):
+    """Same-network, routed and SNAT TCP of one side (``transfer``), in an order that turns
+    with the round ``rnd``: the first transfer after a lab came up ran slower or faster than
+    the next in one side's rounds, and each kind should take its turn at that."""
     r = {}
-    transfer(r, "same_network", lab, lab["x1"], lab["x2"], VMS["x2"][2], seconds)
-    transfer(r, "routed", lab, lab["x1"], lab["y2"], VMS["y2"][2], seconds)
-    transfer(r, "snat", lab, lab["x1"], outside, OUTSIDE, seconds)
+    kinds = [("same_network", lab["x2"], VMS["x2"][2]), ("routed", lab["y2"], VMS["y2"][2]),
+             ("snat", outside, OUTSIDE)]
+    for name, server, ip in kinds[rnd % 3:] + kinds[:rnd % 3]:
+        transfer(r, name, lab, lab["x1"], server, ip, seconds)
     return r
 
 
@@ -134,7 +138,7 @@ def associate_to_first_packet(outside, address, associate, disassociate, samples
 
 
 # -- qnet -----------------------------------------------------------------------------------------
-def run_qnet(a):
+def run_qnet(a, rnd):
     from qnetclient import Client
     from simulations.lab.outside import add_outside
     from simulations.lab.topo import start_lab
@@ -185,7 +189,7 @@ def run_qnet(a):
                         "port"]["status"] == "ACTIVE", timeout=30, what=f"{vm} ACTIVE")
                 check.wait_ping(lab["x1"], VMS["y2"][2])
                 check.wait_ping(lab["x1"], OUTSIDE)
-                r = throughput(lab, outside, a.iperf_seconds)
+                r = throughput(lab, outside, a.iperf_seconds, rnd)
                 admin.request("PUT", f"{V2}/routers/{router['id']}", {"router": {   # admin only
                     "external_gateway_info": {"network_id": ext["id"], "enable_snat": False}}})
                 outside.cmd(f"ip route replace 10.0.0.0/16 via {gw_ip}")
@@ -211,7 +215,7 @@ def run_qnet(a):
 
 
 # -- OVN ------------------------------------------------------------------------------------------
-def run_ovn(a):
+def run_ovn(a, rnd):
     from simulations.lab.outside import add_outside
     from simulations.peers.ovn import add_port, add_switch, ovn_lab, plug_vm
     fip_mac = "02:00:00:00:f1:50"
@@ -244,7 +248,7 @@ def run_ovn(a):
         central.wait_hv()
         check.wait_ping(lab["x1"], VMS["y2"][2], timeout=30)
         check.wait_ping(lab["x1"], OUTSIDE, timeout=30)
-        r = throughput(lab, outside, a.iperf_seconds)
+        r = throughput(lab, outside, a.iperf_seconds, rnd)
         nb("lr-nat-del", "r", "snat", "10.0.0.0/16")
         outside.cmd(f"ip route replace 10.0.0.0/16 via {GW}")
         central.wait_hv()
@@ -315,7 +319,7 @@ def main(argv=None):
         # every other round the peer goes first: whatever the order favours (a machine
         # that warmed up, a neighbour's load that faded) falls on both sides alike
         for side in (list(sides) if i % 2 == 0 else list(sides)[::-1]):
-            r = sides[side](a)
+            r = sides[side](a, i)
             runs[side].append(r)
             print(f"round {i + 1} {side}: TCP Mbit/s same network {r['same_network'] / 1e6:.0f},"
                   f" routed {r['routed'] / 1e6:.0f}, SNAT {r['snat'] / 1e6:.0f}, "

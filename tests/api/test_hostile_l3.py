@@ -65,6 +65,9 @@ def test_b_cannot_see_or_touch_as_router(core, b, world):
             ("GET", f"{V2}/routers/{router}", None),
             ("PUT", f"{V2}/routers/{router}", {"router": {"name": "mine"}}),
             ("PUT", f"{V2}/routers/{router}", {"router": {"external_gateway_info": None}}),
+            ("PUT", f"{V2}/routers/{router}", {"router": {"admin_state_up": False}}),
+            ("PUT", f"{V2}/routers/{router}", {"router": {"routes": [
+                {"destination": "192.168.7.0/24", "nexthop": "10.0.0.99"}]}}),
             ("DELETE", f"{V2}/routers/{router}", None),
             ("PUT", f"{V2}/routers/{router}/add_router_interface",
              {"subnet_id": world["b"]["subnet"]["id"]}),
@@ -104,6 +107,16 @@ def test_b_cannot_point_a_floating_ip_at_as_port_nor_touch_as(core, a, b, world)
                                                  "port_id": world["a"]["port"]["id"]}}),
                      "floatingip")
     assert [f["id"] for f in b.get(url)[1]["floatingips"]] == [mine["id"]]
+    # now that A's port holds a floating IP: still "no such port" for B, not a 409 that
+    # would tell B the port exists and is taken, and A's address is not B's to ask for
+    for method, path, body in (
+            ("PUT", f"{url}/{mine['id']}", {"floatingip": {"port_id": world["a"]["port"]["id"]}}),
+            ("POST", url, {"floatingip": {"floating_network_id": ext,
+                                          "port_id": world["a"]["port"]["id"]}})):
+        refused(core, b, method, path, body, 404, "PortNotFound")
+    refused(core, b, "POST", url, {"floatingip": {
+        "floating_network_id": ext, "floating_ip_address": theirs["floating_ip_address"]}},
+        403, "PolicyNotAuthorized")
     for method, body in (("GET", None), ("DELETE", None),
                          ("PUT", {"floatingip": {"port_id": None}}),
                          ("PUT", {"floatingip": {"port_id": world["b"]["port"]["id"]}})):
@@ -185,3 +198,36 @@ def test_a_router_of_another_project_is_no_way_in_for_a_floating_ip(core, a, ops
         refused(core, a, "PUT", f"{V2}/floatingips/{fip['id']}",
                 {"floatingip": {"port_id": port["id"]}}, 404,
                 "ExternalGatewayForFloatingIPNotFound")
+
+
+@pytest.mark.parametrize("plug_first", [True, False], ids=["plugged-then-adopted",
+                                                            "adopted-then-plugged"])
+def test_b_gets_no_unfiltered_interface_on_as_network_through_a_router_port(core, a, b, world,
+                                                                            plug_first):
+    """A shares its network with B (RBAC). B may put its router on it through a port of its
+    own, as Neutron allows, and the router's port has port security off: it forwards other
+    addresses. Were B able to plug an interface into that port, in either order, B's VM
+    would sit on A's network sending as anyone, the router included."""
+    net = world["a"]["net"]
+    created(a.post(f"{V2}/rbac-policies", {"rbac_policy": {
+        "object_type": "network", "object_id": net["id"], "action": "access_as_shared",
+        "target_tenant": "bob"}}), "rbac_policy")
+    port = created(b.post(f"{V2}/ports", {"port": {"network_id": net["id"]}}), "port")
+    assert port["port_security_enabled"] is True
+    port_url, vif = f"{V2}/ports/{port['id']}", "nova.example.com/bob/server/1/eth0"
+    # a router of B's on none of A's addresses yet (B's own subnet has A's CIDR)
+    router = created(b.post(f"{V2}/routers", {"router": {"name": "into-a"}}), "router")
+    adopt = (f"{V2}/routers/{router['id']}/add_router_interface", {"port_id": port["id"]})
+    if plug_first:
+        assert b.put(port_url, {"port": {"attachment": vif}})[0] == 200
+        refused(core, b, "PUT", *adopt, 409, "RouterPortInUse")
+        assert b.get(port_url)[1]["port"]["port_security_enabled"] is True
+    else:
+        assert b.put(*adopt)[0] == 200
+        assert b.get(port_url)[1]["port"]["port_security_enabled"] is False
+        refused(core, b, "PUT", port_url, {"port": {"attachment": vif}}, 409, "L3PortInUse")
+        # filtering on A's network stays A's (or an admin's) to change
+        for change in ({"port_security_enabled": True},
+                       {"allowed_address_pairs": [{"ip_address": "10.0.0.0/24"}]}):
+            refused(core, b, "PUT", port_url, {"port": change}, 403, "PolicyNotAuthorized")
+        assert b.get(port_url)[1]["port"]["attachment"] is None

@@ -5,6 +5,7 @@ import pytest
 
 from controller import logical
 from tests.api.test_hostile import created, refused
+from tests.conftest import snapshot
 
 V2 = "/v2.0"
 
@@ -163,18 +164,30 @@ def test_what_a_router_uses_is_not_deleted_under_it(core, api, w):
     # its ports are the router's: not deleted or re-addressed through the port API
     port_url = f"{V2}/ports/{info['port_id']}"
     refused(core, api, "DELETE", port_url, None, 409, "L3PortInUse")
+    # nor plugged nor filtered differently: an interface plugged into a router's port (port
+    # security off) could send as the router and as anyone else on the network
     for change in ({"fixed_ips": []}, {"device_owner": ""}, {"device_id": "x"},
-                   {"mac_address": "fa:16:3e:00:00:99"}):
-        refused(core, api, "PUT", port_url, {"port": change}, 409, "L3PortInUse")
+                   {"mac_address": "fa:16:3e:00:00:99"},
+                   {"attachment": "nova.example.com/alice/server/1/eth0"},
+                   {"port_security_enabled": True},
+                   {"allowed_address_pairs": [{"ip_address": "10.0.1.77"}]},
+                   {"security_groups": []}):
+        error = refused(core, api, "PUT", port_url, {"port": change}, 409, "L3PortInUse")
+        assert "network:router_interface" in error["message"] and \
+            f"given a new {next(iter(change))}" in error["message"]
     gw_port = w["router"]["external_gateway_info"]["external_fixed_ips"][0]
     ops = api.as_project("ops", admin=True)
     [gw] = ops.get(f"{V2}/ports?fixed_ips=ip_address={gw_port['ip_address']}")[1]["ports"]
     assert gw["device_owner"] == "network:router_gateway"
     refused(core, ops, "DELETE", f"{V2}/ports/{gw['id']}", None, 409, "L3PortInUse")
-    # through Quantum v1.0 too
-    status, _ = api.delete(f"/v1.0/tenants/alice/networks/{w['net1']['id']}/ports/"
-                           f"{info['port_id']}")
-    assert status == 409
+    # through Quantum v1.0 too: not deleted, not plugged
+    v1_port = f"/v1.0/tenants/alice/networks/{w['net1']['id']}/ports/{info['port_id']}"
+    assert api.delete(v1_port)[0] == 409
+    before = snapshot(core)
+    status, _ = api.put(f"{v1_port}/attachment", {"attachment": {
+        "id": "nova.example.com/alice/server/1/eth0"}})
+    assert status == 409 and snapshot(core) == before
+    assert api.get(f"{v1_port}/attachment") == (200, {"attachment": {}})
     # a rename is fine
     assert api.put(port_url, {"port": {"name": "r1-n1"}})[0] == 200
 

@@ -566,3 +566,15 @@ def test_extensions(api):
         assert set(ext) >= {"alias", "name", "description", "updated", "links"}
     assert body == api.get("/v2.0/extensions")[1]
 
+
+
+@pytest.mark.parametrize("resource", ["routers", "floatingips"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_quantum_v1_has_no_routers_nor_floating_ips(api, core, method, resource):
+    """Quantum v1.0 never had L3 (issue 12: it gets nothing new)."""
+    before = snapshot(core)
+    status, body = api.request(method, f"{T}/{resource}",
+                               {"router": {"name": "r"}} if method == "POST" else None)
+    assert status == 404, body
+    fault(body, "itemNotFound", 404)
+    assert snapshot(core) == before

@@ -199,12 +199,61 @@ def test_extra_route_through_a_port_of_a_subnet(world):
     assert out.outputs[0].fields["eth_dst"] == VM["b"][1]
 
 
+def test_a_next_hop_at_another_tenants_address_stays_in_its_own_tenant(world):
+    """Tenant 2 routes through 10.0.1.10, which is c on its own network C and also a, tenant
+    1's VM, on A: the next hop is looked up on the router's own networks only, so the route
+    leads to c and never hands tenant 2's packets to a (nor lets tenant 2 reach into A)."""
+    net, sub = network("D", 202, cidr="10.0.3.0/24", gateway="10.0.3.1")
+    world.put("network", net)
+    world.put("subnet", sub)
+    world.put("port", port("r-D", "D", "fa:16:3e:dd:00:01", "10.0.3.1", router=True))
+    world.put("port", port("p-d", "D", "fa:16:3e:00:0d:01", "10.0.3.10", "vm-d"))
+    world.vms["d"] = ("D", "fa:16:3e:00:0d:01", "10.0.3.10", "hv1")
+    world.ofport["d"] = world.cloud.plug("hv1", "tap-d", "vm-d")
+    d = RouterInterface("r-D", "sub-D", "D", "fa:16:3e:dd:00:01", "10.0.3.1", "10.0.3.0/24")
+    old = world.plugin.model.routers["R2"]
+    world.put("router", dataclasses.replace(
+        old, interfaces=old.interfaces + (d,), routes=(("192.168.7.0/24", "10.0.1.10"),)),
+        before=old)
+    world.cloud.settle()
+    # d shares hv1 with a, tenant 1's 10.0.1.10: still the route leads to c, on hv3
+    out = world.send("d", "192.168.7.5", dst_mac="fa:16:3e:dd:00:01")
+    assert out.output_ports() == [world.tunnel("hv1", "hv3")], out.describe()
+    f = out.outputs[0].fields
+    assert (f["tunnel_id"], f["eth_dst"]) == (201, VM["c"][1])
+    assert world.ofport["a"] not in out.output_ports()
+    # and tenant 1's own route to the same place is tenant 1's: a
+    old = world.plugin.model.routers["R1"]
+    world.put("router", router("R1", 1, "A", "B", routes=(("192.168.7.0/24", "10.0.1.10"),)),
+              before=old)
+    world.cloud.settle()
+    out = world.send("b", "192.168.7.5")
+    assert out.output_ports() == [world.tunnel("hv2", "hv1")], out.describe()
+    assert (out.outputs[0].fields["tunnel_id"], out.outputs[0].fields["eth_dst"]) == \
+        (101, VM["a"][1])
+
+
 def test_a_port_bound_later_is_reachable_through_the_router(world):
     world.put("port", port("p-b2", "B", "fa:16:3e:00:0b:02", "10.0.2.20", "vm-b2"))
     world.cloud.plug("hv3", "tap-b2", "vm-b2")
     world.cloud.settle()
     out = world.send("a", "10.0.2.20")
     assert out.output_ports() == [world.tunnel("hv1", "hv3")], out.describe()
+
+
+def test_a_router_set_down_routes_nothing_until_it_is_up_again(world):
+    up = world.plugin.model.routers["R1"]
+    world.put("router", dataclasses.replace(up, admin_up=False), before=up)
+    world.cloud.settle()
+    for hv in ("hv1", "hv2"):
+        assert matching(world.switch(hv), reg2=1) == [], hv
+    assert world.send("a", "10.0.2.10").output_ports() == []
+    assert world.send("a", "10.0.1.1").output_ports() == []      # its address is silent too
+    # the other tenant's router goes on
+    assert matching(world.switch("hv3"), reg2=2) != []
+    world.put("router", up, before=world.plugin.model.routers["R1"])
+    world.cloud.settle()
+    assert world.send("a", "10.0.2.10").output_ports() == [world.tunnel("hv1", "hv2")]
 
 
 def test_removing_the_router_leaves_no_router_flow(world):
@@ -394,3 +443,36 @@ def test_a_destination_with_no_route_is_answered_net_unreachable(world):
     assert (got.get_protocol(ipv4.ipv4).src, got.get_protocol(ipv4.ipv4).dst,
             got.get_protocol(icmp.icmp).type, got.get_protocol(icmp.icmp).code) == \
         ("10.0.1.1", VM["a"][2], 3, 0)
+
+
+def test_two_tenants_with_the_same_address_snat_apart_and_get_their_own_replies(outside):
+    """a (tenant 1, R1) and c (tenant 2, R2) are both 10.0.1.10 and open the same connection
+    to the same far host: each router's own zone keeps them apart, each leaves with its own
+    gateway IP and each reply reaches only its sender."""
+    outside.learn_outside()
+    gw2_ip, gw2_mac = "203.0.113.11", "fa:16:3e:ee:00:02"
+    outside.put("port", port("gw-R2", "X", gw2_mac, gw2_ip, router=True))
+    r2 = outside.plugin.model.routers["R2"]
+    outside.put("router", dataclasses.replace(r2, gateway=RouterInterface(
+        "gw-R2", "sub-X", "X", gw2_mac, gw2_ip, "203.0.113.0/24")), before=r2)
+    outside.cloud.settle()
+    tcp = dict(ip_proto=TCP, tcp_src=5000, tcp_dst=80)
+    out_a = outside.send("a", FAR, **tcp)
+    assert out_a.outputs[0].fields["ipv4_src"] == GW_IP, out_a.describe()
+    # c's hypervisor, hv3, has no mapping: R2's gateway hypervisor SNATs it
+    [gw_hv] = [hv for hv in ("hv1", "hv2")
+               if outside.send("c", FAR, **tcp).output_ports() == [outside.tunnel("hv3", hv)]]
+    f = outside.send("c", FAR, **tcp).outputs[0].fields
+    f.pop("in_port")
+    out_c = outside.switch(gw_hv).trace(outside.tunnel(gw_hv, "hv3"), **f)
+    assert out_c.output_ports() == [outside.physical[gw_hv]], out_c.describe()
+    assert out_c.outputs[0].fields["ipv4_src"] == gw2_ip
+    zones = {c.zone for hv in ("hv1", "hv2") for c in outside.switch(hv).conntrack.connections()}
+    assert zones == {pl.ROUTER_ZONE_BASE + 1, pl.ROUTER_ZONE_BASE + 2}
+    # each reply goes back to its own sender only
+    back_a = outside.from_outside("hv1", GW_IP, GW_MAC, src=FAR, tcp_src=80, tcp_dst=5000)
+    assert back_a.output_ports() == [outside.ofport["a"]], back_a.describe()
+    back_c = outside.from_outside(gw_hv, gw2_ip, gw2_mac, src=FAR, tcp_src=80, tcp_dst=5000)
+    assert back_c.output_ports() == [outside.tunnel(gw_hv, "hv3")], back_c.describe()
+    assert (back_c.outputs[0].fields["tunnel_id"], back_c.outputs[0].fields["ipv4_dst"]) == \
+        (201, VM["c"][2])
