@@ -51,6 +51,8 @@ class ServiceConfig:
     resync_grace: int = 20
     log_level: str = "INFO"
     policy_file: str = ""
+    quota_floatingip: int = 50
+    quota_router: int = 10
 
     HELP = {
         "db_url": "SQLAlchemy URL of the database (SQLite file by default; "
@@ -90,6 +92,10 @@ class ServiceConfig:
         "log_level": "DEBUG, INFO, WARNING or ERROR",
         "policy_file": "YAML or JSON file of authorization rules overriding the defaults "
                        "(docs/policy.md lists them); empty: the defaults",
+        "quota_floatingip": "floating IPs a project may hold unless an admin set its own "
+                            "limit (-1: no limit)",
+        "quota_router": "routers a project may hold unless an admin set its own limit "
+                        "(-1: no limit)",
     }
 
     def backend(self):
@@ -115,7 +121,9 @@ class ServiceConfig:
     def core_config(self):
         low, _, high = self.vni_range.partition(":")
         return CoreConfig(vni_min=int(low), vni_max=int(high), default_mtu=self.default_mtu,
-                          policy_file=self.policy_file or None)
+                          policy_file=self.policy_file or None,
+                          quota_floatingip=self.quota_floatingip,
+                          quota_router=self.quota_router)
 
     @staticmethod
     def split(listen):

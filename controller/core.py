@@ -24,6 +24,9 @@ class CoreConfig:
     base_mac: str = "fa:16:3e"
     #: A YAML/JSON file whose rules override the authorization defaults (controller/policy.py).
     policy_file: str | None = None
+    #: Each project's default limits (controller/quotas.py; -1: none), Neutron's defaults.
+    quota_floatingip: int = 50
+    quota_router: int = 10
 
 
 class Core:
@@ -39,6 +42,7 @@ class Core:
         from controller.floatingips import FloatingIPManager
         from controller.networks import NetworkManager
         from controller.policy import Policy
+        from controller.quotas import QuotaManager
         from controller.ports import PortManager
         from controller.qos import BandwidthLimitRuleManager, QosPolicyManager
         from controller.rbac import RbacPolicyManager
@@ -62,6 +66,7 @@ class Core:
         self.routers = RouterManager(self)
         self.floating_ips = FloatingIPManager(self)
         self.rbac_policies = RbacPolicyManager(self)
+        self.quotas = QuotaManager(self)
         self.managers = {m.collection: m for m in (self.networks, self.subnets, self.ports)}
         #: this process among the instances sharing the database (controller/cluster.py)
         self.instance_id = str(uuid.uuid4())

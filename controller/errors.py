@@ -205,6 +205,10 @@ class FlatNetworkInUse(Conflict):
                "use.")
 
 
+class OverQuota(Conflict):
+    message = "Quota exceeded for resources: {overs}."
+
+
 class L3PortInUse(Conflict):
     message = ("Port {port_id} has owner {device_owner} and therefore cannot be {done} "
                "directly via the port API.")

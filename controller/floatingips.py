@@ -112,6 +112,7 @@ class FloatingIPManager(ResourceManager):
 
         def work(session):
             network = self.core.networks.find(session, ctx, attrs["floating_network_id"])
+            self.core.quotas.check(session, project, "floatingip")
             if not self.core.networks.external_to(session, ctx, network):
                 raise errors.BadRequest(f"Network {network.id} is not a valid external "
                                         "network")

@@ -396,6 +396,16 @@ class RouterPort(Base):
     port_type: Mapped[str] = mapped_column(String(255))
 
 
+class Quota(Base):
+    """A project's limit for one resource, where it differs from the default
+    (controller/quotas.py)."""
+
+    __tablename__ = "quotas"
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)
+    limit: Mapped[int] = mapped_column(Integer)
+
+
 class FloatingIP(Timestamped, Base):
     """A floating IP (``/v2.0/floatingips``): an address of an external network, held by a
     port of its own there (device owner network:floatingip), that stands for one fixed

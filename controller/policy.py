@@ -207,6 +207,10 @@ RULES = [
           "rule:context_is_admin or not field:rbac_policy:action=access_as_external",
           "Make a network external for a project (access_as_external): admin only, as "
           "router:external is."),
+    # -- quotas ----------------------------------------------------------------------------------
+    _rule("get_quota", ADMIN_OR_OWNER, "Read a project's limits (one's own; admin: any)."),
+    _rule("update_quota", ADMIN_ONLY, "Set a project's limits."),
+    _rule("delete_quota", ADMIN_ONLY, "Put a project's limits back to the defaults."),
     # -- everything else ----------------------------------------------------------------------------
     _rule("get_network_ip_availability", ADMIN_ONLY, "Address usage of every network."),
     _rule("get_topology", ADMIN_ONLY, "The back-end's switches, links and bindings."),

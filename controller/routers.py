@@ -176,6 +176,7 @@ class RouterManager(ResourceManager):
         self.authorize(ctx, "create", {"project_id": project, "tenant_id": project}, attrs)
 
         def work(session):
+            self.core.quotas.check(session, project, "router")
             router = Router(id=attrs.get("id") or new_id(), project_id=project,
                             name=attrs.get("name", ""), description=attrs.get("description", ""),
                             admin_state_up=attrs.get("admin_state_up", True),

@@ -44,6 +44,10 @@ class ResourceSpec:
     read_only: bool = False
     doc: str = ""
     actions: dict = dataclasses.field(default_factory=dict)   # name -> Action
+    #: False: no POST (a quota is set with PUT on its project, never created)
+    creatable: bool = True
+    #: JSON schema of the {id} in the item's URL (None: a UUID; a quota's is a project id)
+    id_schema: dict | None = None
 
     @property
     def url(self):

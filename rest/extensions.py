@@ -437,10 +437,32 @@ class PortStats(Extension):
                    "when the back-end keeps none).")
 
 
+class Quotas(Extension):
+    alias = "quotas"
+    name = "Quota management support"
+    description = ("Per-project limits on what draws on pools projects share: floating IPs "
+                   "and routers (each gateway takes an external address). GET "
+                   "/v2.0/quotas/{project_id} (one's own; admin: any), PUT and DELETE (back "
+                   "to the defaults) by an admin; a create past the limit is 409 OverQuota.")
+
+    def resources(self):
+        limit = t.Integer(-1)
+        return [ResourceSpec("quota", "quotas", {
+            "project_id": Attr(t.String(64), filter=False),
+            "tenant_id": Attr(t.String(64), filter=False),
+            "floatingip": Attr(limit, put=True, filter=False, doc="Floating IPs (-1: no limit)."),
+            "router": Attr(limit, put=True, filter=False, doc="Routers (-1: no limit)."),
+        }, creatable=False, id_schema={"type": "string", "minLength": 1, "maxLength": 64},
+            doc="Each project's limits; the list holds projects with limits of their own.")]
+
+    def managers(self, core):
+        return {"quotas": core.quotas}
+
+
 DEFAULT_EXTENSIONS = (PortSecurity, AllowedAddressPairs, Provider, Attachment, PortBinding,
                       NetworkIpAvailability, Qos, PortStats, ExternalNet, L3, ExtraRoute,
                       ExtGwMode, SecurityGroups, AddressGroups, RemoteAddressGroups,
-                      RbacPolicies, RbacAddressGroups)
+                      RbacPolicies, RbacAddressGroups, Quotas)
 
 
 class Registry:

@@ -125,9 +125,9 @@ def _list_params(spec):
                      for n, a in spec.attributes.items() if a.filter]
 
 
-def _path_param(name):
+def _path_param(name, schema=None):
     return {"name": name, "in": "path", "required": True,
-            "schema": {"type": "string", "format": "uuid"}}
+            "schema": schema or {"type": "string", "format": "uuid"}}
 
 
 def _resource_paths(spec, schemas):
@@ -144,7 +144,7 @@ def _resource_paths(spec, schemas):
                                          "href": {"type": "string"}}}}}})
     scope_names = re.findall(r"\{(\w+)\}", spec.url)
     scope = [_path_param(n) for n in scope_names]
-    id_params = scope + [_path_param("id")]
+    id_params = scope + [_path_param("id", spec.id_schema)]
     tag = [spec.collection]
     # A nested collection can be missing its parent: 404 on every operation.
     nested = (404,) if scope else ()
@@ -156,20 +156,21 @@ def _resource_paths(spec, schemas):
                     "tags": tag, "parameters": id_params + [_fields()],
                     "responses": _responses(ALLOWED["show"], {"description": "OK", **one})}}
     if not spec.read_only:
-        schemas[name + "Create"] = create
         schemas[name + "Update"] = update
         new_id = {"id": f"$response.body#/{spec.resource}/id",
                   **{n: f"$request.path.{n}" for n in scope_names}}
         links = {f"{verb.title()}{name}": {"operationId": f"{verb}_{spec.resource}",
                                            "parameters": new_id}
                  for verb in ("show", "update", "delete")}
-        collection["post"] = {
-            "operationId": f"create_{spec.resource}", "summary": f"Create a {spec.resource}",
-            "tags": tag, "parameters": scope,
-            "requestBody": {"required": True, **_json(_wrapped(spec.resource,
-                                                               _ref(name + "Create")))},
-            "responses": _responses(ALLOWED["create"],
-                                    {"description": "Created", **one, "links": links})}
+        if spec.creatable:
+            schemas[name + "Create"] = create
+            collection["post"] = {
+                "operationId": f"create_{spec.resource}", "summary": f"Create a {spec.resource}",
+                "tags": tag, "parameters": scope,
+                "requestBody": {"required": True, **_json(_wrapped(spec.resource,
+                                                                   _ref(name + "Create")))},
+                "responses": _responses(ALLOWED["create"],
+                                        {"description": "Created", **one, "links": links})}
         item["put"] = {
             "operationId": f"update_{spec.resource}", "summary": f"Update a {spec.resource}",
             "tags": tag, "parameters": id_params,

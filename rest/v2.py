@@ -51,7 +51,8 @@ class V2Api:
             router.add("GET", base, bind(self.list, spec), render_error)
             router.add("GET", base + "/{id}", bind(self.show, spec), render_error)
             if not spec.read_only:
-                router.add("POST", base, bind(self.create, spec), render_error)
+                if spec.creatable:
+                    router.add("POST", base, bind(self.create, spec), render_error)
                 router.add("PUT", base + "/{id}", bind(self.update, spec), render_error)
                 router.add("DELETE", base + "/{id}", bind(self.delete, spec), render_error)
             for name in spec.actions:

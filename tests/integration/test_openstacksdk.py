@@ -301,6 +301,30 @@ def test_routers_and_floating_ips(token_server):
         conn.close()
 
 
+def test_quotas(token_server):
+    """The sdk's quota calls: a project reads its own limits, an admin sets and resets them,
+    and a router past the limit comes back as the sdk's ConflictException."""
+    admin = connect(token_server.url,
+                    token_server.manage("token", "create", "--project", "ops", "--admin"))
+    conn = connect(token_server.url, token_server.manage("token", "create", "--project", "qa"))
+    try:
+        quota = conn.network.get_quota("qa")
+        assert (quota.floating_ips, quota.routers) == (50, 10)
+        with pytest.raises(exceptions.ForbiddenException):
+            conn.network.get_quota("ops")
+        admin.network.update_quota("qa", routers=1)
+        assert conn.network.get_quota("qa").routers == 1
+        conn.network.create_router(name="one")
+        with pytest.raises(exceptions.ConflictException):
+            conn.network.create_router(name="two")
+        admin.network.delete_quota("qa")
+        assert conn.network.get_quota("qa").routers == 10
+        conn.network.create_router(name="two")
+    finally:
+        admin.close()
+        conn.close()
+
+
 def test_security_groups_and_rules(conn):
     """The sdk's own calls for security groups: the project's default group (made on first
     use), a group with rules of several shapes (protocol by name and number, port ranges, ICMP

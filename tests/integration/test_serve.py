@@ -340,6 +340,22 @@ def test_config_max_page_size_caps_lists_without_a_limit(launch, tmp_path):
     assert [link["rel"] for link in body.get("networks_links", [])] == ["next"]
 
 
+def test_config_quotas_are_every_projects_default_limits(launch, tmp_path):
+    api_port = free_port()
+    cfg = write_config(tmp_path / "qnet.ini", db_url=f"sqlite:///{tmp_path}/cfg.sqlite",
+                       api_listen=f"127.0.0.1:{api_port}", ofp_listen=f"127.0.0.1:{free_port()}",
+                       auth="noauth", noauth_project="p1", log_level="WARNING",
+                       quota_router=1, quota_floatingip=-1)
+    proc = launch("--config", str(cfg))
+    wait_listening(proc, api_port)
+    url = f"http://127.0.0.1:{api_port}/v2.0"
+    assert requests.get(f"{url}/quotas/p1", timeout=10).json()["quota"] == {
+        "project_id": "p1", "tenant_id": "p1", "floatingip": -1, "router": 1}
+    assert requests.post(f"{url}/routers", json={"router": {}}, timeout=10).status_code == 201
+    second = requests.post(f"{url}/routers", json={"router": {}}, timeout=10)
+    assert second.status_code == 409 and second.json()["NeutronError"]["type"] == "OverQuota"
+
+
 def test_config_unknown_key_exits_with_a_clear_message(tmp_path):
     cfg = write_config(tmp_path / "bad.ini", auth="noauth", api_lisen="127.0.0.1:9")
     code, output = run_serve("--config", str(cfg))
