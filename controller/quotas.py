@@ -68,22 +68,19 @@ class QuotaManager:
     def list(self, ctx, filters=None, sorts=(), limit=None, marker=None, page_reverse=False):
         self._authorize(ctx, "get", "")          # every project's: admin only
         with self.core.db.read() as session:
-            projects = session.scalars(select(Quota.project_id).distinct()
-                                       .order_by(Quota.project_id)).all()
-            return [self._body(p, self.limits(session, p)) for p in projects], False
+            rows = session.execute(select(Quota.project_id, Quota.resource, Quota.limit)
+                                   .order_by(Quota.project_id)).all()
+        own = {}
+        for project_id, resource, limit in rows:
+            own.setdefault(project_id, {})[resource] = limit
+        return [self._body(p, {**self.defaults(), **limits}) for p, limits in own.items()], False
 
     def update(self, ctx, project_id, attrs):
         self._authorize(ctx, "update", project_id)
 
         def work(session):
-            for name in COUNTED:
-                if name in attrs:
-                    row = session.get(Quota, (project_id, name))
-                    if row is None:
-                        session.add(Quota(project_id=project_id, resource=name,
-                                          limit=attrs[name]))
-                    else:
-                        row.limit = attrs[name]
+            for name in COUNTED.keys() & attrs.keys():
+                session.merge(Quota(project_id=project_id, resource=name, limit=attrs[name]))
             session.flush()
             return self._body(project_id, self.limits(session, project_id)), []
 
